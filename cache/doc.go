@@ -1,0 +1,23 @@
+// Package cache owns everything the service keeps: the object store (MinIO/S3
+// or an embedded local directory behind one Store interface, with one
+// conformance suite run against both), the storage layout, manifests that
+// name each book's current version, and the groupcache variant cache.
+//
+// Layout in the bucket:
+//
+//	originals/{book_id}/{version}                 the original as fetched
+//	manifests/{book_id}.json                      the current version and its source
+//	variants/{book_id}/{version}/{size}.{format}  rendered variants
+//	jobs/{job_id}                                 POST /process job records
+//
+// A version is the content hash of the original, so every groupcache key
+// (book/version/size.format) is immutable. Unversioned URLs are resolved
+// through the manifest with a short in-process TTL (MANIFEST_TTL) and
+// singleflight. cache imports no project package: rendering reaches it as a
+// FillFunc.
+//
+// Metrics: covers_cache_lookups_total{layer="memory|store|render",result},
+// covers_cache_manifest_lookups_total{result}, covers_cache_memory_bytes,
+// covers_cache_memory_items, covers_cache_store_write_errors_total,
+// covers_store_operations_total{op,result}, covers_store_operation_duration_seconds{op}.
+package cache

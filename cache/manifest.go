@@ -1,0 +1,155 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"golang.org/x/sync/singleflight"
+)
+
+// Manifest names the current version of a book's cover and describes its original.
+type Manifest struct {
+	BookID      string    `json:"book_id"`
+	Version     string    `json:"version"`
+	SourceURL   string    `json:"source_url,omitempty"`
+	ContentType string    `json:"content_type"`
+	Width       int       `json:"width"`
+	Height      int       `json:"height"`
+	Bytes       int64     `json:"bytes"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// maxManifestEntries bounds the in-process manifest cache; past it the cache is reset.
+const maxManifestEntries = 100_000
+
+type manifestEntry struct {
+	m       Manifest
+	missing bool
+	expires time.Time
+}
+
+// Manifests resolves a book's current version through the store with a short
+// in-process TTL. Concurrent lookups of one book share one store read, which
+// runs detached from any one caller's context so an impatient client does not
+// fail the others.
+type Manifests struct {
+	store   Store
+	ttl     time.Duration
+	timeout time.Duration
+	now     func() time.Time
+	sf      singleflight.Group
+
+	mu      sync.Mutex
+	entries map[string]manifestEntry
+
+	set                   *metrics.Set
+	hits, misses, loadErr *metrics.Counter
+}
+
+// NewManifests returns a manifest resolver. ttl is MANIFEST_TTL: the longest
+// a replica keeps serving a version after another replica replaced it.
+func NewManifests(store Store, ttl, timeout time.Duration) *Manifests {
+	set := metrics.NewSet()
+	return &Manifests{
+		store:   store,
+		ttl:     ttl,
+		timeout: timeout,
+		now:     time.Now,
+		entries: make(map[string]manifestEntry),
+		set:     set,
+		hits:    set.NewCounter(`covers_cache_manifest_lookups_total{result="hit"}`),
+		misses:  set.NewCounter(`covers_cache_manifest_lookups_total{result="miss"}`),
+		loadErr: set.NewCounter(`covers_cache_manifest_lookups_total{result="error"}`),
+	}
+}
+
+// Metrics returns the manifest metrics.
+func (ms *Manifests) Metrics() *metrics.Set { return ms.set }
+
+// Current returns the current manifest of a book, or ErrNotFound when the book
+// has no stored cover. Answers (including "not found") are cached for the TTL.
+func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, error) {
+	now := ms.now()
+	ms.mu.Lock()
+	e, ok := ms.entries[bookID]
+	ms.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		ms.hits.Inc()
+		if e.missing {
+			return Manifest{}, fmt.Errorf("manifest %s: %w", bookID, ErrNotFound)
+		}
+		return e.m, nil
+	}
+	ms.misses.Inc()
+	ch := ms.sf.DoChan(bookID, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.timeout)
+		defer cancel()
+		m, err := ms.Load(lctx, bookID)
+		switch {
+		case err == nil:
+			ms.remember(bookID, manifestEntry{m: m, expires: ms.now().Add(ms.ttl)})
+		case errors.Is(err, ErrNotFound):
+			ms.remember(bookID, manifestEntry{missing: true, expires: ms.now().Add(ms.ttl)})
+		default:
+			ms.loadErr.Inc()
+		}
+		return m, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Manifest{}, r.Err
+		}
+		return r.Val.(Manifest), nil
+	case <-ctx.Done():
+		return Manifest{}, fmt.Errorf("manifest %s: %w", bookID, ctx.Err())
+	}
+}
+
+// Load reads a book's manifest from the store, bypassing the TTL cache.
+func (ms *Manifests) Load(ctx context.Context, bookID string) (Manifest, error) {
+	obj, err := ms.store.Get(ctx, ManifestKey(bookID))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("load manifest %s: %w", bookID, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(obj.Data, &m); err != nil {
+		return Manifest{}, fmt.Errorf("load manifest %s: decode: %w", bookID, err)
+	}
+	return m, nil
+}
+
+// Put stores a manifest, making its version current, and updates this
+// replica's cache at once (other replicas follow within the TTL).
+func (ms *Manifests) Put(ctx context.Context, m Manifest) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("put manifest %s: %w", m.BookID, err)
+	}
+	if err := ms.store.Put(ctx, ManifestKey(m.BookID), data, "application/json"); err != nil {
+		return fmt.Errorf("put manifest %s: %w", m.BookID, err)
+	}
+	ms.remember(m.BookID, manifestEntry{m: m, expires: ms.now().Add(ms.ttl)})
+	return nil
+}
+
+// Forget drops a book from this replica's cache.
+func (ms *Manifests) Forget(bookID string) {
+	ms.mu.Lock()
+	delete(ms.entries, bookID)
+	ms.mu.Unlock()
+}
+
+func (ms *Manifests) remember(bookID string, e manifestEntry) {
+	ms.mu.Lock()
+	if len(ms.entries) >= maxManifestEntries {
+		clear(ms.entries)
+	}
+	ms.entries[bookID] = e
+	ms.mu.Unlock()
+}

@@ -1,0 +1,166 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Store errors. Every error a Store returns wraps at most one of these (plus
+// context.Canceled when the caller gave up), so callers branch with errors.Is.
+var (
+	// ErrNotFound reports a missing key.
+	ErrNotFound = errors.New("store: not found")
+	// ErrUnavailable reports that the store's dependency is down: connection
+	// refused or reset, a 5xx from S3, a DNS failure, a missing bucket.
+	ErrUnavailable = errors.New("store: unavailable")
+	// ErrTimeout reports that the operation ran out of time talking to the store.
+	ErrTimeout = errors.New("store: timeout")
+	// ErrInvalidKey reports a key that no store accepts (see ValidKey).
+	ErrInvalidKey = errors.New("store: invalid key")
+	// ErrInvalidContentType reports a content type with control characters
+	// or longer than 255 bytes.
+	ErrInvalidContentType = errors.New("store: invalid content type")
+)
+
+// MaxKeyLength is the longest accepted key in bytes (the S3 limit).
+const MaxKeyLength = 1024
+
+// DefaultContentType is what Get reports for an object put without one.
+const DefaultContentType = "application/octet-stream"
+
+// maxContentTypeLength bounds the content type kept with an object.
+const maxContentTypeLength = 255
+
+// Object is one stored blob with its metadata.
+type Object struct {
+	Data        []byte
+	ContentType string
+	ModTime     time.Time
+	Size        int64
+}
+
+// Store is a flat key/value blob store: MinIO/S3 in production, a local
+// directory for development. Keys are '/'-separated paths checked by ValidKey.
+type Store interface {
+	// Get returns the object, or an error wrapping ErrNotFound when missing.
+	Get(ctx context.Context, key string) (Object, error)
+	// Put stores data atomically: readers see the old or the new object, never
+	// a partial one. An empty contentType is stored as DefaultContentType.
+	Put(ctx context.Context, key string, data []byte, contentType string) error
+	// Delete removes the key; a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// List returns every key starting with prefix, recursively, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+	// Ping reports whether the bucket or directory is reachable.
+	Ping(ctx context.Context) error
+}
+
+// ValidKey reports whether key is usable by every Store. A key is 1-1024
+// bytes of valid UTF-8 without control characters or backslashes, made of
+// '/'-separated segments none of which is empty, "." or "..". So it has no
+// leading or trailing '/', no "//", and can never climb out of its prefix.
+func ValidKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("validate key: empty: %w", ErrInvalidKey)
+	case len(key) > MaxKeyLength:
+		return fmt.Errorf("validate key: %d bytes, more than %d: %w", len(key), MaxKeyLength, ErrInvalidKey)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("validate key: not UTF-8: %w", ErrInvalidKey)
+	case key[0] == '/':
+		return fmt.Errorf("validate key: absolute: %w", ErrInvalidKey)
+	}
+	for i, r := range key {
+		if r == '\\' || r < 0x20 || r == 0x7f {
+			return fmt.Errorf("validate key: byte %d is backslash or control character: %w", i, ErrInvalidKey)
+		}
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		switch seg {
+		case "":
+			return fmt.Errorf("validate key: empty segment: %w", ErrInvalidKey)
+		case ".", "..":
+			return fmt.Errorf("validate key: %q segment: %w", seg, ErrInvalidKey)
+		}
+	}
+	return nil
+}
+
+// validContentType rejects content types that cannot be kept as a header.
+func validContentType(ct string) error {
+	if len(ct) > maxContentTypeLength {
+		return fmt.Errorf("validate content type: %d bytes, more than %d: %w", len(ct), maxContentTypeLength, ErrInvalidContentType)
+	}
+	for i := 0; i < len(ct); i++ {
+		if c := ct[i]; c < 0x20 || c == 0x7f {
+			return fmt.Errorf("validate content type: control byte at %d: %w", i, ErrInvalidContentType)
+		}
+	}
+	return nil
+}
+
+// ctxError classifies an error of the caller's context: a passed deadline is
+// ErrTimeout, a cancellation stays context.Canceled.
+func ctxError(op string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("store %s: %w: %w", op, ErrTimeout, err)
+	}
+	return fmt.Errorf("store %s: %w", op, err)
+}
+
+// Operation names, the values of the op label.
+const (
+	opGet    = "get"
+	opPut    = "put"
+	opDelete = "delete"
+	opList   = "list"
+	opPing   = "ping"
+)
+
+// storeMetrics are the metrics every Store implementation exports:
+//
+//	covers_store_operations_total{op="get|put|delete|list|ping",result="ok|not_found|error"}
+//	covers_store_operation_duration_seconds{op="..."}
+type storeMetrics struct {
+	set *metrics.Set
+	ops map[string]*opMetrics
+}
+
+type opMetrics struct {
+	ok, notFound, failed *metrics.Counter
+	duration             *metrics.Histogram
+}
+
+func newStoreMetrics() *storeMetrics {
+	m := &storeMetrics{set: metrics.NewSet(), ops: make(map[string]*opMetrics)}
+	for _, op := range []string{opGet, opPut, opDelete, opList, opPing} {
+		m.ops[op] = &opMetrics{
+			ok:       m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="ok"}`, op)),
+			notFound: m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="not_found"}`, op)),
+			failed:   m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="error"}`, op)),
+			duration: m.set.NewHistogram(fmt.Sprintf(`covers_store_operation_duration_seconds{op=%q}`, op)),
+		}
+	}
+	return m
+}
+
+// observe records one finished operation; it is deferred with a pointer to
+// the operation's named error result.
+func (m *storeMetrics) observe(op string, start time.Time, errp *error) {
+	om := m.ops[op]
+	om.duration.UpdateDuration(start)
+	switch err := *errp; {
+	case err == nil:
+		om.ok.Inc()
+	case errors.Is(err, ErrNotFound):
+		om.notFound.Inc()
+	default:
+		om.failed.Inc()
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/proxy"
+	"github.com/bookcovers/image-worker/signing"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// app is the assembled service: every component, built with explicit
+// arguments, in dependency order.
+type app struct {
+	cfg       config
+	log       *slog.Logger
+	store     cache.Store
+	renderer  *transform.Renderer
+	manifests *cache.Manifests
+	variants  *cache.Variants
+	warmer    *ingest.Warmer
+	jobs      *ingest.Jobs
+	http      *proxy.Server
+	peers     http.Handler
+	sets      []*metrics.Set
+}
+
+type metered interface{ Metrics() *metrics.Set }
+
+// newStore opens MinIO/S3 when S3_ENDPOINT is set, else the embedded local store.
+func newStore(ctx context.Context, cfg config, logger *slog.Logger) (cache.Store, error) {
+	if cfg.S3.Endpoint != "" {
+		return cache.NewMinIOStore(ctx, cfg.S3, logger)
+	}
+	logger.Info("using the embedded local store", "data_dir", cfg.DataDir)
+	return cache.NewLocalStore(cfg.DataDir)
+}
+
+// newApp builds the service on an opened store. It starts nothing in the background.
+func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
+	if cfg.Signing.Disabled {
+		logger.Warn("URL SIGNING IS DISABLED (IMAGE_SIGNING_DISABLED=true): anyone can request any size of any cover; never run this in production")
+	}
+	renderer, err := transform.NewRenderer(cfg.Transform, logger)
+	if err != nil {
+		return nil, fmt.Errorf("start renderer: %w", err)
+	}
+	signer, err := signing.New(cfg.Signing)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	fetcher, err := ingest.NewFetcher(cfg.Fetch, logger)
+	if err != nil {
+		return nil, fmt.Errorf("fetcher: %w", err)
+	}
+	a := &app{cfg: cfg, log: logger, store: store, renderer: renderer}
+	a.manifests = cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
+	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(store, renderer), logger)
+	if err != nil {
+		return nil, fmt.Errorf("variant cache: %w", err)
+	}
+	if cfg.GroupcacheSelf != "" {
+		a.peers = cache.NewPeerPool(cfg.GroupcacheSelf, cfg.GroupcachePeer)
+	}
+	a.warmer = ingest.NewWarmer(fetcher, store, a.manifests, cfg.Transform.MaxPixels, logger)
+	validateURL := func(raw string) error { _, err := fetcher.ValidateURL(raw); return err }
+	a.jobs, err = ingest.NewJobs(cfg.Jobs, store, a.warmer, validateURL, logger)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
+		Manifests: a.manifests, Variants: a.variants, Placeholders: renderer,
+		Jobs: a.jobs, Verifier: signer, Store: store, Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	for _, m := range []any{store, renderer, fetcher, a.manifests, a.variants, a.jobs, a.http} {
+		if mm, ok := m.(metered); ok {
+			a.sets = append(a.sets, mm.Metrics())
+		}
+	}
+	return a, nil
+}
+
+func (a *app) publicHandler() http.Handler   { return a.http.Public() }
+func (a *app) internalHandler() http.Handler { return a.http.Internal(a.writeMetrics, a.peers) }
+
+func (a *app) writeMetrics(w io.Writer) {
+	metrics.WriteProcessMetrics(w)
+	for _, s := range a.sets {
+		s.WritePrometheus(w)
+	}
+}
+
+// renderFill renders a variant from the stored original of its version.
+func renderFill(store cache.Store, r *transform.Renderer) cache.FillFunc {
+	return func(ctx context.Context, key cache.VariantKey) ([]byte, error) {
+		format, err := transform.ParseFormat(key.Format)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := store.Get(ctx, cache.OriginalKey(key.BookID, key.Version))
+		if err != nil {
+			return nil, fmt.Errorf("read original: %w", err)
+		}
+		res, err := r.Render(ctx, obj.Data, transform.Request{Width: key.Width, Height: key.Height, Format: format})
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", key, err)
+		}
+		return res.Bytes, nil
+	}
+}
+
+var errUsage = errors.New("usage")

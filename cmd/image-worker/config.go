@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/proxy"
+	"github.com/bookcovers/image-worker/signing"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// config is every setting of the service, read once from the environment.
+type config struct {
+	ListenAddr   string
+	InternalAddr string
+	DataDir      string
+	LogLevel     slog.Level
+
+	S3             cache.MinIOConfig // used when S3.Endpoint is set
+	ManifestTTL    time.Duration
+	Variants       cache.VariantsConfig
+	GroupcacheSelf string
+	GroupcachePeer []string
+
+	Fetch     ingest.FetchConfig
+	Jobs      ingest.JobsConfig
+	Transform transform.Config
+	Proxy     proxy.Config
+	Signing   signing.Config
+	Timeouts  proxy.ServerTimeouts
+
+	KafkaBrokers []string // read for the Kafka consumer (later issue); empty disables it
+}
+
+// loadConfig reads and validates the environment, naming every problem.
+func loadConfig(lookup func(string) (string, bool)) (config, error) {
+	e := &env{lookup: lookup}
+	c := config{
+		ListenAddr:   e.str("LISTEN_ADDR", ":8000"),
+		InternalAddr: e.str("INTERNAL_ADDR", "127.0.0.1:8081"),
+		DataDir:      e.str("DATA_DIR", "./data"),
+		Timeouts:     proxy.DefaultServerTimeouts(),
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(e.str("LOG_LEVEL", "info"))); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("LOG_LEVEL: %w", err))
+	}
+
+	c.S3 = cache.DefaultMinIOConfig()
+	c.S3.Endpoint = e.str("S3_ENDPOINT", "")
+	c.S3.AccessKey = e.secret("S3_ACCESS_KEY")
+	c.S3.SecretKey = e.secret("S3_SECRET_KEY")
+	c.S3.Region = e.str("S3_REGION", c.S3.Region)
+	c.S3.UseSSL = e.boolean("S3_USE_SSL", false)
+	c.S3.Bucket = e.str("IMAGE_STORAGE_BUCKET", "book-covers")
+
+	c.Variants = cache.DefaultVariantsConfig()
+	c.Variants.CacheBytes = int64(e.integer("GROUPCACHE_SIZE_MB", 256)) << 20
+	c.GroupcacheSelf = e.str("GROUPCACHE_SELF", "")
+	c.GroupcachePeer = e.list("GROUPCACHE_PEERS")
+
+	c.Fetch = ingest.DefaultFetchConfig()
+	c.Fetch.MaxBytes = int64(e.integer("MAX_IMAGE_SIZE_MB", 5)) << 20
+	c.Fetch.Timeout = e.duration("PROCESS_TIMEOUT_SEC", c.Fetch.Timeout)
+	c.Fetch.AllowPrivate = e.list("SOURCE_ALLOW_PRIVATE_HOSTS")
+
+	c.Transform = transform.DefaultConfig()
+	c.Transform.WebPQuality = e.integer("WEBP_QUALITY", c.Transform.WebPQuality)
+	c.Transform.AVIFQuality = e.integer("AVIF_QUALITY", c.Transform.AVIFQuality)
+	c.Transform.AVIFEffort = e.integer("AVIF_EFFORT", c.Transform.AVIFEffort)
+	c.Transform.MaxConcurrent = e.integer("MAX_CONCURRENT_TRANSFORMS", c.Transform.MaxConcurrent)
+	c.Transform.QueueSize = e.integer("TRANSFORM_QUEUE_SIZE", c.Transform.QueueSize)
+	c.Transform.VipsConcurrency = e.integer("VIPS_CONCURRENCY", c.Transform.VipsConcurrency)
+	c.Transform.MaxPixels = int64(e.integer("MAX_IMAGE_PIXELS", int(c.Transform.MaxPixels)))
+
+	c.Jobs = ingest.DefaultJobsConfig()
+	c.Jobs.Workers = e.integer("JOB_WORKERS", c.Jobs.Workers)
+	c.Jobs.Timeout = c.Fetch.Timeout + c.Jobs.StoreTimeout
+
+	c.Proxy = proxy.DefaultConfig()
+	if s := e.str("COVER_SIZES", ""); s != "" {
+		sizes, err := proxy.ParseSizes(s)
+		if err != nil {
+			e.errs = append(e.errs, err)
+		}
+		c.Proxy.Sizes = sizes
+	}
+	c.Proxy.MaxDimension = e.integer("MAX_COVER_DIMENSION", c.Proxy.MaxDimension)
+	c.Proxy.MaxAge = e.duration("COVER_MAX_AGE", c.Proxy.MaxAge)
+	c.Proxy.Placeholders = e.boolean("PLACEHOLDERS", true)
+
+	c.ManifestTTL = e.duration("MANIFEST_TTL", 30*time.Second)
+	keys, err := signing.ParseKeys(e.secret("IMAGE_SIGNING_KEYS"))
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("IMAGE_SIGNING_KEYS: %w", err))
+	}
+	c.Signing = signing.Config{Keys: keys, Disabled: e.boolean("IMAGE_SIGNING_DISABLED", false)}
+	if v := e.str("KAFKA_BROKERS", "kafka:9092"); v != "" {
+		c.KafkaBrokers = strings.Split(v, ",")
+	}
+
+	errs := e.errs
+	if c.S3.Endpoint != "" {
+		errs = append(errs, c.S3.Validate())
+	} else {
+		c.DataDir = filepath.Clean(c.DataDir)
+	}
+	if c.GroupcacheSelf == "" && len(c.GroupcachePeer) > 0 {
+		errs = append(errs, errors.New("GROUPCACHE_PEERS is set but GROUPCACHE_SELF is empty"))
+	}
+	if c.ManifestTTL <= 0 {
+		errs = append(errs, errors.New("MANIFEST_TTL must be positive"))
+	}
+	errs = append(errs, c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate(), c.Signing.Validate())
+	return c, errors.Join(errs...)
+}

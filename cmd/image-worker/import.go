@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/ingest"
+)
+
+// importCmd stores a local file as a book's original through the same
+// validation as POST /process: image-worker import --book B123 cover.jpg
+func importCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	book := fs.String("book", "", "book id")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *book == "" || fs.NArg() != 1 {
+		return fmt.Errorf("%w: image-worker import --book ID FILE", errUsage)
+	}
+	cfg, err := loadConfig(lookup)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	path := fs.Arg(0)
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Size() > cfg.Fetch.MaxBytes {
+		return fmt.Errorf("import %s: %d bytes: %w", path, st.Size(), ingest.ErrTooLarge)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	store, err := newStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
+	warmer := ingest.NewWarmer(nil, store, manifests, cfg.Transform.MaxPixels, logger)
+	abs, _ := filepath.Abs(path)
+	m, err := warmer.Store(ctx, *book, "file://"+abs, data)
+	if err != nil {
+		return fmt.Errorf("import %s (%s): %w", path, ingest.Code(err), err)
+	}
+	fmt.Fprintf(stdout, "imported %s as book %s version %s (%dx%d)\n", path, m.BookID, m.Version, m.Width, m.Height)
+	return nil
+}

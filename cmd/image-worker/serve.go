@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/bookcovers/image-worker/proxy"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// shutdownGrace bounds the drain of in-flight requests and jobs.
+const shutdownGrace = 25 * time.Second
+
+func serveCmd(ctx context.Context, lookup func(string) (string, bool), stderr io.Writer) error {
+	cfg, err := loadConfig(lookup)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	store, err := newStore(ctx, cfg, logger)
+	if err != nil {
+		return fmt.Errorf("open object store: %w", err)
+	}
+	a, err := newApp(cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	defer transform.Shutdown()
+	pub, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.ListenAddr, err)
+	}
+	internal, err := net.Listen("tcp", cfg.InternalAddr)
+	if err != nil {
+		pub.Close()
+		return fmt.Errorf("listen %s: %w", cfg.InternalAddr, err)
+	}
+	return a.serve(ctx, pub, internal)
+}
+
+// serve runs until ctx ends, then shuts down in reverse order: stop taking
+// requests, drain them, then stop the job workers.
+func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
+	if err := a.jobs.Start(ctx); err != nil {
+		pub.Close()
+		internal.Close()
+		return err
+	}
+	pubSrv := proxy.NewHTTPServer(pub.Addr().String(), a.publicHandler(), a.cfg.Timeouts, a.log)
+	intSrv := proxy.NewHTTPServer(internal.Addr().String(), a.internalHandler(), a.cfg.Timeouts, a.log)
+	errc := make(chan error, 2)
+	go func() { errc <- pubSrv.Serve(pub) }()
+	go func() { errc <- intSrv.Serve(internal) }()
+	a.log.Info("serving", "public_addr", pub.Addr().String(), "internal_addr", internal.Addr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	errs := []error{serveErr}
+	errs = append(errs, pubSrv.Shutdown(sctx), intSrv.Shutdown(sctx), a.jobs.Stop(sctx))
+	var out []error
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, http.ErrServerClosed) {
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
+}

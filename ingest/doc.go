@@ -1,0 +1,17 @@
+// Package ingest takes originals in: the safe fetcher (SSRF policy checked at
+// dial time, redirect re-checks, streaming size cap, retries with backoff
+// inside one time budget), validation by magic bytes and header dimensions,
+// storing the original and its manifest (Warmer), and the durable job queue
+// behind POST /process (Jobs). It is transport-agnostic: HTTP, Kafka and the
+// CLI call the same Warmer. It does not render variants.
+//
+// Failures carry stable codes (Code): invalid_url, blocked_address,
+// too_many_redirects, too_large, source_rejected, timeout, fetch_failed,
+// unsupported_type, too_many_pixels, not_an_image, storage_unavailable, ...
+//
+// Metrics: covers_ingest_fetches_total{result}, covers_ingest_fetch_duration_seconds,
+// covers_ingest_original_bytes_total, covers_ingest_fetch_retries_total,
+// covers_ingest_jobs_submitted_total, covers_ingest_jobs_deduplicated_total,
+// covers_ingest_jobs_finished_total{result}, covers_ingest_jobs_retries_total,
+// covers_ingest_jobs_queued.
+package ingest

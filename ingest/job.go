@@ -1,0 +1,83 @@
+package ingest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// JobState is the life cycle of a job: queued → running → succeeded | failed.
+// A running job whose process died is queued again on the next start-up.
+type JobState string
+
+// Job states.
+const (
+	JobQueued    JobState = "queued"
+	JobRunning   JobState = "running"
+	JobSucceeded JobState = "succeeded"
+	JobFailed    JobState = "failed"
+)
+
+// Finished reports whether the state is final.
+func (s JobState) Finished() bool { return s == JobSucceeded || s == JobFailed }
+
+// JobError is the stable error recorded on a failed job.
+type JobError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Job is the durable record of one warm request, stored at jobs/{id}.
+type Job struct {
+	ID        string    `json:"job_id"`
+	BookID    string    `json:"book_id"`
+	ImageURL  string    `json:"image_url"`
+	Refresh   bool      `json:"refresh,omitempty"`
+	State     JobState  `json:"state"`
+	Version   string    `json:"version,omitempty"`
+	Error     *JobError `json:"error,omitempty"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// jobIDLen is the number of random bytes in a job id (hex-encoded).
+const jobIDLen = 16
+
+func newJobID() string {
+	var b [jobIDLen]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux.
+	return hex.EncodeToString(b[:])
+}
+
+// ValidJobID checks the job id form before it is used as a store key.
+func ValidJobID(id string) error {
+	if len(id) != 2*jobIDLen {
+		return fmt.Errorf("job id %q: %w", id, ErrJobNotFound)
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return fmt.Errorf("job id %q: %w", id, ErrJobNotFound)
+	}
+	for _, c := range id {
+		if c >= 'A' && c <= 'F' {
+			return fmt.Errorf("job id %q: %w", id, ErrJobNotFound)
+		}
+	}
+	return nil
+}
+
+func jobKey(bookID, imageURL string) string { return bookID + "\x00" + imageURL }
+
+func failJob(j *Job, err error) {
+	code := Code(err)
+	j.State = JobFailed
+	j.Error = &JobError{Code: code, Message: Message(code)}
+}
+
+// errorsIsFinal reports whether a warm error ends the job (anything but a
+// passing storage fault).
+func errorsIsFinal(err error) bool {
+	return err != nil && !retryableStore(err) && !errors.Is(err, ErrClosed)
+}

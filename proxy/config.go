@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config configures the HTTP layer.
+type Config struct {
+	Sizes          map[string]int // COVER_SIZES: preset name -> width
+	MaxDimension   int            // MAX_COVER_DIMENSION
+	MinDimension   int            // smallest W or H accepted (16)
+	MaxAge         time.Duration  // COVER_MAX_AGE for unversioned URLs
+	StaleWhile     time.Duration  // stale-while-revalidate for unversioned URLs
+	PlaceholderAge time.Duration  // max-age of placeholders
+	Placeholders   bool           // PLACEHOLDERS
+	ProcessMaxBody int64          // POST /process body limit
+	RequestTimeout time.Duration  // deadline of one request's work
+	ReadyTimeout   time.Duration  // budget of the readiness probe
+	RetryAfter     time.Duration  // Retry-After on 503
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Sizes:          map[string]int{"thumb": 96, "small": 160, "medium": 320, "large": 640, "xlarge": 1280},
+		MaxDimension:   2048,
+		MinDimension:   16,
+		MaxAge:         24 * time.Hour,
+		StaleWhile:     time.Hour,
+		PlaceholderAge: time.Minute,
+		Placeholders:   true,
+		ProcessMaxBody: 64 << 10,
+		RequestTimeout: 30 * time.Second,
+		ReadyTimeout:   2 * time.Second,
+		RetryAfter:     time.Second,
+	}
+}
+
+// Validate names every problem.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxDimension < c.MinDimension || c.MinDimension < 1 {
+		errs = append(errs, fmt.Errorf("MAX_COVER_DIMENSION must be at least %d", c.MinDimension))
+	}
+	for name, w := range c.Sizes {
+		if !validPresetName(name) {
+			errs = append(errs, fmt.Errorf("COVER_SIZES: preset name %q must be lowercase letters", name))
+		}
+		if w < c.MinDimension || w > c.MaxDimension {
+			errs = append(errs, fmt.Errorf("COVER_SIZES: preset %q width %d not in %d..%d", name, w, c.MinDimension, c.MaxDimension))
+		}
+	}
+	if c.MaxAge <= 0 {
+		errs = append(errs, errors.New("COVER_MAX_AGE must be positive"))
+	}
+	if c.ProcessMaxBody <= 0 || c.RequestTimeout <= 0 || c.ReadyTimeout <= 0 || c.PlaceholderAge <= 0 {
+		errs = append(errs, errors.New("proxy: body limit and timeouts must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseSizes parses COVER_SIZES ("thumb=96,small=160").
+func ParseSizes(s string) (map[string]int, error) {
+	out := map[string]int{}
+	var errs []error
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, w, ok := strings.Cut(item, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if !ok || err != nil {
+			errs = append(errs, fmt.Errorf("COVER_SIZES: %q is not name=width", item))
+			continue
+		}
+		out[strings.TrimSpace(name)] = n
+	}
+	if len(out) == 0 && len(errs) == 0 {
+		errs = append(errs, errors.New("COVER_SIZES is empty"))
+	}
+	return out, errors.Join(errs...)
+}
+
+// FormatSizes is the inverse of ParseSizes, sorted by width.
+func FormatSizes(m map[string]int) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		return m[names[i]] < m[names[j]] || m[names[i]] == m[names[j]] && names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + strconv.Itoa(m[n])
+	}
+	return strings.Join(parts, ",")
+}
+
+func validPresetName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// Request parsing errors; each maps to 400 with its own code.
+var (
+	errBadPath   = errors.New("proxy: malformed cover path")
+	errBadSize   = errors.New("proxy: invalid size")
+	errBadFormat = errors.New("proxy: unsupported format")
+	errBadQuery  = errors.New("proxy: invalid query")
+)
+
+// coverRequest is a parsed GET /covers/{book_id}/{size}.{format} request.
+type coverRequest struct {
+	BookID string
+	Width  int
+	Height int // 0: keep aspect
+	Format transform.Format
+	V      string
+	Exp    string
+	Sig    string
+	Params url.Values // the signed parameters (all but sig)
+}
+
+// maxVersionLength bounds the v parameter.
+const maxVersionLength = 64
+
+// parseCover parses the path parameters and the raw query of a cover request.
+func (c Config) parseCover(bookID, file, rawQuery string) (coverRequest, error) {
+	if err := cache.ValidBookID(bookID); err != nil {
+		return coverRequest{}, fmt.Errorf("parse cover: %w", err)
+	}
+	sizePart, formatPart, ok := strings.Cut(file, ".")
+	if !ok {
+		return coverRequest{}, fmt.Errorf("parse cover %q: %w", file, errBadPath)
+	}
+	format, err := transform.ParseFormat(formatPart)
+	if err != nil {
+		return coverRequest{}, fmt.Errorf("parse cover: %w", errBadFormat)
+	}
+	w, h, err := c.parseSize(sizePart)
+	if err != nil {
+		return coverRequest{}, err
+	}
+	req := coverRequest{BookID: bookID, Width: w, Height: h, Format: format}
+	if err := parseCoverQuery(rawQuery, &req); err != nil {
+		return coverRequest{}, err
+	}
+	return req, nil
+}
+
+// parseSize accepts a preset name, "W" or "WxH" with canonical decimal numbers
+// (no sign, no leading zero) so that one variant has one cache key.
+func (c Config) parseSize(s string) (w, h int, err error) {
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		if pw, ok := c.Sizes[s]; ok {
+			return pw, 0, nil
+		}
+		return 0, 0, fmt.Errorf("parse size %q: unknown preset: %w", s, errBadSize)
+	}
+	ws, hs, box := strings.Cut(s, "x")
+	if w, err = c.parseDimension(ws); err != nil {
+		return 0, 0, err
+	}
+	if box {
+		if h, err = c.parseDimension(hs); err != nil {
+			return 0, 0, err
+		}
+	}
+	return w, h, nil
+}
+
+func (c Config) parseDimension(s string) (int, error) {
+	if s == "" || len(s) > 5 || s[0] == '0' {
+		return 0, fmt.Errorf("parse dimension %q: %w", s, errBadSize)
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("parse dimension %q: %w", s, errBadSize)
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	if n < c.MinDimension || n > c.MaxDimension {
+		return 0, fmt.Errorf("parse dimension %d not in %d..%d: %w", n, c.MinDimension, c.MaxDimension, errBadSize)
+	}
+	return n, nil
+}
+
+// parseCoverQuery accepts only v, exp and sig, each at most once.
+func parseCoverQuery(raw string, req *coverRequest) error {
+	if raw == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return fmt.Errorf("parse query: %w", errBadQuery)
+	}
+	for name, vals := range q {
+		if len(vals) != 1 {
+			return fmt.Errorf("parse query: %q repeated: %w", name, errBadQuery)
+		}
+		val := vals[0]
+		switch name {
+		case "v":
+			if val == "" || len(val) > maxVersionLength || !isToken(val) {
+				return fmt.Errorf("parse query: bad v: %w", errBadQuery)
+			}
+			req.V = val
+		case "exp":
+			req.Exp = val
+		case "sig":
+			req.Sig = val
+		default:
+			return fmt.Errorf("parse query: parameter %q not allowed: %w", name, errBadQuery)
+		}
+	}
+	delete(q, "sig")
+	req.Params = q
+	return nil
+}
+
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,94 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/signing"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// cover serves GET and HEAD /covers/{book_id}/{size}.{format}. The order
+// matters: nothing is looked up, fetched or rendered before the signature
+// has been checked.
+func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	req, err := h.cfg.parseCover(ps.ByName("book_id"), ps.ByName("file"), r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	if !h.d.Verifier.Disabled() {
+		if err := h.d.Verifier.Verify(r.URL.Path, req.Params, req.Sig); err != nil {
+			return fmt.Errorf("cover: %w", err)
+		}
+	}
+	now := time.Now()
+	if err := signing.CheckExpiry(req.Exp, now); err != nil {
+		return fmt.Errorf("cover: %w", err)
+	}
+	m, err := h.d.Manifests.Current(r.Context(), req.BookID)
+	if errors.Is(err, cache.ErrNotFound) {
+		return h.placeholder(w, r, req)
+	}
+	if err != nil {
+		return fmt.Errorf("cover: %w", err)
+	}
+	key := cache.VariantKey{BookID: req.BookID, Version: m.Version, Width: req.Width, Height: req.Height, Format: string(req.Format)}
+	body, err := h.d.Variants.Get(r.Context(), key)
+	if err != nil {
+		return fmt.Errorf("cover: %w", err)
+	}
+	hd := w.Header()
+	hd.Set("Cache-Control", h.cacheControl(req, m.Version, now))
+	setBookKeys(hd, req.BookID)
+	writeBody(w, r, body, req.Format.ContentType(), m.UpdatedAt)
+	return nil
+}
+
+// cacheControl: a current v is immutable for a year; without v (or with a v
+// that is no longer current) the response may be cached for COVER_MAX_AGE
+// with stale-while-revalidate. An exp caps max-age so a CDN never serves a
+// URL after it expired.
+func (h *handlers) cacheControl(req coverRequest, current string, now time.Time) string {
+	maxAge := int64(h.cfg.MaxAge.Seconds())
+	immutable := req.V != "" && req.V == current
+	if immutable {
+		maxAge = 365 * 24 * 3600
+	}
+	if req.Exp != "" {
+		exp, _ := strconv.ParseInt(req.Exp, 10, 64) // already validated by CheckExpiry
+		maxAge = min(maxAge, exp-now.Unix())
+		immutable = false
+	}
+	switch {
+	case immutable:
+		return "public, max-age=" + strconv.FormatInt(maxAge, 10) + ", immutable"
+	case req.Exp != "":
+		return "public, max-age=" + strconv.FormatInt(maxAge, 10)
+	default:
+		return "public, max-age=" + strconv.FormatInt(maxAge, 10) + ", stale-while-revalidate=" + strconv.FormatInt(int64(h.cfg.StaleWhile.Seconds()), 10)
+	}
+}
+
+// placeholder serves a generated cover for a book that has none, or 404 when
+// placeholders are off.
+func (h *handlers) placeholder(w http.ResponseWriter, r *http.Request, req coverRequest) error {
+	if !h.cfg.Placeholders {
+		return fmt.Errorf("cover %s: %w", req.BookID, errNoCover)
+	}
+	res, err := h.d.Placeholders.Placeholder(r.Context(), req.BookID, transform.Request{Width: req.Width, Height: req.Height, Format: req.Format})
+	if err != nil {
+		return fmt.Errorf("placeholder: %w", err)
+	}
+	hd := w.Header()
+	hd.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64(h.cfg.PlaceholderAge.Seconds()), 10))
+	hd.Set("X-Cover-Placeholder", "true")
+	setBookKeys(hd, req.BookID)
+	writeBody(w, r, res.Bytes, res.ContentType, time.Time{})
+	return nil
+}

@@ -1,0 +1,9 @@
+// Package proxy is the HTTP layer: the route tables of the public and the
+// internal listener (routes.go), request parsing (coverpath.go, process.go),
+// the one error→status mapping (errors.go), CDN cache headers (headers.go),
+// and request ids, panic recovery, access logs and metrics (middleware.go).
+// It holds no business logic: it calls small interfaces it declares.
+//
+// Metrics: covers_http_requests_total{route,status},
+// covers_http_request_duration_seconds{route}.
+package proxy

@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/signing"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+func TestClassify(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("cover: render: %w", err) }
+	cases := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+	}{
+		{"bad size", wrap(errBadSize), 400, "bad_size"},
+		{"bad query", wrap(errBadQuery), 400, "bad_query"},
+		{"book id", wrap(cache.ErrInvalidBookID), 400, "invalid_book_id"},
+		{"bad expiry", wrap(signing.ErrBadExpiry), 400, "bad_expiry"},
+		{"missing sig", wrap(signing.ErrMissingSignature), 403, "missing_signature"},
+		{"bad sig", wrap(signing.ErrBadSignature), 403, "bad_signature"},
+		{"expired", wrap(signing.ErrExpired), 410, "expired"},
+		{"no cover", wrap(errNoCover), 404, "no_cover"},
+		{"original gone", wrap(cache.ErrNotFound), 404, "no_cover"},
+		{"job", wrap(ingest.ErrJobNotFound), 404, "job_not_found"},
+		{"body", wrap(errBodyTooLarge), 413, "body_too_large"},
+		{"media", wrap(errUnsupportedMedia), 415, "unsupported_media_type"},
+		{"render failed", wrap(transform.ErrRenderFailed), 422, "unusable_original"},
+		{"pixels", wrap(transform.ErrTooManyPixels), 422, "unusable_original"},
+		{"overloaded", wrap(transform.ErrOverloaded), 503, "overloaded"},
+		{"queue full", wrap(ingest.ErrQueueFull), 503, "overloaded"},
+		{"store down", wrap(cache.ErrUnavailable), 503, "storage_unavailable"},
+		{"store timeout", wrap(cache.ErrTimeout), 504, "storage_timeout"},
+		{"deadline", wrap(context.DeadlineExceeded), 504, "timeout"},
+		{"client gone", wrap(context.Canceled), 499, "client_closed"},
+		{"unknown", errors.New("boom"), 500, "internal"},
+		{"panic", errPanic, 500, "internal"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := classify(c.err)
+			if got.Status != c.status || got.Code != c.code || got.Message == "" {
+				t.Errorf("classify(%v) = %+v, want %d %s", c.err, got, c.status, c.code)
+			}
+		})
+	}
+}
+
+func TestWriteErrorHidesInternalsAndIsNotCached(t *testing.T) {
+	h := &handlers{cfg: DefaultConfig(), log: slog.New(slog.DiscardHandler)}
+	for _, err := range []error{
+		fmt.Errorf("secret detail /var/lib/x: %w", transform.ErrOverloaded),
+		errors.New("secret detail: boom"),
+	} {
+		rec := httptest.NewRecorder()
+		h.writeError(rec, httptest.NewRequest(http.MethodGet, "/covers/B1/320.webp", nil), err)
+		body, _ := io.ReadAll(rec.Body)
+		if strings.Contains(string(body), "secret") {
+			t.Errorf("body leaks internals: %s", body)
+		}
+		if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("headers = %v", rec.Header())
+		}
+		if rec.Code == 503 && rec.Header().Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+	}
+}
+
+func TestPanicBecomes500(t *testing.T) {
+	h := &handlers{cfg: DefaultConfig(), log: slog.New(slog.DiscardHandler), set: newTestSet()}
+	handle := h.wrap("boom", func(http.ResponseWriter, *http.Request, httprouterParams) error { panic("kaboom") })
+	rec := httptest.NewRecorder()
+	handle(rec, httptest.NewRequest(http.MethodGet, "/x", nil), nil)
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"internal"`) {
+		t.Errorf("panic = %d %s, want 500 internal", rec.Code, rec.Body.String())
+	}
+}

@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// ManifestSource resolves a book's current version.
+type ManifestSource interface {
+	Current(ctx context.Context, bookID string) (cache.Manifest, error)
+}
+
+// VariantSource returns a variant's bytes, rendering it on a miss.
+type VariantSource interface {
+	Get(ctx context.Context, key cache.VariantKey) ([]byte, error)
+}
+
+// PlaceholderRenderer draws a placeholder cover.
+type PlaceholderRenderer interface {
+	Placeholder(ctx context.Context, seed string, req transform.Request) (transform.Result, error)
+}
+
+// JobQueue takes warm jobs.
+type JobQueue interface {
+	Submit(ctx context.Context, bookID, imageURL string, refresh bool) (ingest.Job, error)
+	Get(ctx context.Context, id string) (ingest.Job, error)
+}
+
+// Verifier checks URL signatures.
+type Verifier interface {
+	Verify(path string, params url.Values, sig string) error
+	Disabled() bool
+}
+
+// Pinger reports whether a dependency is reachable.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the components the HTTP layer calls.
+type Deps struct {
+	Manifests    ManifestSource
+	Variants     VariantSource
+	Placeholders PlaceholderRenderer
+	Jobs         JobQueue
+	Verifier     Verifier
+	Store        Pinger
+	Logger       *slog.Logger
+}
+
+// Server holds the HTTP handlers and their metrics.
+type Server struct {
+	h   *handlers
+	set *metrics.Set
+}
+
+// New returns the HTTP layer.
+func New(cfg Config, d Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	set := metrics.NewSet()
+	return &Server{h: &handlers{cfg: cfg, d: d, log: d.Logger, set: set}, set: set}, nil
+}
+
+// Metrics returns the HTTP metrics.
+func (s *Server) Metrics() *metrics.Set { return s.set }
+
+// Public is the route table of the public listener (what the CDN reaches).
+func (s *Server) Public() http.Handler {
+	h := s.h
+	r := newRouter(h)
+	r.GET("/health", h.wrap("health", h.health))
+	r.GET("/ready", h.wrap("ready", h.ready))
+	r.POST("/process", h.wrap("process", h.process))
+	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
+	r.GET("/covers/:book_id/:file", h.wrap("covers", h.cover))
+	r.HEAD("/covers/:book_id/:file", h.wrap("covers", h.cover))
+	return r
+}
+
+// Internal is the route table of the internal listener: health, readiness,
+// metrics and the groupcache peer protocol. It must never face the CDN.
+func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http.Handler {
+	h := s.h
+	r := newRouter(h)
+	r.GET("/health", h.wrap("health", h.health))
+	r.GET("/ready", h.wrap("ready", h.ready))
+	r.POST("/process", h.wrap("process", h.process))
+	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
+	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		writeMetrics(w)
+	})
+	if peers != nil {
+		r.Handler(http.MethodGet, cache.PeerBasePath+"*key", peers)
+	}
+	return r
+}
+
+func newRouter(h *handlers) *httprouter.Router {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.NotFound = plain(h.wrap("not_found", func(http.ResponseWriter, *http.Request, httprouter.Params) error {
+		return errNotFound
+	}))
+	r.MethodNotAllowed = plain(h.wrap("not_allowed", func(http.ResponseWriter, *http.Request, httprouter.Params) error {
+		return errMethod
+	}))
+	r.PanicHandler = nil // recovery happens in wrap, so the access log and metrics still see the request
+	return r
+}

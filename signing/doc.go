@@ -1,0 +1,35 @@
+// Package signing signs and verifies cover URLs with HMAC-SHA256.
+//
+// The scheme, which frontends implement byte for byte:
+//
+//	canonical = path                                  when there are no parameters
+//	canonical = path + "?" + name=value&name=value... otherwise, every parameter
+//	            except sig, sorted by name then value, names and values as they
+//	            appear decoded (no escaping)
+//	sig       = base64url without padding of HMAC-SHA256(key, canonical)
+//
+// The path is the decoded request path (net/url's URL.Path). The only
+// parameters the service accepts are v and exp, plain tokens, so the unescaped
+// join cannot be ambiguous for them; the proxy rejects any other parameter and
+// duplicates before calling Verify.
+//
+// Keys rotate: the first key of Config.Keys signs, every key verifies. Each
+// comparison runs in constant time (hmac.Equal). Signing can only be turned off
+// explicitly (Config.Disabled, from IMAGE_SIGNING_DISABLED=true); then Verify
+// accepts anything and the caller logs a loud warning at startup.
+//
+// CheckExpiry parses the exp parameter (Unix seconds) strictly; it is a
+// separate step so the proxy can map a bad signature (403) and an expired link
+// (410) differently and check the signature first.
+//
+// What it does not do: read the environment (cmd turns IMAGE_SIGNING_KEYS into
+// Config with ParseKeys), know about HTTP status codes, routes or which
+// parameters are allowed, or log anything. Never log keys or signatures.
+//
+// Verify is on the hot path of every request: it borrows per-key HMAC states
+// and scratch buffers from a sync.Pool and decodes the signature into a fixed
+// array, so a check allocates nothing.
+//
+// Metrics: none. This package uses the standard library only; the proxy counts
+// verification outcomes (covers_proxy_* by error class).
+package signing

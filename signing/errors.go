@@ -1,0 +1,37 @@
+package signing
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Callers test them with errors.Is.
+var (
+	// ErrMissingSignature: the request carries no sig parameter.
+	ErrMissingSignature = errors.New("signing: missing signature")
+	// ErrBadSignature: the signature is wrong, malformed, of the wrong
+	// length, or made with a key this signer does not hold.
+	ErrBadSignature = errors.New("signing: bad signature")
+	// ErrExpired: the exp parameter is in the past.
+	ErrExpired = errors.New("signing: expired")
+	// ErrBadExpiry: exp is not a base-10 integer in [0, 1<<62].
+	ErrBadExpiry = errors.New("signing: bad expiry")
+	// ErrNoKeys: signing is enabled but no key is configured.
+	ErrNoKeys = errors.New("signing: no keys")
+	// ErrBadKey: a configured key is empty, not hex, or too short. Messages
+	// name the key's 1-based position only, never its material.
+	ErrBadKey = errors.New("signing: bad key")
+	// ErrBadURL: SignedURL got something that is not an absolute path with
+	// an optional query, or that already carries sig.
+	ErrBadURL = errors.New("signing: bad url")
+)
+
+// Pre-wrapped errors for the hot path, so a rejected request allocates no
+// error value.
+var (
+	errVerifyMissing = fmt.Errorf("verify: %w", ErrMissingSignature)
+	errVerifyBad     = fmt.Errorf("verify: %w", ErrBadSignature)
+	errVerifyNoKeys  = fmt.Errorf("verify: %w", ErrNoKeys)
+	errExpiryBad     = fmt.Errorf("check expiry: %w", ErrBadExpiry)
+	errExpiryExpired = fmt.Errorf("check expiry: %w", ErrExpired)
+)

@@ -1,0 +1,74 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// MaxSide is the longest side, in pixels, that Probe accepts whatever the
+// pixel budget. Longer sides are refused with ErrTooManyPixels: JPEG cannot
+// exceed it and no book cover needs more.
+const MaxSide = 65535
+
+// Config tunes the renderer. Build it with DefaultConfig and override fields;
+// cmd fills it from the environment (WEBP_QUALITY, MAX_CONCURRENT_TRANSFORMS...).
+type Config struct {
+	// WebPQuality is libwebp's lossy quality, 1..100.
+	WebPQuality int
+	// AVIFQuality is libheif/aom's quality, 1..100 (see doc.go for the choice).
+	AVIFQuality int
+	// AVIFEffort is libvips' AVIF "effort", 0 (fastest) .. 9 (slowest).
+	AVIFEffort int
+	// MaxConcurrent is how many renders run at once.
+	MaxConcurrent int
+	// QueueSize is how many renders may wait for a slot; one more gets
+	// ErrOverloaded at once. Zero means no waiting at all.
+	QueueSize int
+	// MaxPixels is the largest width*height an original may declare.
+	MaxPixels int64
+	// VipsConcurrency is libvips' worker threads per operation. It is a
+	// process-wide setting applied by the first Startup call.
+	VipsConcurrency int
+}
+
+// DefaultConfig returns the measured defaults documented in doc.go.
+func DefaultConfig() Config {
+	n := runtime.NumCPU()
+	return Config{
+		WebPQuality:     80,
+		AVIFQuality:     55,
+		AVIFEffort:      2,
+		MaxConcurrent:   n,
+		QueueSize:       4 * n,
+		MaxPixels:       50_000_000,
+		VipsConcurrency: 1,
+	}
+}
+
+// Validate reports every problem in c, joined with errors.Join.
+func (c Config) Validate() error {
+	var errs []error
+	if c.WebPQuality < 1 || c.WebPQuality > 100 {
+		errs = append(errs, fmt.Errorf("transform config: WebPQuality %d not in 1..100", c.WebPQuality))
+	}
+	if c.AVIFQuality < 1 || c.AVIFQuality > 100 {
+		errs = append(errs, fmt.Errorf("transform config: AVIFQuality %d not in 1..100", c.AVIFQuality))
+	}
+	if c.AVIFEffort < 0 || c.AVIFEffort > 9 {
+		errs = append(errs, fmt.Errorf("transform config: AVIFEffort %d not in 0..9", c.AVIFEffort))
+	}
+	if c.MaxConcurrent < 1 {
+		errs = append(errs, fmt.Errorf("transform config: MaxConcurrent %d must be at least 1", c.MaxConcurrent))
+	}
+	if c.QueueSize < 0 {
+		errs = append(errs, fmt.Errorf("transform config: QueueSize %d must not be negative", c.QueueSize))
+	}
+	if c.MaxPixels < 1 {
+		errs = append(errs, fmt.Errorf("transform config: MaxPixels %d must be positive", c.MaxPixels))
+	}
+	if c.VipsConcurrency < 1 || c.VipsConcurrency > 1024 {
+		errs = append(errs, fmt.Errorf("transform config: VipsConcurrency %d not in 1..1024", c.VipsConcurrency))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,75 @@
+package transform
+
+import (
+	"fmt"
+	"math"
+)
+
+// Request says what to render.
+type Request struct {
+	// Width is the output width in pixels (> 0).
+	Width int
+	// Height 0 keeps the aspect ratio; > 0 fills the Width x Height box,
+	// cropping with libvips' attention strategy.
+	Height int
+	// Format is the output encoding.
+	Format Format
+	// Enlarge allows output larger than the original. Without it a
+	// width-only request wider than the original is rendered at the
+	// original's width, and a box larger than the original (on either side)
+	// is scaled down uniformly until it fits, so the requested aspect ratio
+	// is kept.
+	Enlarge bool
+}
+
+// validate checks the request fields that do not depend on the original.
+func (req Request) validate() error {
+	switch {
+	case !req.Format.valid():
+		return fmt.Errorf("format %q: %w", req.Format, ErrUnsupportedFormat)
+	case req.Width <= 0 || req.Height < 0:
+		return fmt.Errorf("size %dx%d: %w", req.Width, req.Height, ErrInvalidRequest)
+	case req.Width > MaxSide || req.Height > MaxSide:
+		return fmt.Errorf("size %dx%d, side limit %d: %w", req.Width, req.Height, MaxSide, ErrTooManyPixels)
+	}
+	return nil
+}
+
+// geometry is the planned output of one render.
+type geometry struct {
+	width, height int  // expected output size
+	crop          bool // fill the box (smart crop) rather than keep the aspect
+}
+
+// plan computes the output size of req for an upright original of
+// srcW x srcH pixels, applying the no-enlarge policy.
+func plan(srcW, srcH int, req Request) geometry {
+	srcW, srcH = max(srcW, 1), max(srcH, 1)
+	if req.Height == 0 {
+		w := req.Width
+		if !req.Enlarge && w > srcW {
+			w = srcW
+		}
+		h := int(math.Round(float64(srcH) * float64(w) / float64(srcW)))
+		return geometry{width: w, height: max(h, 1)}
+	}
+	w, h := req.Width, req.Height
+	if !req.Enlarge && (w > srcW || h > srcH) {
+		f := math.Min(float64(srcW)/float64(w), float64(srcH)/float64(h))
+		w = min(max(int(math.Round(float64(w)*f)), 1), srcW)
+		h = min(max(int(math.Round(float64(h)*f)), 1), srcH)
+	}
+	return geometry{width: w, height: h, crop: true}
+}
+
+// fitAspect returns the largest box with the aspect of w x h that fits in
+// availW x availH; it repairs a box render whose source turned out smaller
+// than planned (an orientation Probe could not see).
+func fitAspect(w, h, availW, availH int) (int, int) {
+	f := math.Min(float64(availW)/float64(w), float64(availH)/float64(h))
+	if f >= 1 {
+		return w, h
+	}
+	return min(max(int(math.Round(float64(w)*f)), 1), availW),
+		min(max(int(math.Round(float64(h)*f)), 1), availH)
+}

@@ -1,0 +1,386 @@
+package transform
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/davidbyttow/govips/v2/vips"
+	"golang.org/x/image/webp"
+)
+
+var formats = []Format{WebP, AVIF}
+
+// checkOutput decodes res and compares it with the wanted size and format,
+// and with what Result claims; it also checks that no metadata survived.
+func checkOutput(t *testing.T, res Result, format Format, w, h int) decoded {
+	t.Helper()
+	d := decodeOutput(t, res.Bytes)
+	if d.format != format || d.width != w || d.height != h {
+		t.Fatalf("output decodes as %s %dx%d; want %s %dx%d", d.format, d.width, d.height, format, w, h)
+	}
+	if res.Format != format || res.ContentType != format.ContentType() || res.Width != w || res.Height != h {
+		t.Fatalf("Result says %s %q %dx%d; want %s %q %dx%d", res.Format, res.ContentType, res.Width, res.Height,
+			format, format.ContentType(), w, h)
+	}
+	if d.pages != 1 {
+		t.Fatalf("output has %d pages; want 1", d.pages)
+	}
+	if m := d.metadataFields(); len(m) > 0 {
+		t.Fatalf("output carries metadata fields %v; want none", m)
+	}
+	if bytes.Contains(res.Bytes, []byte("Exif")) || bytes.Contains(res.Bytes, []byte("EXIF")) ||
+		bytes.Contains(res.Bytes, []byte("<x:xmpmeta")) {
+		t.Fatalf("output bytes contain an EXIF or XMP block")
+	}
+	if format == WebP { // a second, independent decoder
+		cfg, err := webp.DecodeConfig(bytes.NewReader(res.Bytes))
+		if err != nil || cfg.Width != w || cfg.Height != h {
+			t.Fatalf("x/image/webp DecodeConfig = %dx%d, %v; want %dx%d", cfg.Width, cfg.Height, err, w, h)
+		}
+	}
+	return d
+}
+
+func TestRenderWidths(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	src := testdata(t, "photo-1600x2400-baseline.jpg")
+	for _, f := range formats {
+		for _, w := range []int{96, 320, 640, 1280} {
+			t.Run(fmt.Sprintf("%s/%d", f, w), func(t *testing.T) {
+				t.Parallel()
+				res := render(t, r, src, Request{Width: w, Format: f})
+				d := checkOutput(t, res, f, w, w*3/2)
+				if d.bands != 3 || d.interpretation != vips.InterpretationSRGB {
+					t.Fatalf("output has %d bands, interpretation %v; want 3-band sRGB", d.bands, d.interpretation)
+				}
+			})
+		}
+	}
+}
+
+func TestRenderBox(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	baseline := testdata(t, "photo-1600x2400-baseline.jpg")
+	tiny := testdata(t, "cover-50x75-tiny.jpg")
+	tests := []struct {
+		name       string
+		src        []byte
+		req        Request
+		wantW, wan int
+	}{
+		{"cover box 320x480", baseline, Request{Width: 320, Height: 480}, 320, 480},
+		{"square 200x200", baseline, Request{Width: 200, Height: 200}, 200, 200},
+		{"landscape 300x100", baseline, Request{Width: 300, Height: 100}, 300, 100},
+		{"square larger than tiny source shrinks to fit", tiny, Request{Width: 200, Height: 200}, 50, 50},
+		{"tall box larger than tiny source keeps its aspect", tiny, Request{Width: 100, Height: 300}, 25, 75},
+		{"square larger than tiny source with enlarge", tiny, Request{Width: 200, Height: 200, Enlarge: true}, 200, 200},
+	}
+	for _, f := range formats {
+		for _, tc := range tests {
+			t.Run(f.ContentType()+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				req := tc.req
+				req.Format = f
+				checkOutput(t, render(t, r, tc.src, req), f, tc.wantW, tc.wan)
+			})
+		}
+	}
+}
+
+func TestRenderSizePolicy(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	tests := []struct {
+		name         string
+		file         string
+		req          Request
+		wantW, wantH int
+	}{
+		{"tiny is not enlarged", "cover-50x75-tiny.jpg", Request{Width: 320}, 50, 75},
+		{"tiny enlarged on request", "cover-50x75-tiny.jpg", Request{Width: 320, Enlarge: true}, 320, 480},
+		{"panorama keeps at least one pixel of height", "panorama-4272x356.jpg", Request{Width: 96}, 96, 8},
+		{"panorama at 16 px", "panorama-4272x356.jpg", Request{Width: 16}, 16, 1},
+		{"animated gif gives its first frame", "cover-240x360-animated-6frames.gif", Request{Width: 240}, 240, 360},
+		{"animated gif downsized", "cover-240x360-animated-6frames.gif", Request{Width: 120}, 120, 180},
+		{"avif original", "cover-1200x1800.avif", Request{Width: 320}, 320, 480},
+		{"exif orientation 6 comes out portrait", "photo-exif-orientation-6.jpg", Request{Width: 320}, 320, 480},
+		{"exif orientation 8 comes out portrait", "exif-orientation-8.jpg", Request{Width: 240}, 240, 360},
+		{"exif orientation 6 in a box", "photo-exif-orientation-6.jpg", Request{Width: 300, Height: 300}, 300, 300},
+		{"exif orientation 8 box larger than source", "exif-orientation-8.jpg", Request{Width: 480, Height: 480}, 240, 240},
+	}
+	for _, f := range formats {
+		for _, tc := range tests {
+			t.Run(string(f)+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				req := tc.req
+				req.Format = f
+				checkOutput(t, render(t, r, testdata(t, tc.file), req), f, tc.wantW, tc.wantH)
+			})
+		}
+	}
+}
+
+// The orientation-6 photo must match its stored pixels turned 90 degrees
+// clockwise, and not the anticlockwise turn.
+func TestRenderOrientation6Upright(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	src := testdata(t, "photo-exif-orientation-6.jpg")
+	stored, err := jpeg.Decode(bytes.NewReader(src)) // image/jpeg ignores EXIF
+	if err != nil {
+		t.Fatalf("decode stored pixels: %v", err)
+	}
+	storedGrid := lumaGrid(stored, 12, 8)
+	cw := rotateCW(storedGrid)
+	ccw := rotateCW(rotateCW(cw))
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			d := checkOutput(t, render(t, r, src, Request{Width: 320, Format: f}), f, 320, 480)
+			got := lumaGrid(d.pixels, 8, 12)
+			dCW, dCCW := gridDiff(got, cw), gridDiff(got, ccw)
+			if dCW > 12 || dCW*2 > dCCW {
+				t.Fatalf("luma difference to stored pixels turned clockwise %.1f, anticlockwise %.1f; want clockwise small (<12) and under half of anticlockwise", dCW, dCCW)
+			}
+		})
+	}
+}
+
+// exif-orientation-8.jpg shows a white 'F' at the top left when upright:
+// its stem sits at about x 25-33 %, y 17-40 %. A mirrored or turned output
+// has image content there instead.
+func TestRenderOrientation8Mark(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			d := checkOutput(t, render(t, r, testdata(t, "exif-orientation-8.jpg"), Request{Width: 240, Format: f}), f, 240, 360)
+			stem := luma(meanRGB(d.pixels, 0.26, 0.19, 0.32, 0.38))
+			mirror := luma(meanRGB(d.pixels, 0.68, 0.19, 0.74, 0.38))
+			bottom := luma(meanRGB(d.pixels, 0.26, 0.62, 0.32, 0.81))
+			if stem < 200 || stem-mirror < 40 || stem-bottom < 40 {
+				t.Fatalf("F stem luma %.0f, mirrored spot %.0f, turned spot %.0f; want stem near white (>=200) and 40 above both", stem, mirror, bottom)
+			}
+		})
+	}
+}
+
+// The CMYK original without a profile must come out as 3-band sRGB whose
+// colours follow the source: compared with Go's own CMYK decode (naive
+// conversion), cell by cell; an inverted or channel-swapped result is far off.
+func TestRenderCMYKNoProfile(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	src := testdata(t, "photo-1600x2400-cmyk-noprofile.jpg")
+	ref, err := jpeg.Decode(bytes.NewReader(src))
+	if err != nil {
+		t.Fatalf("decode CMYK reference: %v", err)
+	}
+	if _, ok := ref.(*image.CMYK); !ok {
+		t.Fatalf("reference decodes as %T; want *image.CMYK", ref)
+	}
+	refRGB := toRGBA(ref)
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			d := checkOutput(t, render(t, r, src, Request{Width: 320, Format: f}), f, 320, 480)
+			if d.bands != 3 || d.interpretation != vips.InterpretationSRGB {
+				t.Fatalf("output has %d bands, interpretation %v; want 3-band sRGB", d.bands, d.interpretation)
+			}
+			for _, cell := range [][4]float64{{0, 0, 0.5, 0.5}, {0.5, 0, 1, 0.5}, {0, 0.5, 0.5, 1}, {0.5, 0.5, 1, 1}} {
+				got := meanRGB(d.pixels, cell[0], cell[1], cell[2], cell[3])
+				want := meanRGB(refRGB, cell[0], cell[1], cell[2], cell[3])
+				for c := range 3 {
+					if math.Abs(got[c]-want[c]) > 45 {
+						t.Fatalf("cell %v channel %d: output mean %.0f, naive CMYK conversion %.0f; want within 45", cell, c, got[c], want[c])
+					}
+				}
+			}
+		})
+	}
+}
+
+// An Adobe RGB original must be converted, not merely have its profile
+// dropped: the converted output is more saturated than a render of the same
+// pixels with the ICC segment cut out.
+func TestRenderAdobeRGBConverted(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	src := testdata(t, "photo-1600x2400-adobergb-icc.jpg")
+	noICC := dropJPEGICC(t, src)
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			conv := checkOutput(t, render(t, r, src, Request{Width: 320, Format: f}), f, 320, 480)
+			flat := checkOutput(t, render(t, r, noICC, Request{Width: 320, Format: f}), f, 320, 480)
+			sc, sf := chroma(conv.pixels), chroma(flat.pixels)
+			if conv.bands != 3 || conv.interpretation != vips.InterpretationSRGB || sc < sf*1.08 {
+				t.Fatalf("converted: %d bands, %v, mean chroma %.1f; profile dropped: %.1f; want 3-band sRGB at least 8%% more chroma",
+					conv.bands, conv.interpretation, sc, sf)
+			}
+		})
+	}
+}
+
+func TestRenderAlpha(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			d := checkOutput(t, render(t, r, testdata(t, "cover-800x1200-alpha.png"), Request{Width: 320, Format: f}), f, 320, 480)
+			if d.bands != 4 {
+				t.Fatalf("output has %d bands; want 4 (alpha kept)", d.bands)
+			}
+			_, _, _, corner := d.pixels.At(0, 0).RGBA()
+			_, _, _, middle := d.pixels.At(160, 120).RGBA()
+			if corner>>8 > 16 || middle>>8 < 240 {
+				t.Fatalf("alpha at rounded corner %d, at opaque middle %d; want ~0 and ~255", corner>>8, middle>>8)
+			}
+		})
+	}
+}
+
+func TestRenderTruncatedJPEG(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	src := testdata(t, "photo-1600x2400-baseline.jpg")
+	src = src[:len(src)*6/10]
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			res, err := r.Render(context.Background(), src, Request{Width: 320, Format: f})
+			if !errors.Is(err, ErrRenderFailed) {
+				t.Fatalf("Render(first 60%% of a JPEG) = %d bytes, %v; want ErrRenderFailed", len(res.Bytes), err)
+			}
+		})
+	}
+}
+
+// Requests refused before libvips: the render counter must not move.
+func TestRenderRefusesWithoutDecoding(t *testing.T) {
+	t.Parallel()
+	baseline := testdata(t, "photo-1600x2400-baseline.jpg")
+	tests := []struct {
+		name    string
+		src     []byte
+		req     Request
+		wantErr error
+	}{
+		{"png bomb header", pngHeader(30000, 30000), Request{Width: 320, Format: WebP}, ErrTooManyPixels},
+		{"html", []byte("<html><body>hi</body></html>"), Request{Width: 320, Format: WebP}, ErrNotAnImage},
+		{"svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), Request{Width: 320, Format: AVIF}, ErrUnsupportedType},
+		{"empty", nil, Request{Width: 320, Format: WebP}, ErrNotAnImage},
+		{"jpeg output", baseline, Request{Width: 320, Format: "jpeg"}, ErrUnsupportedFormat},
+		{"zero width", baseline, Request{Width: 0, Format: WebP}, ErrInvalidRequest},
+		{"negative height", baseline, Request{Width: 10, Height: -1, Format: WebP}, ErrInvalidRequest},
+		{"width over MaxSide", baseline, Request{Width: MaxSide + 1, Format: WebP, Enlarge: true}, ErrTooManyPixels},
+		{"enlarged output over the pixel budget", baseline, Request{Width: 9000, Format: WebP, Enlarge: true}, ErrTooManyPixels},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newTestRenderer(t, nil)
+			_, err := r.Render(context.Background(), tc.src, tc.req)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Render(%s, %+v) error = %v; want %v", tc.name, tc.req, err, tc.wantErr)
+			}
+			if n := r.Renders(); n != 0 {
+				t.Fatalf("Renders() = %d after a refused request; want 0 (no decode)", n)
+			}
+		})
+	}
+}
+
+func TestRenderMetrics(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	src := testdata(t, "cover-50x75-tiny.jpg")
+	render(t, r, src, Request{Width: 32, Format: WebP})
+	render(t, r, src, Request{Width: 32, Format: WebP})
+	render(t, r, src, Request{Width: 32, Format: AVIF})
+	if _, err := r.Render(context.Background(), src[:len(src)/2], Request{Width: 32, Format: AVIF}); !errors.Is(err, ErrRenderFailed) {
+		t.Fatalf("Render(half a JPEG) error = %v; want ErrRenderFailed", err)
+	}
+	if _, err := r.Placeholder(context.Background(), "seed", Request{Width: 32, Format: WebP}); err != nil {
+		t.Fatalf("Placeholder: %v", err)
+	}
+	if n := r.Renders(); n != 4 {
+		t.Fatalf("Renders() = %d; want 4 (placeholders not counted)", n)
+	}
+	var buf bytes.Buffer
+	r.Metrics().WritePrometheus(&buf)
+	out := buf.String()
+	for _, want := range []string{
+		`covers_transform_renders_total{format="webp",result="ok"} 2`,
+		`covers_transform_renders_total{format="avif",result="ok"} 1`,
+		`covers_transform_renders_total{format="avif",result="error"} 1`,
+		`covers_transform_renders_total{format="webp",result="error"} 0`,
+		`covers_transform_placeholders_total 1`,
+		`covers_transform_queue_depth 0`,
+		`covers_transform_in_flight 0`,
+		`covers_transform_render_duration_seconds_count{format="webp"} 2`,
+		`covers_transform_render_duration_seconds_count{format="avif"} 2`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("metrics lack %q; got:\n%s", want, out)
+		}
+	}
+}
+
+// dropJPEGICC returns src without its APP2 ICC_PROFILE segments.
+func dropJPEGICC(t *testing.T, src []byte) []byte {
+	t.Helper()
+	out := append([]byte{}, src[:2]...)
+	i := 2
+	for i+4 <= len(src) && src[i] == 0xFF && src[i+1] != 0xDA {
+		n := int(src[i+2])<<8 | int(src[i+3])
+		seg := src[i : i+2+n]
+		if !(src[i+1] == 0xE2 && bytes.HasPrefix(seg[4:], []byte("ICC_PROFILE\x00"))) {
+			out = append(out, seg...)
+		}
+		i += 2 + n
+	}
+	if len(out) == i {
+		t.Fatalf("no ICC_PROFILE segment found in the Adobe RGB test file")
+	}
+	return append(out, src[i:]...)
+}
+
+// chroma is the mean of max(R,G,B)-min(R,G,B) over the image.
+func chroma(img image.Image) float64 {
+	b := img.Bounds()
+	sum := 0.0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			hi := max(r, g, bl) >> 8
+			lo := min(r, g, bl) >> 8
+			sum += float64(hi - lo)
+		}
+	}
+	return sum / float64(b.Dx()*b.Dy())
+}
+
+// toRGBA converts any image with the standard library's colour models.
+func toRGBA(img image.Image) image.Image {
+	b := img.Bounds()
+	out := image.NewRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			out.Set(x, y, color.RGBAModel.Convert(img.At(x, y)))
+		}
+	}
+	return out
+}

@@ -1,0 +1,58 @@
+package transform
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/davidbyttow/govips/v2/vips"
+)
+
+var (
+	startOnce sync.Once
+	stopOnce  sync.Once
+)
+
+// Startup starts libvips once per process; later calls do nothing, so tests
+// and several Renderers may all call it. The first call decides the settings:
+// libvips' operation cache is off (renders never repeat an operation on the
+// same input, and the cache would only hold memory), its thread pool per
+// operation is cfg.VipsConcurrency, and libvips/govips log lines at warning
+// level and above go to logger (govips logs every load at info).
+//
+// libvips cannot be restarted after Shutdown.
+func Startup(cfg Config, logger *slog.Logger) {
+	startOnce.Do(func() {
+		if logger == nil {
+			logger = slog.New(slog.DiscardHandler)
+		}
+		vips.LoggingSettings(vipsLogHandler(logger), vips.LogLevelWarning)
+		conc := cfg.VipsConcurrency
+		if conc < 1 {
+			conc = 1
+		}
+		vips.Startup(&vips.Config{
+			ConcurrencyLevel: conc,
+			MaxCacheFiles:    0,
+			MaxCacheMem:      0,
+			MaxCacheSize:     0,
+		})
+	})
+}
+
+// Shutdown stops libvips. Call it once, from main, after every render has
+// returned.
+func Shutdown() {
+	stopOnce.Do(vips.Shutdown)
+}
+
+// vipsLogHandler maps glib/libvips log levels onto slog levels.
+func vipsLogHandler(logger *slog.Logger) vips.LoggingHandlerFunction {
+	return func(domain string, level vips.LogLevel, msg string) {
+		l := slog.LevelWarn
+		if level == vips.LogLevelError || level == vips.LogLevelCritical {
+			l = slog.LevelError
+		}
+		logger.Log(context.Background(), l, "libvips", "domain", domain, "message", msg)
+	}
+}
