@@ -10,6 +10,12 @@
 //	variants/{book_id}/{version}/{size}.{format}  rendered variants
 //	jobs/{job_id}                                 POST /process job records
 //
+// The embedded local store keeps key a/b/c as the file a.d/b.d/c.obj (the
+// suffixes let "a" and "a/b" coexist as in S3 and keep keys off temp files);
+// each file starts with a header line "covers-store/1 <content-type>\n", so
+// one rename replaces data and type together. Writes are temp file, fsync,
+// rename, directory fsync; all access goes through os.Root.
+//
 // A version is the content hash of the original, so every groupcache key
 // (book/version/size.format) is immutable. Unversioned URLs are resolved
 // through the manifest with a short in-process TTL (MANIFEST_TTL) and

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 )
 
@@ -138,4 +140,50 @@ func redactErr(err error) error {
 		ue.URL = redactURL(ue.URL)
 	}
 	return err
+}
+
+// checkStatus maps the upstream status: 2xx ok, 4xx rejected (final), 5xx
+// failed (transient), anything else (3xx without Location, 1xx) failed.
+func checkStatus(resp *http.Response) error {
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return nil
+	case code >= 400 && code < 500:
+		return fmt.Errorf("fetch: upstream status %d: %w", code, ErrSourceRejected)
+	case code >= 500 && code < 600:
+		return transient(fmt.Errorf("fetch: upstream status %d: %w", code, ErrFetchFailed))
+	default:
+		return fmt.Errorf("fetch: unexpected upstream status %d: %w", code, ErrFetchFailed)
+	}
+}
+
+// classify turns a transport error into the package's errors, with the URL
+// inside it redacted.
+func (f *Fetcher) classify(ctx, budget, actx context.Context, op string, err error) error {
+	err = redactErr(err)
+	switch {
+	case errors.Is(err, ErrBlockedAddress), errors.Is(err, ErrInvalidURL), errors.Is(err, ErrTooManyRedirects):
+		return fmt.Errorf("fetch: %s: %w", op, err)
+	case ctx.Err() != nil, budget.Err() != nil:
+		return f.budgetErr(ctx, err)
+	case actx.Err() != nil || isNetTimeout(err):
+		return fmt.Errorf("fetch: %s: attempt timed out after %s (%v): %w", op, f.cfg.AttemptTimeout, err, ErrTimeout)
+	case isPermanentTransportError(err):
+		return fmt.Errorf("fetch: %s: %w: %w", op, ErrFetchFailed, err)
+	default:
+		return transient(fmt.Errorf("fetch: %s: %w: %w", op, ErrFetchFailed, err))
+	}
+}
+
+// budgetErr reports why the fetch stopped early: the caller went away
+// (context.Canceled, not retryable), the caller's deadline passed, or the
+// fetch budget ran out (both ErrTimeout).
+func (f *Fetcher) budgetErr(ctx context.Context, last error) error {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("fetch: caller canceled: %w", context.Canceled)
+	case ctx.Err() != nil:
+		return fmt.Errorf("fetch: caller deadline passed (%v): %w", last, ErrTimeout)
+	}
+	return fmt.Errorf("fetch: budget of %s exhausted (%v): %w", f.cfg.Timeout, last, ErrTimeout)
 }

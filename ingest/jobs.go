@@ -111,8 +111,9 @@ func (j *Jobs) Submit(ctx context.Context, bookID, imageURL string, refresh bool
 			return Job{}, err
 		}
 		j.submitted.Inc()
+		snapshot := *job
 		j.enqueue(job)
-		return *job, nil
+		return snapshot, nil
 	})
 	if shared {
 		j.deduped.Inc()

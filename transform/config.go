@@ -18,7 +18,9 @@ type Config struct {
 	WebPQuality int
 	// AVIFQuality is libheif/aom's quality, 1..100 (see doc.go for the choice).
 	AVIFQuality int
-	// AVIFEffort is libvips' AVIF "effort", 0 (fastest) .. 9 (slowest).
+	// AVIFEffort is libvips' AVIF "effort", 1 (fastest) .. 9 (slowest).
+	// 0 is refused: govips only passes a non-zero effort, so 0 would
+	// silently become libvips' default of 4.
 	AVIFEffort int
 	// MaxConcurrent is how many renders run at once.
 	MaxConcurrent int
@@ -55,8 +57,8 @@ func (c Config) Validate() error {
 	if c.AVIFQuality < 1 || c.AVIFQuality > 100 {
 		errs = append(errs, fmt.Errorf("transform config: AVIFQuality %d not in 1..100", c.AVIFQuality))
 	}
-	if c.AVIFEffort < 0 || c.AVIFEffort > 9 {
-		errs = append(errs, fmt.Errorf("transform config: AVIFEffort %d not in 0..9", c.AVIFEffort))
+	if c.AVIFEffort < 1 || c.AVIFEffort > 9 {
+		errs = append(errs, fmt.Errorf("transform config: AVIFEffort %d not in 1..9", c.AVIFEffort))
 	}
 	if c.MaxConcurrent < 1 {
 		errs = append(errs, fmt.Errorf("transform config: MaxConcurrent %d must be at least 1", c.MaxConcurrent))

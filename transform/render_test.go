@@ -211,6 +211,22 @@ func TestRenderCMYKNoProfile(t *testing.T) {
 	}
 }
 
+// The same CMYK photo with the embedded "Chemical proof" profile (the one
+// libvips also uses as its CMYK fallback) must render to the same colours.
+func TestRenderCMYKMatchesProfiledVariant(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	withICC := corpus(t, "photo-1600x2400-cmyk-icc.jpg")
+	a := checkOutput(t, render(t, r, testdata(t, "photo-1600x2400-cmyk-noprofile.jpg"), Request{Width: 320, Format: WebP}), WebP, 320, 480)
+	b := checkOutput(t, render(t, r, withICC, Request{Width: 320, Format: WebP}), WebP, 320, 480)
+	ma, mb := meanRGB(a.pixels, 0, 0, 1, 1), meanRGB(b.pixels, 0, 0, 1, 1)
+	for c := range 3 {
+		if math.Abs(ma[c]-mb[c]) > 3 {
+			t.Fatalf("mean colour without profile %.0f, with profile %.0f; want within 3 per channel", ma, mb)
+		}
+	}
+}
+
 // An Adobe RGB original must be converted, not merely have its profile
 // dropped: the converted output is more saturated than a render of the same
 // pixels with the ICC segment cut out.
@@ -243,10 +259,15 @@ func TestRenderAlpha(t *testing.T) {
 			if d.bands != 4 {
 				t.Fatalf("output has %d bands; want 4 (alpha kept)", d.bands)
 			}
-			_, _, _, corner := d.pixels.At(0, 0).RGBA()
-			_, _, _, middle := d.pixels.At(160, 120).RGBA()
-			if corner>>8 > 16 || middle>>8 < 240 {
-				t.Fatalf("alpha at rounded corner %d, at opaque middle %d; want ~0 and ~255", corner>>8, middle>>8)
+			// Fully transparent: rounded corner and circular hole (centre at
+			// 50 %, 21 %); opaque middle; bottom edge fades to ~15 %.
+			alpha := func(fx, fy float64) int {
+				_, _, _, a := d.pixels.At(int(fx*float64(d.width)), int(fy*float64(d.height))).RGBA()
+				return int(a >> 8)
+			}
+			corner, hole, middle, bottom := alpha(0, 0), alpha(0.5, 0.21), alpha(0.5, 0.5), alpha(0.5, 0.99)
+			if corner > 16 || hole > 16 || middle < 240 || bottom < 15 || bottom > 80 {
+				t.Fatalf("alpha at corner %d, hole %d, middle %d, bottom %d; want ~0, ~0, ~255, ~38", corner, hole, middle, bottom)
 			}
 		})
 	}

@@ -1,0 +1,107 @@
+package transform
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+)
+
+func TestPlaceholder(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	tests := []struct {
+		name         string
+		req          Request
+		wantW, wantH int
+	}{
+		{"width only gets a 2:3 cover", Request{Width: 320}, 320, 480},
+		{"box", Request{Width: 200, Height: 200}, 200, 200},
+		{"tiny", Request{Width: 1}, 1, 1},
+		{"large", Request{Width: 1280}, 1280, 1920},
+	}
+	for _, f := range formats {
+		for _, tc := range tests {
+			t.Run(string(f)+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				req := tc.req
+				req.Format = f
+				res, err := r.Placeholder(context.Background(), "book-42", req)
+				if err != nil {
+					t.Fatalf("Placeholder(%+v): %v", req, err)
+				}
+				d := checkOutput(t, res, f, tc.wantW, tc.wantH)
+				if d.bands != 3 {
+					t.Fatalf("placeholder has %d bands; want 3", d.bands)
+				}
+			})
+		}
+	}
+}
+
+// One seed always gives the same colours; different seeds differ; the band
+// is darker than the background.
+func TestPlaceholderDesign(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	draw := func(seed string) decoded {
+		res, err := r.Placeholder(context.Background(), seed, Request{Width: 120, Format: WebP})
+		if err != nil {
+			t.Fatalf("Placeholder(%q): %v", seed, err)
+		}
+		return checkOutput(t, res, WebP, 120, 180)
+	}
+	a1, a2, b := draw("9780141439518"), draw("9780141439518"), draw("9780007117116")
+	bgA1, bgA2, bgB := meanRGB(a1.pixels, 0.1, 0.3, 0.9, 0.5), meanRGB(a2.pixels, 0.1, 0.3, 0.9, 0.5), meanRGB(b.pixels, 0.1, 0.3, 0.9, 0.5)
+	if dist(bgA1, bgA2) > 3 {
+		t.Fatalf("same seed gave backgrounds %.0f and %.0f; want the same", bgA1, bgA2)
+	}
+	if dist(bgA1, bgB) < 10 {
+		t.Fatalf("different seeds gave backgrounds %.0f and %.0f; want visibly different", bgA1, bgB)
+	}
+	band := meanRGB(a1.pixels, 0.1, 0.62, 0.9, 0.74)
+	if luma(band) > luma(bgA1)-30 {
+		t.Fatalf("band luma %.0f, background luma %.0f; want the band clearly darker", luma(band), luma(bgA1))
+	}
+	if n := r.Renders(); n != 0 {
+		t.Fatalf("Renders() = %d after placeholders only; want 0", n)
+	}
+}
+
+func TestPlaceholderRefuses(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, func(c *Config) { c.MaxPixels = 1_000_000 })
+	tests := []struct {
+		name    string
+		req     Request
+		wantErr error
+	}{
+		{"bad format", Request{Width: 100, Format: "png"}, ErrUnsupportedFormat},
+		{"zero width", Request{Width: 0, Format: WebP}, ErrInvalidRequest},
+		{"over the pixel budget", Request{Width: 2000, Format: WebP}, ErrTooManyPixels},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := r.Placeholder(context.Background(), "s", tc.req); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Placeholder(%+v) error = %v; want %v", tc.req, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSeedColoursSpreadHues(t *testing.T) {
+	t.Parallel()
+	seen := map[[3]uint8]bool{}
+	for _, seed := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		bg, _, _ := seedColours(seed)
+		seen[bg] = true
+	}
+	if len(seen) < 6 {
+		t.Fatalf("8 seeds gave %d distinct backgrounds; want at least 6", len(seen))
+	}
+}
+
+func dist(a, b [3]float64) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}
