@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
 // The NetNS tests submit NON-loopback URLs. They run only inside a network
@@ -17,43 +17,8 @@ import (
 // no packet can leave the machine even if the policy were broken: a dial the
 // policy allows fails with "network unreachable" instead of reaching anyone.
 
-// requireNetNS skips (or, with COVERS_REQUIRE_NETNS=1, fails) unless
-// COVERS_NETNS=1 and the process sees only a loopback interface.
-func requireNetNS(t *testing.T) {
-	t.Helper()
-	refuse := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("COVERS_REQUIRE_NETNS") == "1" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+"; run via scripts/netns-test.sh", args...)
-	}
-	if os.Getenv("COVERS_NETNS") != "1" {
-		refuse("COVERS_NETNS=1 not set")
-	}
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		refuse("list interfaces: %v", err)
-	}
-	for _, ifc := range ifaces {
-		if ifc.Name != "lo" || ifc.Flags&net.FlagLoopback == 0 {
-			refuse("interface %q present: not an isolated network namespace", ifc.Name)
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			refuse("addresses of %s: %v", ifc.Name, err)
-		}
-		for _, a := range addrs {
-			p, err := netip.ParsePrefix(a.String())
-			if err != nil || !p.Addr().IsLoopback() {
-				refuse("non-loopback address %s on %s", a, ifc.Name)
-			}
-		}
-	}
-}
-
 func TestNetNSFetchPolicy(t *testing.T) {
-	requireNetNS(t)
+	testenv.RequireNetNS(t)
 	t.Parallel()
 	resolver := &fakeResolver{answers: map[string][]netip.Addr{
 		"evil.example":   addrs("10.0.0.5"),
@@ -97,7 +62,7 @@ func TestNetNSFetchPolicy(t *testing.T) {
 // TestNetNSLoopbackStillWorks shows the namespace is usable: the allow-listed
 // loopback server answers.
 func TestNetNSLoopbackStillWorks(t *testing.T) {
-	requireNetNS(t)
+	testenv.RequireNetNS(t)
 	t.Parallel()
 	srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "inside") })
 	f := testFetcher(t, nil, srv.hostPort())

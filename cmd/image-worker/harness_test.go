@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/internal/testenv"
 	"github.com/bookcovers/image-worker/signing"
 )
 
@@ -271,17 +272,9 @@ func randomBucket() string {
 // minioStore opens a fresh bucket on the test MinIO started by `make test`.
 func minioStore(t *testing.T) cache.Store {
 	t.Helper()
-	endpoint := os.Getenv("COVERS_TEST_S3_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
-			t.Fatal("COVERS_TEST_S3_ENDPOINT is unset but COVERS_REQUIRE_SERVERS=1")
-		}
-		t.Skip("MinIO not running: set COVERS_TEST_S3_ENDPOINT or run `make test`")
-	}
+	env := testenv.MinIO(t)
 	cfg := cache.DefaultMinIOConfig()
-	cfg.Endpoint = endpoint
-	cfg.AccessKey = os.Getenv("COVERS_TEST_S3_ACCESS_KEY")
-	cfg.SecretKey = os.Getenv("COVERS_TEST_S3_SECRET_KEY")
+	cfg.Endpoint, cfg.AccessKey, cfg.SecretKey = env.Endpoint, env.AccessKey, env.SecretKey
 	cfg.Bucket = randomBucket()
 	s, err := cache.NewMinIOStore(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
