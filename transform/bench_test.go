@@ -55,11 +55,16 @@ func BenchmarkRender(b *testing.B) {
 // wide from the 1600x2400 photo, at the default quality.
 func BenchmarkAVIFEffort(b *testing.B) {
 	src := testdata(b, "photo-1600x2400-baseline.jpg")
+	refs := map[int]image.Image{}
+	for _, w := range []int{320, 640} {
+		refs[w] = losslessReference(b, src, w)
+	}
 	for _, effort := range []int{1, 2, 3, 4} {
 		r := newTestRenderer(b, func(c *Config) { c.AVIFEffort = effort })
 		for _, w := range []int{320, 640} {
 			b.Run(fmt.Sprintf("effort=%d/%d", effort, w), func(b *testing.B) {
-				benchRender(b, r, src, Request{Width: w, Format: AVIF})
+				res := benchRender(b, r, src, Request{Width: w, Format: AVIF})
+				b.ReportMetric(psnr(b, refs[w], decodeOutput(b, res.Bytes).pixels), "psnr-dB")
 			})
 		}
 	}

@@ -39,8 +39,8 @@ func DefaultConfig() Config {
 	n := runtime.NumCPU()
 	return Config{
 		WebPQuality:     80,
-		AVIFQuality:     55,
-		AVIFEffort:      2,
+		AVIFQuality:     60,
+		AVIFEffort:      1,
 		MaxConcurrent:   n,
 		QueueSize:       4 * n,
 		MaxPixels:       50_000_000,

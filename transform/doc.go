@@ -1,0 +1,124 @@
+// Package transform turns book-cover originals into WebP and AVIF variants
+// with libvips (through govips), and generates placeholders.
+//
+// # What it does
+//
+//   - Probe identifies an original by its magic bytes and reads its size from
+//     the header in pure Go, without decoding pixels: JPEG (markers up to
+//     SOFn, EXIF orientation from APP1), PNG (IHDR, APNG acTL), GIF (logical
+//     screen, frames counted up to 1000), WebP (VP8/VP8L/VP8X, ANMF frames),
+//     AVIF/HEIF (ftyp brands, primary item's ispe and irot) and TIFF (IFD0,
+//     pages). SVG is refused (ErrUnsupportedType); HTML, PDF, text and
+//     truncated headers are ErrNotAnImage; a side over MaxSide (65535) or more
+//     than Config.MaxPixels pixels is ErrTooManyPixels.
+//   - Renderer.Render probes the original again (so a bomb is refused before
+//     it queues and before libvips sees it), waits in the render gate, then
+//     runs vips_thumbnail_buffer (shrink-on-load; first frame only; EXIF
+//     orientation applied; CMYK to sRGB with the embedded profile or libvips'
+//     built-in fallback), converts any remaining ICC profile (Adobe RGB,
+//     ProPhoto) to sRGB, brings 16-bit to 8-bit, keeps alpha, strips all
+//     metadata and encodes WebP or AVIF. Grey originals stay grey.
+//   - Renderer.Placeholder draws a plain cover (seeded colour, a band and a
+//     stripe) in libvips, through the same gate and encoders.
+//
+// # What it does not do
+//
+// It knows nothing of HTTP, S3, Kafka or caching, imports no project
+// package, reads no environment variables and never touches the network.
+// It never animates (multi-frame input gives its first frame) and never
+// rasterises SVG.
+//
+// # Sizing (Request)
+//
+// Width-only requests keep the aspect ratio; the height is rounded and at
+// least 1 px (a 4272x356 panorama at 96 wide is 96x8). Width x Height
+// requests fill the box exactly, cropping with libvips' attention strategy.
+// Without Enlarge nothing is upscaled: a width-only request wider than the
+// original gives the original's width, and a box bigger than the original
+// on either side is scaled down uniformly until it fits, keeping the
+// requested aspect (a 50x75 original asked for 200x200 gives 50x50; for
+// 100x300, 25x75). Probe's Info.DisplaySize gives the upright size used for
+// that decision.
+//
+// # Render gate
+//
+// At most Config.MaxConcurrent renders (and placeholders) run at once and at
+// most Config.QueueSize wait; the next caller gets ErrOverloaded at once,
+// with no goroutine left waiting (imgproxy's workers.go pattern). A waiting
+// caller leaves with its context's error when the context ends.
+//
+// # Defaults and measurements
+//
+// Measured with the benchmarks in bench_test.go (-benchtime=20x) on the
+// 2-vCPU shared build machine (Xeon, libvips 8.14.1, load from parallel
+// work, so treat absolute times as rough; ratios were stable across runs).
+//
+// Whole render from the 1600x2400 baseline JPEG (and from the 4000x6000 one),
+// time per render and output size:
+//
+//	width  WebP q80                      AVIF q60 effort 1
+//	320     45 ms (69 ms)  16.8 KB        52 ms (90 ms)  12.3 KB
+//	640    131 ms (157 ms) 42.6 KB       136 ms (207 ms) 28.8 KB
+//	1280   343 ms (464 ms) 101 KB        274 ms (390 ms) 63.5 KB
+//
+// Probe: 0.3-0.4 µs for JPEG/PNG headers with no allocation, 2 µs for AVIF,
+// 11-135 µs for the 370 KB animated GIF (it skips every frame's data).
+//
+// AVIFEffort defaults to 1. At 320/640 wide: effort 1 took 56/144 ms,
+// effort 2 69/181 ms, effort 3 135/305 ms, effort 4 361/847 ms, for files
+// within 1% of each other (12.3/28.8 KB at 1 against 12.5/28.4 KB at 4).
+// Effort 2 was no smaller nor better than 1 (PSNR within 0.07 dB); efforts 3
+// and 4 gain 0.5-1 dB PSNR for 2.4-6x the time, which a cache-miss render
+// behind a CDN cannot afford. Raise it only if renders are mostly
+// precomputed.
+//
+// AVIFQuality defaults to 60. PSNR against a lossless render of the same
+// 640-wide thumbnail: WebP q80 38.4 dB at 42.6 KB; AVIF q45 35.0 dB/15.5 KB,
+// q50 35.8/18.6, q55 36.9/23.8, q60 37.7/28.5, q65 38.3/33.1. q60 is within
+// 0.7 dB of WebP q80 (and AVIF's smoothing costs more PSNR than it costs
+// visually) at a third fewer bytes; q65 would match PSNR but saves only 22%.
+//
+// VipsConcurrency defaults to 1. With MaxConcurrent = NumCPU the CPUs are
+// already busy with whole renders: two libvips threads per render made a
+// lone 640-wide render about 10% faster (110 -> 97 ms WebP) but parallel
+// throughput did not change (61 vs 60 ms per WebP render, 87 vs 84 ms per
+// AVIF render with 2 renders in flight), so extra threads only add memory
+// and contention.
+//
+// Shrink-on-load: vips_thumbnail_buffer decodes JPEGs at 1/2, 1/4 or 1/8
+// scale. To 320 wide it took 23 ms from 1600x2400 and 62 ms from 4000x6000,
+// against 279 ms and 856 ms for a full decode then resize. Forcing the
+// largest JPEG shrink (8 rather than the 4 libvips picks for 4000 -> 320,
+// since it keeps at least a factor of two for the final, better-filtered
+// resize) took 21 ms and 46 ms: 10-25% faster at a visible sharpness/
+// aliasing cost and with orientation, CMYK and crop handling to redo by
+// hand, so Render keeps libvips' choice.
+//
+// Other defaults: WebPQuality 80, MaxConcurrent runtime.NumCPU(), QueueSize
+// 4*MaxConcurrent, MaxPixels 50,000,000.
+//
+// # libvips quirks handled here
+//
+//   - libvips 8.14's webpsave ignores "strip" (libvips#3340) and always writes
+//     an EXIF chunk; Render removes metadata fields before saving and cuts the
+//     EXIF/XMP chunks out of the WebP container (metadata.go).
+//   - govips passes the AVIF effort only when it is non-zero, so effort 0
+//     would silently become libvips' default 4: Validate refuses 0.
+//   - libvips' operation cache is off (Startup): renders never repeat.
+//   - Loaders run with fail=TRUE, so a truncated JPEG is ErrRenderFailed
+//     instead of a half-grey image.
+//
+// # Metrics
+//
+// Each Renderer owns a *metrics.Set (Renderer.Metrics):
+//
+//	covers_transform_renders_total{format="webp|avif",result="ok|error"}  renders that reached libvips
+//	covers_transform_render_duration_seconds{format="webp|avif"}          histogram, libvips time per render
+//	covers_transform_placeholders_total                                   placeholders generated
+//	covers_transform_queue_depth                                          gauge, callers waiting for a slot
+//	covers_transform_in_flight                                            gauge, renders holding a slot
+//
+// Requests refused by Probe, by request validation or by the gate are not
+// counted as renders; Renderer.Renders returns the same total as the sum of
+// covers_transform_renders_total.
+package transform
