@@ -74,7 +74,7 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 	if err := cache.ValidBookID(bookID); err != nil {
 		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
-	info, err := transform.Probe(original, w.maxPixels)
+	info, err := transform.CheckOriginal(original, w.maxPixels)
 	if err != nil {
 		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
@@ -82,19 +82,20 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 	if err := w.store.Put(ctx, cache.OriginalKey(bookID, version), original, info.ContentType); err != nil {
 		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
+	width, height := info.DisplaySize()
 	m := cache.Manifest{
 		BookID:      bookID,
 		Version:     version,
 		SourceURL:   sourceURL,
 		ContentType: info.ContentType,
-		Width:       info.Width,
-		Height:      info.Height,
+		Width:       width,
+		Height:      height,
 		Bytes:       int64(len(original)),
 		UpdatedAt:   w.now().UTC().Truncate(time.Second),
 	}
 	if err := w.manifests.Put(ctx, m); err != nil {
 		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
-	w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", info.Width, "height", info.Height)
+	w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height)
 	return m, nil
 }

@@ -50,6 +50,7 @@ var errorTable = []struct {
 	{cache.ErrInvalidBookID, apiError{400, "invalid_book_id", ingest.Message("invalid_book_id")}},
 	{ingest.ErrInvalidURL, apiError{400, "invalid_url", ingest.Message("invalid_url")}},
 	{ingest.ErrBlockedAddress, apiError{400, "blocked_address", ingest.Message("blocked_address")}},
+	{transform.ErrInvalidRequest, apiError{400, "bad_size", "size must be a preset, W or WxH within the allowed range"}},
 	{signing.ErrBadExpiry, apiError{400, "bad_expiry", "exp must be unix seconds"}},
 	{signing.ErrMissingSignature, apiError{403, "missing_signature", "the URL is not signed"}},
 	{signing.ErrBadSignature, apiError{403, "bad_signature", "the URL signature is not valid"}},

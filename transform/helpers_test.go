@@ -27,7 +27,8 @@ func testdata(tb testing.TB, name string) []byte {
 // corpus reads a file from the shared corpus, skipping when it is absent.
 func corpus(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("/work/shared/corpus", name))
+	// shared/ sits beside the repository (../shared from its root).
+	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "corpus", name))
 	if err != nil {
 		tb.Skipf("corpus file %s not available: %v", name, err)
 	}
