@@ -30,6 +30,9 @@ func corpus(tb testing.TB, name string) []byte {
 	// shared/ sits beside the repository (../shared from its root).
 	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "corpus", name))
 	if err != nil {
+		if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
+			tb.Fatalf("corpus file %s not available under make test (shared/ must sit beside the repository): %v", name, err)
+		}
 		tb.Skipf("corpus file %s not available: %v", name, err)
 	}
 	return b
