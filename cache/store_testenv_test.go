@@ -6,50 +6,20 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net"
-	"net/netip"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/internal/testenv"
 	"github.com/minio/minio-go/v7"
 )
 
-// Environment of the MinIO integration tests, written by
-// `scripts/minio-server.sh start <dir>` into <dir>/minio.env.
-const (
-	envS3Endpoint     = "COVERS_TEST_S3_ENDPOINT"
-	envS3AccessKey    = "COVERS_TEST_S3_ACCESS_KEY"
-	envS3SecretKey    = "COVERS_TEST_S3_SECRET_KEY"
-	envRequireServers = "COVERS_REQUIRE_SERVERS"
-)
-
-// minioFromEnv returns the configuration of the test MinIO with a fresh,
-// unique bucket name. Without a server it skips the test, or fails it when
-// COVERS_REQUIRE_SERVERS=1 (under `make test` integration tests must run).
-// The endpoint must be a loopback IP literal: tests never leave the machine.
+// minioFromEnv returns the configuration of the test MinIO (started by
+// `make test`) with a fresh, unique bucket name; see internal/testenv.
 func minioFromEnv(t *testing.T) MinIOConfig {
 	t.Helper()
-	endpoint := os.Getenv(envS3Endpoint)
-	if endpoint == "" {
-		if os.Getenv(envRequireServers) == "1" {
-			t.Fatalf("%s is unset but %s=1: start MinIO with scripts/minio-server.sh", envS3Endpoint, envRequireServers)
-		}
-		t.Skip("MinIO not running: set COVERS_TEST_S3_ENDPOINT or run `make test`")
-	}
-	host, _, err := net.SplitHostPort(endpoint)
-	if err != nil {
-		t.Fatalf("%s=%q: want host:port: %v", envS3Endpoint, endpoint, err)
-	}
-	if addr, err := netip.ParseAddr(host); err != nil || !addr.IsLoopback() {
-		t.Fatalf("%s=%q: tests only talk to a loopback IP literal (127.0.0.1 or ::1)", envS3Endpoint, endpoint)
-	}
+	env := testenv.MinIO(t)
 	cfg := DefaultMinIOConfig()
-	cfg.Endpoint = endpoint
-	cfg.AccessKey = os.Getenv(envS3AccessKey)
-	cfg.SecretKey = os.Getenv(envS3SecretKey)
-	if cfg.AccessKey == "" || cfg.SecretKey == "" {
-		t.Fatalf("%s is set but %s or %s is empty", envS3Endpoint, envS3AccessKey, envS3SecretKey)
-	}
+	cfg.Endpoint, cfg.AccessKey, cfg.SecretKey = env.Endpoint, env.AccessKey, env.SecretKey
 	cfg.Bucket = uniqueBucket(t)
 	return cfg
 }

@@ -52,10 +52,10 @@ func (c FetchConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("fetch config: "+format, args...))
 	}
 	if c.Timeout <= 0 {
-		add("Timeout must be positive, got %s", c.Timeout)
+		add("PROCESS_TIMEOUT_SEC (Timeout) must be positive, got %s", c.Timeout)
 	}
 	if c.MaxBytes <= 0 {
-		add("MaxBytes must be positive, got %d", c.MaxBytes)
+		add("MAX_IMAGE_SIZE_MB (MaxBytes) must be positive, got %d", c.MaxBytes)
 	}
 	if c.MaxRedirects < 0 {
 		add("MaxRedirects must not be negative, got %d", c.MaxRedirects)

@@ -52,25 +52,25 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if c.WebPQuality < 1 || c.WebPQuality > 100 {
-		errs = append(errs, fmt.Errorf("transform config: WebPQuality %d not in 1..100", c.WebPQuality))
+		errs = append(errs, fmt.Errorf("WEBP_QUALITY (WebPQuality) %d not in 1..100", c.WebPQuality))
 	}
 	if c.AVIFQuality < 1 || c.AVIFQuality > 100 {
-		errs = append(errs, fmt.Errorf("transform config: AVIFQuality %d not in 1..100", c.AVIFQuality))
+		errs = append(errs, fmt.Errorf("AVIF_QUALITY (AVIFQuality) %d not in 1..100", c.AVIFQuality))
 	}
 	if c.AVIFEffort < 1 || c.AVIFEffort > 9 {
-		errs = append(errs, fmt.Errorf("transform config: AVIFEffort %d not in 1..9", c.AVIFEffort))
+		errs = append(errs, fmt.Errorf("AVIF_EFFORT (AVIFEffort) %d not in 1..9", c.AVIFEffort))
 	}
 	if c.MaxConcurrent < 1 {
-		errs = append(errs, fmt.Errorf("transform config: MaxConcurrent %d must be at least 1", c.MaxConcurrent))
+		errs = append(errs, fmt.Errorf("MAX_CONCURRENT_TRANSFORMS (MaxConcurrent) %d must be at least 1", c.MaxConcurrent))
 	}
 	if c.QueueSize < 0 {
-		errs = append(errs, fmt.Errorf("transform config: QueueSize %d must not be negative", c.QueueSize))
+		errs = append(errs, fmt.Errorf("TRANSFORM_QUEUE_SIZE (QueueSize) %d must not be negative", c.QueueSize))
 	}
 	if c.MaxPixels < 1 {
-		errs = append(errs, fmt.Errorf("transform config: MaxPixels %d must be positive", c.MaxPixels))
+		errs = append(errs, fmt.Errorf("MAX_IMAGE_PIXELS (MaxPixels) %d must be positive", c.MaxPixels))
 	}
 	if c.VipsConcurrency < 1 || c.VipsConcurrency > 1024 {
-		errs = append(errs, fmt.Errorf("transform config: VipsConcurrency %d not in 1..1024", c.VipsConcurrency))
+		errs = append(errs, fmt.Errorf("VIPS_CONCURRENCY (VipsConcurrency) %d not in 1..1024", c.VipsConcurrency))
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func lookupMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestConfigNamesEveryProblem(t *testing.T) {
+	_, err := loadConfig(lookupMap(map[string]string{
+		"MAX_IMAGE_SIZE_MB":   "five",
+		"PROCESS_TIMEOUT_SEC": "-",
+		"COVER_SIZES":         "thumb=8,Big=100",
+		"MANIFEST_TTL":        "0",
+		"WEBP_QUALITY":        "500",
+		"GROUPCACHE_PEERS":    "http://10.0.0.2:8081",
+		"IMAGE_SIGNING_KEYS":  "zz",
+	}))
+	if err == nil {
+		t.Fatal("loadConfig accepted bad values")
+	}
+	for _, name := range []string{"MAX_IMAGE_SIZE_MB", "PROCESS_TIMEOUT_SEC", "COVER_SIZES", "MANIFEST_TTL", "GROUPCACHE_SELF", "IMAGE_SIGNING_KEYS", "WEBP_QUALITY"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+	if strings.Contains(err.Error(), "zz") && !strings.Contains(err.Error(), "IMAGE_SIGNING_KEYS") {
+		t.Errorf("error echoes key material: %v", err)
+	}
+}
+
+func TestConfigRefusesToStartWithoutKeys(t *testing.T) {
+	_, err := loadConfig(lookupMap(map[string]string{}))
+	if err == nil || !strings.Contains(err.Error(), "IMAGE_SIGNING_KEYS") {
+		t.Fatalf("no keys: err = %v, want a refusal naming IMAGE_SIGNING_KEYS", err)
+	}
+	cfg, err := loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_DISABLED": "true"}))
+	if err != nil || !cfg.Signing.Disabled {
+		t.Fatalf("signing disabled: %v", err)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"bucket", cfg.S3.Bucket, "book-covers"},
+		{"kafka", strings.Join(cfg.KafkaBrokers, ","), "kafka:9092"},
+		{"max bytes", cfg.Fetch.MaxBytes, int64(5 << 20)},
+		{"timeout", cfg.Fetch.Timeout.String(), "20s"},
+		{"listen", cfg.ListenAddr, ":8000"},
+		{"internal", cfg.InternalAddr, "127.0.0.1:8081"},
+		{"medium", cfg.Proxy.Sizes["medium"], 320},
+		{"max dim", cfg.Proxy.MaxDimension, 2048},
+		{"max age", cfg.Proxy.MaxAge.String(), "24h0m0s"},
+		{"manifest ttl", cfg.ManifestTTL.String(), "30s"},
+		{"groupcache", cfg.Variants.CacheBytes, int64(256 << 20)},
+		{"pixels", cfg.Transform.MaxPixels, int64(50_000_000)},
+		{"webp q", cfg.Transform.WebPQuality, 80},
+		{"placeholders", cfg.Proxy.Placeholders, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if cfg, _ := loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": ""})); len(cfg.KafkaBrokers) != 0 {
+		t.Errorf("empty KAFKA_BROKERS = %v, want disabled", cfg.KafkaBrokers)
+	}
+}
+
+func TestSignCommandPrintsTestVector(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"sign", "/covers/B123/medium.avif?v=3f9a1c2b7d4e"}, lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex}), &out, &errb)
+	want := "/covers/B123/medium.avif?v=3f9a1c2b7d4e&sig=DFFSkeh6rroqt9wYwVckCHLZwgjg2DtmoR8vTHgukGA"
+	if code != 0 || strings.TrimSpace(out.String()) != want {
+		t.Fatalf("sign = %d %q (stderr %q), want %q", code, out.String(), errb.String(), want)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"sign", "/covers/B123/320.webp"}, lookupMap(map[string]string{}), &out, &errb); code == 0 {
+		t.Errorf("sign without keys exited 0")
+	}
+}
+
+func TestHealthCommand(t *testing.T) {
+	svc := startService(t, localStore(t), nil, nil)
+	addr := strings.TrimPrefix(svc.base, "http://")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"health"}, lookupMap(map[string]string{"LISTEN_ADDR": addr}), &out, &errb); code != 0 {
+		t.Fatalf("health against a running service = %d (%s)", code, errb.String())
+	}
+	svc.stop()
+	if code := run(context.Background(), []string{"health"}, lookupMap(map[string]string{"LISTEN_ADDR": addr}), &out, &errb); code == 0 {
+		t.Fatalf("health against a stopped service exited 0")
+	}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bookcovers/image-worker/cache"
+)
+
+// downStore answers like an unreachable object store.
+type downStore struct{ cache.Store }
+
+func (downStore) Ping(context.Context) error { return fmt.Errorf("ping: %w", cache.ErrUnavailable) }
+func (downStore) Get(context.Context, string) (cache.Object, error) {
+	return cache.Object{}, fmt.Errorf("get: %w", cache.ErrUnavailable)
+}
+
+func TestReadinessFollowsTheStore(t *testing.T) {
+	svc := startService(t, downStore{localStore(t)}, nil, nil)
+	resp, body := do(t, http.MethodGet, svc.base+"/ready", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"reason"`) {
+		t.Errorf("/ready with the store down = %d %s, want 503 with a reason", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, http.MethodGet, svc.base+"/health", nil); resp.StatusCode != 200 {
+		t.Errorf("/health with the store down = %d, want 200", resp.StatusCode)
+	}
+	resp, body = do(t, http.MethodGet, svc.signed("/covers/B1/320.webp"), nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("cover with the store down = %d %s (Retry-After %q), want 503 with Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestOverloadAnswers503AtOnce(t *testing.T) {
+	src := newSource(t)
+	svc := startService(t, localStore(t), src, map[string]string{"MAX_CONCURRENT_TRANSFORMS": "1", "TRANSFORM_QUEUE_SIZE": "1"})
+	svc.warm("LOAD", src.add("/big.jpg", readTestdata(t, "photo-1600x2400-baseline.jpg")))
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := do(t, http.MethodGet, svc.signed(fmt.Sprintf("/covers/LOAD/%d.avif", 300+i)), nil)
+			mu.Lock()
+			counts[resp.StatusCode]++
+			mu.Unlock()
+			if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After")
+			}
+		}()
+	}
+	wg.Wait()
+	if counts[200] == 0 || counts[503] == 0 || counts[200]+counts[503] != 12 {
+		t.Errorf("12 distinct renders with 1 slot and a queue of 1: statuses %v, want some 200 and some 503 only", counts)
+	}
+}
+
+func TestUnsignedURLsOnlyWhenDisabled(t *testing.T) {
+	svc := startService(t, localStore(t), nil, map[string]string{"IMAGE_SIGNING_DISABLED": "true", "IMAGE_SIGNING_KEYS": ""})
+	resp, body := do(t, http.MethodGet, svc.base+"/covers/NOBOOK/160.webp", nil)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Cover-Placeholder") != "true" {
+		t.Errorf("unsigned URL with signing disabled = %d %s", resp.StatusCode, body)
+	}
+}
