@@ -117,3 +117,7 @@ func ParseVariantKey(s string) (VariantKey, error) {
 	}
 	return key, nil
 }
+
+// StorageURL names an object for other systems: s3://{bucket}/{key}. The
+// embedded local store uses the same form with IMAGE_STORAGE_BUCKET.
+func StorageURL(bucket, key string) string { return "s3://" + bucket + "/" + key }

@@ -86,3 +86,11 @@ var messages = map[string]string{
 func retryableStore(err error) bool {
 	return errors.Is(err, cache.ErrUnavailable) || errors.Is(err, cache.ErrTimeout)
 }
+
+// Retryable reports whether a warm failure may pass if tried again later:
+// fetch timeouts, connection errors and upstream 5xx (IsRetryable), and
+// passing storage faults. Everything else (invalid URL, blocked address, not
+// an image, too large, too many pixels, upstream 4xx) is permanent.
+func Retryable(err error) bool {
+	return IsRetryable(err) || retryableStore(err)
+}

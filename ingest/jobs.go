@@ -21,6 +21,13 @@ type Warm interface {
 	Warm(ctx context.Context, bookID, imageURL string, refresh bool) (cache.Manifest, error)
 }
 
+// Notifier hears about finished jobs: result events, catalog write-back. Its
+// errors are logged and counted; the job's own outcome stands.
+type Notifier interface {
+	JobSucceeded(ctx context.Context, job Job, m cache.Manifest) error
+	JobFailed(ctx context.Context, job Job) error
+}
+
 // Jobs is the durable job queue behind POST /process. A job is written to the
 // store before Submit returns; workers run it through the Warmer; jobs left
 // queued or running by a crash are resumed by Start.
@@ -29,6 +36,7 @@ type Jobs struct {
 	store       cache.Store
 	warm        Warm
 	validateURL func(string) error
+	notifier    Notifier
 	log         *slog.Logger
 	now         func() time.Time
 	sf          singleflight.Group
@@ -46,25 +54,28 @@ type Jobs struct {
 
 	set                                       *metrics.Set
 	submitted, deduped, succeeded, failed, re *metrics.Counter
+	notifyErrors                              *metrics.Counter
 }
 
 // NewJobs returns a job queue. validateURL rejects bad URLs synchronously so
 // POST /process answers 400 instead of recording a job doomed to fail.
-func NewJobs(cfg JobsConfig, store cache.Store, warm Warm, validateURL func(string) error, logger *slog.Logger) (*Jobs, error) {
+// notifier may be nil.
+func NewJobs(cfg JobsConfig, store cache.Store, warm Warm, validateURL func(string) error, notifier Notifier, logger *slog.Logger) (*Jobs, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	set := metrics.NewSet()
 	j := &Jobs{
-		cfg: cfg, store: store, warm: warm, validateURL: validateURL, log: logger, now: time.Now,
+		cfg: cfg, store: store, warm: warm, validateURL: validateURL, notifier: notifier, log: logger, now: time.Now,
 		active: map[string]*Job{}, byKey: map[string]string{}, recent: map[string]*Job{},
 		signal: make(chan struct{}, 1), closing: make(chan struct{}),
-		set:       set,
-		submitted: set.NewCounter(`covers_ingest_jobs_submitted_total`),
-		deduped:   set.NewCounter(`covers_ingest_jobs_deduplicated_total`),
-		succeeded: set.NewCounter(`covers_ingest_jobs_finished_total{result="succeeded"}`),
-		failed:    set.NewCounter(`covers_ingest_jobs_finished_total{result="failed"}`),
-		re:        set.NewCounter(`covers_ingest_jobs_retries_total`),
+		set:          set,
+		submitted:    set.NewCounter(`covers_ingest_jobs_submitted_total`),
+		deduped:      set.NewCounter(`covers_ingest_jobs_deduplicated_total`),
+		succeeded:    set.NewCounter(`covers_ingest_jobs_finished_total{result="succeeded"}`),
+		failed:       set.NewCounter(`covers_ingest_jobs_finished_total{result="failed"}`),
+		re:           set.NewCounter(`covers_ingest_jobs_retries_total`),
+		notifyErrors: set.NewCounter(`covers_ingest_job_notify_errors_total`),
 	}
 	set.NewGauge(`covers_ingest_jobs_queued`, func() float64 {
 		j.mu.Lock()
@@ -246,11 +257,15 @@ func (j *Jobs) run(job *Job) {
 	cancel()
 	switch {
 	case err == nil:
-		j.finish(ctx, job, func(jb *Job) { jb.State = JobSucceeded; jb.Version = m.Version; jb.Error = nil })
+		done := func(jb *Job) { jb.State = JobSucceeded; jb.Version = m.Version; jb.Error = nil }
+		j.notify(ctx, job, done, func(ctx context.Context, n Notifier, snap Job) error { return n.JobSucceeded(ctx, snap, m) })
+		j.finish(ctx, job, done)
 		j.succeeded.Inc()
 		j.log.Info("job succeeded", "job_id", job.ID, "book_id", job.BookID, "version", m.Version)
 	case errorsIsFinal(err) || j.attempts(job) >= j.cfg.MaxAttempts:
-		j.finish(ctx, job, func(jb *Job) { failJob(jb, err) })
+		done := func(jb *Job) { failJob(jb, err) }
+		j.notify(ctx, job, done, func(ctx context.Context, n Notifier, snap Job) error { return n.JobFailed(ctx, snap) })
+		j.finish(ctx, job, done)
 		j.failed.Inc()
 		j.log.Info("job failed", "job_id", job.ID, "book_id", job.BookID, "code", Code(err), "error", err)
 	default:
@@ -259,6 +274,24 @@ func (j *Jobs) run(job *Job) {
 		delay := j.backoff(j.attempts(job))
 		j.log.Warn("job will retry", "job_id", job.ID, "book_id", job.BookID, "code", Code(err), "retry_in_ms", delay.Milliseconds(), "error", err)
 		j.retryAfter(job, delay)
+	}
+}
+
+// notify tells the notifier about a job's final state (change applied to a
+// copy) before the job is shown as finished, with its own budget.
+func (j *Jobs) notify(ctx context.Context, job *Job, change func(*Job), call func(context.Context, Notifier, Job) error) {
+	if j.notifier == nil {
+		return
+	}
+	j.mu.Lock()
+	snap := *job
+	j.mu.Unlock()
+	change(&snap)
+	nctx, cancel := context.WithTimeout(ctx, j.cfg.StoreTimeout)
+	defer cancel()
+	if err := call(nctx, j.notifier, snap); err != nil {
+		j.notifyErrors.Inc()
+		j.log.Warn("job notification failed", "job_id", job.ID, "book_id", job.BookID, "error", err)
 	}
 }
 

@@ -53,7 +53,7 @@ func testJobs(t *testing.T, store cache.Store, w Warm) *Jobs {
 	t.Helper()
 	cfg := DefaultJobsConfig()
 	cfg.RetryBase, cfg.RetryMax = time.Millisecond, 5*time.Millisecond
-	j, err := NewJobs(cfg, store, w, func(string) error { return nil }, slog.New(slog.DiscardHandler))
+	j, err := NewJobs(cfg, store, w, func(string) error { return nil }, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,5 +183,51 @@ func TestJobsRejectInvalidInputAtOnce(t *testing.T) {
 	}
 	if _, err := j.Get(t.Context(), "../../etc/passwd"); !errors.Is(err, ErrJobNotFound) {
 		t.Errorf("bad job id = %v", err)
+	}
+}
+
+type recordingNotifier struct {
+	mu             sync.Mutex
+	succeeded      []string
+	failed         []string
+	failNotifyWith error
+}
+
+func (n *recordingNotifier) JobSucceeded(_ context.Context, job Job, m cache.Manifest) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.succeeded = append(n.succeeded, job.ID+"@"+m.Version)
+	return n.failNotifyWith
+}
+
+func (n *recordingNotifier) JobFailed(_ context.Context, job Job) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.failed = append(n.failed, job.ID+":"+job.Error.Code)
+	return n.failNotifyWith
+}
+
+func TestJobsNotifyOutcomes(t *testing.T) {
+	n := &recordingNotifier{failNotifyWith: errors.New("broker down")}
+	cfg := DefaultJobsConfig()
+	w := &fakeWarm{errs: []error{nil, fmt.Errorf("fetch: %w", ErrSourceRejected)}}
+	j, err := NewJobs(cfg, newTestStore(t), w, func(string) error { return nil }, n, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer j.Stop(context.Background())
+	ok, _ := j.Submit(t.Context(), "B1", "https://a.example/1.jpg", false)
+	waitJob(t, j, ok.ID)
+	bad, _ := j.Submit(t.Context(), "B2", "https://a.example/2.jpg", false)
+	if got := waitJob(t, j, bad.ID); got.State != JobFailed {
+		t.Fatalf("second job = %+v", got)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.succeeded) != 1 || n.succeeded[0] != ok.ID+"@abcdefabcdef" || len(n.failed) != 1 || n.failed[0] != bad.ID+":source_rejected" {
+		t.Errorf("notified succeeded=%v failed=%v", n.succeeded, n.failed)
 	}
 }

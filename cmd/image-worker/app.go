@@ -72,7 +72,7 @@ func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
 	}
 	a.warmer = ingest.NewWarmer(fetcher, store, a.manifests, cfg.Transform.MaxPixels, logger)
 	validateURL := func(raw string) error { _, err := fetcher.ValidateURL(raw); return err }
-	a.jobs, err = ingest.NewJobs(cfg.Jobs, store, a.warmer, validateURL, logger)
+	a.jobs, err = ingest.NewJobs(cfg.Jobs, store, a.warmer, validateURL, nil, logger)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
