@@ -19,10 +19,13 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libvips-dev pkg-config; }
 
 # Test servers and tools: the MinIO server (built from source, ~2 min the
-# first time, then cached) and iproute2 for the loopback-only namespace tests.
+# first time, then cached), PostgreSQL (the tests run their own throw-away
+# cluster), kcat (a third-party Kafka client) and iproute2 for the
+# loopback-only namespace tests.
+TEST_PACKAGES := iproute2 kcat postgresql
 deps-test: deps
-	@dpkg -s iproute2 >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2; }
+	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); }
 	@[ -x "$(GOBIN_DIR)/minio" ] || { echo ">> go install $(MINIO_MODULE)"; $(GO) install $(MINIO_MODULE); }
 
 build: deps

@@ -54,8 +54,14 @@ type Deps struct {
 	Placeholders PlaceholderRenderer
 	Jobs         JobQueue
 	Verifier     Verifier
-	Store        Pinger
+	Checks       []Check // readiness: every dependency that must answer
 	Logger       *slog.Logger
+}
+
+// Check is one readiness dependency.
+type Check struct {
+	Name string // "object_store", "kafka", ...
+	Pinger
 }
 
 // Server holds the HTTP handlers and their metrics.

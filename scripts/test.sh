@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
 tmp="$(mktemp -d /tmp/image-worker-test.XXXXXX)"
-cleanup() { bash scripts/minio-server.sh stop "$tmp" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
+cleanup() {
+  bash scripts/minio-server.sh stop "$tmp" >/dev/null 2>&1 || true
+  bash scripts/postgres-server.sh stop "$tmp" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 
 echo ">> gofmt and go vet"
@@ -18,6 +22,10 @@ echo ">> starting MinIO"
 bash scripts/minio-server.sh start "$tmp"
 # shellcheck disable=SC1091
 . "$tmp/minio.env"
+echo ">> starting PostgreSQL"
+bash scripts/postgres-server.sh start "$tmp"
+# shellcheck disable=SC1091
+. "$tmp/postgres.env"
 export COVERS_REQUIRE_SERVERS=1
 
 echo ">> go test -race ./..."

@@ -78,7 +78,7 @@ func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
 	}
 	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
 		Manifests: a.manifests, Variants: a.variants, Placeholders: renderer,
-		Jobs: a.jobs, Verifier: signer, Store: store, Logger: logger,
+		Jobs: a.jobs, Verifier: signer, Checks: []proxy.Check{{Name: "object_store", Pinger: store}}, Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)

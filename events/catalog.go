@@ -1,0 +1,205 @@
+package events
+
+// For events/doc.go (catalog write-back):
+//
+// Catalog writes a stored cover back to the book catalog in PostgreSQL
+// (CATALOG_DATABASE_URL; empty turns it off): one UPDATE of CATALOG_TABLE
+// setting the storage URL, version and updated-at columns where the book id
+// matches and the stored updated-at is NULL or not newer, so a redelivered
+// event is a successful no-op and an older event never moves a book back.
+// Identifiers are validated and quoted, values are always parameters. A book
+// without a row is ErrCatalogNoRow (counted and logged, not retried);
+// connection failures and timeouts are ErrCatalogUnavailable (retryable).
+// The pool is small and connects lazily: NewCatalog never dials, Ping does.
+// pgx itself also honours the libpq PG* environment variables.
+//
+// Metrics: covers_catalog_updates_total{result="updated|stale|no_row|error"},
+// covers_catalog_update_duration_seconds.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+var (
+	// ErrCatalogNoRow reports a book without a catalog row: callers count and
+	// log it and do not retry it.
+	ErrCatalogNoRow = errors.New("catalog: no such book")
+	// ErrCatalogUnavailable reports that the catalog database could not be
+	// reached in time (connection refused or lost, timeout, server shutting
+	// down, too many connections): retryable.
+	ErrCatalogUnavailable = errors.New("catalog: unavailable")
+	// ErrCatalogInvalidUpdate reports an update without a book id or time.
+	ErrCatalogInvalidUpdate = errors.New("catalog: invalid update")
+)
+
+// CatalogUpdate is one cover to write back.
+type CatalogUpdate struct {
+	BookID     string
+	StorageURL string    // s3://bucket/key of the stored original
+	Version    string    // content version of the original
+	UpdatedAt  time.Time // when the original was stored; orders updates (microsecond precision)
+}
+
+// Catalog writes covers back to the catalog table. It is safe for concurrent use.
+type Catalog struct {
+	pool    *pgxpool.Pool
+	stmts   catalogStatements
+	timeout time.Duration
+	log     *slog.Logger
+
+	set      *metrics.Set
+	updated  *metrics.Counter
+	stale    *metrics.Counter
+	noRow    *metrics.Counter
+	failed   *metrics.Counter
+	duration *metrics.Histogram
+}
+
+// NewCatalog validates cfg and builds a small connection pool. It does not
+// connect: a database that is briefly down at start-up must not stop the
+// service, so the first Update connects, and cmd calls Ping to report
+// readiness. A disabled config (empty DatabaseURL) is an error: callers check
+// cfg.Enabled first.
+func NewCatalog(ctx context.Context, cfg CatalogConfig, logger *slog.Logger) (*Catalog, error) {
+	if !cfg.Enabled() {
+		return nil, errors.New("new catalog: CATALOG_DATABASE_URL is empty (write-back off)")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new catalog: %w", err)
+	}
+	pc, err := cfg.poolConfig()
+	if err != nil {
+		return nil, fmt.Errorf("new catalog: %w", err)
+	}
+	stmts, err := cfg.statements()
+	if err != nil {
+		return nil, fmt.Errorf("new catalog: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("new catalog: pool: %w", err)
+	}
+	set := metrics.NewSet()
+	return &Catalog{
+		pool: pool, stmts: stmts, timeout: cfg.Timeout, log: logger,
+		set:      set,
+		updated:  set.NewCounter(`covers_catalog_updates_total{result="updated"}`),
+		stale:    set.NewCounter(`covers_catalog_updates_total{result="stale"}`),
+		noRow:    set.NewCounter(`covers_catalog_updates_total{result="no_row"}`),
+		failed:   set.NewCounter(`covers_catalog_updates_total{result="error"}`),
+		duration: set.NewHistogram(`covers_catalog_update_duration_seconds`),
+	}, nil
+}
+
+// Update writes u to the book's row unless the row already holds a newer
+// cover. Applying the same update again succeeds without changing anything;
+// an update older than the row's is a successful no-op (counted as stale).
+// A book without a row is ErrCatalogNoRow; connection failures and timeouts
+// (each Update is bounded by CatalogConfig.Timeout) wrap ErrCatalogUnavailable;
+// any other database error (a missing column, a wrong type) is returned as is.
+func (c *Catalog) Update(ctx context.Context, u CatalogUpdate) error {
+	if u.BookID == "" || u.UpdatedAt.IsZero() {
+		c.failed.Inc()
+		return fmt.Errorf("catalog update: book id and updated-at are required: %w", ErrCatalogInvalidUpdate)
+	}
+	start := time.Now()
+	defer c.duration.UpdateDuration(start)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	// PostgreSQL keeps microseconds; truncating here makes the stored value
+	// and every later comparison use the same instant.
+	at := u.UpdatedAt.UTC().Truncate(time.Microsecond)
+	tag, err := c.pool.Exec(ctx, c.stmts.update, u.BookID, u.StorageURL, u.Version, at)
+	if err != nil {
+		return c.fail(u.BookID, "update", err)
+	}
+	if tag.RowsAffected() > 0 {
+		c.updated.Inc()
+		return nil
+	}
+	// Nothing changed: either the row holds a newer cover or there is no row.
+	var one int
+	err = c.pool.QueryRow(ctx, c.stmts.exists, u.BookID).Scan(&one)
+	switch {
+	case err == nil:
+		c.stale.Inc()
+		c.log.Debug("catalog: row holds a newer cover, update skipped",
+			"book_id", u.BookID, "version", u.Version)
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		c.noRow.Inc()
+		c.log.Warn("catalog: no catalog row for book", "book_id", u.BookID, "version", u.Version)
+		return fmt.Errorf("catalog update: %w", ErrCatalogNoRow)
+	default:
+		return c.fail(u.BookID, "check row", err)
+	}
+}
+
+// fail counts and logs a database error and classifies it.
+func (c *Catalog) fail(bookID, op string, err error) error {
+	c.failed.Inc()
+	if retryable(err) {
+		c.log.Warn("catalog: database unavailable", "book_id", bookID, "op", op, "error", err)
+		return fmt.Errorf("catalog %s: %w: %w", op, ErrCatalogUnavailable, err)
+	}
+	c.log.Error("catalog: update failed", "book_id", bookID, "op", op, "error", err)
+	return fmt.Errorf("catalog %s: %w", op, err)
+}
+
+// retryable reports whether err means the database could not be reached or
+// served the statement in time, so the same update may succeed later. Server
+// errors are classified by SQLSTATE first: a failed login (28xxx) or a
+// missing database (3D000) arrives as a connect error but is configuration,
+// not an outage.
+func retryable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", // admin or crash shutdown, cannot connect now
+			"57014",          // statement cancelled (statement_timeout)
+			"40001", "40P01": // serialization failure, deadlock
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") || // connection exception
+			strings.HasPrefix(pgErr.Code, "53") // insufficient resources, too many connections
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
+}
+
+// Ping checks that the database answers within the configured timeout.
+func (c *Catalog) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.pool.Ping(ctx); err != nil {
+		if retryable(err) {
+			return fmt.Errorf("catalog ping: %w: %w", ErrCatalogUnavailable, err)
+		}
+		return fmt.Errorf("catalog ping: %w", err)
+	}
+	return nil
+}
+
+// Metrics returns the catalog's metrics.
+func (c *Catalog) Metrics() *metrics.Set { return c.set }
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (c *Catalog) Close() { c.pool.Close() }
