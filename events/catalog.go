@@ -151,7 +151,7 @@ func (c *Catalog) Update(ctx context.Context, u CatalogUpdate) error {
 // fail counts and logs a database error and classifies it.
 func (c *Catalog) fail(bookID, op string, err error) error {
 	c.failed.Inc()
-	if retryable(err) {
+	if catalogRetryable(err) {
 		c.log.Warn("catalog: database unavailable", "book_id", bookID, "op", op, "error", err)
 		return fmt.Errorf("catalog %s: %w: %w", op, ErrCatalogUnavailable, err)
 	}
@@ -164,7 +164,7 @@ func (c *Catalog) fail(bookID, op string, err error) error {
 // errors are classified by SQLSTATE first: a failed login (28xxx) or a
 // missing database (3D000) arrives as a connect error but is configuration,
 // not an outage.
-func retryable(err error) bool {
+func catalogRetryable(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) {
 		return true
 	}
@@ -190,7 +190,7 @@ func (c *Catalog) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if err := c.pool.Ping(ctx); err != nil {
-		if retryable(err) {
+		if catalogRetryable(err) {
 			return fmt.Errorf("catalog ping: %w: %w", ErrCatalogUnavailable, err)
 		}
 		return fmt.Errorf("catalog ping: %w", err)

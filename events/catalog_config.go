@@ -41,9 +41,9 @@ func DefaultCatalogConfig() CatalogConfig {
 // Enabled reports whether the write-back is on.
 func (c CatalogConfig) Enabled() bool { return c.DatabaseURL != "" }
 
-// identifierRE is one unquoted-style PostgreSQL identifier of at most 63 bytes
+// catalogIdentifierRE is one unquoted-style PostgreSQL identifier of at most 63 bytes
 // (NAMEDATALEN-1). Anything else is refused rather than escaped.
-var identifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+var catalogIdentifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // Validate names every problem, by environment variable. It checks the
 // identifiers even when the write-back is off, and never echoes DatabaseURL.
@@ -60,8 +60,8 @@ func (c CatalogConfig) Validate() error {
 	}
 	seen := map[string]string{}
 	for _, col := range columns {
-		if !identifierRE.MatchString(col.value) {
-			errs = append(errs, fmt.Errorf("%s=%q: must match %s", col.env, col.value, identifierRE))
+		if !catalogIdentifierRE.MatchString(col.value) {
+			errs = append(errs, fmt.Errorf("%s=%q: must match %s", col.env, col.value, catalogIdentifierRE))
 			continue
 		}
 		if other, dup := seen[col.value]; dup {
@@ -88,8 +88,8 @@ func (c CatalogConfig) tableIdentifier() (pgx.Identifier, error) {
 		return nil, fmt.Errorf("CATALOG_TABLE=%q: at most schema.table", c.Table)
 	}
 	for _, p := range parts {
-		if !identifierRE.MatchString(p) {
-			return nil, fmt.Errorf("CATALOG_TABLE=%q: each dot-separated part must match %s", c.Table, identifierRE)
+		if !catalogIdentifierRE.MatchString(p) {
+			return nil, fmt.Errorf("CATALOG_TABLE=%q: each dot-separated part must match %s", c.Table, catalogIdentifierRE)
 		}
 	}
 	return pgx.Identifier(parts), nil

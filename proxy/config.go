@@ -22,6 +22,7 @@ type Config struct {
 	RequestTimeout time.Duration  // deadline of one request's work
 	ReadyTimeout   time.Duration  // budget of the readiness probe
 	RetryAfter     time.Duration  // Retry-After on 503
+	AdminToken     string         // ADMIN_TOKEN: bearer token for DELETE /covers/{id} on the public listener
 }
 
 // DefaultConfig returns the documented defaults.

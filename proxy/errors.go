@@ -52,6 +52,7 @@ var errorTable = []struct {
 	{ingest.ErrBlockedAddress, apiError{400, "blocked_address", ingest.Message("blocked_address")}},
 	{transform.ErrInvalidRequest, apiError{400, "bad_size", "size must be a preset, W or WxH within the allowed range"}},
 	{signing.ErrBadExpiry, apiError{400, "bad_expiry", "exp must be unix seconds"}},
+	{errUnauthorized, apiError{401, "unauthorized", "a valid admin token is required"}},
 	{signing.ErrMissingSignature, apiError{403, "missing_signature", "the URL is not signed"}},
 	{signing.ErrBadSignature, apiError{403, "bad_signature", "the URL signature is not valid"}},
 	{signing.ErrExpired, apiError{410, "expired", "the URL has expired"}},

@@ -55,6 +55,7 @@ type Deps struct {
 	Jobs         JobQueue
 	Verifier     Verifier
 	Checks       []Check // readiness: every dependency that must answer
+	Purge        func(ctx context.Context, bookID string) (cache.PurgeResult, error)
 	Logger       *slog.Logger
 }
 
@@ -92,6 +93,7 @@ func (s *Server) Public() http.Handler {
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
 	r.GET("/covers/:book_id/:file", h.wrap("covers", h.cover))
 	r.HEAD("/covers/:book_id/:file", h.wrap("covers", h.cover))
+	r.DELETE("/covers/:book_id", h.wrap("purge", h.purge(true)))
 	return r
 }
 
@@ -104,6 +106,7 @@ func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http
 	r.GET("/ready", h.wrap("ready", h.ready))
 	r.POST("/process", h.wrap("process", h.process))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
+	r.DELETE("/covers/:book_id", h.wrap("purge", h.purge(false)))
 	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		writeMetrics(w)

@@ -29,7 +29,7 @@ type app struct {
 	warmer    *ingest.Warmer
 	jobs      *ingest.Jobs
 	http      *proxy.Server
-	peers     http.Handler
+	peers     *cache.Peers // nil without GROUPCACHE_SELF
 	sets      []*metrics.Set
 }
 
@@ -67,8 +67,10 @@ func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("variant cache: %w", err)
 	}
-	if cfg.GroupcacheSelf != "" {
-		a.peers = cache.NewPeerPool(cfg.GroupcacheSelf, cfg.GroupcachePeer)
+	if cfg.Peers.Enabled() {
+		if a.peers, err = cache.NewPeers(cfg.Peers, nil, logger); err != nil {
+			return nil, fmt.Errorf("peers: %w", err)
+		}
 	}
 	a.warmer = ingest.NewWarmer(fetcher, store, a.manifests, cfg.Transform.MaxPixels, logger)
 	validateURL := func(raw string) error { _, err := fetcher.ValidateURL(raw); return err }
@@ -79,11 +81,18 @@ func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
 	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
 		Manifests: a.manifests, Variants: a.variants, Placeholders: renderer,
 		Jobs: a.jobs, Verifier: signer, Checks: []proxy.Check{{Name: "object_store", Pinger: store}}, Logger: logger,
+		Purge: func(ctx context.Context, bookID string) (cache.PurgeResult, error) {
+			return cache.Purge(ctx, store, a.manifests, bookID)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	for _, m := range []any{store, renderer, fetcher, a.manifests, a.variants, a.jobs, a.http} {
+	components := []any{store, renderer, fetcher, a.manifests, a.variants, a.jobs, a.http}
+	if a.peers != nil {
+		components = append(components, a.peers)
+	}
+	for _, m := range components {
 		if mm, ok := m.(metered); ok {
 			a.sets = append(a.sets, mm.Metrics())
 		}
@@ -91,8 +100,14 @@ func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-func (a *app) publicHandler() http.Handler   { return a.http.Public() }
-func (a *app) internalHandler() http.Handler { return a.http.Internal(a.writeMetrics, a.peers) }
+func (a *app) publicHandler() http.Handler { return a.http.Public() }
+func (a *app) internalHandler() http.Handler {
+	var peers http.Handler
+	if a.peers != nil {
+		peers = a.peers.Handler()
+	}
+	return a.http.Internal(a.writeMetrics, peers)
+}
 
 func (a *app) writeMetrics(w io.Writer) {
 	metrics.WriteProcessMetrics(w)

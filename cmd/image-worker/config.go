@@ -22,11 +22,10 @@ type config struct {
 	DataDir      string
 	LogLevel     slog.Level
 
-	S3             cache.MinIOConfig // used when S3.Endpoint is set
-	ManifestTTL    time.Duration
-	Variants       cache.VariantsConfig
-	GroupcacheSelf string
-	GroupcachePeer []string
+	S3          cache.MinIOConfig // used when S3.Endpoint is set
+	ManifestTTL time.Duration
+	Variants    cache.VariantsConfig
+	Peers       cache.PeersConfig
 
 	Fetch     ingest.FetchConfig
 	Jobs      ingest.JobsConfig
@@ -61,8 +60,12 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 
 	c.Variants = cache.DefaultVariantsConfig()
 	c.Variants.CacheBytes = int64(e.integer("GROUPCACHE_SIZE_MB", 256)) << 20
-	c.GroupcacheSelf = e.str("GROUPCACHE_SELF", "")
-	c.GroupcachePeer = e.list("GROUPCACHE_PEERS")
+	c.Peers = cache.DefaultPeersConfig()
+	c.Peers.Self = e.str("GROUPCACHE_SELF", "")
+	c.Peers.Static = e.list("GROUPCACHE_PEERS")
+	c.Peers.DNS = e.str("GROUPCACHE_PEERS_DNS", "")
+	c.Peers.Refresh = e.duration("GROUPCACHE_PEERS_REFRESH", c.Peers.Refresh)
+	c.Peers.Timeout = e.duration("GROUPCACHE_PEER_TIMEOUT", c.Peers.Timeout)
 
 	c.Fetch = ingest.DefaultFetchConfig()
 	c.Fetch.MaxBytes = int64(e.integer("MAX_IMAGE_SIZE_MB", 5)) << 20
@@ -93,6 +96,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Proxy.MaxDimension = e.integer("MAX_COVER_DIMENSION", c.Proxy.MaxDimension)
 	c.Proxy.MaxAge = e.duration("COVER_MAX_AGE", c.Proxy.MaxAge)
 	c.Proxy.Placeholders = e.boolean("PLACEHOLDERS", true)
+	c.Proxy.AdminToken = e.secret("ADMIN_TOKEN")
 
 	c.ManifestTTL = e.duration("MANIFEST_TTL", 30*time.Second)
 	keys, err := signing.ParseKeys(e.secret("IMAGE_SIGNING_KEYS"))
@@ -110,12 +114,9 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	} else {
 		c.DataDir = filepath.Clean(c.DataDir)
 	}
-	if c.GroupcacheSelf == "" && len(c.GroupcachePeer) > 0 {
-		errs = append(errs, errors.New("GROUPCACHE_PEERS is set but GROUPCACHE_SELF is empty"))
-	}
 	if c.ManifestTTL <= 0 {
 		errs = append(errs, errors.New("MANIFEST_TTL must be positive"))
 	}
-	errs = append(errs, c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate(), c.Signing.Validate())
+	errs = append(errs, c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate(), c.Signing.Validate())
 	return c, errors.Join(errs...)
 }

@@ -51,6 +51,9 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 		internal.Close()
 		return err
 	}
+	if a.peers != nil {
+		go a.peers.Run(ctx)
+	}
 	pubSrv := proxy.NewHTTPServer(pub.Addr().String(), a.publicHandler(), a.cfg.Timeouts, a.log)
 	intSrv := proxy.NewHTTPServer(internal.Addr().String(), a.internalHandler(), a.cfg.Timeouts, a.log)
 	errc := make(chan error, 2)

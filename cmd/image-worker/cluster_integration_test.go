@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bookcovers/image-worker/internal/testenv"
+)
+
+// TestClusterOfThreeProcesses runs three real image-worker processes on one
+// real MinIO as groupcache peers: a replica that starts later joins, a
+// variant requested through all three renders once cluster-wide, variants
+// spread across owners, and killing a replica mid-load fails no request on
+// the other two.
+func TestClusterOfThreeProcesses(t *testing.T) {
+	s3 := testenv.MinIO(t)
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"S3_ENDPOINT": s3.Endpoint, "S3_ACCESS_KEY": s3.AccessKey, "S3_SECRET_KEY": s3.SecretKey,
+		"IMAGE_STORAGE_BUCKET": randomBucket(), "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "",
+		"LOG_LEVEL": "warn", "GROUPCACHE_PEER_TIMEOUT": "2s",
+	}
+	imp := exec.Command(bin, "import", "--book", "CL1", "../../testdata/photo-1600x2400-baseline.jpg")
+	for k, v := range env {
+		imp.Env = append(imp.Env, k+"="+v)
+	}
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	internals := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	var peers []string
+	for _, a := range internals {
+		peers = append(peers, "http://"+a)
+	}
+	start := func(i int) *replica {
+		e := map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": internals[i],
+			"GROUPCACHE_SELF": peers[i], "GROUPCACHE_PEERS": strings.Join(peers, ",")}
+		for k, v := range env {
+			e[k] = v
+		}
+		return startReplica(t, bin, e)
+	}
+	signer := startServiceSigner(t, testKeyHex)
+	get := func(r *replica, path string) int {
+		resp, err := http.Get("http://" + r.public + path + "?sig=" + signer.Sign(path, nil))
+		if err != nil {
+			return -1
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	renders := func(reps ...*replica) []float64 {
+		out := make([]float64, len(reps))
+		for i, r := range reps {
+			out[i] = r.metric(t, `covers_transform_renders_total{format="webp",result="ok"}`)
+		}
+		return out
+	}
+	sum := func(v []float64) (s float64) {
+		for _, x := range v {
+			s += x
+		}
+		return s
+	}
+
+	// Two replicas up, the third listed but not started: its keys are bypassed.
+	r1, r2 := start(0), start(1)
+	for i := range 6 {
+		if code := get([]*replica{r1, r2}[i%2], fmt.Sprintf("/covers/CL1/%d.webp", 100+i)); code != 200 {
+			t.Fatalf("with a listed peer down: status %d", code)
+		}
+	}
+	// The third replica joins.
+	r3 := start(2)
+	reps := []*replica{r1, r2, r3}
+	before := renders(reps...)
+	for i := range 12 {
+		if code := get(reps[i%2], fmt.Sprintf("/covers/CL1/%d.webp", 200+i)); code != 200 {
+			t.Fatalf("after join: status %d", code)
+		}
+	}
+	after := renders(reps...)
+	perReplica := []float64{after[0] - before[0], after[1] - before[1], after[2] - before[2]}
+	if sum(perReplica) != 12 || perReplica[2] == 0 {
+		t.Errorf("12 new variants via replicas 1 and 2: renders per replica %v, want 12 in total with some on the joined replica 3", perReplica)
+	}
+	owners := 0
+	for _, n := range perReplica {
+		if n > 0 {
+			owners++
+		}
+	}
+	fmt.Printf("cluster: 12 variants rendered once each, spread over the replicas as %v (owners: %d of 3)\n", perReplica, owners)
+
+	// One variant, 3 x 30 concurrent requests: one render cluster-wide.
+	before = renders(reps...)
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for i := range 90 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if get(reps[i%3], "/covers/CL1/333x500.webp") != 200 {
+				bad.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := sum(renders(reps...)) - sum(before); got != 1 || bad.Load() != 0 {
+		t.Errorf("3 x 30 concurrent requests for one variant: %v renders, %d non-200; want 1 and 0", got, bad.Load())
+	}
+	fmt.Printf("cluster: 90 concurrent requests for one variant over 3 replicas -> %v render(s)\n", sum(renders(reps...))-sum(before))
+
+	// Kill replica 3 mid-load: the survivors answer every request.
+	var total, failed atomic.Int32
+	stop := make(chan struct{})
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				total.Add(1)
+				if code := get(reps[w%2], fmt.Sprintf("/covers/CL1/%d.webp", 200+(i+w)%24)); code != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	_ = r3.cmd.Process.Kill()
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || total.Load() < 50 {
+		t.Errorf("killing replica 3 mid-load: %d of %d requests to the survivors failed; want 0 (and at least 50 requests)", failed.Load(), total.Load())
+	}
+	fmt.Printf("cluster: replica killed mid-load, survivors answered %d requests, %d failed\n", total.Load(), failed.Load())
+}

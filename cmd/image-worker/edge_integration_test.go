@@ -1,0 +1,581 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/image/webp"
+)
+
+// The CDN-edge tests run Debian's nginx on deploy/nginx/cdn.conf, rewritten
+// only where the file says "per deployment", in front of the real binary.
+
+const cdnConfPath = "../../deploy/nginx/cdn.conf"
+
+// edgeMainConf is the process-level nginx.conf around cdn.conf: everything
+// the process writes (pid, logs, temp files, cache) stays in dir.
+const edgeMainConf = `%[1]s
+worker_processes 2;
+daemon off;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 1024; }
+http {
+    client_body_temp_path %[2]s/tmp/body;
+    proxy_temp_path %[2]s/tmp/proxy;
+    fastcgi_temp_path %[2]s/tmp/fastcgi;
+    uwsgi_temp_path %[2]s/tmp/uwsgi;
+    scgi_temp_path %[2]s/tmp/scgi;
+    include %[2]s/cdn.conf;
+}
+`
+
+var upstreamLine = regexp.MustCompile(`(?m)^[ \t]*server image-worker-\d+:8000\b([^;\n]*);[ \t]*\n`)
+
+// edgeConfig rewrites cdn.conf's three per-deployment values: the replicas
+// become origin, the listen port listen, the cache directory cacheDir. It
+// refuses a file in which any of them has drifted, and any file that would
+// still make nginx resolve a replica's host name.
+func edgeConfig(src, origin, listen, cacheDir string) (string, error) {
+	var errs []error
+	n := 0
+	conf := upstreamLine.ReplaceAllStringFunc(src, func(line string) string {
+		if n++; n > 1 {
+			return ""
+		}
+		return "    server " + origin + upstreamLine.FindStringSubmatch(line)[1] + ";\n"
+	})
+	if n == 0 {
+		errs = append(errs, errors.New("no `server image-worker-N:8000 ...;` line"))
+	}
+	for _, r := range []struct{ old, new string }{
+		{"proxy_cache_path /var/cache/nginx/covers ", "proxy_cache_path " + cacheDir + " "},
+		{"listen 8080;", "listen " + listen + ";"},
+	} {
+		if c := strings.Count(conf, r.old); c != 1 {
+			errs = append(errs, fmt.Errorf("%q occurs %d times, want 1", r.old, c))
+			continue
+		}
+		conf = strings.Replace(conf, r.old, r.new, 1)
+	}
+	if strings.Contains(conf, "image-worker-") {
+		errs = append(errs, errors.New("a replica host name is left: nginx would resolve it"))
+	}
+	return conf, errors.Join(errs...)
+}
+
+func nginxBinary(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx"
+	}
+	if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
+		t.Fatal("nginx not installed but COVERS_REQUIRE_SERVERS=1 (make test installs nginx-light)")
+	}
+	t.Skip("nginx not installed (apt-get install nginx-light); skipping the CDN-edge test")
+	return ""
+}
+
+// edge is one nginx process running cdn.conf in front of one origin.
+type edge struct {
+	base   string
+	client *http.Client
+	covers atomic.Int64 // /covers requests sent through this edge
+}
+
+// startEdge runs nginx on a free loopback port in front of origin and stops
+// it (SIGTERM, then SIGKILL to its process group) when the test ends.
+func startEdge(t *testing.T, origin string) *edge {
+	t.Helper()
+	bin := nginxBinary(t)
+	src, err := os.ReadFile(cdnConfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	listen := freeAddr(t)
+	conf, err := edgeConfig(string(src), origin, listen, filepath.Join(dir, "cache"))
+	if err != nil {
+		t.Fatalf("deploy/nginx/cdn.conf: %v", err)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // workers must reach the cache in our 0700 temp dir
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cdn.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(fmt.Sprintf(edgeMainConf, user, dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	access, err := os.Create(filepath.Join(dir, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
+	cmd.Stdout, cmd.Stderr = access, access // access_log /dev/stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	logs := func() string {
+		e, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		a, _ := os.ReadFile(filepath.Join(dir, "access.log"))
+		return "error.log:\n" + string(e) + "access.log:\n" + string(a)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		access.Close()
+		if t.Failed() || testing.Verbose() {
+			t.Logf("nginx %s", logs())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", listen, time.Second); err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("nginx exited before listening: %v\n%s", err, logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx not listening on %s after 10s\n%s", listen, logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 128, DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &edge{base: "http://" + listen, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+type edgeResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// get asks the edge for pathAndQuery; it returns an error instead of failing
+// so that goroutines may call it.
+func (e *edge) get(method, pathAndQuery string, hdr map[string]string) (edgeResponse, error) {
+	if strings.HasPrefix(pathAndQuery, "/covers/") && (method == http.MethodGet || method == http.MethodHead) {
+		e.covers.Add(1)
+	}
+	req, err := http.NewRequest(method, e.base+pathAndQuery, nil)
+	if err != nil {
+		return edgeResponse{}, err
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return edgeResponse{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return edgeResponse{resp.StatusCode, resp.Header, b}, err
+}
+
+func (e *edge) mustGet(t *testing.T, pathAndQuery string, hdr map[string]string) edgeResponse {
+	t.Helper()
+	r, err := e.get(http.MethodGet, pathAndQuery, hdr)
+	if err != nil {
+		t.Fatalf("GET %s through the edge: %v", pathAndQuery, err)
+	}
+	return r
+}
+
+// wantCover requires a 200 whose body decodes as a WebP of w×h.
+func wantCover(t *testing.T, what string, r edgeResponse, w, h int) {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("%s = %d (X-Cache-Status %q) %s, want 200", what, r.status, r.header.Get("X-Cache-Status"), r.body)
+	}
+	img, err := webp.Decode(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("%s: body (%d bytes, %s) does not decode as WebP: %v", what, len(r.body), r.header.Get("Content-Type"), err)
+	}
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		t.Fatalf("%s: WebP is %dx%d, want %dx%d", what, b.Dx(), b.Dy(), w, h)
+	}
+}
+
+// importCover stores the baseline photo as book in data and returns the
+// version the import command printed.
+func importCover(t *testing.T, bin, data, book string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "import", "--book", book, "../../testdata/photo-1600x2400-baseline.jpg")
+	cmd.Env = []string{"DATA_DIR=" + data, "IMAGE_SIGNING_KEYS=" + testKeyHex}
+	out, err := cmd.CombinedOutput()
+	m := regexp.MustCompile(`as book \S+ version (\S+) \(`).FindSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("import %s: %v %s, want \"... version V (WxH)\"", book, err, out)
+	}
+	return string(m[1])
+}
+
+// startOrigin runs one replica on data with extra env.
+func startOrigin(t *testing.T, bin, data string, extra map[string]string) *replica {
+	t.Helper()
+	in := freeAddr(t)
+	env := map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn",
+		"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return startReplica(t, bin, env)
+}
+
+var requestSample = regexp.MustCompile(`^covers_http_requests_total\{route="([^"]+)",status="(\d+)"\} (\S+)$`)
+
+// originRequests reads the origin's request counters as "route status" → count.
+func originRequests(t *testing.T, r *replica) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + r.internal + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if m := requestSample.FindStringSubmatch(sc.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[3], 64)
+			out[m[1]+" "+m[2]] += v
+		}
+	}
+	return out
+}
+
+// routeTotal sums a route's requests over every status ("" sums every route
+// but health).
+func routeTotal(m map[string]float64, route string) float64 {
+	total := 0.0
+	for k, v := range m {
+		r, _, _ := strings.Cut(k, " ")
+		if r == route || route == "" && r != "health" {
+			total += v
+		}
+	}
+	return total
+}
+
+// TestEdgeConfigRewrite checks, without nginx, that the shipped cdn.conf
+// keeps the caching rules the edge tests rely on and that the per-deployment
+// rewrite finds exactly what it replaces.
+func TestEdgeConfigRewrite(t *testing.T) {
+	src, err := os.ReadFile(cdnConfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"proxy_cache_key $scheme$proxy_host$request_uri;",
+		"proxy_cache_lock on;",
+		"proxy_cache_revalidate on;",
+		"proxy_cache_background_update on;",
+		"proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;",
+		"add_header X-Cache-Status $upstream_cache_status always;",
+		"proxy_set_header X-Request-Id $covers_request_id;",
+	} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("cdn.conf lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`(?m)^\s*proxy_cache_valid[^;]*\b(200|any)\b`).Match(src) {
+		t.Errorf("cdn.conf sets proxy_cache_valid for 200/any: freshness must come from the origin's Cache-Control")
+	}
+	cases := []struct {
+		name    string
+		src     string
+		wantErr bool
+	}{
+		{"shipped file", string(src), false},
+		{"listen port drifted", strings.Replace(string(src), "listen 8080;", "listen 80;", 1), true},
+		{"cache path drifted", strings.Replace(string(src), "/var/cache/nginx/covers ", "/srv/covers ", 1), true},
+		{"replica renamed", strings.ReplaceAll(string(src), "image-worker-", "worker-"), true},
+		{"host name left elsewhere", string(src) + "\n# proxy_pass http://image-worker-9:8000;\n", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conf, err := edgeConfig(c.src, "127.0.0.1:1", "127.0.0.1:2", "/tmp/x")
+			if (err != nil) != c.wantErr {
+				t.Fatalf("edgeConfig error = %v, want error %v", err, c.wantErr)
+			}
+			if err == nil && (strings.Count(conf, "server 127.0.0.1:1 ") != 1 || !strings.Contains(conf, "listen 127.0.0.1:2;") || !strings.Contains(conf, "proxy_cache_path /tmp/x ")) {
+				t.Errorf("rewritten conf lacks the test values:\n%s", conf)
+			}
+		})
+	}
+}
+
+// TestEdgeNginxCachesCovers runs nginx on cdn.conf in front of the real
+// binary and counts, at the origin, what the edge lets through.
+func TestEdgeNginxCachesCovers(t *testing.T) {
+	t.Parallel()
+	nginxBinary(t)
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	version := importCover(t, bin, data, "EDGE1")
+	origin := startOrigin(t, bin, data, map[string]string{"PLACEHOLDERS": "false"})
+	e := startEdge(t, origin.public)
+	signer := startServiceSigner(t, testKeyHex)
+	signed := func(pathAndQuery string) string {
+		u, err := signer.SignedURL(pathAndQuery)
+		if err != nil {
+			t.Fatalf("SignedURL(%q): %v", pathAndQuery, err)
+		}
+		return u
+	}
+	origin200 := func() float64 { return origin.metric(t, `covers_http_requests_total{route="covers",status="200"}`) }
+	renders := func() float64 { return origin.metric(t, `covers_transform_renders_total{format="webp",result="ok"}`) }
+
+	t.Run("second request is a HIT and does not reach the origin", func(t *testing.T) {
+		u := signed("/covers/EDGE1/320.webp")
+		before := origin200()
+		first := e.mustGet(t, u, nil)
+		wantCover(t, "first GET", first, 320, 480)
+		second := e.mustGet(t, u, map[string]string{"X-Request-Id": "edge-second-1"})
+		wantCover(t, "second GET", second, 320, 480)
+		if got := [2]string{first.header.Get("X-Cache-Status"), second.header.Get("X-Cache-Status")}; got != [2]string{"MISS", "HIT"} {
+			t.Errorf("X-Cache-Status of two GETs = %q, want [MISS HIT]", got)
+		}
+		if got := origin200() - before; got != 1 {
+			t.Errorf("two GETs of one URL reached the origin %v times, want 1", got)
+		}
+		if cc := second.header.Get("Cache-Control"); cc != "public, max-age=86400, stale-while-revalidate=3600" {
+			t.Errorf("HIT Cache-Control = %q, want the origin's", cc)
+		}
+		if id := second.header.Get("X-Request-Id"); id != "edge-second-1" {
+			t.Errorf("HIT X-Request-Id = %q, want the caller's edge-second-1 (not the cached one)", id)
+		}
+		if id := first.header.Get("X-Request-Id"); id == "" || id == "edge-second-1" {
+			t.Errorf("MISS X-Request-Id = %q, want one made by the edge", id)
+		}
+		head, err := e.get(http.MethodHead, u, nil)
+		if err != nil || head.status != 200 || len(head.body) != 0 || head.header.Get("X-Cache-Status") != "HIT" || head.header.Get("Content-Type") != "image/webp" {
+			t.Errorf("HEAD = %d %q (%d body bytes, %v), want a 200 image/webp HIT without body", head.status, head.header.Get("X-Cache-Status"), len(head.body), err)
+		}
+		cond := e.mustGet(t, u, map[string]string{"If-None-Match": first.header.Get("ETag")})
+		if cond.status != http.StatusNotModified || first.header.Get("ETag") == "" {
+			t.Errorf("GET with If-None-Match %q = %d, want 304 from the edge", first.header.Get("ETag"), cond.status)
+		}
+		if got := origin200() - before; got != 1 {
+			t.Errorf("after HEAD and a conditional GET the origin saw %v requests, want still 1", got)
+		}
+	})
+
+	t.Run("100 concurrent first requests reach the origin once", func(t *testing.T) {
+		u := signed("/covers/EDGE1/480.webp")
+		before, rendersBefore := origin200(), renders()
+		const n = 100
+		results, errs := make([]edgeResponse, n), make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				results[i], errs[i] = e.get(http.MethodGet, u, nil)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		statuses := map[string]int{}
+		for i := range n {
+			if errs[i] != nil || results[i].status != 200 {
+				t.Errorf("request %d = %d, %v; want 200", i, results[i].status, errs[i])
+			}
+			statuses[results[i].header.Get("X-Cache-Status")]++
+		}
+		wantCover(t, "stampede GET", results[n-1], 480, 720)
+		if got := origin200() - before; got != 1 {
+			t.Errorf("%d concurrent GETs reached the origin %v times, want 1 (X-Cache-Status counts %v)", n, got, statuses)
+		}
+		if got := renders() - rendersBefore; got != 1 {
+			t.Errorf("%d concurrent GETs rendered %v times, want 1", n, got)
+		}
+		if statuses["MISS"] != 1 || statuses["HIT"] != n-1 {
+			t.Errorf("X-Cache-Status counts = %v, want 1 MISS and %d HIT", statuses, n-1)
+		}
+	})
+
+	t.Run("a versioned URL stays cached and immutable", func(t *testing.T) {
+		u := signed("/covers/EDGE1/640.webp?v=" + version)
+		before := origin200()
+		for i := range 5 {
+			r := e.mustGet(t, u, nil)
+			wantCover(t, fmt.Sprintf("GET %d of ?v=", i+1), r, 640, 960)
+			want := "HIT"
+			if i == 0 {
+				want = "MISS"
+			}
+			if got := r.header.Get("X-Cache-Status"); got != want {
+				t.Errorf("GET %d of ?v= X-Cache-Status = %q, want %s", i+1, got, want)
+			}
+			if cc := r.header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+				t.Errorf("GET %d of ?v= Cache-Control = %q, want the origin's immutable", i+1, cc)
+			}
+		}
+		if got := origin200() - before; got != 1 {
+			t.Errorf("5 GETs of a versioned URL reached the origin %v times, want 1", got)
+		}
+	})
+
+	t.Run("errors are not cached", func(t *testing.T) {
+		cases := []struct {
+			name, url string
+			status    int
+		}{
+			{"bad signature", "/covers/EDGE1/320.webp?sig=" + otherKeySig(t, "/covers/EDGE1/320.webp"), http.StatusForbidden},
+			{"unknown book without placeholders", signed("/covers/NOBOOK/320.webp"), http.StatusNotFound},
+			{"expired URL", signed("/covers/EDGE1/320.webp?exp=1"), http.StatusGone},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				key := "covers " + strconv.Itoa(c.status)
+				before := originRequests(t, origin)[key]
+				for i := range 2 {
+					r := e.mustGet(t, c.url, nil)
+					if r.status != c.status || r.header.Get("X-Cache-Status") != "MISS" || r.header.Get("Cache-Control") != "no-store" {
+						t.Errorf("GET %d = %d X-Cache-Status %q Cache-Control %q, want %d MISS no-store", i+1, r.status, r.header.Get("X-Cache-Status"), r.header.Get("Cache-Control"), c.status)
+					}
+				}
+				if got := originRequests(t, origin)[key] - before; got != 2 {
+					t.Errorf("two GETs answered %d reached the origin %v times, want 2 (errors must not be cached)", c.status, got)
+				}
+			})
+		}
+	})
+
+	t.Run("only covers and health face the edge", func(t *testing.T) {
+		cases := []struct {
+			name, method, path string
+			status             int
+			reachesOrigin      bool
+		}{
+			{"health passes uncached", http.MethodGet, "/health", 200, true},
+			{"process is private", http.MethodPost, "/process", 404, false},
+			{"jobs are private", http.MethodGet, "/jobs/x", 404, false},
+			{"metrics are private", http.MethodGet, "/metrics", 404, false},
+			{"peer protocol is private", http.MethodGet, "/_groupcache/covers/x", 404, false},
+			{"purge is private", http.MethodDelete, "/covers/EDGE1", 405, false},
+			{"no POST to covers", http.MethodPost, "/covers/EDGE1/320.webp", 405, false},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				before := originRequests(t, origin)
+				r, err := e.get(c.method, c.path, nil)
+				if err != nil || r.status != c.status || r.header.Get("X-Cache-Status") != "" {
+					t.Errorf("%s %s = %d X-Cache-Status %q (%v), want %d and no cache status", c.method, c.path, r.status, r.header.Get("X-Cache-Status"), err, c.status)
+				}
+				after := originRequests(t, origin)
+				reached := routeTotal(after, "")-routeTotal(before, "")+routeTotal(after, "health")-routeTotal(before, "health") > 0
+				if reached != c.reachesOrigin {
+					t.Errorf("%s %s reached the origin = %v, want %v", c.method, c.path, reached, c.reachesOrigin)
+				}
+			})
+		}
+	})
+
+	requests, originHits := e.covers.Load(), routeTotal(originRequests(t, origin), "covers")
+	ratio := 1 - originHits/float64(requests)
+	t.Logf("edge: %d cover requests, %.0f reached the origin, hit ratio %.3f", requests, originHits, ratio)
+	fmt.Printf("edge: %d requests, %.0f origin hits, hit ratio %.3f\n", requests, originHits, ratio)
+}
+
+// TestEdgeNginxRevalidatesAndServesStale gives the origin COVER_MAX_AGE=1s:
+// an expired entry is revalidated with its ETag (the origin answers 304, no
+// new 200), and once the origin is killed the edge still serves the cover.
+func TestEdgeNginxRevalidatesAndServesStale(t *testing.T) {
+	t.Parallel()
+	nginxBinary(t)
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	importCover(t, bin, data, "EDGE2")
+	origin := startOrigin(t, bin, data, map[string]string{"COVER_MAX_AGE": "1s"})
+	e := startEdge(t, origin.public)
+	signer := startServiceSigner(t, testKeyHex)
+	u, err := signer.SignedURL("/covers/EDGE2/320.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := map[string]bool{"STALE": true, "UPDATING": true}
+
+	first := e.mustGet(t, u, nil)
+	wantCover(t, "first GET", first, 320, 480)
+	if cc := first.header.Get("Cache-Control"); cc != "public, max-age=1, stale-while-revalidate=3600" {
+		t.Fatalf("Cache-Control = %q, want max-age=1 from COVER_MAX_AGE=1s", cc)
+	}
+	time.Sleep(2500 * time.Millisecond) // max-age=1 has passed whatever the clock's second boundary
+	expired := e.mustGet(t, u, nil)
+	wantCover(t, "GET after max-age", expired, 320, 480)
+	if s := expired.header.Get("X-Cache-Status"); !stale[s] {
+		t.Errorf("GET after max-age X-Cache-Status = %q, want STALE or UPDATING (served while revalidating)", s)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for originRequests(t, origin)["covers 304"] == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := originRequests(t, origin); got["covers 304"] != 1 || got["covers 200"] != 1 {
+		t.Errorf("origin answered %v 304 and %v 200, want one 304 (If-None-Match revalidation) and the first 200 only", got["covers 304"], got["covers 200"])
+	}
+
+	_ = origin.cmd.Process.Kill()
+	_ = origin.cmd.Wait()
+	time.Sleep(2500 * time.Millisecond)
+	for i := range 3 {
+		r := e.mustGet(t, u, nil)
+		wantCover(t, fmt.Sprintf("GET %d with the origin down", i+1), r, 320, 480)
+		if s := r.header.Get("X-Cache-Status"); !stale[s] {
+			t.Errorf("GET %d with the origin down X-Cache-Status = %q, want STALE or UPDATING", i+1, s)
+		}
+	}
+	other, err := signer.SignedURL("/covers/EDGE2/480.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.mustGet(t, other, nil); r.status != http.StatusBadGateway {
+		t.Errorf("uncached URL with the origin down = %d %q, want 502", r.status, r.header.Get("X-Cache-Status"))
+	}
+}

@@ -1,0 +1,151 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Outcomes is told about each success before the record's offset is
+// committed. An error from it is retryable: the record is retried with
+// backoff (at-least-once), so implementations must tolerate repeats.
+type Outcomes interface {
+	Succeeded(ctx context.Context, m cache.Manifest) error
+}
+
+// Result states.
+const (
+	stateSucceeded = "succeeded"
+	stateFailed    = "failed"
+)
+
+// succeededEvent is the JSON of a success on the result topic.
+type succeededEvent struct {
+	BookID            string `json:"book_id"`
+	State             string `json:"state"`
+	Version           string `json:"version"`
+	SourceURL         string `json:"source_url"`
+	StorageURL        string `json:"storage_url"`
+	Width             int    `json:"width"`
+	Height            int    `json:"height"`
+	Bytes             int64  `json:"bytes"`
+	ContentType       string `json:"content_type"`
+	ProcessedAt       string `json:"processed_at"`
+	CoverPathTemplate string `json:"cover_path_template"`
+}
+
+// failedEvent is the JSON of a failed job on the result topic.
+type failedEvent struct {
+	BookID      string      `json:"book_id"`
+	State       string      `json:"state"`
+	JobID       string      `json:"job_id"`
+	SourceURL   string      `json:"source_url"`
+	Error       resultError `json:"error"`
+	ProcessedAt string      `json:"processed_at"`
+}
+
+type resultError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Results publishes result events, keyed by book id, to the result topic.
+// Each publish is synchronous: when a method returns nil the event is written.
+// With no result topic every method is a no-op returning nil; so is a nil
+// *Results.
+type Results struct {
+	client *kgo.Client
+	topic  string
+	bucket string
+	now    func() time.Time
+
+	set       *metrics.Set
+	published map[string]*metrics.Counter
+	errs      *metrics.Counter
+}
+
+// NewResults returns a publisher writing through client (see NewProducer).
+func NewResults(client *kgo.Client, cfg Config) *Results {
+	set := metrics.NewSet()
+	return &Results{
+		client: client,
+		topic:  cfg.ResultTopic,
+		bucket: cfg.Bucket,
+		now:    time.Now,
+		set:    set,
+		published: map[string]*metrics.Counter{
+			stateSucceeded: set.NewCounter(`covers_kafka_results_published_total{state="succeeded"}`),
+			stateFailed:    set.NewCounter(`covers_kafka_results_published_total{state="failed"}`),
+		},
+		errs: set.NewCounter("covers_kafka_result_errors_total"),
+	}
+}
+
+// Metrics returns the publisher's metrics (an empty set for a nil Results).
+func (r *Results) Metrics() *metrics.Set {
+	if r == nil {
+		return metrics.NewSet()
+	}
+	return r.set
+}
+
+// CoverPathTemplate is the unsigned cover path of a version, with {size} and
+// {format} left for the reader to fill in.
+func CoverPathTemplate(bookID, version string) string {
+	return "/covers/" + bookID + "/{size}.{format}?v=" + version
+}
+
+// Succeeded publishes the success of a book's current version.
+func (r *Results) Succeeded(ctx context.Context, m cache.Manifest) error {
+	if r == nil || r.topic == "" {
+		return nil
+	}
+	return r.publish(ctx, stateSucceeded, m.BookID, succeededEvent{
+		BookID:            m.BookID,
+		State:             stateSucceeded,
+		Version:           m.Version,
+		SourceURL:         m.SourceURL,
+		StorageURL:        cache.StorageURL(r.bucket, cache.OriginalKey(m.BookID, m.Version)),
+		Width:             m.Width,
+		Height:            m.Height,
+		Bytes:             m.Bytes,
+		ContentType:       m.ContentType,
+		ProcessedAt:       m.UpdatedAt.UTC().Format(time.RFC3339),
+		CoverPathTemplate: CoverPathTemplate(m.BookID, m.Version),
+	})
+}
+
+// Failed publishes the failure of a job (POST /process) so the catalog can
+// show it. code is a stable error code and message its fixed public text.
+func (r *Results) Failed(ctx context.Context, jobID, bookID, sourceURL, code, message string) error {
+	if r == nil || r.topic == "" {
+		return nil
+	}
+	return r.publish(ctx, stateFailed, bookID, failedEvent{
+		BookID:      bookID,
+		State:       stateFailed,
+		JobID:       jobID,
+		SourceURL:   sourceURL,
+		Error:       resultError{Code: code, Message: message},
+		ProcessedAt: r.now().UTC().Format(time.RFC3339),
+	})
+}
+
+func (r *Results) publish(ctx context.Context, state, bookID string, event any) error {
+	value, err := json.Marshal(event)
+	if err != nil {
+		return fmt.Errorf("publish result: encode: %w", err)
+	}
+	rec := &kgo.Record{Topic: r.topic, Key: []byte(bookID), Value: value}
+	if err := r.client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		r.errs.Inc()
+		return fmt.Errorf("publish result %s of %s: %w", state, bookID, err)
+	}
+	r.published[state].Inc()
+	return nil
+}

@@ -1,0 +1,98 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/bookcovers/image-worker/ingest"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// handle runs one record to its final outcome and reports whether it got one
+// (succeeded, skipped or dead-lettered: commit it). false means the record
+// was abandoned because the partition is stopping; it is not committed and
+// will be delivered again.
+func (p *partition) handle(ctx context.Context, rec *kgo.Record) bool {
+	c := p.c
+	start := time.Now()
+	defer func() { c.m.duration.UpdateDuration(start) }()
+	log := c.log.With("partition", rec.Partition, "offset", rec.Offset)
+
+	ev, err := DecodeEvent(rec.Value)
+	if err != nil {
+		log.Warn("kafka event rejected", "code", codeBadEvent, "error", err)
+		return p.deadLetter(ctx, rec, codeBadEvent, 1)
+	}
+	log = log.With("book_id", ev.BookID)
+	if ev.CoverImageURL == "" {
+		c.m.skipped.Inc()
+		log.Info("kafka event without cover_image_url skipped")
+		return true
+	}
+	for attempt := 1; ; attempt++ {
+		err := p.attempt(ctx, ev)
+		switch {
+		case err == nil:
+			c.m.succeeded.Inc()
+			log.Info("kafka event warmed", "attempts", attempt)
+			return true
+		case ctx.Err() != nil || errors.Is(err, errStopped):
+			c.m.failed.Inc()
+			log.Warn("kafka event abandoned while stopping; it will be redelivered", "attempts", attempt)
+			return false
+		}
+		code := failureCode(err)
+		if !retryable(err) || attempt >= c.cfg.MaxAttempts {
+			log.Warn("kafka event failed", "code", code, "attempts", attempt,
+				"source_host", sourceHost(ev.CoverImageURL), "error", err)
+			return p.deadLetter(ctx, rec, code, attempt)
+		}
+		delay := ingest.Backoff(attempt-1, c.cfg.RetryBase, c.cfg.RetryMax, c.rnd)
+		c.m.retries.Inc()
+		log.Info("kafka event retrying", "code", code, "attempts", attempt, "delay_ms", delay.Milliseconds(), "error", err)
+		if !p.sleep(ctx, delay) {
+			c.m.failed.Inc()
+			log.Warn("kafka event abandoned in backoff; it will be redelivered", "attempts", attempt)
+			return false
+		}
+	}
+}
+
+// attempt warms once under the concurrency semaphore, which is held only
+// while warming: a record sleeping in backoff lets other partitions run.
+func (p *partition) attempt(ctx context.Context, ev Event) error {
+	c := p.c
+	select {
+	case c.sem <- struct{}{}:
+	case <-p.quit:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.sem }()
+	c.m.inFlight.Inc()
+	defer c.m.inFlight.Dec()
+
+	m, err := c.warm.Warm(ctx, ev.BookID, ev.CoverImageURL, false)
+	if err != nil {
+		return err
+	}
+	if c.outcomes != nil {
+		if err := c.outcomes.Succeeded(ctx, m); err != nil {
+			return fmt.Errorf("record outcome: %w: %w", ErrOutcome, err)
+		}
+	}
+	return nil
+}
+
+// sourceHost is what logs show of a source URL: never its path or query.
+func sourceHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "<unparsable>"
+	}
+	return u.Host
+}

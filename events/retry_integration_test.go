@@ -1,0 +1,125 @@
+package events
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func TestConsumeRetriesPassingFailureUntilSuccess(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, testTopic, testDLQ, testResult))
+	cfg := testConfig(c)
+	cfg.MaxAttempts = 5
+	o := newOrigin(t, func(n int64) int {
+		if n <= 2 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	cl, adm := newClient(t, c)
+	results := NewResults(cl, cfg)
+	produce(t, cl, event("book-1", o.url("/b1.jpg")))
+	r := startConsumer(t, cfg, newRealWarm(t, o), results)
+
+	waitFor(t, 15*time.Second, "offset 1 committed", func() bool { return committed(t, adm, cfg.GroupID, testTopic, 0) == 1 })
+	if got := o.requests.Load(); got != 3 {
+		t.Errorf("origin requests = %d, want 3 (503, 503, 200)", got)
+	}
+	if got := r.m.retries.Get(); got != 2 {
+		t.Errorf("retries_total = %d, want 2", got)
+	}
+	if got := r.m.succeeded.Get(); got != 1 {
+		t.Errorf("events_total{succeeded} = %d, want 1", got)
+	}
+	if got := len(readTopic(t, c, testResult)); got != 1 {
+		t.Errorf("result events = %d, want 1", got)
+	}
+	if got := len(readTopic(t, c, testDLQ)); got != 0 {
+		t.Errorf("DLQ records = %d, want 0", got)
+	}
+}
+
+func TestConsumePermanentFailureGoesToDLQAtOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		status   int    // origin answer
+		path     string // "" = a loopback address outside the allow list
+		code     string
+		requests int64
+	}{
+		{"404", http.StatusNotFound, "/missing.jpg", "source_rejected", 1},
+		{"410", http.StatusGone, "/gone.jpg", "source_rejected", 1},
+		{"not an image", 299, "/page.jpg", "not_an_image", 1},
+		{"blocked address", http.StatusOK, "", "blocked_address", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t, kfake.SeedTopics(1, testTopic, testDLQ, testResult))
+			cfg := testConfig(c)
+			cfg.MaxAttempts = 5
+			o := newOrigin(t, func(int64) int { return tt.status })
+			src := "http://127.0.0.1:9/cover.jpg" // loopback, but not allowed: refused before dialing
+			if tt.path != "" {
+				src = o.url(tt.path)
+			}
+			cl, adm := newClient(t, c)
+			results := NewResults(cl, cfg)
+			produce(t, cl, event("book-1", src))
+			r := startConsumer(t, cfg, newRealWarm(t, o), results)
+
+			waitFor(t, 15*time.Second, "offset 1 committed", func() bool { return committed(t, adm, cfg.GroupID, testTopic, 0) == 1 })
+			dl := readTopic(t, c, testDLQ)
+			if len(dl) != 1 {
+				t.Fatalf("DLQ records = %d, want 1", len(dl))
+			}
+			if string(dl[0].Key) != "book-1" || string(dl[0].Value) != string(event("book-1", src).Value) {
+				t.Errorf("DLQ record = %q/%q, want the original key and value", dl[0].Key, dl[0].Value)
+			}
+			checkDLQHeaders(t, dl[0], tt.code, 1, 0)
+			if got := o.requests.Load(); got != tt.requests {
+				t.Errorf("origin requests = %d, want %d", got, tt.requests)
+			}
+			if got := r.m.retries.Get(); got != 0 {
+				t.Errorf("retries_total = %d, want 0", got)
+			}
+			if got := r.m.deadLetters(tt.code).Get(); got != 1 {
+				t.Errorf("dead_letters_total{code=%q} = %d, want 1", tt.code, got)
+			}
+			if got := len(readTopic(t, c, testResult)); got != 0 {
+				t.Errorf("result events = %d, want 0", got)
+			}
+		})
+	}
+}
+
+func TestConsumeRetriesExhaustedGoToDLQ(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, testTopic, testDLQ))
+	cfg := testConfig(c)
+	cfg.MaxAttempts = 3
+	o := newOrigin(t, func(int64) int { return http.StatusBadGateway })
+	cl, adm := newClient(t, c)
+	produce(t, cl, event("book-1", o.url("/b1.jpg")))
+	r := startConsumer(t, cfg, newRealWarm(t, o), nil)
+
+	waitFor(t, 15*time.Second, "offset 1 committed", func() bool { return committed(t, adm, cfg.GroupID, testTopic, 0) == 1 })
+	dl := readTopic(t, c, testDLQ)
+	if len(dl) != 1 {
+		t.Fatalf("DLQ records = %d, want 1", len(dl))
+	}
+	checkDLQHeaders(t, dl[0], "fetch_failed", 3, 0)
+	if got := o.requests.Load(); got != 3 {
+		t.Errorf("origin requests = %d, want 3", got)
+	}
+	if got := r.m.retries.Get(); got != 2 {
+		t.Errorf("retries_total = %d, want 2", got)
+	}
+	if got := r.m.succeeded.Get(); got != 0 {
+		t.Errorf("events_total{succeeded} = %d, want 0", got)
+	}
+}
