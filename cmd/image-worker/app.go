@@ -11,6 +11,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/events"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/proxy"
 	"github.com/bookcovers/image-worker/signing"
@@ -30,6 +31,8 @@ type app struct {
 	jobs      *ingest.Jobs
 	http      *proxy.Server
 	peers     *cache.Peers // nil without GROUPCACHE_SELF
+	outlets   *outlets
+	consumer  *events.Consumer // nil without KAFKA_BROKERS
 	sets      []*metrics.Set
 }
 
@@ -45,7 +48,7 @@ func newStore(ctx context.Context, cfg config, logger *slog.Logger) (cache.Store
 }
 
 // newApp builds the service on an opened store. It starts nothing in the background.
-func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
 	if cfg.Signing.Disabled {
 		logger.Warn("URL SIGNING IS DISABLED (IMAGE_SIGNING_DISABLED=true): anyone can request any size of any cover; never run this in production")
 	}
@@ -73,14 +76,25 @@ func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
 		}
 	}
 	a.warmer = ingest.NewWarmer(fetcher, store, a.manifests, cfg.Transform.MaxPixels, logger)
+	if a.outlets, err = newOutlets(ctx, cfg, logger); err != nil {
+		return nil, err
+	}
 	validateURL := func(raw string) error { _, err := fetcher.ValidateURL(raw); return err }
-	a.jobs, err = ingest.NewJobs(cfg.Jobs, store, a.warmer, validateURL, nil, logger)
+	a.jobs, err = ingest.NewJobs(cfg.Jobs, store, a.warmer, validateURL, a.outlets.notifier, logger)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
+	checks := []proxy.Check{{Name: "object_store", Pinger: store}}
+	if cfg.kafkaEnabled() {
+		a.consumer, err = events.NewConsumer(cfg.Kafka, a.warmer, a.outlets.notifier, logger)
+		if err != nil {
+			return nil, fmt.Errorf("kafka consumer: %w", err)
+		}
+		checks = append(checks, proxy.Check{Name: "kafka", Pinger: a.consumer})
+	}
 	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
 		Manifests: a.manifests, Variants: a.variants, Placeholders: renderer,
-		Jobs: a.jobs, Verifier: signer, Checks: []proxy.Check{{Name: "object_store", Pinger: store}}, Logger: logger,
+		Jobs: a.jobs, Verifier: signer, Checks: checks, Logger: logger,
 		Purge: func(ctx context.Context, bookID string) (cache.PurgeResult, error) {
 			return cache.Purge(ctx, store, a.manifests, bookID)
 		},
@@ -91,6 +105,12 @@ func newApp(cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
 	components := []any{store, renderer, fetcher, a.manifests, a.variants, a.jobs, a.http}
 	if a.peers != nil {
 		components = append(components, a.peers)
+	}
+	if a.consumer != nil {
+		components = append(components, a.consumer)
+	}
+	if a.outlets.catalog != nil {
+		components = append(components, a.outlets.catalog)
 	}
 	for _, m := range components {
 		if mm, ok := m.(metered); ok {

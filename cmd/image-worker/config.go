@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/events"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/proxy"
 	"github.com/bookcovers/image-worker/signing"
@@ -34,8 +35,12 @@ type config struct {
 	Signing   signing.Config
 	Timeouts  proxy.ServerTimeouts
 
-	KafkaBrokers []string // read for the Kafka consumer (later issue); empty disables it
+	Kafka   events.Config        // Kafka consumer and result events; no brokers disables both
+	Catalog events.CatalogConfig // catalog write-back; empty CATALOG_DATABASE_URL disables it
 }
+
+// kafkaEnabled reports whether KAFKA_BROKERS names any broker.
+func (c config) kafkaEnabled() bool { return len(c.Kafka.Brokers) > 0 }
 
 // loadConfig reads and validates the environment, naming every problem.
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
@@ -104,9 +109,15 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		e.errs = append(e.errs, fmt.Errorf("IMAGE_SIGNING_KEYS: %w", err))
 	}
 	c.Signing = signing.Config{Keys: keys, Disabled: e.boolean("IMAGE_SIGNING_DISABLED", false)}
-	if v := e.str("KAFKA_BROKERS", "kafka:9092"); v != "" {
-		c.KafkaBrokers = strings.Split(v, ",")
-	}
+	c.Kafka = kafkaConfig(e, c.S3.Bucket)
+	c.Catalog = events.DefaultCatalogConfig()
+	c.Catalog.DatabaseURL = e.secret("CATALOG_DATABASE_URL")
+	c.Catalog.Table = e.str("CATALOG_TABLE", c.Catalog.Table)
+	c.Catalog.BookIDColumn = e.str("CATALOG_BOOK_ID_COLUMN", c.Catalog.BookIDColumn)
+	c.Catalog.URLColumn = e.str("CATALOG_URL_COLUMN", c.Catalog.URLColumn)
+	c.Catalog.VersionColumn = e.str("CATALOG_VERSION_COLUMN", c.Catalog.VersionColumn)
+	c.Catalog.UpdatedAtColumn = e.str("CATALOG_UPDATED_AT_COLUMN", c.Catalog.UpdatedAtColumn)
+	c.Catalog.Timeout = e.duration("CATALOG_TIMEOUT", c.Catalog.Timeout)
 
 	errs := e.errs
 	if c.S3.Endpoint != "" {
@@ -117,6 +128,36 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	if c.ManifestTTL <= 0 {
 		errs = append(errs, errors.New("MANIFEST_TTL must be positive"))
 	}
+	if c.kafkaEnabled() {
+		errs = append(errs, c.Kafka.Validate())
+	}
+	if c.Catalog.Enabled() {
+		errs = append(errs, c.Catalog.Validate())
+	}
 	errs = append(errs, c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate(), c.Signing.Validate())
 	return c, errors.Join(errs...)
+}
+
+// kafkaConfig reads the KAFKA_* variables. The seed's KAFKA_BROKERS keeps its
+// default kafka:9092; an empty value disables the consumer and result events.
+func kafkaConfig(e *env, bucket string) events.Config {
+	k := events.DefaultConfig()
+	k.Brokers = nil
+	for _, b := range strings.Split(e.str("KAFKA_BROKERS", "kafka:9092"), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			k.Brokers = append(k.Brokers, b)
+		}
+	}
+	k.Topic = e.str("KAFKA_TOPIC", k.Topic)
+	k.GroupID = e.str("KAFKA_GROUP_ID", k.GroupID)
+	k.DLQTopic = e.str("KAFKA_DLQ_TOPIC", k.DLQTopic)
+	k.ResultTopic = e.str("KAFKA_RESULT_TOPIC", k.ResultTopic)
+	k.Concurrency = e.integer("KAFKA_CONCURRENCY", k.Concurrency)
+	k.RetryBase = e.duration("KAFKA_RETRY_BASE", k.RetryBase)
+	k.RetryMax = e.duration("KAFKA_RETRY_MAX", k.RetryMax)
+	k.MaxAttempts = e.integer("KAFKA_MAX_ATTEMPTS", k.MaxAttempts)
+	k.LagInterval = e.duration("KAFKA_LAG_INTERVAL", k.LagInterval)
+	k.ShutdownGrace = e.duration("KAFKA_SHUTDOWN_GRACE", k.ShutdownGrace)
+	k.Bucket = bucket
+	return k
 }

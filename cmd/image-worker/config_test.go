@@ -55,7 +55,12 @@ func TestConfigDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"bucket", cfg.S3.Bucket, "book-covers"},
-		{"kafka", strings.Join(cfg.KafkaBrokers, ","), "kafka:9092"},
+		{"kafka", strings.Join(cfg.Kafka.Brokers, ","), "kafka:9092"},
+		{"kafka topic", cfg.Kafka.Topic, "book_enriched"},
+		{"kafka group", cfg.Kafka.GroupID, "image-worker"},
+		{"dlq", cfg.Kafka.DLQTopic, "book_enriched.dlq"},
+		{"results", cfg.Kafka.ResultTopic, "book_cover_ready"},
+		{"catalog off", cfg.Catalog.Enabled(), false},
 		{"max bytes", cfg.Fetch.MaxBytes, int64(5 << 20)},
 		{"timeout", cfg.Fetch.Timeout.String(), "20s"},
 		{"listen", cfg.ListenAddr, ":8000"},
@@ -74,8 +79,8 @@ func TestConfigDefaults(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if cfg, _ := loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": ""})); len(cfg.KafkaBrokers) != 0 {
-		t.Errorf("empty KAFKA_BROKERS = %v, want disabled", cfg.KafkaBrokers)
+	if cfg, _ := loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": ""})); cfg.kafkaEnabled() {
+		t.Errorf("empty KAFKA_BROKERS = %v, want disabled", cfg.Kafka.Brokers)
 	}
 }
 

@@ -26,7 +26,7 @@ func serveCmd(ctx context.Context, lookup func(string) (string, bool), stderr io
 	if err != nil {
 		return fmt.Errorf("open object store: %w", err)
 	}
-	a, err := newApp(cfg, store, logger)
+	a, err := newApp(ctx, cfg, store, logger)
 	if err != nil {
 		return err
 	}
@@ -54,6 +54,14 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 	if a.peers != nil {
 		go a.peers.Run(ctx)
 	}
+	consumerCtx, stopConsumer := context.WithCancel(ctx)
+	defer stopConsumer()
+	consumerDone := make(chan error, 1)
+	if a.consumer != nil {
+		go func() { consumerDone <- a.consumer.Run(consumerCtx) }()
+	} else {
+		consumerDone <- nil
+	}
 	pubSrv := proxy.NewHTTPServer(pub.Addr().String(), a.publicHandler(), a.cfg.Timeouts, a.log)
 	intSrv := proxy.NewHTTPServer(internal.Addr().String(), a.internalHandler(), a.cfg.Timeouts, a.log)
 	errc := make(chan error, 2)
@@ -70,7 +78,19 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	errs := []error{serveErr}
-	errs = append(errs, pubSrv.Shutdown(sctx), intSrv.Shutdown(sctx), a.jobs.Stop(sctx))
+	errs = append(errs, pubSrv.Shutdown(sctx), intSrv.Shutdown(sctx))
+	stopConsumer()
+	select {
+	case err := <-consumerDone:
+		errs = append(errs, err)
+		if a.consumer != nil {
+			a.consumer.Close()
+		}
+	case <-sctx.Done():
+		errs = append(errs, fmt.Errorf("kafka consumer did not stop: %w", sctx.Err()))
+	}
+	errs = append(errs, a.jobs.Stop(sctx))
+	a.outlets.close()
 	var out []error
 	for _, e := range errs {
 		if e != nil && !errors.Is(e, http.ErrServerClosed) {
