@@ -89,6 +89,17 @@ func TestKcatWarmsCoversEndToEnd(t *testing.T) {
 	if strings.Contains(dlq, "K2|") || strings.Contains(results, "K2 ") {
 		t.Errorf("an event without cover_image_url was dead-lettered or published:\n%s\n%s", dlq, results)
 	}
+	// image-worker redrive puts the dead letter back on the main topic, where
+	// it fails again and lands in the DLQ a second time.
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"redrive", "-max", "10"}, lookupMap(map[string]string{"KAFKA_BROKERS": brokers}), &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "redrove 1 records") {
+		t.Fatalf("redrive = %d %q %q, want 1 record", code, out.String(), errb.String())
+	}
+	dlq = waitKcat(t, kcat, brokers, "book_enriched.dlq", "%k|%h|%s\n", func(s string) bool { return strings.Count(s, "BAD|") == 2 })
+	if strings.Count(dlq, "BAD|") != 2 {
+		t.Errorf("after redrive the DLQ holds %d BAD records, want 2:\n%s", strings.Count(dlq, "BAD|"), dlq)
+	}
 	resp, body := do(t, http.MethodGet, svc.base+"/ready", nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "kafka") {
 		t.Errorf("/ready = %d %s, want 200 reporting kafka", resp.StatusCode, body)

@@ -5,6 +5,7 @@
 //	import --book ID FILE   store a local file as a book's original
 //	health             exit 0 when the local service answers /health
 //	keygen             print a new random signing key (hex)
+//	redrive [-max N] [-since T] [-until T]   copy dead letters back to the main topic
 package main
 
 import (
@@ -41,11 +42,13 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		err = healthCmd(ctx, args, lookup, stdout)
 	case "keygen":
 		err = keygenCmd(stdout)
+	case "redrive":
+		err = redriveCmd(ctx, args, lookup, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: image-worker [serve|sign PATH|import --book ID FILE|health|keygen]")
+		fmt.Fprintln(stdout, "usage: image-worker [serve|sign PATH|import --book ID FILE|health|keygen|redrive [-max N] [-since T] [-until T]]")
 		return 0
 	default:
-		err = fmt.Errorf("%w: unknown command %q (serve, sign, import, health, keygen)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q (serve, sign, import, health, keygen, redrive)", errUsage, cmd)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "image-worker %s: %v\n", cmd, err)

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bookcovers/image-worker/events"
+)
+
+// redriveCmd copies dead letters back to the main topic:
+// image-worker redrive [-max N] [-since 1h|RFC3339] [-until RFC3339]
+func redriveCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
+	maxN := fs.Int("max", 0, "redrive at most N records (0: no count bound)")
+	since := fs.String("since", "", "only dead letters at or after this time: a duration ago (1h) or RFC3339")
+	until := fs.String("until", "", "only dead letters up to this time: a duration ago or RFC3339 (default: now)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	now := time.Now()
+	opts := events.RedriveOptions{Max: *maxN}
+	var err error
+	if opts.Since, err = parseWhen(*since, now); err != nil {
+		return fmt.Errorf("%w: -since: %v", errUsage, err)
+	}
+	if opts.Until, err = parseWhen(*until, now); err != nil {
+		return fmt.Errorf("%w: -until: %v", errUsage, err)
+	}
+	if *maxN < 0 {
+		return fmt.Errorf("%w: -max must not be negative", errUsage)
+	}
+	e := &env{lookup: lookup}
+	cfg := kafkaConfig(e, e.str("IMAGE_STORAGE_BUCKET", "book-covers"))
+	if len(e.errs) > 0 {
+		return errors.Join(e.errs...)
+	}
+	if len(cfg.Brokers) == 0 {
+		return errors.New("KAFKA_BROKERS is empty")
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	n, err := events.Redrive(ctx, cfg, opts, newLogger(stderr, 0))
+	if err != nil {
+		return fmt.Errorf("redrive after %d records: %w", n, err)
+	}
+	fmt.Fprintf(stdout, "redrove %d records from %s to %s\n", n, cfg.DLQTopic, cfg.Topic)
+	return nil
+}
+
+// parseWhen reads "" (zero), a duration ago ("90m") or an RFC3339 time.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
