@@ -485,6 +485,20 @@ func TestEdgeNginxCachesCovers(t *testing.T) {
 		}
 	})
 
+	t.Run("TMP error burst", func(t *testing.T) {
+		u := signed("/covers/NOBOOK2/320.webp")
+		const n = 30
+		var wg sync.WaitGroup
+		start := time.Now()
+		durs := make([]time.Duration, n)
+		for i := range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); s := time.Now(); r, err := e.get(http.MethodGet, u, nil); durs[i] = time.Since(s); if err != nil || r.status != 404 { t.Errorf("%d %v", r.status, err) } }()
+		}
+		wg.Wait()
+		t.Logf("burst took %v: %v", time.Since(start), durs)
+	})
+
 	t.Run("only covers and health face the edge", func(t *testing.T) {
 		cases := []struct {
 			name, method, path string
