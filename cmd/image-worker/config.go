@@ -51,6 +51,11 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		DataDir:      e.str("DATA_DIR", "./data"),
 		Timeouts:     proxy.DefaultServerTimeouts(),
 	}
+	c.Timeouts.ReadHeader = e.duration("HTTP_READ_HEADER_TIMEOUT", c.Timeouts.ReadHeader)
+	c.Timeouts.Read = e.duration("HTTP_READ_TIMEOUT", c.Timeouts.Read)
+	c.Timeouts.Write = e.duration("HTTP_WRITE_TIMEOUT", c.Timeouts.Write)
+	c.Timeouts.Idle = e.duration("HTTP_IDLE_TIMEOUT", c.Timeouts.Idle)
+	c.Timeouts.MaxHeader = e.integer("HTTP_MAX_HEADER_BYTES", c.Timeouts.MaxHeader)
 	if err := c.LogLevel.UnmarshalText([]byte(e.str("LOG_LEVEL", "info"))); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("LOG_LEVEL: %w", err))
 	}
@@ -134,7 +139,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	if c.Catalog.Enabled() {
 		errs = append(errs, c.Catalog.Validate())
 	}
-	errs = append(errs, c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate(), c.Signing.Validate())
+	errs = append(errs, c.Timeouts.Validate(), c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate(), c.Signing.Validate())
 	return c, errors.Join(errs...)
 }
 
