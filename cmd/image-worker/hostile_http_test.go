@@ -35,7 +35,9 @@ func rawRequest(t *testing.T, base, req string) (int, string) {
 func TestMalformedRequestsGetClearErrors(t *testing.T) {
 	svc := startService(t, localStore(t), nil, nil)
 	sig := func(p string) string { return strings.TrimPrefix(svc.signed(p), svc.base) }
-	get := func(target string) string { return "GET " + target + " HTTP/1.1\r\nHost: covers\r\nConnection: close\r\n\r\n" }
+	get := func(target string) string {
+		return "GET " + target + " HTTP/1.1\r\nHost: covers\r\nConnection: close\r\n\r\n"
+	}
 	cases := []struct {
 		name, req string
 		want      int
