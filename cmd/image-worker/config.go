@@ -93,6 +93,8 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 
 	c.Jobs = ingest.DefaultJobsConfig()
 	c.Jobs.Workers = e.integer("JOB_WORKERS", c.Jobs.Workers)
+	c.Jobs.RetryBase = e.duration("JOB_RETRY_BASE", c.Jobs.RetryBase)
+	c.Jobs.RetryMax = e.duration("JOB_RETRY_MAX", c.Jobs.RetryMax)
 	c.Jobs.Timeout = c.Fetch.Timeout + c.Jobs.StoreTimeout
 
 	c.Proxy = proxy.DefaultConfig()

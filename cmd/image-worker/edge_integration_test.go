@@ -157,7 +157,7 @@ func startEdge(t *testing.T, origin string) *edge {
 			<-done
 		}
 		access.Close()
-		if t.Failed() || testing.Verbose() {
+		if t.Failed() {
 			t.Logf("nginx %s", logs())
 		}
 	})

@@ -60,17 +60,26 @@ type source struct {
 	mu    sync.Mutex
 	files map[string][]byte
 	redir map[string]string
+	gates map[string]chan struct{}
 	hits  map[string]int
 }
 
 func newSource(t *testing.T) *source {
-	s := &source{files: map[string][]byte{}, redir: map[string]string{}, hits: map[string]int{}}
+	s := &source{files: map[string][]byte{}, redir: map[string]string{}, gates: map[string]chan struct{}{}, hits: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.hits[r.URL.Path]++
 		b, ok := s.files[r.URL.Path]
 		to, redirect := s.redir[r.URL.Path]
+		gate := s.gates[r.URL.Path]
 		s.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if redirect {
 			http.Redirect(w, r, to, http.StatusFound)
 			return
@@ -98,6 +107,13 @@ func (s *source) redirect(path, to string) string {
 	s.redir[path] = to
 	s.mu.Unlock()
 	return s.srv.URL + path
+}
+
+// delay holds answers for path until release is closed.
+func (s *source) delay(path string, release chan struct{}) {
+	s.mu.Lock()
+	s.gates[path] = release
+	s.mu.Unlock()
 }
 
 func (s *source) count(path string) int {
