@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/image-worker
-SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 FUZZTIME ?= 20s
@@ -13,19 +12,17 @@ all: build
 
 # libvips (and pkg-config, which cgo needs to find it) from Debian.
 deps:
-	@dpkg -s libvips-dev pkg-config >/dev/null 2>&1 || { \
-	  echo ">> installing libvips-dev and pkg-config"; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libvips-dev pkg-config; }
+	@bash scripts/apt-install.sh libvips-dev pkg-config
 
 # Test servers and tools: the MinIO server (built from source, ~2 min the
 # first time, then cached), PostgreSQL (the tests run their own throw-away
-# cluster), kcat (a third-party Kafka client) and iproute2 for the
-# loopback-only namespace tests.
-TEST_PACKAGES := iproute2 kcat postgresql
+# cluster), nginx (the CDN edge test runs its own process), kcat (a
+# third-party Kafka client), Node.js (the JS signer's tests) and iproute2 for
+# the loopback-only namespace tests. System services are not started.
+TEST_PACKAGES := iproute2 kcat postgresql nginx-light
 deps-test: deps
-	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); }
+	@bash scripts/apt-install.sh $(TEST_PACKAGES)
+	@command -v node >/dev/null 2>&1 || bash scripts/apt-install.sh nodejs
 	@[ -x "$(GOBIN_DIR)/minio" ] || { echo ">> go install $(MINIO_MODULE)"; $(GO) install $(MINIO_MODULE); }
 
 build: deps

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -332,3 +333,23 @@ var (
 	errPassing   = fmt.Errorf("test: store down: %w", cache.ErrUnavailable)
 	errPermanent = fmt.Errorf("test: %w", transform.ErrNotAnImage)
 )
+
+func keyOf(recs []*kgo.Record) string {
+	if len(recs) == 0 {
+		return ""
+	}
+	return string(recs[0].Key)
+}
+
+// flakyOutcomes fails its first failures calls.
+type flakyOutcomes struct {
+	failures int64
+	calls    atomic.Int64
+}
+
+func (o *flakyOutcomes) Succeeded(context.Context, cache.Manifest) error {
+	if o.calls.Add(1) <= o.failures {
+		return errors.New("test: catalog down")
+	}
+	return nil
+}

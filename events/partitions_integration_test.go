@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -91,5 +92,58 @@ func TestConsumeLagGoesToZero(t *testing.T) {
 	r.Metrics().WritePrometheus(&sb)
 	if !strings.Contains(sb.String(), `covers_kafka_lag_records{partition="0"} 0`) {
 		t.Errorf("exported metrics lack covers_kafka_lag_records{partition=\"0\"} 0:\n%s", sb.String())
+	}
+}
+
+// More records than one partition queues pause and resume its fetching;
+// every record is processed once, in order, and committed.
+func TestConsumeLongPartitionPausesAndResumes(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, testTopic, testDLQ))
+	cfg := testConfig(c)
+	cl, adm := newClient(t, c)
+	const n = maxQueued + maxQueued/2
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = event(fmt.Sprintf("book-%04d", i), "http://127.0.0.1:9/c.jpg")
+	}
+	produce(t, cl, recs...)
+	outcomes := &recordingOutcomes{}
+	release := make(chan struct{})
+	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cache.Manifest, error) {
+		<-release // hold the first record until the queue is full
+		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
+	}}
+	r := startConsumer(t, cfg, warm, outcomes)
+	paused := func() bool { return len(r.cl.PauseFetchPartitions(nil)[testTopic]) == 1 }
+	waitFor(t, 15*time.Second, "partition paused with a full queue", paused)
+	close(release)
+	waitFor(t, 60*time.Second, fmt.Sprintf("offset %d committed", n), func() bool { return committed(t, adm, cfg.GroupID, testTopic, 0) == n })
+	if paused() {
+		t.Errorf("partition still paused after its queue drained")
+	}
+	got := outcomes.books()
+	if len(got) != n || !slices.IsSorted(got) {
+		t.Errorf("processed %d books (sorted %v), want %d in order", len(got), slices.IsSorted(got), n)
+	}
+	if s := r.m.succeeded.Get(); s != n {
+		t.Errorf("events_total{succeeded} = %d, want %d", s, n)
+	}
+}
+
+func TestConsumerPing(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, testTopic))
+	r := startConsumer(t, testConfig(c), &fakeWarmer{}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Ping(ctx); err != nil {
+		t.Errorf("Ping with the broker up = %v, want nil", err)
+	}
+	c.Close()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	if err := r.Ping(ctx2); err == nil {
+		t.Errorf("Ping with the broker down = nil, want an error")
 	}
 }

@@ -123,3 +123,25 @@ func TestConsumeRetriesExhaustedGoToDLQ(t *testing.T) {
 		t.Errorf("events_total{succeeded} = %d, want 0", got)
 	}
 }
+
+// A failing outcome (result event or catalog write) is retried like a
+// passing failure; the offset is committed only once it succeeded.
+func TestConsumeRetriesFailedOutcome(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, testTopic, testDLQ))
+	cfg := testConfig(c)
+	cl, adm := newClient(t, c)
+	outcomes := &flakyOutcomes{failures: 2}
+	produce(t, cl, event("book-1", "http://127.0.0.1:9/a.jpg"))
+	r := startConsumer(t, cfg, &fakeWarmer{}, outcomes)
+	waitFor(t, 15*time.Second, "offset 1 committed", func() bool { return committed(t, adm, cfg.GroupID, testTopic, 0) == 1 })
+	if got := outcomes.calls.Load(); got != 3 {
+		t.Errorf("Succeeded calls = %d, want 3", got)
+	}
+	if got := r.m.retries.Get(); got != 2 {
+		t.Errorf("retries_total = %d, want 2", got)
+	}
+	if got := r.m.succeeded.Get(); got != 1 {
+		t.Errorf("events_total{succeeded} = %d, want 1", got)
+	}
+}

@@ -1,0 +1,64 @@
+// Package events is the Kafka adapter (franz-go): it consumes book_enriched
+// events, warms each cover through the same pipeline as POST /process,
+// retries passing failures with backoff, dead-letters the rest, publishes
+// result events and reports consumer lag. Redrive copies dead letters back.
+//
+// Consume: a consumer group (GroupID) on Topic with manual commits only. One
+// goroutine per assigned partition keeps order within the partition; a
+// semaphore bounds warms in flight across partitions (Concurrency) and is
+// released while a record sleeps in backoff, so one retrying partition never
+// stalls the others. A partition whose queue passes 1000 records is paused
+// until it drains. Each record's offset is committed once its outcome is
+// final: succeeded (after Outcomes.Succeeded), skipped (no cover_image_url)
+// or written to the DLQ. Delivery is at-least-once: a record may be warmed
+// again after a crash or rebalance, which Warm tolerates (same book and URL
+// already stored: no download) and result events may repeat.
+//
+// Retry: failures that ingest.Retryable accepts (timeouts, connection errors,
+// upstream 5xx, storage unavailable) and failed outcomes are retried with
+// exponential backoff and full jitter (RetryBase, RetryMax) up to MaxAttempts
+// attempts; everything else goes to the DLQ at once with attempts=1. A bad
+// event (not a JSON object, invalid book_id) goes to the DLQ with code
+// bad_event.
+//
+// Dead letters keep the original key and value; their headers are
+// error_code, error_message (the code's fixed public text), attempts,
+// source_topic, source_partition, source_offset and failed_at (RFC 3339). If
+// the DLQ cannot be written, the record is not committed: the write is
+// retried with backoff while its partition waits; it is never dropped.
+//
+// Rebalance and shutdown: on revoke or when Run's context ends, a partition
+// takes no new record; in-flight records get ShutdownGrace to finish and are
+// committed, the rest are abandoned uncommitted (delivered again later).
+// Lost partitions are abandoned at once. Run then leaves the group.
+//
+// Results: after a success, Results publishes {"state":"succeeded",...} keyed
+// by book id to ResultTopic, and Failed publishes job failures with
+// "state":"failed".
+//
+// Catalog writes a stored cover back to the book catalog in PostgreSQL
+// (CATALOG_DATABASE_URL; empty turns it off): one UPDATE of CATALOG_TABLE
+// setting the storage URL, version and updated-at columns where the book id
+// matches and the stored updated-at is NULL or not newer, so a redelivered
+// event is a successful no-op and an older event never moves a book back.
+// Identifiers are validated and quoted, values are always parameters. A book
+// without a row is ErrCatalogNoRow (counted and logged, not retried);
+// connection failures and timeouts are ErrCatalogUnavailable (retryable).
+// The pool is small and connects lazily: NewCatalog never dials, Ping does.
+//
+// It does not fetch, validate, store or render: that is ingest (Warmer) and
+// transform. It reads no environment; cmd fills Config.
+//
+// Metrics (Consumer.Metrics): covers_kafka_events_total{result="succeeded|
+// skipped|dead_lettered|failed"} (failed: abandoned on revoke or shutdown
+// without an outcome, redelivered later), covers_kafka_dead_letters_total{code},
+// covers_kafka_processing_duration_seconds, covers_kafka_retries_total,
+// covers_kafka_in_flight, covers_kafka_lag_records{partition} (high watermark
+// minus the group's committed offset, every LagInterval; what an autoscaler
+// such as KEDA scales on), covers_kafka_dlq_write_errors_total,
+// covers_kafka_commit_errors_total, covers_kafka_lag_errors_total.
+// Results.Metrics: covers_kafka_results_published_total{state="succeeded|failed"},
+// covers_kafka_result_errors_total. Catalog.Metrics:
+// covers_catalog_updates_total{result="updated|stale|no_row|error"},
+// covers_catalog_update_duration_seconds.
+package events
