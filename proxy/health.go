@@ -18,6 +18,10 @@ func (h *handlers) health(w http.ResponseWriter, _ *http.Request, _ httprouter.P
 // ready is readiness: every dependency answers within ReadyTimeout. The
 // checks run concurrently so one slow dependency costs one timeout.
 func (h *handlers) ready(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if h.d.Draining != nil && h.d.Draining() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "reason": "shutting down"})
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.ReadyTimeout)
 	defer cancel()
 	errs := make([]error, len(h.d.Checks))

@@ -56,6 +56,7 @@ type Deps struct {
 	Verifier     Verifier
 	Checks       []Check // readiness: every dependency that must answer
 	Purge        func(ctx context.Context, bookID string) (cache.PurgeResult, error)
+	Draining     func() bool // true once shutdown began: /ready answers 503 first
 	Logger       *slog.Logger
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -33,6 +34,7 @@ type app struct {
 	peers     *cache.Peers // nil without GROUPCACHE_SELF
 	outlets   *outlets
 	consumer  *events.Consumer // nil without KAFKA_BROKERS
+	draining  atomic.Bool      // set when shutdown begins; /ready turns 503
 	sets      []*metrics.Set
 }
 
@@ -95,6 +97,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
 		Manifests: a.manifests, Variants: a.variants, Placeholders: renderer,
 		Jobs: a.jobs, Verifier: signer, Checks: checks, Logger: logger,
+		Draining: a.draining.Load,
 		Purge: func(ctx context.Context, bookID string) (cache.PurgeResult, error) {
 			return cache.Purge(ctx, store, a.manifests, bookID)
 		},

@@ -22,6 +22,9 @@ type config struct {
 	InternalAddr string
 	DataDir      string
 	LogLevel     slog.Level
+	// ShutdownDelay is how long a terminating replica reports not-ready while
+	// still serving, so load balancers move away before connections close.
+	ShutdownDelay time.Duration
 
 	S3          cache.MinIOConfig // used when S3.Endpoint is set
 	ManifestTTL time.Duration
@@ -46,10 +49,11 @@ func (c config) kafkaEnabled() bool { return len(c.Kafka.Brokers) > 0 }
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	e := &env{lookup: lookup}
 	c := config{
-		ListenAddr:   e.str("LISTEN_ADDR", ":8000"),
-		InternalAddr: e.str("INTERNAL_ADDR", "127.0.0.1:8081"),
-		DataDir:      e.str("DATA_DIR", "./data"),
-		Timeouts:     proxy.DefaultServerTimeouts(),
+		ListenAddr:    e.str("LISTEN_ADDR", ":8000"),
+		InternalAddr:  e.str("INTERNAL_ADDR", "127.0.0.1:8081"),
+		DataDir:       e.str("DATA_DIR", "./data"),
+		ShutdownDelay: e.duration("SHUTDOWN_DELAY", 5*time.Second),
+		Timeouts:      proxy.DefaultServerTimeouts(),
 	}
 	c.Timeouts.ReadHeader = e.duration("HTTP_READ_HEADER_TIMEOUT", c.Timeouts.ReadHeader)
 	c.Timeouts.Read = e.duration("HTTP_READ_TIMEOUT", c.Timeouts.Read)

@@ -143,6 +143,7 @@ func startService(t *testing.T, store cache.Store, src *source, overrides map[st
 		"KAFKA_BROKERS":      "",
 		"MANIFEST_TTL":       "1s",
 		"LOG_LEVEL":          "error",
+		"SHUTDOWN_DELAY":     "0s",
 	}
 	if src != nil {
 		vars["SOURCE_ALLOW_PRIVATE_HOSTS"] = src.hostPort()

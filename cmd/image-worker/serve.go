@@ -74,6 +74,13 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	// Readiness first: load balancers stop sending new requests while the
+	// listeners keep serving for SHUTDOWN_DELAY, then in-flight ones drain.
+	a.draining.Store(true)
+	if serveErr == nil && a.cfg.ShutdownDelay > 0 {
+		a.log.Info("draining: not ready, still serving", "delay_ms", a.cfg.ShutdownDelay.Milliseconds())
+		time.Sleep(a.cfg.ShutdownDelay)
+	}
 	a.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
