@@ -117,6 +117,8 @@
 //	covers_transform_placeholders_total                                   placeholders generated
 //	covers_transform_queue_depth                                          gauge, callers waiting for a slot
 //	covers_transform_in_flight                                            gauge, renders holding a slot
+//	covers_transform_vips_memory_bytes                                    gauge, memory libvips tracks (vips_tracked_get_mem)
+//	covers_transform_vips_allocations                                     gauge, live libvips allocations
 //
 // Requests refused by Probe, by request validation or by the gate are not
 // counted as renders; Renderer.Renders returns the same total as the sum of

@@ -71,6 +71,16 @@ func NewRenderer(cfg Config, logger *slog.Logger) (*Renderer, error) {
 	r.placeholders = r.set.NewCounter("covers_transform_placeholders_total")
 	r.set.NewGauge("covers_transform_queue_depth", func() float64 { return float64(r.gate.queueDepth()) })
 	r.set.NewGauge("covers_transform_in_flight", func() float64 { return float64(r.gate.inFlight()) })
+	r.set.NewGauge("covers_transform_vips_memory_bytes", func() float64 {
+		var ms vips.MemoryStats
+		vips.ReadVipsMemStats(&ms)
+		return float64(ms.Mem)
+	})
+	r.set.NewGauge("covers_transform_vips_allocations", func() float64 {
+		var ms vips.MemoryStats
+		vips.ReadVipsMemStats(&ms)
+		return float64(ms.Allocs)
+	})
 	return r, nil
 }
 

@@ -44,11 +44,13 @@ export type SigningKey = string | SigningCryptoKey;
 
 type ParamValue = string | number | bigint | null | undefined;
 
-/** Query parameters for canonical: every value, or several, per name. */
+/**
+ * Query parameters for canonical: an object of values (or arrays of values)
+ * by name, or [name, value] pairs such as a URLSearchParams, a Map or an array.
+ */
 export type CanonicalParams =
   | { readonly [name: string]: ParamValue | readonly ParamValue[] }
-  | ReadonlyMap<string, ParamValue | readonly ParamValue[]>
-  | URLSearchParams;
+  | Iterable<readonly [string, ParamValue | readonly ParamValue[]]>;
 
 /** Preset size names of a default deployment. */
 export declare const DEFAULT_PRESETS: readonly string[];

@@ -68,8 +68,9 @@ export async function coverURL(baseURL, params, keyHex) {
 /**
  * Returns the string that is signed for path and params. params is a plain
  * object (values: string, number, bigint or an array of them; null and
- * undefined are skipped), a Map of the same, or a URLSearchParams. A "sig"
- * parameter is ignored. Names and values are used as given (decoded).
+ * undefined are skipped), or an iterable of [name, value] pairs of the same
+ * (a URLSearchParams, a Map, an array). A "sig" parameter is ignored. Names
+ * and values are used as given (decoded).
  */
 export function canonical(path, params) {
   if (typeof path !== 'string') {
@@ -265,14 +266,15 @@ function collectParams(params) {
     return byName;
   }
   if (typeof params !== 'object') {
-    throw new TypeError('cover-url-signer: params must be an object, a Map or a URLSearchParams');
+    throw new TypeError('cover-url-signer: params must be an object, a Map, a URLSearchParams or [name, value] pairs');
   }
-  const isSearchParams = typeof URLSearchParams !== 'undefined' && params instanceof URLSearchParams;
-  const entries = isSearchParams || params instanceof Map ? params : Object.entries(params);
-  for (const [name, value] of entries) {
-    if (typeof name !== 'string') {
-      throw new TypeError('cover-url-signer: parameter names must be strings');
+  // URLSearchParams, Map and arrays of pairs iterate as [name, value].
+  const entries = typeof params[Symbol.iterator] === 'function' ? params : Object.entries(params);
+  for (const entry of entries) {
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') {
+      throw new TypeError('cover-url-signer: parameters must be [name, value] pairs with string names');
     }
+    const [name, value] = entry;
     if (name === 'sig') {
       continue;
     }

@@ -64,6 +64,7 @@ test('canonical', async (t) => {
     { name: 'utf-8 order, not utf-16', path: '/c', params: { '\u{1F600}': '2', '\uFF61': '1' }, want: '/c?\uFF61=1&\u{1F600}=2' },
     { name: 'URLSearchParams', path: '/c', params: new URLSearchParams('v=b&sig=x&exp=1&a=2&a=1'), want: '/c?a=1&a=2&exp=1&v=b' },
     { name: 'Map', path: '/c', params: new Map([['v', 'b'], ['exp', ['1']]]), want: '/c?exp=1&v=b' },
+    { name: 'array of pairs', path: '/c', params: [['v', 'b'], ['a', '2'], ['a', '1']], want: '/c?a=1&a=2&v=b' },
   ];
   for (const c of cases) {
     await t.test(c.name, () => {
@@ -73,6 +74,8 @@ test('canonical', async (t) => {
   assert.throws(() => canonical(42, {}), TypeError);
   assert.throws(() => canonical('/c', 'v=1'), TypeError);
   assert.throws(() => canonical('/c', { v: { nested: true } }), TypeError);
+  assert.throws(() => canonical('/c', ['v=1']), TypeError);
+  assert.throws(() => canonical('/c', [[1, '2']]), TypeError);
 });
 
 test('signCoverPath rejects what the service rejects', async (t) => {
