@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: start real MinIO on loopback, run every test with the servers
 # required (integration tests fail instead of skipping), then the tests that
-# feed the service non-loopback URLs inside a loopback-only network namespace.
+# feed the service non-loopback URLs inside a loopback-only network namespace,
+# then every native fuzz target for FUZZTIME (default 20s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
@@ -33,3 +34,6 @@ echo ">> go test -race ./..."
 
 echo ">> SSRF tests in a loopback-only network namespace"
 COVERS_REQUIRE_NETNS=1 bash scripts/netns-test.sh ./...
+
+echo ">> fuzzing every target for ${FUZZTIME:-20s}"
+bash scripts/fuzz.sh "${FUZZTIME:-20s}"
