@@ -32,6 +32,9 @@ export COVERS_REQUIRE_SERVERS=1
 echo ">> go test -race ./..."
 "$GO" test -race -count=1 -timeout 15m ./...
 
+echo ">> JS signer tests (node --test) against the shared vectors"
+bash scripts/js-test.sh
+
 echo ">> SSRF tests in a loopback-only network namespace"
 COVERS_REQUIRE_NETNS=1 bash scripts/netns-test.sh ./...
 
