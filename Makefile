@@ -6,7 +6,7 @@ MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 FUZZTIME ?= 20s
 
-.PHONY: all deps deps-test build run test test-unit vet fuzz bench clean
+.PHONY: all deps deps-test build run test vet fuzz bench soak clean
 
 all: build
 
@@ -44,6 +44,12 @@ fuzz: deps
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A bounded soak (SOAK_DURATION, default 3m) of mixed hits, misses and hostile
+# input against the real binary: RSS, goroutines and libvips memory must stay
+# flat. Not part of make test.
+soak: deps-test
+	$(GO) test -tags soak -run TestSoak -count=1 -timeout 30m -v ./cmd/image-worker/
 
 clean:
 	rm -rf bin .tmp
