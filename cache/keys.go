@@ -41,6 +41,7 @@ const (
 	variantsPrefix  = "variants/"
 	manifestsPrefix = "manifests/"
 	jobsPrefix      = "jobs/"
+	metaPrefix      = "meta/"
 )
 
 // OriginalKey is where the original of one version of a book is stored.
@@ -57,9 +58,14 @@ func JobKey(jobID string) string { return jobsPrefix + jobID }
 // JobsPrefix is the prefix under which every job record lives.
 func JobsPrefix() string { return jobsPrefix }
 
-// BookPrefixes lists every prefix or key that holds data of one book.
+// MetaKey is where the metadata (dominant colour, blurhash, LQIP) of one
+// version of a book is stored, beside its manifest.
+func MetaKey(bookID, version string) string { return metaPrefix + bookID + "/" + version + ".json" }
+
+// BookPrefixes lists every prefix or key that holds data of one book: the
+// prefixes first, the manifest key last.
 func BookPrefixes(bookID string) []string {
-	return []string{originalsPrefix + bookID + "/", variantsPrefix + bookID + "/", ManifestKey(bookID)}
+	return []string{originalsPrefix + bookID + "/", variantsPrefix + bookID + "/", metaPrefix + bookID + "/", ManifestKey(bookID)}
 }
 
 // VariantKey names one rendered variant. It is immutable: a version is the

@@ -14,9 +14,9 @@ type PurgeResult struct {
 }
 
 // Purge removes every object of a book (manifest first, so no replica
-// resolves a version whose original is going away, then originals and
-// variants) and forgets it in this replica's manifest cache. Other replicas
-// stop serving it within MANIFEST_TTL.
+// resolves a version whose original is going away, then originals, variants
+// and metadata) and forgets it in this replica's manifest cache. Other
+// replicas stop serving it within MANIFEST_TTL.
 func Purge(ctx context.Context, store Store, manifests *Manifests, bookID string) (PurgeResult, error) {
 	if err := ValidBookID(bookID); err != nil {
 		return PurgeResult{}, fmt.Errorf("purge: %w", err)
@@ -27,7 +27,7 @@ func Purge(ctx context.Context, store Store, manifests *Manifests, bookID string
 	}
 	manifests.Forget(bookID)
 	res.Deleted++
-	for _, prefix := range BookPrefixes(bookID)[:2] {
+	for _, prefix := range BookPrefixes(bookID)[:3] {
 		keys, err := store.List(ctx, prefix)
 		if err != nil {
 			return res, fmt.Errorf("purge %s: %w", bookID, err)

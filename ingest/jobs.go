@@ -47,6 +47,7 @@ type Jobs struct {
 	recent  map[string]*Job // finished, kept so Get answers while the store is down
 	order   []string        // finished ids, oldest first, bounding recent
 	pending []string        // queued job ids, FIFO
+	done    doneSignals     // closed by finish for Wait (wait.go)
 	signal  chan struct{}
 	closing chan struct{}
 	wg      sync.WaitGroup
@@ -345,6 +346,7 @@ func (j *Jobs) finish(ctx context.Context, job *Job, change func(*Job)) {
 		delete(j.byKey, jobKey(job.BookID, job.ImageURL))
 	}
 	j.recent[job.ID] = job
+	j.done.signal(job.ID)
 	j.order = append(j.order, job.ID)
 	if len(j.order) > j.cfg.RecentJobs {
 		delete(j.recent, j.order[0])

@@ -23,6 +23,13 @@ type Config struct {
 	ReadyTimeout   time.Duration  // budget of the readiness probe
 	RetryAfter     time.Duration  // Retry-After on 503
 	AdminToken     string         // ADMIN_TOKEN: bearer token for DELETE /covers/{id} on the public listener
+	// AccessLog (ACCESS_LOG) logs one line per request. When false, only
+	// requests answered with a 4xx or 5xx are logged: a JSON line per
+	// cache hit is a write(2) per request, a measurable share of a hit.
+	AccessLog bool
+	// Pprof (PPROF) serves net/http/pprof under /debug/pprof/ on the
+	// internal listener only.
+	Pprof bool
 }
 
 // DefaultConfig returns the documented defaults.
@@ -39,6 +46,7 @@ func DefaultConfig() Config {
 		RequestTimeout: 30 * time.Second,
 		ReadyTimeout:   2 * time.Second,
 		RetryAfter:     time.Second,
+		AccessLog:      true,
 	}
 }
 

@@ -116,7 +116,7 @@ func (h *handlers) wrap(route string, fn handlerFunc) httprouter.Handle {
 		d := time.Since(start)
 		dur.Update(d.Seconds())
 		h.set.GetOrCreateCounter(`covers_http_requests_total{route="` + route + `",status="` + strconv.Itoa(sw.status) + `"}`).Inc()
-		if route != "health" && route != "ready" {
+		if route != "health" && route != "ready" && (h.cfg.AccessLog || sw.status >= 400) {
 			h.log.Info("request", "request_id", id, "method", r.Method, "route", route, "path", r.URL.Path,
 				"status", sw.status, "bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000)
 		}

@@ -36,7 +36,7 @@ type Config struct {
 
 // DefaultConfig returns the measured defaults documented in doc.go.
 func DefaultConfig() Config {
-	n := runtime.NumCPU()
+	n := runtime.GOMAXPROCS(0) // cgroup-aware since Go 1.25: a pod's CPU limit, not the node's cores
 	return Config{
 		WebPQuality:     80,
 		AVIFQuality:     60,

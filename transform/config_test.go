@@ -14,8 +14,8 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v; want nil", err)
 	}
-	if c.MaxConcurrent != runtime.NumCPU() || c.WebPQuality != 80 || c.MaxPixels != 50_000_000 {
-		t.Fatalf("DefaultConfig() = %+v; want MaxConcurrent=NumCPU (%d), WebPQuality 80, MaxPixels 50M", c, runtime.NumCPU())
+	if c.MaxConcurrent != runtime.GOMAXPROCS(0) || c.WebPQuality != 80 || c.MaxPixels != 50_000_000 {
+		t.Fatalf("DefaultConfig() = %+v; want MaxConcurrent=GOMAXPROCS (%d), WebPQuality 80, MaxPixels 50M", c, runtime.GOMAXPROCS(0))
 	}
 }
 

@@ -94,7 +94,7 @@
 // aliasing cost and with orientation, CMYK and crop handling to redo by
 // hand, so Render keeps libvips' choice.
 //
-// Other defaults: WebPQuality 80, MaxConcurrent runtime.NumCPU(), QueueSize
+// Other defaults: WebPQuality 80, MaxConcurrent runtime.GOMAXPROCS(0) (the cgroup CPU limit), QueueSize
 // 4*MaxConcurrent, MaxPixels 50,000,000.
 //
 // # libvips quirks handled here

@@ -6,6 +6,8 @@
 //	health             exit 0 when the local service answers /health
 //	keygen             print a new random signing key (hex)
 //	redrive [-max N] [-since T] [-until T]   copy dead letters back to the main topic
+//	backfill [--concurrency 8] [--server URL] [--failures F] FILE   warm every cover listed in a CSV or JSON Lines file
+//	contact-sheet [--out FILE.png] [--server URL] BOOK_ID   render a book's presets side by side into a PNG
 package main
 
 import (
@@ -44,11 +46,15 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		err = keygenCmd(stdout)
 	case "redrive":
 		err = redriveCmd(ctx, args, lookup, stdout, stderr)
+	case "backfill":
+		err = backfillCmd(ctx, args, lookup, stdout, stderr)
+	case "contact-sheet":
+		err = contactSheetCmd(ctx, args, lookup, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: image-worker [serve|sign PATH|import --book ID FILE|health|keygen|redrive [-max N] [-since T] [-until T]]")
+		fmt.Fprintln(stdout, "usage: image-worker [serve|sign PATH|import --book ID FILE|health|keygen|redrive [-max N] [-since T] [-until T]|backfill [--concurrency 8] [--server URL] [--failures F] FILE|contact-sheet [--out FILE.png] [--server URL] BOOK_ID]")
 		return 0
 	default:
-		err = fmt.Errorf("%w: unknown command %q (serve, sign, import, health, keygen, redrive)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q (serve, sign, import, health, keygen, redrive, backfill, contact-sheet)", errUsage, cmd)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "image-worker %s: %v\n", cmd, err)

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/ingest"
+)
+
+// errInterrupted reports a backfill stopped before the end of its input.
+var errInterrupted = errors.New("interrupted")
+
+// rowOutcome is what became of a row that did not fail.
+type rowOutcome int
+
+const (
+	outcomeWarmed  rowOutcome = iota // the original was fetched and stored
+	outcomeSkipped                   // the book was already at this source URL
+)
+
+// rowWarmer warms one book, in-process or through a running service.
+type rowWarmer interface {
+	warmRow(ctx context.Context, bookID, imageURL string) (rowOutcome, error)
+}
+
+// rowError is a row failure with a stable code (from the service, or from
+// the input itself).
+type rowError struct{ code, message string }
+
+func (e *rowError) Error() string { return e.code + ": " + e.message }
+
+// failureOf returns the code and message recorded for a failed row.
+func failureOf(err error) (code, message string) {
+	var re *rowError
+	if errors.As(err, &re) {
+		return re.code, re.message
+	}
+	return ingest.Code(err), err.Error()
+}
+
+// backfillCmd warms every cover listed in FILE:
+// image-worker backfill [--concurrency 8] [--server URL] [--failures F] [--refresh] FILE
+func backfillCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	concurrency := fs.Int("concurrency", 8, "covers warmed at once")
+	server := fs.String("server", "", "warm through a running service at this base URL (POST /process, GET /jobs/{id}) instead of in-process")
+	failures := fs.String("failures", "", "CSV file for failed rows (default: next to the input, FILE.failures.csv)")
+	refresh := fs.Bool("refresh", false, "download every original again, even when the book is already at the same URL")
+	every := fs.Duration("progress-every", 5*time.Second, "interval of the plain progress lines when stderr is not a terminal")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: image-worker backfill [--concurrency 8] [--server URL] [--failures FILE] [--refresh] FILE.csv|FILE.jsonl", errUsage)
+	}
+	if *concurrency < 1 || *concurrency > 1024 {
+		return fmt.Errorf("%w: --concurrency must be 1..1024", errUsage)
+	}
+	if *every <= 0 {
+		return fmt.Errorf("%w: --progress-every must be positive", errUsage)
+	}
+	input := pos[0]
+	total, err := countInput(input)
+	if err != nil {
+		return err
+	}
+	var warmer rowWarmer
+	if *server != "" {
+		if warmer, err = newServerWarmer(*server, *refresh); err != nil {
+			return err
+		}
+	} else {
+		local, closeFn, err := newLocalWarmer(ctx, lookup, stderr, *refresh)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		warmer = local
+	}
+	if *failures == "" {
+		*failures = defaultFailuresPath(input)
+	}
+	fails, err := openFailureLog(*failures, input)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(input)
+	if err != nil {
+		fails.close()
+		return fmt.Errorf("%w: %v", errBackfillInput, err)
+	}
+	defer f.Close()
+	rows, err := newRowReader(f, input)
+	if err != nil {
+		fails.close()
+		return err
+	}
+	inflight, abort := interruptibleInFlight(ctx, stderr)
+	defer abort()
+	prog := newProgress(stderr, total, *every)
+	readErr := runBackfill(ctx, inflight, rows, warmer, *concurrency, prog, fails)
+	return summarise(ctx, stdout, prog, fails, readErr)
+}
+
+// newLocalWarmer builds the in-process pipeline from the service's own
+// configuration. Its logger logs warnings and errors only: a line per stored
+// original would bury the progress line, and failures go to the failures file.
+func newLocalWarmer(ctx context.Context, lookup func(string) (string, bool), stderr io.Writer, refresh bool) (*localWarmer, func(), error) {
+	cfg, err := loadConfig(lookup)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	logger := newLogger(stderr, max(cfg.LogLevel, slog.LevelWarn))
+	store, err := newStore(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open object store: %w", err)
+	}
+	warmer, manifests, fetcher, err := newWarmPipeline(cfg, store, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &localWarmer{warmer: warmer, manifests: manifests, refresh: refresh, timeout: cfg.Jobs.Timeout}, fetcher.Close, nil
+}
+
+// newWarmPipeline builds the ingest path of the service (the safe fetcher,
+// the manifests and the Warmer) on an opened store, exactly as newApp does,
+// for commands that warm covers in-process.
+func newWarmPipeline(cfg config, store cache.Store, logger *slog.Logger) (*ingest.Warmer, *cache.Manifests, *ingest.Fetcher, error) {
+	fetcher, err := ingest.NewFetcher(cfg.Fetch, logger)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("fetcher: %w", err)
+	}
+	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
+	warmer := ingest.NewWarmer(fetcher, store, manifests, cfg.Transform.MaxPixels, logger)
+	return warmer, manifests, fetcher, nil
+}
+
+// localWarmer warms rows with the service's Warmer against the configured store.
+type localWarmer struct {
+	warmer    *ingest.Warmer
+	manifests *cache.Manifests
+	refresh   bool
+	timeout   time.Duration // a job's budget: fetch plus store
+}
+
+// warmRow calls Warmer.Warm, whose own idempotence skips a book already at
+// the same source URL; the manifest read first only tells the two apart.
+func (l *localWarmer) warmRow(ctx context.Context, bookID, imageURL string) (rowOutcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	if !l.refresh && cache.ValidBookID(bookID) == nil {
+		if m, err := l.manifests.Load(ctx, bookID); err == nil && m.SourceURL == imageURL {
+			return outcomeSkipped, nil
+		}
+	}
+	if _, err := l.warmer.Warm(ctx, bookID, imageURL, l.refresh); err != nil {
+		return 0, err
+	}
+	return outcomeWarmed, nil
+}
+
+// runBackfill reads rows in order and warms them, at most concurrency at
+// once. Rows of one book run one after another in file order, so the last
+// row of a book wins. When ctx ends no new row starts; rows already started
+// finish under inflight. It returns only a read error of the input.
+func runBackfill(ctx, inflight context.Context, rows rowReader, w rowWarmer, concurrency int, prog *progress, fails *failureLog) error {
+	sem := make(chan struct{}, concurrency)
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		latest = map[string]chan struct{}{} // book -> done channel of its last started row
+	)
+	prog.begin()
+	defer prog.end()
+	defer wg.Wait()
+	for ctx.Err() == nil {
+		row, err := rows.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if row.Code != "" {
+			fails.add(row.BookID, row.ImageURL, row.Code, fmt.Sprintf("line %d: %s", row.Line, row.Message))
+			prog.failed.Add(1)
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		done := make(chan struct{})
+		mu.Lock()
+		prev := latest[row.BookID]
+		latest[row.BookID] = done
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if prev != nil {
+				<-prev
+			}
+			outcome, err := w.warmRow(inflight, row.BookID, row.ImageURL)
+			switch {
+			case err != nil:
+				code, msg := failureOf(err)
+				fails.add(row.BookID, row.ImageURL, code, msg)
+				prog.failed.Add(1)
+			case outcome == outcomeSkipped:
+				prog.skipped.Add(1)
+			default:
+				prog.warmed.Add(1)
+			}
+			mu.Lock()
+			if latest[row.BookID] == done {
+				delete(latest, row.BookID)
+			}
+			mu.Unlock()
+			close(done)
+		}()
+	}
+	return nil
+}
+
+// interruptibleInFlight returns the context rows already started run under:
+// it outlives ctx, so an interrupt lets them finish, but a second interrupt
+// (or abort) cancels them.
+func interruptibleInFlight(ctx context.Context, stderr io.Writer) (context.Context, func()) {
+	inflight, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-finished:
+			return
+		case <-ctx.Done():
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		fmt.Fprintln(stderr, "\nbackfill: interrupted: no new rows; letting rows in flight finish (interrupt again to abandon them)")
+		select {
+		case <-sig:
+			cancel()
+		case <-finished:
+		}
+	}()
+	var once sync.Once
+	return inflight, func() { once.Do(func() { close(finished); cancel() }) }
+}
+
+// summarise prints the outcome and returns an error when the run was
+// interrupted, rows failed, or the input could not be read to the end.
+func summarise(ctx context.Context, stdout io.Writer, prog *progress, fails *failureLog, readErr error) error {
+	elapsed := prog.now().Sub(prog.start)
+	n := prog.processed()
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(n) / elapsed.Seconds()
+	}
+	interrupted := ctx.Err() != nil && (prog.total == 0 || n < prog.total)
+	head := fmt.Sprintf("backfill: %d rows", n)
+	if interrupted {
+		head = fmt.Sprintf("backfill: interrupted after %d of %d rows", n, prog.total)
+	}
+	failed := prog.failed.Load()
+	fmt.Fprintf(stdout, "%s in %s (%.1f covers/s): %d warmed, %d skipped (already current), %d failed",
+		head, elapsed.Round(10*time.Millisecond), rate, prog.warmed.Load(), prog.skipped.Load(), failed)
+	if failed > 0 {
+		fmt.Fprintf(stdout, " (listed in %s)", fails.path)
+	}
+	fmt.Fprintln(stdout)
+	errs := []error{fails.close()}
+	if readErr != nil {
+		errs = append(errs, fmt.Errorf("stopped at a read error: %w", readErr))
+	}
+	if interrupted {
+		fmt.Fprintln(stdout, "backfill: re-run the same command to resume: books already at their URL are skipped")
+		errs = append(errs, fmt.Errorf("%w: %d of %d rows not processed", errInterrupted, prog.total-n, prog.total))
+	}
+	if failed > 0 {
+		errs = append(errs, fmt.Errorf("%d rows failed (listed in %s)", failed, fails.path))
+	}
+	return errors.Join(errs...)
+}
+
+// countInput counts the rows of the input for the progress total, and
+// checks its header before anything is warmed.
+func countInput(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", errBackfillInput, err)
+	}
+	defer f.Close()
+	rows, err := newRowReader(f, path)
+	if err != nil {
+		return 0, err
+	}
+	return countRows(rows)
+}
+
+// parseInterspersed parses flags given before or after positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Budgets of --server mode.
+const (
+	serverRowTimeout     = 5 * time.Minute  // submit plus wait, per row (jobs retry storage faults)
+	serverRequestTimeout = 30 * time.Second // one HTTP request
+	serverMaxRetryAfter  = 30 * time.Second // longest honoured Retry-After
+	serverPollMin        = 25 * time.Millisecond
+	serverPollMax        = time.Second
+	serverMaxPollErrors  = 5 // consecutive failed polls before a row gives up
+)
+
+// serverWarmer warms rows through a running service: POST /process, then
+// GET /jobs/{id} until the job is finished. 429 and 503 are retried after
+// Retry-After. The service skips books already at the same URL itself, so
+// in this mode such rows count as warmed.
+type serverWarmer struct {
+	base    string
+	client  *http.Client
+	refresh bool
+	timeout time.Duration
+}
+
+func newServerWarmer(base string, refresh bool) (*serverWarmer, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+		return nil, fmt.Errorf("%w: --server must be an http(s) base URL such as http://127.0.0.1:8000", errUsage)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 128
+	return &serverWarmer{
+		base:    strings.TrimRight(u.String(), "/"),
+		client:  &http.Client{Timeout: serverRequestTimeout, Transport: transport},
+		refresh: refresh,
+		timeout: serverRowTimeout,
+	}, nil
+}
+
+func (s *serverWarmer) warmRow(ctx context.Context, bookID, imageURL string) (rowOutcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	id, err := s.submit(ctx, bookID, imageURL)
+	if err != nil {
+		return 0, err
+	}
+	return outcomeWarmed, s.wait(ctx, id)
+}
+
+// submit posts the row and returns the job id, retrying while the service
+// says it is overloaded.
+func (s *serverWarmer) submit(ctx context.Context, bookID, imageURL string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"book_id": bookID, "image_url": imageURL})
+	target := s.base + "/process"
+	if s.refresh {
+		target += "?refresh=true"
+	}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+		if err != nil {
+			return "", fmt.Errorf("submit: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		status, hdr, b, err := s.do(req)
+		if err != nil {
+			return "", err
+		}
+		switch status {
+		case http.StatusAccepted:
+			var out struct {
+				JobID string `json:"job_id"`
+			}
+			if json.Unmarshal(b, &out) != nil || out.JobID == "" {
+				return "", &rowError{"bad_response", "POST /process answered 202 without a job_id"}
+			}
+			return out.JobID, nil
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			if err := sleepCtx(ctx, retryAfter(hdr)); err != nil {
+				return "", fmt.Errorf("submit: service overloaded until the deadline: %w", err)
+			}
+		default:
+			return "", apiFailure("POST /process", status, b)
+		}
+	}
+}
+
+// wait polls the job until it is finished.
+func (s *serverWarmer) wait(ctx context.Context, id string) error {
+	delay, errs := serverPollMin, 0
+	for {
+		if err := sleepCtx(ctx, delay); err != nil {
+			return fmt.Errorf("wait for job %s: %w", id, err)
+		}
+		delay = min(2*delay, serverPollMax)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/jobs/"+url.PathEscape(id), nil)
+		if err != nil {
+			return fmt.Errorf("wait for job %s: %w", id, err)
+		}
+		status, _, b, err := s.do(req)
+		if err != nil {
+			if errs++; errs >= serverMaxPollErrors || ctx.Err() != nil {
+				return err
+			}
+			continue
+		}
+		errs = 0
+		switch status {
+		case http.StatusOK:
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			continue
+		default:
+			return apiFailure("GET /jobs/"+id, status, b)
+		}
+		var job struct {
+			State string `json:"state"`
+			Error *struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(b, &job); err != nil {
+			return &rowError{"bad_response", "GET /jobs: " + err.Error()}
+		}
+		switch job.State {
+		case "succeeded":
+			return nil
+		case "failed":
+			if job.Error == nil {
+				return &rowError{"internal", "the job failed without an error"}
+			}
+			return &rowError{job.Error.Code, job.Error.Message}
+		}
+	}
+}
+
+// do sends one request and reads at most 64 KiB of the answer. A transport
+// failure is server_unreachable unless the row's own deadline ended.
+func (s *serverWarmer) do(req *http.Request) (int, http.Header, []byte, error) {
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return 0, nil, nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, ctxErr)
+		}
+		return 0, nil, nil, &rowError{"server_unreachable", err.Error()}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return 0, nil, nil, &rowError{"server_unreachable", "read answer: " + err.Error()}
+	}
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+// apiFailure turns the service's error body {"error":{"code","message"}}
+// into a row failure; an answer without one is http_<status>.
+func apiFailure(op string, status int, body []byte) error {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
+		return &rowError{e.Error.Code, e.Error.Message}
+	}
+	return &rowError{"http_" + strconv.Itoa(status), fmt.Sprintf("%s answered %d: %s", op, status, shorten(strings.TrimSpace(string(body)), 200))}
+}
+
+// retryAfter reads Retry-After in seconds, between 1s and serverMaxRetryAfter.
+func retryAfter(h http.Header) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
+	if err != nil || n < 1 {
+		return time.Second
+	}
+	return min(time.Duration(n)*time.Second, serverMaxRetryAfter)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

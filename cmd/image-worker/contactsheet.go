@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/signing"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// errNoStoredCover reports a book without a current cover.
+var errNoStoredCover = errors.New("the book has no cover")
+
+// contactSheetTimeout bounds the whole command.
+const contactSheetTimeout = 2 * time.Minute
+
+// contactSheetCmd renders every COVER_SIZES preset of a book's current cover
+// side by side into a PNG, through the variant path of the service:
+// image-worker contact-sheet [--out FILE.png] [--server URL] [--format webp|avif] [--scale 1] [--palette] BOOK_ID
+func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("contact-sheet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "PNG file to write (default BOOK_ID-contact-sheet.png)")
+	server := fs.String("server", "", "fetch the variants from a running service at this base URL (signed with IMAGE_SIGNING_KEYS) instead of rendering them here")
+	formatName := fs.String("format", "webp", "variant format: webp or avif")
+	scale := fs.Float64("scale", 1, "draw the covers at this fraction of their pixel size (labels keep the real sizes)")
+	palette := fs.Bool("palette", false, "write an 8-bit palette PNG (much smaller; for docs)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: image-worker contact-sheet [--out FILE.png] [--server URL] [--format webp|avif] [--scale 1] [--palette] BOOK_ID", errUsage)
+	}
+	bookID := pos[0]
+	if err := cache.ValidBookID(bookID); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	format, err := transform.ParseFormat(*formatName)
+	if err != nil {
+		return fmt.Errorf("%w: --format: %v", errUsage, err)
+	}
+	if *scale <= 0 || *scale > 1 {
+		return fmt.Errorf("%w: --scale must be in (0, 1]", errUsage)
+	}
+	if *out == "" {
+		*out = bookID + "-contact-sheet.png"
+	}
+	cfg, err := loadConfig(lookup)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	logger := newLogger(stderr, max(cfg.LogLevel, slog.LevelWarn))
+	ctx, cancel := context.WithTimeout(ctx, contactSheetTimeout)
+	defer cancel()
+	presets := sortedPresets(cfg.Proxy.Sizes)
+	var panels []sheetPanel
+	var title string
+	if *server != "" {
+		transform.Startup(cfg.Transform, logger)
+		panels, err = serverPanels(ctx, cfg, *server, bookID, format, presets)
+		title = fmt.Sprintf("%s  ·  %s from %s", bookID, format, *server)
+	} else {
+		var m cache.Manifest
+		m, panels, err = localPanels(ctx, cfg, logger, bookID, format, presets)
+		title = fmt.Sprintf("%s  ·  version %s  ·  original %d×%d %s  ·  %s", bookID, m.Version, m.Width, m.Height, m.ContentType, format)
+	}
+	if err != nil {
+		return err
+	}
+	png, layout, err := composeContactSheet(title, panels, *scale, *palette)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(*out, png); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d×%d, %d presets of book %s, %d bytes\n", *out, layout.Width, layout.Height, len(panels), bookID, len(png))
+	return nil
+}
+
+// preset is one COVER_SIZES entry.
+type preset struct {
+	Name  string
+	Width int
+}
+
+// sortedPresets orders presets by width, then name.
+func sortedPresets(sizes map[string]int) []preset {
+	out := make([]preset, 0, len(sizes))
+	for name, w := range sizes {
+		out = append(out, preset{name, w})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Width < out[j].Width || out[i].Width == out[j].Width && out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// localPanels renders each preset from the stored original of the book's
+// current version with the fill function the variant cache uses on a miss.
+func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []preset) (cache.Manifest, []sheetPanel, error) {
+	store, err := newStore(ctx, cfg, logger)
+	if err != nil {
+		return cache.Manifest{}, nil, fmt.Errorf("open object store: %w", err)
+	}
+	m, err := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout).Load(ctx, bookID)
+	if errors.Is(err, cache.ErrNotFound) {
+		return m, nil, fmt.Errorf("contact sheet: book %s: %w in this store; warm it first (POST /process, image-worker import or backfill)", bookID, errNoStoredCover)
+	}
+	if err != nil {
+		return m, nil, fmt.Errorf("contact sheet: %w", err)
+	}
+	renderer, err := transform.NewRenderer(cfg.Transform, logger)
+	if err != nil {
+		return m, nil, fmt.Errorf("start renderer: %w", err)
+	}
+	fill := renderFill(store, renderer)
+	panels := make([]sheetPanel, 0, len(presets))
+	for _, p := range presets {
+		key := cache.VariantKey{BookID: bookID, Version: m.Version, Width: p.Width, Format: string(format)}
+		b, err := fill(ctx, key)
+		if err != nil {
+			return m, nil, fmt.Errorf("contact sheet: preset %s: %w", p.Name, err)
+		}
+		panels = append(panels, sheetPanel{Name: p.Name, Data: b})
+	}
+	return m, panels, nil
+}
+
+// serverPanels fetches each preset from a running service with a signed
+// URL. A placeholder answer means the book has no cover there.
+func serverPanels(ctx context.Context, cfg config, base, bookID string, format transform.Format, presets []preset) ([]sheetPanel, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: --server must be an http(s) base URL", errUsage)
+	}
+	base = strings.TrimRight(base, "/")
+	signer, err := signing.New(cfg.Signing)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	panels := make([]sheetPanel, 0, len(presets))
+	for _, p := range presets {
+		path := "/covers/" + bookID + "/" + p.Name + "." + string(format)
+		if !cfg.Signing.Disabled {
+			if path, err = signer.SignedURL(path); err != nil {
+				return nil, fmt.Errorf("sign %s: %w", p.Name, err)
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("contact sheet: GET preset %s: %w", p.Name, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("contact sheet: read preset %s: %w", p.Name, err)
+		case resp.StatusCode == http.StatusNotFound || resp.Header.Get("X-Cover-Placeholder") != "":
+			return nil, fmt.Errorf("contact sheet: book %s on %s: %w", bookID, base, errNoStoredCover)
+		case resp.StatusCode != http.StatusOK:
+			return nil, fmt.Errorf("contact sheet: GET preset %s: %w", p.Name, apiFailure("GET /covers", resp.StatusCode, b))
+		}
+		panels = append(panels, sheetPanel{Name: p.Name, Data: b})
+	}
+	return panels, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path, then renames it.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".contact-sheet-*.png")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := tmp.Write(data)
+	if err := errors.Join(werr, tmp.Chmod(0o644), tmp.Close()); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,592 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"encoding/json"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/davidbyttow/govips/v2/vips"
+	"golang.org/x/image/webp"
+
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// hostileCase is one original posted to /process: the job must fail with
+// code, or succeed when code is "" (then check looks at what GET serves).
+type hostileCase struct {
+	name  string
+	data  []byte
+	code  string
+	check func(t *testing.T, svc *service, book string)
+}
+
+// runHostile posts every case through POST /process as its own book, each a
+// subtest, and finally requires the service to be alive.
+func runHostile(t *testing.T, svc *service, src *source, cases []hostileCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			book := bookIDFor(c.name)
+			j := processAndWait(t, svc, book, src.add("/hostile/"+book+".jpg", c.data))
+			switch {
+			case c.code == "" && j.State != "succeeded":
+				t.Fatalf("job = %+v, want succeeded", j)
+			case c.code != "" && (j.State != "failed" || j.Error == nil || j.Error.Code != c.code || j.Error.Message == ""):
+				t.Fatalf("job = %+v, want failed with %q", j, c.code)
+			}
+			if c.check != nil {
+				c.check(t, svc, book)
+			}
+			if c.code != "" { // a refused original leaves the book on its placeholder
+				resp, _ := do(t, http.MethodGet, svc.signed("/covers/"+book+"/320.webp"), nil)
+				if resp.StatusCode != 200 || resp.Header.Get("X-Cover-Placeholder") != "true" {
+					t.Errorf("GET cover of refused book = %d placeholder=%q, want 200 placeholder", resp.StatusCode, resp.Header.Get("X-Cover-Placeholder"))
+				}
+			}
+		})
+	}
+	if resp, _ := do(t, http.MethodGet, svc.base+"/health", nil); resp.StatusCode != 200 {
+		t.Fatalf("/health after hostile originals = %d", resp.StatusCode)
+	}
+}
+
+// bookIDFor turns a case name into a valid book id.
+func bookIDFor(name string) string {
+	b := []byte("H-" + name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// processAndWait posts a warm request and polls its job until it finishes,
+// failing t (a subtest's own) rather than the service's test.
+func processAndWait(t *testing.T, svc *service, book, imageURL string) jobView {
+	t.Helper()
+	body := `{"book_id":"` + book + `","image_url":"` + imageURL + `"}`
+	resp, err := http.Post(svc.base+"/process", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST /process: %v", err)
+	}
+	var accepted struct {
+		JobID string `json:"job_id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&accepted)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || err != nil || accepted.JobID == "" {
+		t.Fatalf("POST /process %s = %d (%v), want 202 with a job id", book, resp.StatusCode, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, b := do(t, http.MethodGet, svc.base+"/jobs/"+accepted.JobID, nil)
+		var j jobView
+		if resp.StatusCode == http.StatusOK && json.Unmarshal(b, &j) == nil && (j.State == "succeeded" || j.State == "failed") {
+			return j
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("job %s of %s did not finish in 30s", accepted.JobID, book)
+	return jobView{}
+}
+
+// TestDecompressionBombsAreRefusedBeforeDecoding: originals declaring tens of
+// thousands of pixels per side are refused with too_many_pixels from their
+// header, and libvips never sees them.
+func TestDecompressionBombsAreRefusedBeforeDecoding(t *testing.T) {
+	src := newSource(t)
+	svc := startService(t, localStore(t), src, nil)
+	cases := []hostileCase{
+		{name: "png 30000x30000 complete 1-bit zlib bomb", data: pngBomb(30000, 30000), code: "too_many_pixels"},
+		{name: "png 10000x10000 over the pixel budget", data: pngBomb(10000, 10000), code: "too_many_pixels"},
+		{name: "jpeg SOF declaring 40000x40000", data: jpegDeclaring(40000, 40000), code: "too_many_pixels"},
+		{name: "webp VP8X canvas 30000x30000", data: webpVP8X(t, 30000, 30000), code: "too_many_pixels"},
+		{name: "webp VP8X canvas 70000x1 over the side limit", data: webpVP8X(t, 70000, 1), code: "too_many_pixels"},
+		{name: "gif screen 30000x30000 one tiny frame", data: gifScreen(30000, 30000), code: "too_many_pixels"},
+	}
+	before := svc.app.renderer.Renders()
+	runHostile(t, svc, src, cases)
+	if n := svc.app.renderer.Renders() - before; n != 0 {
+		t.Errorf("libvips renders after %d bombs = %d, want 0", len(cases), n)
+	}
+}
+
+// TestBrokenAndDisguisedFilesAreRefused: cut files are refused at the door
+// (not_an_image); files complete in structure but corrupt inside are stored
+// (no decode happens at ingest) and then either render or answer 422 - never
+// a 500 or a crash; non-images renamed .jpg are refused by their magic bytes.
+func TestBrokenAndDisguisedFilesAreRefused(t *testing.T) {
+	src := newSource(t)
+	svc := startService(t, localStore(t), src, nil)
+	jpg := readTestdata(t, "photo-1600x2400-baseline.jpg")
+	pngb := encodePNG(t, noise(64, 96))
+	gifb := readTestdata(t, "cover-240x360-animated-6frames.gif")
+	webpb := webpOf(t, noise(64, 96))
+	renderedOr422 := func(t *testing.T, svc *service, book string) {
+		resp, body := do(t, http.MethodGet, svc.signed("/covers/"+book+"/64.webp"), nil)
+		switch resp.StatusCode {
+		case 200:
+			if d := decodeVariant(t, body); d.width != 64 {
+				t.Errorf("variant of a corrupt original = %dx%d, want 64 wide", d.width, d.height)
+			}
+			t.Logf("rendered despite the garbage")
+		case 422:
+			assertErrorBody(t, "corrupt original", resp, body, "unusable_original")
+			t.Logf("refused with 422 unusable_original")
+		default:
+			t.Errorf("GET variant of a corrupt original = %d %s, want 200 or 422", resp.StatusCode, body)
+		}
+	}
+	cases := []hostileCase{
+		{name: "zero bytes", data: []byte{}, code: "not_an_image"},
+		{name: "jpeg cut at 60%", data: jpg[:len(jpg)*6/10], code: "not_an_image"},
+		{name: "png cut at 70%", data: pngb[:len(pngb)*7/10], code: "not_an_image"},
+		{name: "gif cut at 50%", data: gifb[:len(gifb)/2], code: "not_an_image"},
+		{name: "webp cut at 60%", data: webpb[:len(webpb)*6/10], code: "not_an_image"},
+		{name: "jpeg header only", data: jpg[:600], code: "not_an_image"},
+		{name: "jpeg garbage in the middle", data: garble(jpg), check: renderedOr422},
+		{name: "png garbage in the middle", data: garble(pngb), check: renderedOr422},
+		{name: "gif garbage in the middle", data: garble(gifb), check: renderedOr422},
+		{name: "webp garbage in the middle", data: garble(webpb), check: renderedOr422},
+		{name: "html renamed jpg", data: []byte("<!DOCTYPE html><html><head><script>alert(1)</script></head><body><img src=x></body></html>"), code: "not_an_image"},
+		{name: "pdf renamed jpg", data: []byte("%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"), code: "not_an_image"},
+		{name: "svg renamed jpg", data: []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="600" height="900"><rect width="600" height="900"/></svg>`), code: "unsupported_type"},
+		{name: "plain text renamed jpg", data: []byte("this is not a cover, just some text\n"), code: "not_an_image"},
+		{name: "jpeg magic then text", data: append([]byte{0xFF, 0xD8, 0xFF}, "not really a jpeg"...), code: "not_an_image"},
+	}
+	runHostile(t, svc, src, cases)
+}
+
+// TestSVGWithRemoteReferencesIsRefusedWithoutFetching: SVG is off by default,
+// so an SVG with an external entity, an <image href> and a stylesheet on a
+// "remote" server is refused (unsupported_type) and nothing ever connects to
+// that server, also when padding pushes <svg past the sniffed first KiB.
+func TestSVGWithRemoteReferencesIsRefusedWithoutFetching(t *testing.T) {
+	src := newSource(t)
+	svc := startService(t, localStore(t), src, nil)
+	remote, conns := forbiddenListener(t)
+	r := "http://" + remote.Addr().String()
+	xxe := `<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY xxe SYSTEM "` + r + `/xxe.txt">]>` +
+		`<?xml-stylesheet href="` + r + `/style.css"?>` +
+		`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="600" height="900">` +
+		`<image href="` + r + `/a.png" width="600" height="900"/><image xlink:href="` + r + `/b.png"/><text>&xxe;</text></svg>`
+	padded := `<?xml version="1.0"?><!-- ` + strings.Repeat("pad ", 400) + ` -->` + xxe[len(`<?xml version="1.0"?>`):]
+	runHostile(t, svc, src, []hostileCase{
+		{name: "svg external entity and remote hrefs", data: []byte(xxe), code: "unsupported_type"},
+		// Past the first KiB the sniffer no longer sees <svg: still refused, as not an image.
+		{name: "svg behind a 1.6 KiB comment", data: []byte(padded), code: "not_an_image"},
+	})
+	time.Sleep(200 * time.Millisecond)
+	if n := conns.Load(); n != 0 {
+		t.Errorf("the remote server referenced by the SVGs got %d connections, want 0", n)
+	}
+}
+
+// TestPolyglotsServeOnlyReencodedImages: what is accepted is a valid,
+// complete image with extra bytes where decoders ignore them (a JPEG comment
+// with a script, a ZIP after the JPEG end, HTML after the PNG end, a GIF
+// comment extension). Storing such an original is fine: it is private, and
+// clients only ever get variants re-encoded by libvips, which carry none of
+// the payload. A GIF with HTML after its trailer is refused, because the
+// completeness check wants the trailer as the GIF's last byte.
+func TestPolyglotsServeOnlyReencodedImages(t *testing.T) {
+	src := newSource(t)
+	svc := startService(t, localStore(t), src, nil)
+	base := solid(48, 72, color.RGBA{200, 30, 30, 255})
+	jpg := encodeJPEG(t, base)
+	payloads := []string{"<script>", "alert(", "PK\x03\x04", "<html"}
+	clean := func(t *testing.T, svc *service, book string) {
+		resp, body := do(t, http.MethodGet, svc.signed("/covers/"+book+"/48.webp"), nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/webp" {
+			t.Fatalf("GET variant = %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		d := decodeVariant(t, body)
+		if d.width != 48 || d.height != 72 || binary.LittleEndian.Uint32(body[4:8])+8 != uint32(len(body)) {
+			t.Errorf("variant = %dx%d, RIFF size %d for %d bytes; want 48x72 with nothing after the RIFF", d.width, d.height, binary.LittleEndian.Uint32(body[4:8]), len(body))
+		}
+		if c := meanColour(d.img); c[0] < 150 || c[1] > 80 || c[2] > 80 {
+			t.Errorf("variant colour = %v, want the red image", c)
+		}
+		for _, p := range payloads {
+			if bytes.Contains(body, []byte(p)) {
+				t.Errorf("variant carries the payload %q", p)
+			}
+		}
+	}
+	cases := []hostileCase{
+		{name: "jpeg with script in a comment segment", data: jpegWithComment(jpg, "*/=alert(1)/*<script>alert(1)</script>"), check: clean},
+		{name: "jpeg with a zip appended", data: append(bytes.Clone(jpg), zipOf(t, "payload.js", "alert(1)")...), check: clean},
+		{name: "png with html appended", data: append(encodePNG(t, base), "<html><script>alert(1)</script></html>"...), check: clean},
+		{name: "gif with script in a comment extension", data: gifWithComment(t, base, "<script>alert(1)</script>"), check: clean},
+		{name: "gif with html after the trailer", data: append(encodeGIF(t, base), "<html><script>alert(1)</script></html>"...), code: "not_an_image"},
+	}
+	runHostile(t, svc, src, cases)
+}
+
+// TestUnusualValidImagesRender: valid but unusual originals are stored and
+// render to the right size and colours: thousands of GIF frames (only the
+// first is used; Probe stops counting at 1000 without decoding), extreme
+// aspect ratios, 1x1, 16-bit and palette PNGs, CMYK JPEG without a profile.
+func TestUnusualValidImagesRender(t *testing.T) {
+	src := newSource(t)
+	svc := startService(t, localStore(t), src, nil)
+	frames := manyFrameGIF(t, 240, 360, 5000)
+	if info, err := transform.Probe(frames, 0); err != nil || info.Frames != 1000 || info.Width != 240 {
+		t.Fatalf("Probe(5000-frame GIF) = %+v, %v; want 240 wide with Frames capped at 1000", info, err)
+	}
+	wantVariant := func(path string, size wantSize, colour func([3]float64) bool) func(*testing.T, *service, string) {
+		return func(t *testing.T, svc *service, book string) { checkVariant(t, svc, book, path, size, colour, false) }
+	}
+	renderedOrRefused := func(path string, size wantSize, colour func([3]float64) bool) func(*testing.T, *service, string) {
+		return func(t *testing.T, svc *service, book string) { checkVariant(t, svc, book, path, size, colour, true) }
+	}
+	red := func(c [3]float64) bool { return c[0] > 180 && c[1] < 70 && c[2] < 70 }
+	orange := func(c [3]float64) bool { return c[0] > 200 && c[1] > 90 && c[1] < 170 && c[2] < 60 }
+	grey := func(c [3]float64) bool { return c[0] > 100 && c[0] < 160 && c[0]-c[2] < 12 && c[2]-c[0] < 12 }
+	tall := solid(1, 20000, color.RGBA{128, 128, 128, 255})
+	wide := solid(20000, 1, color.RGBA{128, 128, 128, 255})
+	// A variant of the 1x20000 original may be refused (422) or rendered,
+	// but what is served must decode: no side over 16383, the WebP limit
+	// and libheif's default security limit for AVIF.
+	tallVariant := wantSize{w: 1, minH: 1, maxH: 16383}
+	cases := []hostileCase{
+		{name: "gif with 3000 frames uses the first", data: manyFrameGIF(t, 240, 360, 3000), check: wantVariant("320.webp", exact(240, 360), red)},
+		// libvips' GIF loader (libnsgif) refuses more than about 4100
+		// frames: the stored original then answers 422 at once.
+		{name: "gif with 5000 frames renders the first or is refused", data: frames, check: renderedOrRefused("320.webp", exact(240, 360), red)},
+		{name: "1x20000 webp", data: encodePNG(t, tall), check: renderedOrRefused("320.webp", tallVariant, grey)},
+		{name: "1x20000 avif", data: encodePNG(t, tall), check: renderedOrRefused("320.avif", tallVariant, grey)},
+		{name: "20000x1", data: encodePNG(t, wide), check: wantVariant("320.webp", exact(320, 1), grey)},
+		{name: "1x1", data: encodePNG(t, solid(1, 1, color.RGBA{200, 30, 30, 255})), check: wantVariant("320.webp", exact(1, 1), red)},
+		{name: "16-bit png", data: encodePNG(t, orange16(64, 96)), check: wantVariant("64.webp", exact(64, 96), orange)},
+		{name: "palette png", data: encodePNG(t, paletted(64, 96)), check: wantVariant("32.webp", exact(32, 48), red)},
+		{name: "cmyk jpeg without profile", data: readTestdata(t, "photo-1600x2400-cmyk-noprofile.jpg"), check: wantVariant("320.webp", exact(320, 480), nil)},
+	}
+	runHostile(t, svc, src, cases)
+}
+
+// wantSize is the expected size of a variant: width w, height in minH..maxH.
+type wantSize struct{ w, minH, maxH int }
+
+func exact(w, h int) wantSize { return wantSize{w, h, h} }
+
+// checkVariant GETs a variant of book within 5 s and wants it of the given
+// size, sRGB with 3 bands, of the right colour; with mayRefuse a 422
+// unusable_original is accepted instead (a clean refusal of an original
+// libvips cannot use).
+func checkVariant(t *testing.T, svc *service, book, path string, size wantSize, colour func([3]float64) bool, mayRefuse bool) {
+	t.Helper()
+	start := time.Now()
+	resp, body := do(t, http.MethodGet, svc.signed("/covers/"+book+"/"+path), nil)
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("GET %s took %v, want under 5s", path, el)
+	}
+	if mayRefuse && resp.StatusCode == http.StatusUnprocessableEntity {
+		assertErrorBody(t, "GET "+path, resp, body, "unusable_original")
+		t.Logf("GET %s: refused with 422 unusable_original", path)
+		return
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d %s, want 200", path, resp.StatusCode, body)
+	}
+	d := decodeVariant(t, body)
+	if d.width != size.w || d.height < size.minH || d.height > size.maxH || d.bands != 3 || d.interp != vips.InterpretationSRGB {
+		t.Errorf("GET %s = %dx%d, %d bands, %v; want %d x %d..%d, sRGB with 3 bands", path, d.width, d.height, d.bands, d.interp, size.w, size.minH, size.maxH)
+	}
+	if c := meanColour(d.img); colour != nil && !colour(c) {
+		t.Errorf("GET %s mean colour = %.0f, not the original's", path, c)
+	}
+}
+
+// pngBomb is a complete 1-bit greyscale PNG of w x h zero pixels: a few
+// hundred KB that would inflate to w*h/8 bytes and decode to w*h pixels. The
+// deflate stream is one compressed MiB of zeros repeated (each piece ends on
+// a sync flush and references nothing before it), so no test compresses
+// hundreds of MB.
+func pngBomb(w, h int) []byte {
+	rowLen := 1 + (w+7)/8
+	total := rowLen * h
+	piece := func(n int) []byte {
+		var b bytes.Buffer
+		fw, _ := flate.NewWriter(&b, flate.BestCompression)
+		_, _ = fw.Write(make([]byte, n))
+		_ = fw.Flush()
+		return b.Bytes()
+	}
+	var z bytes.Buffer
+	z.Write([]byte{0x78, 0xDA})
+	const mib = 1 << 20
+	whole := piece(mib)
+	for range total / mib {
+		z.Write(whole)
+	}
+	z.Write(piece(total % mib))
+	var end bytes.Buffer
+	fw, _ := flate.NewWriter(&end, flate.BestCompression)
+	_ = fw.Close() // the final, empty block
+	z.Write(end.Bytes())
+	// Adler-32 of n zero bytes: a stays 1, b grows by 1 per byte.
+	_ = binary.Write(&z, binary.BigEndian, uint32(total%65521)<<16|1)
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = 1, 0 // bit depth 1, greyscale
+	b := []byte("\x89PNG\r\n\x1a\n")
+	b = pngChunk(b, "IHDR", ihdr)
+	b = pngChunk(b, "IDAT", z.Bytes())
+	return pngChunk(b, "IEND", nil)
+}
+
+func pngChunk(b []byte, typ string, data []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
+	start := len(b)
+	b = append(append(b, typ...), data...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
+}
+
+// jpegDeclaring is a real small JPEG whose SOF0 header is patched to w x h.
+func jpegDeclaring(w, h int) []byte {
+	var buf bytes.Buffer
+	_ = jpeg.Encode(&buf, noise(16, 16), &jpeg.Options{Quality: 80})
+	b := buf.Bytes()
+	i := bytes.Index(b, []byte{0xFF, 0xC0})
+	binary.BigEndian.PutUint16(b[i+5:], uint16(h))
+	binary.BigEndian.PutUint16(b[i+7:], uint16(w))
+	return b
+}
+
+// gifScreen is a complete GIF with one 1x1 frame on a w x h logical screen.
+func gifScreen(w, h int) []byte {
+	var buf bytes.Buffer
+	_ = gif.Encode(&buf, solid(1, 1, color.RGBA{255, 0, 0, 255}), nil)
+	b := buf.Bytes()
+	binary.LittleEndian.PutUint16(b[6:], uint16(w))
+	binary.LittleEndian.PutUint16(b[8:], uint16(h))
+	return b
+}
+
+// webpOf encodes img as a (simple, lossy) WebP with libvips.
+func webpOf(t *testing.T, img image.Image) []byte {
+	t.Helper()
+	ref, err := vips.NewImageFromBuffer(encodePNG(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	b, _, err := ref.ExportWebp(vips.NewWebpExportParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// webpVP8X wraps the VP8 chunk of a real 16x16 WebP in an extended file
+// whose VP8X canvas declares w x h.
+func webpVP8X(t *testing.T, w, h int) []byte {
+	t.Helper()
+	simple := webpOf(t, noise(16, 16))
+	vp8 := simple[12:] // the "VP8 " chunk
+	x := []byte("VP8X")
+	x = binary.LittleEndian.AppendUint32(x, 10)
+	x = append(x, 0, 0, 0, 0)
+	x = append(x, byte(w-1), byte((w-1)>>8), byte((w-1)>>16), byte(h-1), byte((h-1)>>8), byte((h-1)>>16))
+	body := append(append([]byte("WEBP"), x...), vp8...)
+	return append(binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(len(body))), body...)
+}
+
+// garble overwrites 64 bytes in the middle of b with a fixed pattern that
+// holds no 0xFF (so no JPEG marker is forged) and keeps the length.
+func garble(b []byte) []byte {
+	out := bytes.Clone(b)
+	mid := len(out) / 2
+	for i := range 64 {
+		out[mid+i] = byte(0x11 + i*37%0xE0)
+	}
+	return out
+}
+
+// jpegWithComment inserts a COM segment holding s right after SOI.
+func jpegWithComment(jpg []byte, s string) []byte {
+	seg := append([]byte{0xFF, 0xFE}, byte((len(s)+2)>>8), byte(len(s)+2))
+	seg = append(seg, s...)
+	return append(append(bytes.Clone(jpg[:2]), seg...), jpg[2:]...)
+}
+
+func zipOf(t *testing.T, name, content string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	f, err := zw.Create(name)
+	if err == nil {
+		_, err = f.Write([]byte(content))
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// gifWithComment inserts a comment extension holding s before the trailer.
+func gifWithComment(t *testing.T, img image.Image, s string) []byte {
+	b := encodeGIF(t, img)
+	ext := append([]byte{0x21, 0xFE, byte(len(s))}, s...)
+	ext = append(ext, 0)
+	return append(append(bytes.Clone(b[:len(b)-1]), ext...), 0x3B)
+}
+
+// manyFrameGIF is a w x h red first frame followed by n-1 one-pixel blue frames.
+func manyFrameGIF(t *testing.T, w, h, n int) []byte {
+	t.Helper()
+	pal := color.Palette{color.RGBA{220, 20, 20, 255}, color.RGBA{20, 20, 220, 255}}
+	g := &gif.GIF{Config: image.Config{ColorModel: pal, Width: w, Height: h}}
+	g.Image = append(g.Image, image.NewPaletted(image.Rect(0, 0, w, h), pal))
+	g.Delay = append(g.Delay, 1)
+	for i := 1; i < n; i++ {
+		f := image.NewPaletted(image.Rect(i%w, 0, i%w+1, 1), pal)
+		f.Pix[0] = 1
+		g.Image = append(g.Image, f)
+		g.Delay = append(g.Delay, 1)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encodePNG(t *testing.T, img image.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encodeJPEG(t *testing.T, img image.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encodeGIF(t *testing.T, img image.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := gif.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func solid(w, h int, c color.RGBA) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+	}
+	return img
+}
+
+// noise is a deterministic pattern that compresses badly.
+func noise(w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	x := uint32(2463534242)
+	for i := range img.Pix {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		img.Pix[i] = byte(x)
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	return img
+}
+
+// orange16 is a 16-bit RGB image whose 8-bit value is about (230, 130, 20).
+func orange16(w, h int) *image.RGBA64 {
+	img := image.NewRGBA64(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetRGBA64(x, y, color.RGBA64{230*257 + uint16(x), 130*257 + uint16(y), 20 * 257, 0xFFFF})
+		}
+	}
+	return img
+}
+
+// paletted is a 4-colour palette image of red and dark-red stripes.
+func paletted(w, h int) *image.Paletted {
+	pal := color.Palette{color.RGBA{230, 20, 20, 255}, color.RGBA{200, 10, 10, 255}, color.RGBA{0, 0, 0, 255}, color.RGBA{255, 255, 255, 255}}
+	img := image.NewPaletted(image.Rect(0, 0, w, h), pal)
+	for y := range h {
+		for x := range w {
+			img.SetColorIndex(x, y, uint8(y/4%2))
+		}
+	}
+	return img
+}
+
+// variantInfo is what decoding a served variant tells.
+type variantInfo struct {
+	width, height, bands int
+	interp               vips.Interpretation
+	img                  image.Image
+}
+
+// decodeVariant decodes a variant with libvips (size, bands, colour space)
+// and its pixels with golang.org/x/image/webp (WebP) or through a PNG
+// written by libvips (AVIF).
+func decodeVariant(t *testing.T, body []byte) variantInfo {
+	t.Helper()
+	ref, err := vips.NewImageFromBuffer(body)
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "Stack:")
+		t.Fatalf("the served variant (%d bytes) does not decode with libvips: %s", len(body), strings.Join(strings.Fields(msg), " "))
+	}
+	defer ref.Close()
+	var img image.Image
+	if bytes.HasPrefix(body, []byte("RIFF")) {
+		img, err = webp.Decode(bytes.NewReader(body))
+	} else {
+		var pngBytes []byte
+		if pngBytes, _, err = ref.ExportPng(vips.NewPngExportParams()); err == nil {
+			img, err = png.Decode(bytes.NewReader(pngBytes))
+		}
+	}
+	if err != nil {
+		t.Fatalf("decode the variant's pixels: %v", err)
+	}
+	return variantInfo{ref.Width(), ref.Height(), ref.Bands(), ref.Interpretation(), img}
+}
+
+// meanColour is the average 8-bit RGB of img.
+func meanColour(img image.Image) [3]float64 {
+	var s [3]float64
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			s[0], s[1], s[2] = s[0]+float64(r>>8), s[1]+float64(g>>8), s[2]+float64(bl>>8)
+		}
+	}
+	n := float64(b.Dx() * b.Dy())
+	return [3]float64{s[0] / n, s[1] / n, s[2] / n}
+}

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"golang.org/x/image/webp"
+)
+
+// specPath is the contract, relative to this package.
+const specPath = "../../openapi.yaml"
+
+// contract is openapi.yaml loaded, validated and routed, plus a record of the
+// operations and statuses that real requests reached.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+
+	mu   sync.Mutex
+	seen map[string]map[int]bool // "GET /covers/{book_id}/{file}" -> statuses
+}
+
+var registerDecoders sync.Once
+
+// loadContract loads openapi.yaml and fails the test unless it is a valid document.
+func loadContract(t *testing.T) *contract {
+	t.Helper()
+	registerDecoders.Do(func() {
+		// Image bodies are checked by decoding their header, not by bytes.
+		openapi3filter.RegisterBodyDecoder("image/webp", imageDecoder(decodeWebP))
+		openapi3filter.RegisterBodyDecoder("image/avif", imageDecoder(decodeAVIF))
+		openapi3filter.RegisterBodyDecoder("application/x-protobuf", openapi3filter.FileBodyDecoder)
+	})
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = false
+	doc, err := loader.LoadFromFile(specPath)
+	if err != nil {
+		t.Fatalf("load %s: %v", specPath, err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("%s is not a valid OpenAPI document: %v", specPath, err)
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("route %s: %v", specPath, err)
+	}
+	return &contract{doc: doc, router: router, seen: map[string]map[int]bool{}}
+}
+
+// call is one real request. base is the listener it goes to.
+type call struct {
+	base     string
+	internal bool // base is the internal listener
+	method   string
+	path     string // with the query
+	header   map[string]string
+	body     []byte
+	// breaksSpec: the request itself violates openapi.yaml (the answer must
+	// still be documented). A request the spec accepts although it was
+	// expected to reject it, or the reverse, fails the test.
+	breaksSpec bool
+}
+
+var contractClient = &http.Client{
+	Timeout:       90 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// send validates the request against the spec, sends it, validates the
+// answer (status, headers, body) and returns it with its body read.
+func (c *contract) send(t *testing.T, r call) (*http.Response, []byte) {
+	t.Helper()
+	what := r.method + " " + r.path
+	req := r.request(t)
+	route, params, routeErr := c.router.FindRoute(req)
+	if routeErr != nil {
+		t.Errorf("%s: no operation in openapi.yaml: %v", what, routeErr)
+	}
+	var in *openapi3filter.RequestValidationInput
+	if route != nil {
+		listener := map[bool]string{false: "public", true: "internal"}[r.internal]
+		if ls := c.listeners(route.PathItem, route.Operation); !slices.Contains(ls, listener) {
+			t.Errorf("%s was answered on the %s listener but openapi.yaml declares it on %v", what, listener, ls)
+		}
+		in = &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: bearerPresent, MultiError: true}}
+		err := openapi3filter.ValidateRequest(context.Background(), in)
+		switch {
+		case err != nil && !r.breaksSpec:
+			t.Errorf("%s: openapi.yaml rejects this request: %v", what, err)
+		case err == nil && r.breaksSpec:
+			t.Errorf("%s: openapi.yaml accepts this request, want it rejected by the spec", what)
+		}
+	}
+	resp, err := contractClient.Do(r.request(t))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: read body: %v", what, err)
+	}
+	if route != nil {
+		c.record(route, resp.StatusCode)
+		if err := c.checkResponse(in, resp.StatusCode, resp.Header, body); err != nil {
+			t.Errorf("%s = %d %s\nviolates openapi.yaml: %v", what, resp.StatusCode, clip(body), err)
+		}
+	}
+	return resp, body
+}
+
+func (r call) request(t *testing.T) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(r.method, r.base+r.path, bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("NewRequest(%s %s): %v", r.method, r.path, err)
+	}
+	if r.body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// checkResponse validates one answer. openapi3filter skips HEAD and 304
+// entirely, so documented status, required headers and header schemas are
+// checked here for every answer, and bodies by openapi3filter.
+func (c *contract) checkResponse(in *openapi3filter.RequestValidationInput, status int, hdr http.Header, body []byte) error {
+	route := in.Route
+	ref := route.Operation.Responses.Status(status)
+	if ref == nil || ref.Value == nil {
+		return fmt.Errorf("status %d is not documented for %s %s", status, route.Method, route.Path)
+	}
+	var errs []error
+	for name, h := range ref.Value.Headers {
+		if strings.EqualFold(name, "Content-Type") || h.Value == nil {
+			continue
+		}
+		if err := checkHeader(name, h.Value, hdr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if route.Method == http.MethodHead || status == http.StatusNotModified {
+		if len(body) != 0 {
+			errs = append(errs, fmt.Errorf("%d to %s has a body of %d bytes", status, route.Method, len(body)))
+		}
+	}
+	if route.Method == http.MethodHead && status == http.StatusOK {
+		get := route.PathItem.Get
+		if get == nil || get.Responses.Status(http.StatusOK) == nil || get.Responses.Status(http.StatusOK).Value.Content.Get(hdr.Get("Content-Type")) == nil {
+			errs = append(errs, fmt.Errorf("HEAD Content-Type %q is not a content type of GET 200", hdr.Get("Content-Type")))
+		}
+	}
+	err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: status, Header: hdr, Body: io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	})
+	return errors.Join(append(errs, err)...)
+}
+
+// checkHeader checks presence when required and the value against its schema.
+func checkHeader(name string, h *openapi3.Header, hdr http.Header) error {
+	vals := hdr.Values(name)
+	if len(vals) == 0 {
+		if h.Required {
+			return fmt.Errorf("required header %s is missing", name)
+		}
+		return nil
+	}
+	if h.Schema == nil || h.Schema.Value == nil {
+		return nil
+	}
+	var v any = vals[0]
+	if h.Schema.Value.Type.Is("integer") {
+		n, err := strconv.ParseInt(vals[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("header %s: %q is not an integer", name, vals[0])
+		}
+		v = n
+	}
+	if err := h.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		return fmt.Errorf("header %s: %q: %w", name, vals[0], err)
+	}
+	return nil
+}
+
+// listeners names the listeners an operation is declared on: the
+// x-listener of its servers (operation, path item, or document).
+func (c *contract) listeners(item *openapi3.PathItem, op *openapi3.Operation) []string {
+	servers := c.doc.Servers
+	if len(item.Servers) > 0 {
+		servers = item.Servers
+	}
+	if op.Servers != nil {
+		servers = *op.Servers
+	}
+	var out []string
+	for _, s := range servers {
+		if l, ok := s.Extensions["x-listener"].(string); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (c *contract) record(route *routers.Route, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := route.Method + " " + route.Path
+	if c.seen[key] == nil {
+		c.seen[key] = map[int]bool{}
+	}
+	c.seen[key][status] = true
+}
+
+// requireEveryOperation fails for an operation no request reached, and logs
+// the documented statuses that were not produced.
+func (c *contract) requireEveryOperation(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, path := range c.doc.Paths.InMatchingOrder() {
+		for method, op := range c.doc.Paths.Value(path).Operations() {
+			key := method + " " + path
+			if len(c.seen[key]) == 0 {
+				t.Errorf("openapi.yaml describes %s (%s) but no test request reached it", key, op.OperationID)
+				continue
+			}
+			var missing []string
+			for _, code := range op.Responses.Keys() {
+				if n, err := strconv.Atoi(code); err == nil && !c.seen[key][n] {
+					missing = append(missing, code)
+				}
+			}
+			if len(missing) > 0 {
+				slices.Sort(missing)
+				t.Logf("%s: documented but not produced by these tests: %v", key, missing)
+			}
+		}
+	}
+}
+
+// bearerPresent satisfies the adminToken scheme when a bearer token is sent
+// (whether it is the right one is the service's business: 401).
+func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if s := in.SecurityScheme; s != nil && s.Type == "http" && strings.EqualFold(s.Scheme, "bearer") {
+		if tok, ok := strings.CutPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer "); ok && tok != "" {
+			return nil
+		}
+		return errors.New("no bearer token")
+	}
+	return fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName)
+}
+
+// imageDecoder turns an image check into a body decoder: the body must be an
+// image of the declared type; its value for the schema is the raw string.
+func imageDecoder(check func([]byte) error) openapi3filter.BodyDecoder {
+	return func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, err
+		}
+		if err := check(b); err != nil {
+			return nil, err
+		}
+		return string(b), nil
+	}
+}
+
+func decodeWebP(b []byte) error {
+	cfg, err := webp.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("not a WebP: %w", err)
+	}
+	if cfg.Width < 1 || cfg.Height < 1 {
+		return fmt.Errorf("WebP of %dx%d", cfg.Width, cfg.Height)
+	}
+	return nil
+}
+
+// decodeAVIF checks the ISO-BMFF file type box for an AVIF brand.
+func decodeAVIF(b []byte) error {
+	if len(b) < 16 || string(b[4:8]) != "ftyp" {
+		return errors.New("not an ISO-BMFF file")
+	}
+	size := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
+	if size < 16 || size > len(b) {
+		return fmt.Errorf("ftyp box of %d bytes", size)
+	}
+	for i := 8; i+4 <= size; i += 4 {
+		if i == 12 {
+			continue // minor version
+		}
+		if brand := string(b[i : i+4]); brand == "avif" || brand == "avis" {
+			return nil
+		}
+	}
+	return errors.New("no avif brand in ftyp")
+}
+
+func clip(b []byte) string {
+	if len(b) > 300 || !isText(b) {
+		return fmt.Sprintf("(%d bytes)", len(b))
+	}
+	return string(b)
+}
+
+func isText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x09 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
