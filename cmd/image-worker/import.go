@@ -46,8 +46,9 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 	}
 	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
 	warmer := ingest.NewWarmer(nil, store, manifests, cfg.Transform.MaxPixels, logger)
-	abs, _ := filepath.Abs(path)
-	m, err := warmer.Store(ctx, *book, "file://"+abs, data)
+	// The source is recorded without the server's directory layout: it is
+	// shown in metadata and result events.
+	m, err := warmer.Store(ctx, *book, "import:"+filepath.Base(path), data)
 	if err != nil {
 		return fmt.Errorf("import %s (%s): %w", path, ingest.Code(err), err)
 	}

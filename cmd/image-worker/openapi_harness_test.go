@@ -5,8 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"maps"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,8 +66,8 @@ func loadContract(t *testing.T) *contract {
 	return &contract{doc: doc, router: router, seen: map[string]map[int]bool{}}
 }
 
-// call is one real request. base is the listener it goes to.
-type call struct {
+// specCall is one real request. base is the listener it goes to.
+type specCall struct {
 	base     string
 	internal bool // base is the internal listener
 	method   string
@@ -82,7 +87,7 @@ var contractClient = &http.Client{
 
 // send validates the request against the spec, sends it, validates the
 // answer (status, headers, body) and returns it with its body read.
-func (c *contract) send(t *testing.T, r call) (*http.Response, []byte) {
+func (c *contract) send(t *testing.T, r specCall) (*http.Response, []byte) {
 	t.Helper()
 	what := r.method + " " + r.path
 	req := r.request(t)
@@ -118,13 +123,13 @@ func (c *contract) send(t *testing.T, r call) (*http.Response, []byte) {
 	if route != nil {
 		c.record(route, resp.StatusCode)
 		if err := c.checkResponse(in, resp.StatusCode, resp.Header, body); err != nil {
-			t.Errorf("%s = %d %s\nviolates openapi.yaml: %v", what, resp.StatusCode, clip(body), err)
+			t.Errorf("%s = %d %s\nviolates openapi.yaml: %v", what, resp.StatusCode, clipBody(body), err)
 		}
 	}
 	return resp, body
 }
 
-func (r call) request(t *testing.T) *http.Request {
+func (r specCall) request(t *testing.T) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(r.method, r.base+r.path, bytes.NewReader(r.body))
 	if err != nil {
@@ -315,7 +320,7 @@ func decodeAVIF(b []byte) error {
 	return errors.New("no avif brand in ftyp")
 }
 
-func clip(b []byte) string {
+func clipBody(b []byte) string {
 	if len(b) > 300 || !isText(b) {
 		return fmt.Sprintf("(%d bytes)", len(b))
 	}
@@ -329,4 +334,192 @@ func isText(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// TestOpenAPIHarnessCatchesDrift proves the validation can fail: answers that
+// differ from openapi.yaml in one way each are refused, and the same answers
+// as the service gives them pass.
+func TestOpenAPIHarnessCatchesDrift(t *testing.T) {
+	c := loadContract(t)
+	jobID := strings.Repeat("ab", 16)
+	base := map[string]string{"Content-Type": "application/json", "X-Request-Id": "r1", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+	with := func(extra map[string]string, drop ...string) map[string]string {
+		h := maps.Clone(base)
+		maps.Copy(h, extra)
+		for _, k := range drop {
+			delete(h, k)
+		}
+		return h
+	}
+	cover := map[string]string{"ETag": `"1a2b"`, "Cache-Control": "public, max-age=86400, stale-while-revalidate=3600",
+		"Surrogate-Key": "book-B1", "Cache-Tag": "book-B1", "X-Request-Id": "r1", "X-Content-Type-Options": "nosniff"}
+	avif := string(readTestdata(t, "cover-1200x1800.avif"))
+	image := func(ct string) map[string]string {
+		h := maps.Clone(cover)
+		h["Content-Type"], h["Content-Length"] = ct, "1000"
+		return h
+	}
+	blurhash := "T" + strings.Repeat("0", 27)
+	meta := `"book_id":"B1","version":"0123456789ab","source_url":"https://images.example.com/b1.jpg","width":1600,"height":2400,` +
+		`"format":"jpeg","bytes":1000,"dominant_color":"#7a5c3e","blurhash":"` + blurhash + `","lqip":"data:image/webp;base64,UklGRg==",` +
+		`"covers":{"thumb":{"webp":"/covers/B1/thumb.webp?v=0123456789ab&sig=` + strings.Repeat("A", 43) + `","avif":"/covers/B1/thumb.avif?v=0123456789ab"}}`
+	cases := []struct {
+		name, method, path string
+		status             int
+		header             map[string]string
+		body               string
+		wantErr            string // a part of the validation error; "" for none
+	}{
+		{"health as frozen", "GET", "/health", 200, base, `{"status":"ok","stub":false}`, ""},
+		{"health with an extra field", "GET", "/health", 200, base, `{"status":"ok","stub":false,"uptime":3}`, `'uptime' not allowed`},
+		{"health with stub true", "GET", "/health", 200, base, `{"status":"ok","stub":true}`, `/stub`},
+		{"health without X-Request-Id", "GET", "/health", 200, with(nil, "X-Request-Id"), `{"status":"ok","stub":false}`, `X-Request-Id`},
+		{"health cacheable", "GET", "/health", 200, with(map[string]string{"Cache-Control": "max-age=60"}), `{"status":"ok","stub":false}`, `Cache-Control`},
+		{"process 202 as frozen", "POST", "/process", 202, with(map[string]string{"Location": "/jobs/" + jobID}), `{"message":"accepted","stub":false,"job_id":"` + jobID + `"}`, ""},
+		{"process 200 instead of 202", "POST", "/process", 200, with(map[string]string{"Location": "/jobs/" + jobID}), `{"message":"accepted","stub":false,"job_id":"` + jobID + `"}`, `status 200 is not documented`},
+		{"process 202 without Location", "POST", "/process", 202, base, `{"message":"accepted","stub":false,"job_id":"` + jobID + `"}`, `Location`},
+		{"process 202 with an extra field", "POST", "/process", 202, with(map[string]string{"Location": "/jobs/" + jobID}), `{"message":"accepted","stub":false,"job_id":"` + jobID + `","queued":1}`, `'queued' not allowed`},
+		{"process 202 message changed", "POST", "/process", 202, with(map[string]string{"Location": "/jobs/" + jobID}), `{"message":"queued","stub":false,"job_id":"` + jobID + `"}`, `/message`},
+		{"job as served", "GET", "/jobs/" + jobID, 200, base, `{"job_id":"` + jobID + `","book_id":"B1","state":"succeeded","version":"0123456789ab"}`, ""},
+		{"job succeeded without version", "GET", "/jobs/" + jobID, 200, base, `{"job_id":"` + jobID + `","book_id":"B1","state":"succeeded"}`, `'version'`},
+		{"job failed without error", "GET", "/jobs/" + jobID, 200, base, `{"job_id":"` + jobID + `","book_id":"B1","state":"failed"}`, `'error'`},
+		{"403 bad_signature", "GET", "/covers/B1/320.webp", 403, base, `{"error":{"code":"bad_signature","message":"the URL signature is not valid"}}`, ""},
+		{"403 with a 404 code", "GET", "/covers/B1/320.webp", 403, base, `{"error":{"code":"no_cover","message":"x"}}`, `/error/code`},
+		{"error with an unknown code", "GET", "/covers/B1/320.webp", 403, base, `{"error":{"code":"nope","message":"x"}}`, `/error/code`},
+		{"error as a string", "GET", "/covers/B1/320.webp", 403, base, `{"error":"bad signature"}`, `/error`},
+		{"503 with Retry-After", "GET", "/covers/B1/320.webp", 503, with(map[string]string{"Retry-After": "1"}), `{"error":{"code":"overloaded","message":"x"}}`, ""},
+		{"503 without Retry-After", "GET", "/covers/B1/320.webp", 503, base, `{"error":{"code":"overloaded","message":"x"}}`, `Retry-After`},
+		{"undocumented status", "GET", "/covers/B1/320.webp", 418, base, `{"error":{"code":"internal","message":"x"}}`, `status 418 is not documented`},
+		{"cover 304 as served", "GET", "/covers/B1/320.webp", 304, cover, ``, ""},
+		{"cover 304 without ETag", "GET", "/covers/B1/320.webp", 304, with(cover, "ETag"), ``, `ETag`},
+		{"cover 200 as served", "GET", "/covers/B1/320.avif", 200, image("image/avif"), avif, ""},
+		{"cover 200 not an image", "GET", "/covers/B1/320.webp", 200, image("image/webp"), `hello`, `not a WebP`},
+		{"HEAD 200 as served", "HEAD", "/covers/B1/320.avif", 200, image("image/avif"), ``, ""},
+		{"HEAD 200 with a body", "HEAD", "/covers/B1/320.avif", 200, image("image/avif"), avif, `has a body`},
+		{"meta.json as agreed", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + meta + `}`, ""},
+		{"meta.json with job_id", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + meta + `,"job_id":"` + jobID + `"}`, `/job_id`},
+		{"meta.json blurhash of 4x3 components", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + strings.Replace(meta, blurhash, "L"+blurhash[1:], 1) + `}`, `/blurhash`},
+		{"meta.json lqip over 1024 bytes", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + strings.Replace(meta, "UklGRg==", strings.Repeat("A", 1024), 1) + `}`, `/lqip`},
+		{"v2 as agreed", "POST", "/v2/process", 200, base, `{` + meta + `,"job_id":"` + jobID + `"}`, ""},
+		{"v2 without job_id", "POST", "/v2/process", 200, base, `{` + meta + `}`, `job_id`},
+		{"v2 failure without job_id", "POST", "/v2/process", 422, base, `{"error":{"code":"not_an_image","message":"x"}}`, `job_id`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, "http://127.0.0.1:8000"+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			route, params, err := c.router.FindRoute(req)
+			if err != nil {
+				t.Fatalf("FindRoute(%s %s): %v", tc.method, tc.path, err)
+			}
+			hdr := http.Header{}
+			for k, v := range tc.header {
+				hdr.Set(k, v)
+			}
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+				Options: &openapi3filter.Options{AuthenticationFunc: bearerPresent}}
+			err = c.checkResponse(in, tc.status, hdr, []byte(tc.body))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("%s %s = %d %s: validation error %v, want none", tc.method, tc.path, tc.status, clipBody([]byte(tc.body)), err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("%s %s = %d %s: validation error %v, want one about %q", tc.method, tc.path, tc.status, clipBody([]byte(tc.body)), err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// apiErrorCodes reads the code of every apiError{status, code, message}
+// literal in the proxy package's source, and the keys of jobCodeStatus (the
+// job codes POST /v2/process answers with).
+func apiErrorCodes(t *testing.T, dir string) []string {
+	t.Helper()
+	var codes []string
+	for _, f := range parseGoFiles(t, dir) {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CompositeLit:
+				if id, ok := n.Type.(*ast.Ident); ok && id.Name == "apiError" && len(n.Elts) >= 2 {
+					if s, ok := stringLit(n.Elts[1]); ok {
+						codes = append(codes, s)
+					}
+				}
+			case *ast.ValueSpec:
+				if len(n.Names) == 1 && n.Names[0].Name == "jobCodeStatus" {
+					ast.Inspect(n, func(n ast.Node) bool {
+						if kv, ok := n.(*ast.KeyValueExpr); ok {
+							if s, ok := stringLit(kv.Key); ok {
+								codes = append(codes, s)
+							}
+						}
+						return true
+					})
+				}
+			}
+			return true
+		})
+	}
+	return codes
+}
+
+// ingestCodes reads the codes of ingest's code table and message map.
+func ingestCodes(t *testing.T, file string) []string {
+	t.Helper()
+	var codes []string
+	for _, f := range parseGoFiles(t, file) {
+		ast.Inspect(f, func(n ast.Node) bool {
+			spec, ok := n.(*ast.ValueSpec)
+			if !ok || len(spec.Names) != 1 || (spec.Names[0].Name != "codes" && spec.Names[0].Name != "messages") {
+				return true
+			}
+			ast.Inspect(spec, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.KeyValueExpr:
+					if s, ok := stringLit(n.Key); ok {
+						codes = append(codes, s)
+					}
+					return false
+				case *ast.CompositeLit:
+					if len(n.Elts) == 2 {
+						if s, ok := stringLit(n.Elts[1]); ok {
+							codes = append(codes, s)
+						}
+					}
+				}
+				return true
+			})
+			return false
+		})
+	}
+	return codes
+}
+
+func parseGoFiles(t *testing.T, path string) []*ast.File {
+	t.Helper()
+	files := []string{path}
+	if !strings.HasSuffix(path, ".go") {
+		all, _ := filepath.Glob(filepath.Join(path, "*.go"))
+		files = slices.DeleteFunc(all, func(f string) bool { return strings.HasSuffix(f, "_test.go") })
+	}
+	var out []*ast.File
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatalf("parse %s: %v", name, err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func stringLit(e ast.Expr) (string, bool) {
+	b, ok := e.(*ast.BasicLit)
+	if !ok || b.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(b.Value)
+	return s, err == nil
 }
