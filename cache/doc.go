@@ -8,6 +8,7 @@
 //	originals/{book_id}/{version}                 the original as fetched
 //	manifests/{book_id}.json                      the current version and its source
 //	variants/{book_id}/{version}/{size}.{format}  rendered variants
+//	meta/{book_id}/{version}.json                 cover metadata (Metas)
 //	jobs/{job_id}                                 POST /process job records
 //
 // The embedded local store keeps key a/b/c as the file a.d/b.d/c.obj (the
@@ -25,5 +26,8 @@
 // Metrics: covers_cache_lookups_total{layer="memory|store|render",result},
 // covers_cache_manifest_lookups_total{result}, covers_cache_memory_bytes,
 // covers_cache_memory_items, covers_cache_store_write_errors_total,
+// covers_cache_meta_lookups_total{layer,result}, covers_cache_meta_computations_total{result},
+// covers_cache_meta_store_write_errors_total, covers_cache_peers,
+// covers_cache_peer_refresh_errors_total, covers_cache_peer_changes_total,
 // covers_store_operations_total{op,result}, covers_store_operation_duration_seconds{op}.
 package cache

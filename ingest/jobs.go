@@ -339,8 +339,13 @@ func (j *Jobs) update(ctx context.Context, job *Job, change func(*Job)) {
 }
 
 func (j *Jobs) finish(ctx context.Context, job *Job, change func(*Job)) {
-	j.update(ctx, job, change)
+	// One critical section: the job is final and no longer found by book and
+	// URL at the same moment, so a re-post (e.g. ?refresh=true) right now
+	// makes a new job instead of joining the finished one.
 	j.mu.Lock()
+	change(job)
+	job.UpdatedAt = j.now().UTC()
+	snapshot := *job
 	delete(j.active, job.ID)
 	if j.byKey[jobKey(job.BookID, job.ImageURL)] == job.ID {
 		delete(j.byKey, jobKey(job.BookID, job.ImageURL))
@@ -353,6 +358,9 @@ func (j *Jobs) finish(ctx context.Context, job *Job, change func(*Job)) {
 		j.order = j.order[1:]
 	}
 	j.mu.Unlock()
+	if err := j.save(ctx, &snapshot); err != nil {
+		j.log.Warn("write job record failed", "job_id", job.ID, "error", err)
+	}
 }
 
 func (j *Jobs) save(ctx context.Context, job *Job) error {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,15 +40,45 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 		return fmt.Errorf("cover: %w", err)
 	}
 	key := cache.VariantKey{BookID: req.BookID, Version: m.Version, Width: req.Width, Height: req.Height, Format: string(req.Format)}
-	body, err := h.d.Variants.Get(r.Context(), key)
+	v, err := h.variant(r.Context(), key)
 	if err != nil {
 		return fmt.Errorf("cover: %w", err)
 	}
 	hd := w.Header()
-	hd.Set("Cache-Control", h.cacheControl(req, m.Version, now))
+	hd["Cache-Control"] = h.cacheControlValue(req, m.Version, now)
 	setBookKeys(hd, req.BookID)
-	writeBody(w, r, body, req.Format.ContentType(), m.UpdatedAt)
+	h.writeVariant(w, r, v, req.Format.ContentType(), m.UpdatedAt)
 	return nil
+}
+
+// taggedVariants is what cache.Variants offers beyond VariantSource: the
+// bytes with their ETag computed once, when they entered memory.
+type taggedVariants interface {
+	GetVariant(ctx context.Context, key cache.VariantKey) (cache.Variant, error)
+}
+
+func (h *handlers) variant(ctx context.Context, key cache.VariantKey) (cache.Variant, error) {
+	if tv, ok := h.d.Variants.(taggedVariants); ok {
+		return tv.GetVariant(ctx, key)
+	}
+	b, err := h.d.Variants.Get(ctx, key)
+	if err != nil {
+		return cache.Variant{}, err
+	}
+	return cache.Variant{Bytes: b, Tag: cache.Tag(b)}, nil
+}
+
+// cacheControlValue is cacheControl as a header value, shared and built
+// once for the two cases that depend only on the configuration.
+func (h *handlers) cacheControlValue(req coverRequest, current string, now time.Time) []string {
+	if req.Exp == "" {
+		c := h.headerConsts()
+		if req.V != "" && req.V == current {
+			return c.immutable
+		}
+		return c.unversioned
+	}
+	return []string{h.cacheControl(req, current, now)}
 }
 
 // cacheControl: a current v is immutable for a year; without v (or with a v
@@ -75,6 +106,8 @@ func (h *handlers) cacheControl(req coverRequest, current string, now time.Time)
 	}
 }
 
+var placeholderValue = []string{"true"}
+
 // placeholder serves a generated cover for a book that has none, or 404 when
 // placeholders are off.
 func (h *handlers) placeholder(w http.ResponseWriter, r *http.Request, req coverRequest) error {
@@ -86,8 +119,8 @@ func (h *handlers) placeholder(w http.ResponseWriter, r *http.Request, req cover
 		return fmt.Errorf("placeholder: %w", err)
 	}
 	hd := w.Header()
-	hd.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64(h.cfg.PlaceholderAge.Seconds()), 10))
-	hd.Set("X-Cover-Placeholder", "true")
+	hd["Cache-Control"] = h.headerConsts().placeholder
+	hd["X-Cover-Placeholder"] = placeholderValue
 	setBookKeys(hd, req.BookID)
 	writeBody(w, r, res.Bytes, res.ContentType, time.Time{})
 	return nil

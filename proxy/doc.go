@@ -4,6 +4,9 @@
 // and request ids, panic recovery, access logs and metrics (middleware.go).
 // It holds no business logic: it calls small interfaces it declares.
 //
+// Routes are labelled health, ready, process, process_v2, jobs, covers, meta,
+// purge, not_found and not_allowed.
+//
 // Metrics: covers_http_requests_total{route,status},
 // covers_http_request_duration_seconds{route}.
 package proxy

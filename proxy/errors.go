@@ -78,8 +78,35 @@ var errorTable = []struct {
 
 var errInternal = apiError{500, "internal", "internal error"}
 
+// jobError is a POST /v2/process job that failed, or did not finish in time
+// (code "timeout"): its stable code decides the status, and the job id goes
+// into the error body.
+type jobError struct {
+	JobID   string
+	Code    string
+	Message string // the job's fixed public text
+}
+
+func (e *jobError) Error() string { return "proxy: job " + e.JobID + " failed: " + e.Code }
+
+// jobCodeStatus maps a job's error code (ingest.Code) to its status.
+var jobCodeStatus = map[string]int{
+	"invalid_url": 400, "blocked_address": 400, "invalid_book_id": 400,
+	"not_an_image": 422, "unsupported_type": 422, "too_many_pixels": 422, "too_large": 422,
+	"source_rejected": 502, "fetch_failed": 502, "too_many_redirects": 502,
+	"timeout": 504, "storage_timeout": 504,
+	"storage_unavailable": 503, "queue_full": 503, "shutting_down": 503,
+}
+
 // classify maps an error to its status, code and public text.
 func classify(err error) apiError {
+	var je *jobError
+	if errors.As(err, &je) {
+		if st, ok := jobCodeStatus[je.Code]; ok {
+			return apiError{st, je.Code, je.Message}
+		}
+		return errInternal
+	}
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {
 			return e.api
@@ -93,6 +120,7 @@ type errorBody struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+	JobID string `json:"job_id,omitempty"` // POST /v2/process only
 }
 
 // writeError writes the mapped error as JSON, never cacheable for long, and
@@ -118,6 +146,9 @@ func (h *handlers) writeError(w http.ResponseWriter, r *http.Request, err error)
 	h.log.Log(r.Context(), level, "request failed", "request_id", requestID(r.Context()), "status", a.Status, "code", a.Code, "error", err)
 	var body errorBody
 	body.Error.Code, body.Error.Message = a.Code, a.Message
+	if je := (*jobError)(nil); errors.As(err, &je) {
+		body.JobID = je.JobID
+	}
 	b, _ := json.Marshal(body)
 	hd.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(a.Status)

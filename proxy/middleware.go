@@ -2,12 +2,14 @@ package proxy
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -19,12 +21,82 @@ type handlers struct {
 	d   Deps
 	log *slog.Logger
 	set *metrics.Set
+
+	constOnce sync.Once
+	consts    headerConsts
+	lastMod   lastModified
 }
 
 // handlerFunc is a handler that returns its error; wrap maps it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error
 
 type ridKey struct{}
+
+// requestContext carries the request id and the request's deadline. The
+// deadline's timer is armed only when something asks for Done or Err: a
+// cache hit never waits on anything, so it never pays for a timer (arming
+// and stopping one is a visible share of a hit at tens of thousands of
+// requests per second). One allocation where WithValue plus WithTimeout
+// take four.
+type requestContext struct {
+	parent   context.Context
+	id       string
+	deadline time.Time
+
+	mu     sync.Mutex
+	armed  context.Context // the real deadline context, once armed
+	cancel context.CancelFunc
+	done   bool // release ran: arming now gives an ended context
+}
+
+func newRequestContext(parent context.Context, id string, timeout time.Duration) *requestContext {
+	c := &requestContext{parent: parent, id: id, deadline: time.Now().Add(timeout)}
+	if d, ok := parent.Deadline(); ok && d.Before(c.deadline) {
+		c.deadline = d
+	}
+	return c
+}
+
+func (c *requestContext) arm() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.armed == nil {
+		c.armed, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		if c.done {
+			c.cancel()
+		}
+	}
+	return c.armed
+}
+
+// release ends the context (the handler returned).
+func (c *requestContext) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done = true
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+func (c *requestContext) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *requestContext) Done() <-chan struct{}       { return c.arm().Done() }
+func (c *requestContext) Err() error                  { return c.arm().Err() }
+
+func (c *requestContext) Value(key any) any {
+	if _, ok := key.(ridKey); ok {
+		return c.id
+	}
+	c.mu.Lock()
+	armed := c.armed
+	c.mu.Unlock()
+	if armed != nil {
+		return armed.Value(key) // so context.Cause sees the deadline
+	}
+	return c.parent.Value(key)
+}
+
+func (c *requestContext) String() string { return "proxy.requestContext" }
 
 func requestID(ctx context.Context) string {
 	s, _ := ctx.Value(ridKey{}).(string)
@@ -45,9 +117,15 @@ func incomingID(s string) bool {
 	return true
 }
 
+// newRequestID returns 16 random hex digits. Request ids correlate log
+// lines; they need to be unique, not unpredictable, so the runtime's cheap
+// per-thread generator does (crypto/rand costs a system call on older kernels).
 func newRequestID() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	u := rand.Uint64()
+	for i := range b {
+		b[i] = byte(u >> (8 * i))
+	}
 	return hex.EncodeToString(b[:])
 }
 
@@ -78,21 +156,45 @@ func plain(h httprouter.Handle) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, r, nil) })
 }
 
+// routeMetrics are one route's counters, created once per status code
+// seen, so a request builds no metric name.
+type routeMetrics struct {
+	set      *metrics.Set
+	route    string
+	duration *metrics.Histogram
+	byStatus [600]atomic.Pointer[metrics.Counter]
+}
+
+func (m *routeMetrics) requests(status int) *metrics.Counter {
+	if status < 0 || status >= len(m.byStatus) {
+		return m.set.GetOrCreateCounter(`covers_http_requests_total{route="` + m.route + `",status="` + strconv.Itoa(status) + `"}`)
+	}
+	if c := m.byStatus[status].Load(); c != nil {
+		return c
+	}
+	c := m.set.GetOrCreateCounter(`covers_http_requests_total{route="` + m.route + `",status="` + strconv.Itoa(status) + `"}`)
+	m.byStatus[status].Store(c)
+	return c
+}
+
 // wrap adds the request id, deadline, panic recovery, error mapping, access
 // log and metrics around a handler. The log carries the path only: query
-// strings hold signatures.
+// strings hold signatures. With Config.AccessLog off, only requests answered
+// with 4xx or 5xx are logged.
 func (h *handlers) wrap(route string, fn handlerFunc) httprouter.Handle {
-	dur := h.set.GetOrCreateHistogram(`covers_http_request_duration_seconds{route="` + route + `"}`)
+	m := &routeMetrics{set: h.set, route: route,
+		duration: h.set.GetOrCreateHistogram(`covers_http_request_duration_seconds{route="` + route + `"}`)}
+	quiet := route == "health" || route == "ready"
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if !incomingID(id) {
 			id = newRequestID()
 		}
-		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), ridKey{}, id), h.cfg.RequestTimeout)
-		defer cancel()
+		ctx := newRequestContext(r.Context(), id, h.cfg.RequestTimeout)
+		defer ctx.release()
 		r = r.WithContext(ctx)
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		sw := &statusWriter{ResponseWriter: w}
 		func() {
 			defer func() {
@@ -114,11 +216,12 @@ func (h *handlers) wrap(route string, fn handlerFunc) httprouter.Handle {
 			sw.status = http.StatusOK
 		}
 		d := time.Since(start)
-		dur.Update(d.Seconds())
-		h.set.GetOrCreateCounter(`covers_http_requests_total{route="` + route + `",status="` + strconv.Itoa(sw.status) + `"}`).Inc()
-		if route != "health" && route != "ready" && (h.cfg.AccessLog || sw.status >= 400) {
-			h.log.Info("request", "request_id", id, "method", r.Method, "route", route, "path", r.URL.Path,
-				"status", sw.status, "bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000)
+		m.duration.Update(d.Seconds())
+		m.requests(sw.status).Inc()
+		if !quiet && (h.cfg.AccessLog || sw.status >= 400) {
+			h.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method),
+				slog.String("route", route), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
+				slog.Int64("bytes", sw.bytes), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/julienschmidt/httprouter"
@@ -58,6 +59,12 @@ type Deps struct {
 	Purge        func(ctx context.Context, bookID string) (cache.PurgeResult, error)
 	Draining     func() bool // true once shutdown began: /ready answers 503 first
 	Logger       *slog.Logger
+
+	// Metadata (GET /covers/{book_id}/meta.json, POST /v2/process).
+	Metas       MetaSource
+	Signer      URLSigner     // signs the cover paths in metadata answers
+	JobWaiter   JobWaiter     // POST /v2/process waits for its job
+	ProcessWait time.Duration // longest wait of POST /v2/process: the job's own budget (RequestTimeout when 0)
 }
 
 // Check is one readiness dependency.
@@ -91,9 +98,11 @@ func (s *Server) Public() http.Handler {
 	r.GET("/health", h.wrap("health", h.health))
 	r.GET("/ready", h.wrap("ready", h.ready))
 	r.POST("/process", h.wrap("process", h.process))
+	r.POST("/v2/process", h.wrap("process_v2", h.processV2))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
-	r.GET("/covers/:book_id/:file", h.wrap("covers", h.cover))
-	r.HEAD("/covers/:book_id/:file", h.wrap("covers", h.cover))
+	coverOrMeta := h.coverOrMeta()
+	r.GET("/covers/:book_id/:file", coverOrMeta)
+	r.HEAD("/covers/:book_id/:file", coverOrMeta)
 	r.DELETE("/covers/:book_id", h.wrap("purge", h.purge(true)))
 	return r
 }
@@ -106,6 +115,7 @@ func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http
 	r.GET("/health", h.wrap("health", h.health))
 	r.GET("/ready", h.wrap("ready", h.ready))
 	r.POST("/process", h.wrap("process", h.process))
+	r.POST("/v2/process", h.wrap("process_v2", h.processV2))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
 	r.DELETE("/covers/:book_id", h.wrap("purge", h.purge(false)))
 	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
@@ -116,6 +126,19 @@ func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http
 		r.Handler(http.MethodGet, cache.PeerBasePath+"*key", peers)
 	}
 	return r
+}
+
+// coverOrMeta serves /covers/{book_id}/{file}: meta.json is the book's
+// metadata, anything else a cover image.
+func (h *handlers) coverOrMeta() httprouter.Handle {
+	cover, meta := h.wrap("covers", h.cover), h.wrap("meta", h.meta)
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if ps.ByName("file") == metaFile {
+			meta(w, r, ps)
+			return
+		}
+		cover(w, r, ps)
+	}
 }
 
 func newRouter(h *handlers) *httprouter.Router {

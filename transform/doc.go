@@ -119,6 +119,8 @@
 //	covers_transform_in_flight                                            gauge, renders holding a slot
 //	covers_transform_vips_memory_bytes                                    gauge, memory libvips tracks (vips_tracked_get_mem)
 //	covers_transform_vips_allocations                                     gauge, live libvips allocations
+//	covers_transform_meta_total{result}                                   cover metadata computations (Meta)
+//	covers_transform_meta_duration_seconds                                histogram, time per metadata computation
 //
 // Requests refused by Probe, by request validation or by the gate are not
 // counted as renders; Renderer.Renders returns the same total as the sum of

@@ -28,6 +28,7 @@ type app struct {
 	renderer  *transform.Renderer
 	manifests *cache.Manifests
 	variants  *cache.Variants
+	metas     *cache.Metas
 	warmer    *ingest.Warmer
 	jobs      *ingest.Jobs
 	http      *proxy.Server
@@ -72,6 +73,11 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("variant cache: %w", err)
 	}
+	metasCfg := cache.DefaultMetasConfig()
+	metasCfg.FillTimeout = cfg.Variants.FillTimeout
+	if a.metas, err = cache.NewMetas(metasCfg, store, previewFill(renderer), logger); err != nil {
+		return nil, fmt.Errorf("metadata cache: %w", err)
+	}
 	if cfg.Peers.Enabled() {
 		if a.peers, err = cache.NewPeers(cfg.Peers, nil, logger); err != nil {
 			return nil, fmt.Errorf("peers: %w", err)
@@ -98,6 +104,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 		Manifests: a.manifests, Variants: a.variants, Placeholders: renderer,
 		Jobs: a.jobs, Verifier: signer, Checks: checks, Logger: logger,
 		Draining: a.draining.Load,
+		Metas:    a.metas, Signer: signer, JobWaiter: a.jobs, ProcessWait: cfg.Jobs.Timeout,
 		Purge: func(ctx context.Context, bookID string) (cache.PurgeResult, error) {
 			return cache.Purge(ctx, store, a.manifests, bookID)
 		},
@@ -105,7 +112,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	components := []any{store, renderer, fetcher, a.manifests, a.variants, a.jobs, a.http}
+	components := []any{store, renderer, fetcher, a.manifests, a.variants, a.metas, a.jobs, a.http}
 	if a.peers != nil {
 		components = append(components, a.peers)
 	}
@@ -155,6 +162,18 @@ func renderFill(store cache.Store, r *transform.Renderer) cache.FillFunc {
 			return nil, fmt.Errorf("render %s: %w", key, err)
 		}
 		return res.Bytes, nil
+	}
+}
+
+// previewFill computes a cover's dominant colour, blurhash and LQIP from its
+// original, through the render gate.
+func previewFill(r *transform.Renderer) cache.PreviewFunc {
+	return func(ctx context.Context, original []byte) (cache.Preview, error) {
+		m, err := r.Meta(ctx, original)
+		if err != nil {
+			return cache.Preview{}, err
+		}
+		return cache.Preview{DominantColor: m.DominantColor, BlurHash: m.BlurHash, LQIP: m.LQIP}, nil
 	}
 }
 

@@ -60,7 +60,7 @@ func (l *failureLog) add(bookID, imageURL, code, message string) {
 	if l.err != nil {
 		return
 	}
-	if err := l.w.Write([]string{bookID, imageURL, code, shorten(message, 500)}); err != nil {
+	if err := l.w.Write([]string{bookID, imageURL, code, clipText(message, 500)}); err != nil {
 		l.err = err
 		return
 	}

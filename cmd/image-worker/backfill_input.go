@@ -127,7 +127,7 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: the CSV header %q has no %s column: the first line must name the columns, e.g. book_id,image_url",
-			errBackfillInput, shorten(strings.Join(header, ","), 120), strings.Join(missing, " or "))
+			errBackfillInput, clipText(strings.Join(header, ","), 120), strings.Join(missing, " or "))
 	}
 	return c, nil
 }
@@ -177,7 +177,7 @@ type jsonRows struct {
 
 func (j *jsonRows) Next() (backfillRow, error) {
 	for {
-		b, tooLong, err := readLine(j.r, maxJSONLine)
+		b, tooLong, err := readJSONLine(j.r, maxJSONLine)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return backfillRow{}, fmt.Errorf("%w: line %d: %v", errBackfillInput, j.line+1, err)
 		}
@@ -250,9 +250,9 @@ func checkFields(row backfillRow) backfillRow {
 	return row
 }
 
-// readLine returns the next line without its newline. A line longer than
+// readJSONLine returns the next line without its newline. A line longer than
 // limit is consumed and reported as tooLong, with no bytes.
-func readLine(r *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+func readJSONLine(r *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
 	var buf []byte
 	for {
 		chunk, err := r.ReadSlice('\n')
@@ -289,8 +289,8 @@ func countRows(rows rowReader) (int64, error) {
 	}
 }
 
-// shorten cuts s to at most n bytes for messages.
-func shorten(s string, n int) string {
+// clipText cuts s to at most n bytes for messages.
+func clipText(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -29,12 +29,12 @@ type progress struct {
 	start    time.Time
 
 	mu      sync.Mutex
-	samples []sample // (time, processed) within rateWindow, oldest first
+	samples []rateSample // (time, processed) within rateWindow, oldest first
 	stop    chan struct{}
 	done    chan struct{}
 }
 
-type sample struct {
+type rateSample struct {
 	at time.Time
 	n  int64
 }
@@ -61,7 +61,7 @@ func (p *progress) processed() int64 {
 // begin starts the clock and the periodic reports.
 func (p *progress) begin() {
 	p.start = p.now()
-	p.samples = []sample{{p.start, 0}}
+	p.samples = []rateSample{{p.start, 0}}
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(p.done)
@@ -103,7 +103,7 @@ func (p *progress) line(now time.Time) string {
 	rate := p.rate(now, n)
 	var b strings.Builder
 	if p.tty && p.total > 0 {
-		b.WriteString(bar(n, p.total, 24) + " ")
+		b.WriteString(progressBar(n, p.total, 24) + " ")
 	}
 	if p.total > 0 {
 		fmt.Fprintf(&b, "%d/%d (%.1f%%)", n, p.total, 100*float64(n)/float64(p.total))
@@ -127,7 +127,7 @@ func (p *progress) line(now time.Time) string {
 func (p *progress) rate(now time.Time, n int64) float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.samples = append(p.samples, sample{now, n})
+	p.samples = append(p.samples, rateSample{now, n})
 	for len(p.samples) > 2 && now.Sub(p.samples[1].at) >= rateWindow {
 		p.samples = p.samples[1:]
 	}
@@ -139,8 +139,8 @@ func (p *progress) rate(now time.Time, n int64) float64 {
 	return float64(n-first.n) / secs
 }
 
-// bar draws [=====>    ] for n of total in width cells.
-func bar(n, total int64, width int) string {
+// progressBar draws [=====>    ] for n of total in width cells.
+func progressBar(n, total int64, width int) string {
 	filled := int(min(n, total) * int64(width) / total)
 	var b strings.Builder
 	b.WriteByte('[')

@@ -87,11 +87,11 @@ func (s *serverWarmer) submit(ctx context.Context, bookID, imageURL string) (str
 			}
 			return out.JobID, nil
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			if err := sleepCtx(ctx, retryAfter(hdr)); err != nil {
+			if err := sleepOrDone(ctx, serverRetryAfter(hdr)); err != nil {
 				return "", fmt.Errorf("submit: service overloaded until the deadline: %w", err)
 			}
 		default:
-			return "", apiFailure("POST /process", status, b)
+			return "", serviceFailure("POST /process", status, b)
 		}
 	}
 }
@@ -100,7 +100,7 @@ func (s *serverWarmer) submit(ctx context.Context, bookID, imageURL string) (str
 func (s *serverWarmer) wait(ctx context.Context, id string) error {
 	delay, errs := serverPollMin, 0
 	for {
-		if err := sleepCtx(ctx, delay); err != nil {
+		if err := sleepOrDone(ctx, delay); err != nil {
 			return fmt.Errorf("wait for job %s: %w", id, err)
 		}
 		delay = min(2*delay, serverPollMax)
@@ -121,7 +121,7 @@ func (s *serverWarmer) wait(ctx context.Context, id string) error {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 			continue
 		default:
-			return apiFailure("GET /jobs/"+id, status, b)
+			return serviceFailure("GET /jobs/"+id, status, b)
 		}
 		var job struct {
 			State string `json:"state"`
@@ -163,9 +163,9 @@ func (s *serverWarmer) do(req *http.Request) (int, http.Header, []byte, error) {
 	return resp.StatusCode, resp.Header, b, nil
 }
 
-// apiFailure turns the service's error body {"error":{"code","message"}}
+// serviceFailure turns the service's error body {"error":{"code","message"}}
 // into a row failure; an answer without one is http_<status>.
-func apiFailure(op string, status int, body []byte) error {
+func serviceFailure(op string, status int, body []byte) error {
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -175,11 +175,11 @@ func apiFailure(op string, status int, body []byte) error {
 	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
 		return &rowError{e.Error.Code, e.Error.Message}
 	}
-	return &rowError{"http_" + strconv.Itoa(status), fmt.Sprintf("%s answered %d: %s", op, status, shorten(strings.TrimSpace(string(body)), 200))}
+	return &rowError{"http_" + strconv.Itoa(status), fmt.Sprintf("%s answered %d: %s", op, status, clipText(strings.TrimSpace(string(body)), 200))}
 }
 
-// retryAfter reads Retry-After in seconds, between 1s and serverMaxRetryAfter.
-func retryAfter(h http.Header) time.Duration {
+// serverRetryAfter reads Retry-After in seconds, between 1s and serverMaxRetryAfter.
+func serverRetryAfter(h http.Header) time.Duration {
 	n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
 	if err != nil || n < 1 {
 		return time.Second
@@ -187,7 +187,7 @@ func retryAfter(h http.Header) time.Duration {
 	return min(time.Duration(n)*time.Second, serverMaxRetryAfter)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+func sleepOrDone(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -33,7 +33,9 @@ func readAllRows(t *testing.T, name, data string) ([]backfillRow, error) {
 
 func TestBackfillInputRows(t *testing.T) {
 	t.Parallel()
-	ok := func(line int, book, url string) backfillRow { return backfillRow{Line: line, BookID: book, ImageURL: url} }
+	ok := func(line int, book, url string) backfillRow {
+		return backfillRow{Line: line, BookID: book, ImageURL: url}
+	}
 	bad := func(line int, book, url, code string) backfillRow {
 		return backfillRow{Line: line, BookID: book, ImageURL: url, Code: code}
 	}
@@ -206,7 +208,7 @@ func TestProgressLine(t *testing.T) {
 			t.Parallel()
 			p := &progress{total: tc.total, tty: tc.tty, now: func() time.Time { return start }}
 			p.start = start
-			p.samples = []sample{{start, 0}}
+			p.samples = []rateSample{{start, 0}}
 			p.warmed.Store(tc.warmed)
 			p.skipped.Store(tc.skipped)
 			p.failed.Store(tc.failed)
@@ -228,7 +230,7 @@ func TestProgressLine(t *testing.T) {
 func TestProgressRateWindow(t *testing.T) {
 	t.Parallel()
 	start := time.Unix(1_700_000_000, 0)
-	p := &progress{total: 10_000, start: start, samples: []sample{{start, 0}}}
+	p := &progress{total: 10_000, start: start, samples: []rateSample{{start, 0}}}
 	// 5000 skipped rows in the first 5 s, then 10 rows/s for 30 s.
 	p.rate(start.Add(5*time.Second), 5000)
 	var got float64

@@ -65,7 +65,7 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	logger := newLogger(stderr, max(cfg.LogLevel, slog.LevelWarn))
 	ctx, cancel := context.WithTimeout(ctx, contactSheetTimeout)
 	defer cancel()
-	presets := sortedPresets(cfg.Proxy.Sizes)
+	presets := sheetPresets(cfg.Proxy.Sizes)
 	var panels []sheetPanel
 	var title string
 	if *server != "" {
@@ -80,6 +80,9 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	if err != nil {
 		return err
 	}
+	if *scale != 1 {
+		title += fmt.Sprintf("  ·  drawn at %g%%", *scale*100)
+	}
 	png, layout, err := composeContactSheet(title, panels, *scale, *palette)
 	if err != nil {
 		return err
@@ -91,17 +94,17 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	return nil
 }
 
-// preset is one COVER_SIZES entry.
-type preset struct {
+// sheetPreset is one COVER_SIZES entry.
+type sheetPreset struct {
 	Name  string
 	Width int
 }
 
-// sortedPresets orders presets by width, then name.
-func sortedPresets(sizes map[string]int) []preset {
-	out := make([]preset, 0, len(sizes))
+// sheetPresets orders presets by width, then name.
+func sheetPresets(sizes map[string]int) []sheetPreset {
+	out := make([]sheetPreset, 0, len(sizes))
 	for name, w := range sizes {
-		out = append(out, preset{name, w})
+		out = append(out, sheetPreset{name, w})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].Width < out[j].Width || out[i].Width == out[j].Width && out[i].Name < out[j].Name
@@ -111,7 +114,7 @@ func sortedPresets(sizes map[string]int) []preset {
 
 // localPanels renders each preset from the stored original of the book's
 // current version with the fill function the variant cache uses on a miss.
-func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []preset) (cache.Manifest, []sheetPanel, error) {
+func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []sheetPreset) (cache.Manifest, []sheetPanel, error) {
 	store, err := newStore(ctx, cfg, logger)
 	if err != nil {
 		return cache.Manifest{}, nil, fmt.Errorf("open object store: %w", err)
@@ -142,7 +145,7 @@ func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID st
 
 // serverPanels fetches each preset from a running service with a signed
 // URL. A placeholder answer means the book has no cover there.
-func serverPanels(ctx context.Context, cfg config, base, bookID string, format transform.Format, presets []preset) ([]sheetPanel, error) {
+func serverPanels(ctx context.Context, cfg config, base, bookID string, format transform.Format, presets []sheetPreset) ([]sheetPanel, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: --server must be an http(s) base URL", errUsage)
@@ -177,7 +180,7 @@ func serverPanels(ctx context.Context, cfg config, base, bookID string, format t
 		case resp.StatusCode == http.StatusNotFound || resp.Header.Get("X-Cover-Placeholder") != "":
 			return nil, fmt.Errorf("contact sheet: book %s on %s: %w", bookID, base, errNoStoredCover)
 		case resp.StatusCode != http.StatusOK:
-			return nil, fmt.Errorf("contact sheet: GET preset %s: %w", p.Name, apiFailure("GET /covers", resp.StatusCode, b))
+			return nil, fmt.Errorf("contact sheet: GET preset %s: %w", p.Name, serviceFailure("GET /covers", resp.StatusCode, b))
 		}
 		panels = append(panels, sheetPanel{Name: p.Name, Data: b})
 	}

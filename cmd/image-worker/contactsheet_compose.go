@@ -28,6 +28,7 @@ const (
 	sheetLabelGap    = 10 // between a cover's bottom and its label
 	sheetLabelHeight = 36 // two label lines
 	sheetMinWidth    = 640
+	sheetMinSlot     = 104 // narrowest column, so every label fits at one size
 )
 
 var (
@@ -82,11 +83,11 @@ func composeContactSheet(title string, panels []sheetPanel, scale float64, palet
 		return nil, layout, err
 	}
 	for i, r := range layout.Panels {
-		if err := drawText(canvas, labels[i], r.Min.X, r.Max.Y+sheetLabelGap, r.Dx()+sheetGap-8, sheetLabelHeight); err != nil {
+		if err := drawText(canvas, labels[i], r.Min.X, r.Max.Y+sheetLabelGap, max(r.Dx(), sheetMinSlot)+sheetGap-8, sheetLabelHeight); err != nil {
 			return nil, layout, err
 		}
 	}
-	png, _, err := canvas.ExportPng(&vips.PngExportParams{Compression: 9, Palette: palette, Quality: 90, Dither: 0.5, StripMetadata: true})
+	png, _, err := canvas.ExportPng(&vips.PngExportParams{Compression: 6, Palette: palette, Quality: 90, Dither: 0.5, StripMetadata: true})
 	if err != nil {
 		return nil, layout, fmt.Errorf("contact sheet: encode PNG: %w", err)
 	}
@@ -115,12 +116,13 @@ func opaqueSRGB(img *vips.ImageRef, scale float64) error {
 }
 
 // planSheet puts the covers left to right, bottom-aligned on one baseline
-// under the title, with room for the labels below.
+// under the title, with room for the labels below. Each cover has a column
+// at least sheetMinSlot wide.
 func planSheet(imgs []*vips.ImageRef) sheetLayout {
 	maxH, sumW := 0, 0
 	for _, img := range imgs {
 		maxH = max(maxH, img.Height())
-		sumW += img.Width()
+		sumW += max(img.Width(), sheetMinSlot)
 	}
 	baseline := sheetMargin + sheetTitleHeight + maxH
 	l := sheetLayout{
@@ -130,7 +132,7 @@ func planSheet(imgs []*vips.ImageRef) sheetLayout {
 	x := sheetMargin
 	for _, img := range imgs {
 		l.Panels = append(l.Panels, image.Rect(x, baseline-img.Height(), x+img.Width(), baseline))
-		x += img.Width() + sheetGap
+		x += max(img.Width(), sheetMinSlot) + sheetGap
 	}
 	return l
 }

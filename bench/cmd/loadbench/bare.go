@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 type bareSpec struct {
 	Header http.Header `json:"header"`
 	Body   []byte      `json:"body"`
+	Pprof  bool        `json:"pprof"` // also serve /debug/pprof/profile
 }
 
 // bareMain is `loadbench bare -spec FILE`: a plain net/http server on a free
@@ -46,7 +48,11 @@ func bareMain(args []string) error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
-	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if spec.Pprof && r.URL.Path == "/debug/pprof/profile" {
+			pprof.Profile(w, r)
+			return
+		}
 		h := w.Header()
 		for k, v := range spec.Header {
 			h[k] = v

@@ -7,8 +7,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/davidbyttow/govips/v2/vips"
+
 	"github.com/bookcovers/image-worker/transform"
 )
+
+func vipsVersion() string { return vips.Version }
 
 // floor is the render baseline: transform.Renderer.Render in this process,
 // with the service's default transform settings, on the original held in

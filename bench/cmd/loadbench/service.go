@@ -183,10 +183,18 @@ func startMinIO(repo, dir string) (*minio, error) {
 		return nil, fmt.Errorf("minio-server.sh start: %w", err)
 	}
 	m := &minio{dir: dir, script: script, started: true}
-	b, err := os.ReadFile(filepath.Join(dir, "minio.env"))
-	if err != nil {
+	if err := m.readEnv(filepath.Join(dir, "minio.env")); err != nil {
 		m.stop()
 		return nil, err
+	}
+	return m, nil
+}
+
+// readEnv reads the endpoint and credentials from a minio.env file.
+func (m *minio) readEnv(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
@@ -200,10 +208,9 @@ func startMinIO(repo, dir string) (*minio, error) {
 		}
 	}
 	if m.endpoint == "" {
-		m.stop()
-		return nil, errors.New("minio.env has no endpoint")
+		return errors.New("minio.env has no endpoint")
 	}
-	return m, nil
+	return nil
 }
 
 func (m *minio) stop() {
@@ -226,4 +233,27 @@ func loopbackOnly(hostPort string) error {
 		return fmt.Errorf("endpoint %s: only literal loopback addresses are allowed", hostPort)
 	}
 	return nil
+}
+
+// profile fetches a CPU profile of d seconds from the internal listener
+// (PPROF=true) into path; the returned function waits for it.
+func (s *service) profile(path string, d time.Duration) func() error {
+	return profileURL(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.internal, int(d.Seconds())), path)
+}
+
+// profileURL fetches a CPU profile into path; the returned function waits for it.
+func profileURL(url, path string) func() error {
+	done := make(chan error, 1)
+	go func() {
+		resp, body, err := fetch(url)
+		switch {
+		case err != nil:
+			done <- err
+		case resp.StatusCode != 200:
+			done <- fmt.Errorf("pprof: %s (is PPROF wired on the internal listener?)", resp.Status)
+		default:
+			done <- os.WriteFile(path, body, 0o644)
+		}
+	}()
+	return func() error { return <-done }
 }

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bookcovers/image-worker/cache"
+)
+
+// slowOrigin serves files after a fixed delay per request.
+type slowOrigin struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+func newSlowOrigin(t *testing.T, delay time.Duration) *slowOrigin {
+	o := &slowOrigin{files: map[string][]byte{}}
+	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+		o.mu.Lock()
+		b, ok := o.files[r.URL.Path]
+		o.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(o.srv.Close)
+	return o
+}
+
+func (o *slowOrigin) add(path string, b []byte) string {
+	o.mu.Lock()
+	o.files[path] = b
+	o.mu.Unlock()
+	return o.srv.URL + path
+}
+
+// shortGroupSessions makes the broker treat every consumer's session and
+// rebalance timeout as 6s. A SIGKILLed member never leaves its group, and
+// Kafka only evicts it when its session times out (franz-go's default is
+// 45s); the behaviour is the same, the test just does not wait that long.
+func shortGroupSessions(c *kfake.Cluster) {
+	c.ControlKey(int16(kmsg.JoinGroup), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if jr, ok := req.(*kmsg.JoinGroupRequest); ok {
+			jr.SessionTimeoutMillis = 6000
+			jr.RebalanceTimeoutMillis = 6000
+		}
+		return nil, nil, false // not handled: the broker processes the changed request
+	})
+}
+
+// TestSIGKILLDuringJobsAndEventsLosesNothing kills the real binary with
+// SIGKILL while /process jobs and Kafka events are in flight (each fetch
+// takes 300ms), then starts it again on the same data directory and consumer
+// group: every accepted job ends succeeded, every event's book gets its
+// cover, and each book has exactly one original whose version is its
+// manifest's and its last result event's. No job is left queued or running.
+func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, faultTopic, faultTopic+".dlq", faultResults))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	shortGroupSessions(cluster)
+	brokers := cluster.ListenAddrs()[0]
+	origin := newSlowOrigin(t, 300*time.Millisecond)
+	data := t.TempDir()
+	env := map[string]string{
+		"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": brokers, "LOG_LEVEL": "warn",
+		"SHUTDOWN_DELAY": "0s", "SOURCE_ALLOW_PRIVATE_HOSTS": strings.TrimPrefix(origin.srv.URL, "http://"),
+		"JOB_WORKERS": "2", "KAFKA_CONCURRENCY": "2", "KAFKA_RETRY_BASE": "50ms", "KAFKA_RETRY_MAX": "500ms",
+		"JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "500ms",
+	}
+	start := func() *replica {
+		e := map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": freeAddr(t)}
+		for k, v := range env {
+			e[k] = v
+		}
+		return startReplica(t, bin, e)
+	}
+	first := start()
+
+	jobBooks, eventURLs := []string{}, map[string]string{}
+	var books []string
+	for i := 1; i <= 10; i++ {
+		jb, eb := fmt.Sprintf("KILL-J%d", i), fmt.Sprintf("KILL-E%d", i)
+		jobBooks = append(jobBooks, jb)
+		eventURLs[eb] = origin.add("/"+eb+".jpg", distinctCover(t, eb))
+		books = append(books, jb, eb)
+	}
+	cl, adm := kafkaTestClient(t, brokers)
+	produceCoverEvents(t, cl, eventURLs)
+	jobIDs := map[string]string{}
+	for _, book := range jobBooks {
+		jobIDs[book] = submitJob(t, "http://"+first.public, book, origin.add("/"+book+".jpg", distinctCover(t, book)))
+	}
+
+	store, err := cache.NewLocalStore(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifestsStored := func() int {
+		keys, _ := store.List(context.Background(), "manifests/")
+		return len(keys)
+	}
+	waitFor(t, 30*time.Second, "a few jobs and events done before the kill", func() (bool, string) {
+		done := jobsDone(t, "http://"+first.public, jobIDs)
+		return done >= 3 && manifestsStored() >= done+2, fmt.Sprintf("%d jobs done, %d manifests", done, manifestsStored())
+	})
+	_ = first.cmd.Process.Kill() // SIGKILL
+	_ = first.cmd.Wait()
+	doneAtKill, storedAtKill := 0, manifestsStored()
+	for _, id := range jobIDs {
+		var j jobView
+		if obj, err := store.Get(context.Background(), cache.JobKey(id)); err == nil && json.Unmarshal(obj.Data, &j) == nil && j.State == "succeeded" {
+			doneAtKill++
+		}
+	}
+	t.Logf("SIGKILL with %d of 10 jobs succeeded and %d of 20 books stored", doneAtKill, storedAtKill)
+	if storedAtKill == len(books) {
+		t.Fatalf("everything was done before the kill: nothing was in flight")
+	}
+
+	second := start()
+	signer := startServiceSigner(t, testKeyHex)
+	waitFor(t, 90*time.Second, "every job succeeded and every event's cover served after the restart", func() (bool, string) {
+		if n := jobsDone(t, "http://"+second.public, jobIDs); n != len(jobIDs) {
+			return false, fmt.Sprintf("%d of %d jobs succeeded", n, len(jobIDs))
+		}
+		for book := range eventURLs {
+			if !hasCover(t, "http://"+second.public, signer, book) {
+				return false, book + " has no cover"
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		lag, err := groupLag(ctx, adm, faultGroup, faultTopic)
+		return err == nil && lag == 0, fmt.Sprintf("consumer lag %d (%v)", lag, err)
+	})
+
+	checkOneOriginalPerBook(t, store, books, resultVersions(t, brokers))
+	keys, err := store.List(context.Background(), cache.JobsPrefix())
+	if err != nil || len(keys) != len(jobIDs) {
+		t.Fatalf("job records: %d (%v), want %d", len(keys), err, len(jobIDs))
+	}
+	for _, k := range keys {
+		var j jobView
+		obj, err := store.Get(context.Background(), k)
+		if err != nil || json.Unmarshal(obj.Data, &j) != nil || j.State != "succeeded" {
+			t.Errorf("job record %s = %+v (%v), want succeeded", k, j, err)
+		}
+	}
+}
+
+// submitJob posts a warm request to the service at base and returns its job id.
+func submitJob(t *testing.T, base, book, imageURL string) string {
+	t.Helper()
+	body := fmt.Sprintf(`{"book_id":%q,"image_url":%q}`, book, imageURL)
+	resp, err := http.Post(base+"/process", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST /process %s: %v", book, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		JobID string `json:"job_id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusAccepted || out.JobID == "" {
+		t.Fatalf("POST /process %s = %d (%v), want 202 with a job id", book, resp.StatusCode, err)
+	}
+	return out.JobID
+}
+
+// jobsDone counts the jobs GET /jobs/{id} reports succeeded.
+func jobsDone(t *testing.T, base string, ids map[string]string) int {
+	n := 0
+	for _, id := range ids {
+		resp, err := http.Get(base + "/jobs/" + id)
+		if err != nil {
+			continue
+		}
+		var j jobView
+		err = json.NewDecoder(resp.Body).Decode(&j)
+		resp.Body.Close()
+		if err == nil && j.State == "succeeded" {
+			n++
+		}
+	}
+	return n
+}

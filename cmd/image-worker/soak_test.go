@@ -1,0 +1,222 @@
+//go:build soak
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// soakSample is one reading of the process under soak.
+type soakSample struct {
+	at         time.Duration
+	rssMB      float64
+	goroutines float64
+	vipsMB     float64
+	requests   int64
+}
+
+// rssKB reads a process's current resident set (VmRSS) from /proc.
+func rssKB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestSoak runs the real binary under a bounded mixed load for SOAK_DURATION
+// (default 3m): cache hits, new variants (misses), placeholders and hostile
+// input (bad signatures, bad paths, decompression bombs and cut files via
+// /process). Every 10s it samples RSS, go_goroutines and
+// covers_transform_vips_memory_bytes. After the warm-up (the first third)
+// RSS must not grow by more than 15% + 20 MB; once the load stops the
+// goroutines return to their baseline (+5) and libvips holds under 1 MB.
+func TestSoak(t *testing.T) {
+	duration := 3 * time.Minute
+	if v := os.Getenv("SOAK_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("SOAK_DURATION=%q: %v", v, err)
+		}
+		duration = d
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	hot := map[string]string{"SOAK-JPG": "photo-1600x2400-baseline.jpg", "SOAK-PNG": "cover-800x1200-alpha.png", "SOAK-AVIF": "cover-1200x1800.avif"}
+	for book, file := range hot {
+		imp := exec.Command(bin, "import", "--book", book, "../../testdata/"+file)
+		imp.Env = []string{"DATA_DIR=" + data, "IMAGE_SIGNING_KEYS=" + testKeyHex}
+		if out, err := imp.CombinedOutput(); err != nil {
+			t.Fatalf("import %s: %v %s", file, err, out)
+		}
+	}
+	src := newSource(t)
+	jpg := readTestdata(t, "photo-1600x2400-baseline.jpg")
+	hostile := []string{
+		src.add("/bomb.png", pngBomb(30000, 30000)),
+		src.add("/bomb.gif", gifScreen(30000, 30000)),
+		src.add("/bomb.jpg", jpegDeclaring(40000, 40000)),
+		src.add("/cut.jpg", jpg[:len(jpg)/2]),
+		src.add("/page.jpg", []byte("<!doctype html><html></html>")),
+	}
+	r := startReplica(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "",
+		"LOG_LEVEL": "error", "LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": freeAddr(t), "SHUTDOWN_DELAY": "0s",
+		"GROUPCACHE_SIZE_MB": "16", "MALLOC_ARENA_MAX": "2", "SOURCE_ALLOW_PRIVATE_HOSTS": src.hostPort()})
+	signer := startServiceSigner(t, testKeyHex)
+	base := "http://" + r.public
+	signed := func(path string) string { return base + path + "?sig=" + signer.Sign(path, nil) }
+	transport := &http.Transport{MaxIdleConnsPerHost: 16}
+	client := &http.Client{Transport: transport, Timeout: 60 * time.Second}
+	hits := []string{}
+	for book := range hot {
+		for _, f := range []string{"320.webp", "640.avif", "thumb.webp"} {
+			hits = append(hits, signed("/covers/"+book+"/"+f))
+		}
+	}
+	for _, u := range hits {
+		if resp, err := client.Get(u); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("warm a hit: %v", err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	transport.CloseIdleConnections()
+	time.Sleep(time.Second)
+	sample := func(at time.Duration, requests int64) soakSample {
+		return soakSample{at: at, rssMB: float64(rssKB(t, r.cmd.Process.Pid)) / 1024, goroutines: r.metric(t, "go_goroutines"),
+			vipsMB: r.metric(t, "covers_transform_vips_memory_bytes") / (1 << 20), requests: requests}
+	}
+	baseline := sample(0, 0)
+
+	var (
+		requests, failures atomic.Int64
+		statusMu           sync.Mutex
+		statuses           = map[string]int{}
+	)
+	count := func(kind string, status int) {
+		statusMu.Lock()
+		statuses[fmt.Sprintf("%s %d", kind, status)]++
+		statusMu.Unlock()
+	}
+	one := func(n int64) {
+		var (
+			resp *http.Response
+			err  error
+			kind string
+		)
+		switch op := n % 20; {
+		case op < 10:
+			kind = "hit"
+			resp, err = client.Get(hits[n%int64(len(hits))])
+		case op < 15:
+			k := n/20*5 + op - 10 // a new variant every time, until the 3800 combinations run out
+			formats := []string{"webp", "avif"}
+			kind = "miss"
+			resp, err = client.Get(signed(fmt.Sprintf("/covers/SOAK-JPG/%d.%s", 100+k%1900, formats[k/1900%2])))
+		case op < 17:
+			kind = "placeholder"
+			resp, err = client.Get(signed(fmt.Sprintf("/covers/SOAK-NONE-%d/%d.webp", n%40, 160+n%3*160)))
+		case op == 17:
+			kind = "bad signature"
+			resp, err = client.Get(base + "/covers/SOAK-JPG/320.webp?sig=" + strings.Repeat("A", 43))
+		case op == 18:
+			kind = "bad path"
+			resp, err = client.Get(base + "/covers/..%2F..%2Fetc%2Fpasswd/320.webp?sig=x&v=1&v=2")
+		default:
+			kind = "hostile /process"
+			body := fmt.Sprintf(`{"book_id":"SOAK-BAD-%d","image_url":%q}`, n%50, hostile[n/20%int64(len(hostile))])
+			resp, err = client.Post(base+"/process", "application/json", strings.NewReader(body))
+		}
+		requests.Add(1)
+		if err != nil {
+			failures.Add(1)
+			count(kind+" error", 0)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		count(kind, resp.StatusCode)
+		if resp.StatusCode >= 500 && resp.StatusCode != 503 {
+			failures.Add(1)
+		}
+	}
+
+	samples := []soakSample{baseline}
+	start := time.Now()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var seq atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				one(seq.Add(1))
+			}
+		}()
+	}
+	tick := time.NewTicker(10 * time.Second)
+	for time.Since(start) < duration {
+		<-tick.C
+		samples = append(samples, sample(time.Since(start), requests.Load()))
+	}
+	tick.Stop()
+	close(stop)
+	wg.Wait()
+	transport.CloseIdleConnections()
+	time.Sleep(5 * time.Second)
+	after := sample(time.Since(start), requests.Load())
+
+	fmt.Printf("soak: %s of mixed load, %d requests\n%8s %9s %11s %9s %9s\n", duration, requests.Load(), "t", "RSS MB", "goroutines", "vips MB", "requests")
+	for _, s := range append(samples, after) {
+		fmt.Printf("%8s %9.1f %11.0f %9.2f %9d\n", s.at.Round(time.Second), s.rssMB, s.goroutines, s.vipsMB, s.requests)
+	}
+	fmt.Printf("answers: %v\n", statuses)
+
+	if failures.Load() != 0 {
+		t.Errorf("%d requests failed (transport error or 5xx other than 503): %v", failures.Load(), statuses)
+	}
+	warm := len(samples) / 3
+	if warm < 1 || len(samples) < 4 {
+		t.Fatalf("only %d samples: SOAK_DURATION too short", len(samples))
+	}
+	warmRSS, peak := samples[warm].rssMB, 0.0
+	for _, s := range samples[warm:] {
+		peak = max(peak, s.rssMB)
+	}
+	if limit := warmRSS*1.15 + 20; peak > limit {
+		t.Errorf("RSS grew after warm-up: %.1f MB at %s, peak %.1f MB later, limit %.1f MB", warmRSS, samples[warm].at.Round(time.Second), peak, limit)
+	}
+	if after.goroutines > baseline.goroutines+5 {
+		t.Errorf("goroutines after the load = %.0f, baseline %.0f: want them back within +5", after.goroutines, baseline.goroutines)
+	}
+	if after.vipsMB > 1 {
+		t.Errorf("libvips memory after the load = %.2f MB, want under 1 MB", after.vipsMB)
+	}
+}

@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/signing"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// metaFile is the file name under /covers/{book_id}/ that the route table
+// dispatches to the metadata handler instead of the cover handler.
+const metaFile = "meta.json"
+
+// MetaSource returns the metadata of a manifest's version, computing it
+// once per version.
+type MetaSource interface {
+	Get(ctx context.Context, m cache.Manifest) (cache.CoverMeta, error)
+}
+
+// URLSigner signs a path with its query ("/covers/B1/thumb.webp?v=x").
+type URLSigner interface {
+	SignedURL(pathAndQuery string) (string, error)
+}
+
+// coverLinks are the paths of one preset in both formats.
+type coverLinks struct {
+	WebP string `json:"webp"`
+	AVIF string `json:"avif"`
+}
+
+// metaView is the body of GET /covers/{book_id}/meta.json and, with job_id,
+// of a successful POST /v2/process.
+type metaView struct {
+	JobID string `json:"job_id,omitempty"`
+	cache.CoverMeta
+	Covers map[string]coverLinks `json:"covers"`
+}
+
+// meta serves GET and HEAD /covers/{book_id}/meta.json, signed like a cover
+// (canonical path "/covers/{book_id}/meta.json") and cached like one. A book
+// without a cover is 404 no_cover: there is no placeholder metadata.
+func (h *handlers) meta(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	req := coverRequest{BookID: ps.ByName("book_id")}
+	if err := cache.ValidBookID(req.BookID); err != nil {
+		return fmt.Errorf("meta: %w", err)
+	}
+	if err := parseCoverQuery(r.URL.RawQuery, &req); err != nil {
+		return err
+	}
+	if !h.d.Verifier.Disabled() {
+		if err := h.d.Verifier.Verify(r.URL.Path, req.Params, req.Sig); err != nil {
+			return fmt.Errorf("meta: %w", err)
+		}
+	}
+	now := time.Now()
+	if err := signing.CheckExpiry(req.Exp, now); err != nil {
+		return fmt.Errorf("meta: %w", err)
+	}
+	if h.d.Metas == nil {
+		return fmt.Errorf("meta: no metadata source: %w", errNotFound)
+	}
+	m, err := h.d.Manifests.Current(r.Context(), req.BookID)
+	if errors.Is(err, cache.ErrNotFound) {
+		return fmt.Errorf("meta %s: %w", req.BookID, errNoCover)
+	}
+	if err != nil {
+		return fmt.Errorf("meta: %w", err)
+	}
+	view, err := h.metaView(r.Context(), m, "")
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(view)
+	if err != nil {
+		return fmt.Errorf("meta: encode: %w", err)
+	}
+	hd := w.Header()
+	hd.Set("Cache-Control", h.cacheControl(req, m.Version, now))
+	setBookKeys(hd, req.BookID)
+	writeBody(w, r, body, "application/json", m.UpdatedAt)
+	return nil
+}
+
+// metaView loads the metadata of m's version and adds the cover paths.
+func (h *handlers) metaView(ctx context.Context, m cache.Manifest, jobID string) (metaView, error) {
+	cm, err := h.d.Metas.Get(ctx, m)
+	if err != nil {
+		return metaView{}, fmt.Errorf("meta: %w", err)
+	}
+	covers, err := h.coverPaths(m.BookID, m.Version)
+	if err != nil {
+		return metaView{}, err
+	}
+	return metaView{JobID: jobID, CoverMeta: cm, Covers: covers}, nil
+}
+
+// coverPaths names every preset in both formats at version v: signed, or
+// plain when signing is disabled.
+func (h *handlers) coverPaths(bookID, version string) (map[string]coverLinks, error) {
+	sign := func(f transform.Format, preset string) (string, error) {
+		p := "/covers/" + bookID + "/" + preset + "." + string(f) + "?v=" + url.QueryEscape(version)
+		if h.d.Verifier.Disabled() {
+			return p, nil
+		}
+		if h.d.Signer == nil {
+			return "", errors.New("meta: signing is enabled but no signer was wired")
+		}
+		s, err := h.d.Signer.SignedURL(p)
+		if err != nil {
+			return "", fmt.Errorf("meta: sign cover path: %w", err)
+		}
+		return s, nil
+	}
+	out := make(map[string]coverLinks, len(h.cfg.Sizes))
+	for preset := range h.cfg.Sizes {
+		var l coverLinks
+		var err error
+		if l.WebP, err = sign(transform.WebP, preset); err != nil {
+			return nil, err
+		}
+		if l.AVIF, err = sign(transform.AVIF, preset); err != nil {
+			return nil, err
+		}
+		out[preset] = l
+	}
+	return out, nil
+}
