@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -19,7 +20,7 @@ import (
 // matters: nothing is looked up, fetched or rendered before the signature
 // has been checked.
 func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	req, err := h.cfg.parseCover(ps.ByName("book_id"), ps.ByName("file"), r.URL.RawQuery)
+	req, err := h.parseCoverFast(ps.ByName("book_id"), ps.ByName("file"), r.URL.RawQuery)
 	if err != nil {
 		return err
 	}
@@ -49,6 +50,33 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 	setBookKeys(hd, req.BookID)
 	h.writeVariant(w, r, v, req.Format.ContentType(), m.UpdatedAt)
 	return nil
+}
+
+// parseCoverFast is parseCover with a shortcut for the most common query,
+// "sig=" and a base64url token: url.ParseQuery would give exactly that one
+// value (nothing to unescape, no separator), and building its map is a
+// fifth of a cache hit's handler time. Any other query takes parseCover.
+func (h *handlers) parseCoverFast(bookID, file, rawQuery string) (coverRequest, error) {
+	sig, ok := strings.CutPrefix(rawQuery, "sig=")
+	if !ok || !isBase64URL(sig) {
+		return h.cfg.parseCover(bookID, file, rawQuery)
+	}
+	req, err := h.cfg.parseCover(bookID, file, "")
+	if err != nil {
+		return coverRequest{}, err
+	}
+	req.Sig = sig
+	return req, nil
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // taggedVariants is what cache.Variants offers beyond VariantSource: the

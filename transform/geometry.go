@@ -41,6 +41,10 @@ type geometry struct {
 	crop          bool // fill the box (smart crop) rather than keep the aspect
 }
 
+// MaxOutputSide is the longest side an output may have: WebP's limit, one
+// below AVIF/HEIF's 16384.
+const MaxOutputSide = 16383
+
 // plan computes the output size of req for an upright original of
 // srcW x srcH pixels, applying the no-enlarge policy.
 func plan(srcW, srcH int, req Request) geometry {
@@ -50,8 +54,14 @@ func plan(srcW, srcH int, req Request) geometry {
 		if !req.Enlarge && w > srcW {
 			w = srcW
 		}
-		h := int(math.Round(float64(srcH) * float64(w) / float64(srcW)))
-		return geometry{width: w, height: max(h, 1)}
+		h := max(int(math.Round(float64(srcH)*float64(w)/float64(srcW))), 1)
+		if h > MaxOutputSide {
+			// An extreme aspect (1x20000): keep the aspect, shrink to what
+			// the encoders accept (WebP 16383, AVIF/HEIF 16384 per side).
+			w = max(int(math.Round(float64(w)*float64(MaxOutputSide)/float64(h))), 1)
+			h = MaxOutputSide
+		}
+		return geometry{width: w, height: h}
 	}
 	w, h := req.Width, req.Height
 	if !req.Enlarge && (w > srcW || h > srcH) {

@@ -144,7 +144,9 @@ func (r *Renderer) render(src []byte, g geometry, req Request) (Result, error) {
 	if req.Enlarge {
 		size = vips.SizeBoth
 	}
-	crop, height := vips.InterestingNone, vipsMaxCoord
+	// Width-only requests keep the aspect inside a box MaxOutputSide high, so
+	// an extreme aspect (1x20000) still gives an image every encoder accepts.
+	crop, height := vips.InterestingNone, MaxOutputSide
 	if g.crop {
 		crop, height = vips.InterestingAttention, g.height
 	}

@@ -63,12 +63,12 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	fetcher, err := ingest.NewFetcher(cfg.Fetch, logger)
-	if err != nil {
-		return nil, fmt.Errorf("fetcher: %w", err)
-	}
 	a := &app{cfg: cfg, log: logger, store: store, renderer: renderer}
-	a.manifests = cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
+	warmer, manifests, fetcher, err := newWarmPipeline(cfg, store, logger)
+	if err != nil {
+		return nil, err
+	}
+	a.warmer, a.manifests = warmer, manifests
 	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(store, renderer), logger)
 	if err != nil {
 		return nil, fmt.Errorf("variant cache: %w", err)
@@ -83,7 +83,6 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 			return nil, fmt.Errorf("peers: %w", err)
 		}
 	}
-	a.warmer = ingest.NewWarmer(fetcher, store, a.manifests, cfg.Transform.MaxPixels, logger)
 	if a.outlets, err = newOutlets(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
@@ -178,3 +177,16 @@ func previewFill(r *transform.Renderer) cache.PreviewFunc {
 }
 
 var errUsage = errors.New("usage")
+
+// newWarmPipeline builds the ingest path of the service (the safe fetcher,
+// the manifests and the Warmer) on an opened store: newApp and the commands
+// that warm covers in-process (backfill) share it.
+func newWarmPipeline(cfg config, store cache.Store, logger *slog.Logger) (*ingest.Warmer, *cache.Manifests, *ingest.Fetcher, error) {
+	fetcher, err := ingest.NewFetcher(cfg.Fetch, logger)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("fetcher: %w", err)
+	}
+	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
+	warmer := ingest.NewWarmer(fetcher, store, manifests, cfg.Transform.MaxPixels, logger)
+	return warmer, manifests, fetcher, nil
+}

@@ -104,19 +104,6 @@ func newLocalWarmer(ctx context.Context, lookup func(string) (string, bool), std
 	return &localWarmer{warmer: warmer, manifests: manifests, refresh: refresh, timeout: cfg.Jobs.Timeout}, fetcher.Close, nil
 }
 
-// newWarmPipeline builds the ingest path of the service (the safe fetcher,
-// the manifests and the Warmer) on an opened store, exactly as newApp does,
-// for commands that warm covers in-process.
-func newWarmPipeline(cfg config, store cache.Store, logger *slog.Logger) (*ingest.Warmer, *cache.Manifests, *ingest.Fetcher, error) {
-	fetcher, err := ingest.NewFetcher(cfg.Fetch, logger)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("fetcher: %w", err)
-	}
-	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
-	warmer := ingest.NewWarmer(fetcher, store, manifests, cfg.Transform.MaxPixels, logger)
-	return warmer, manifests, fetcher, nil
-}
-
 // localWarmer warms rows with the service's Warmer against the configured store.
 type localWarmer struct {
 	warmer    *ingest.Warmer

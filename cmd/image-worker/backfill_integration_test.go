@@ -281,7 +281,7 @@ func TestBackfillMinIO(t *testing.T) {
 func TestBackfillInterruptAndResume(t *testing.T) {
 	origin := newCoverOrigin(t)
 	bb := newBackfillBucket(t, origin)
-	const n, stopAt = 2000, 300
+	const n, stopAt = 1000, 200
 	var b strings.Builder
 	for i := range n {
 		line, _ := json.Marshal(map[string]any{"book_id": fmt.Sprintf("IR-%04d", i), "image_url": origin.url(fmt.Sprintf("/c/ir-%d.jpg", i)), "rank": i})
