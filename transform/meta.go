@@ -54,7 +54,7 @@ func (r *Renderer) Meta(ctx context.Context, src []byte) (Meta, error) {
 	}
 	defer release()
 	start := time.Now()
-	m, err := computeMeta(src)
+	m, err := computeMeta(decodable(info, src))
 	r.set.GetOrCreateHistogram(`covers_transform_meta_duration_seconds`).UpdateDuration(start)
 	if err != nil {
 		r.set.GetOrCreateCounter(`covers_transform_meta_total{result="error"}`).Inc()

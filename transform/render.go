@@ -126,7 +126,7 @@ func (r *Renderer) Render(ctx context.Context, src []byte, req Request) (Result,
 
 	r.renders.Add(1)
 	start := time.Now()
-	res, err := r.render(src, g, req)
+	res, err := r.render(decodable(info, src), g, req)
 	r.durations[req.Format].UpdateDuration(start)
 	if err != nil {
 		r.outcomes[req.Format][1].Inc()
