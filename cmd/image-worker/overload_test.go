@@ -13,20 +13,20 @@ import (
 	"time"
 )
 
-// rssPeakKB reads a process's peak resident set (VmHWM) from /proc.
-func rssPeakKB(t *testing.T, pid int) int {
+// procStatusKB reads one kB field of a process's /proc status (VmRSS, VmHWM).
+func procStatusKB(t *testing.T, pid int, field string) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
 			return n
 		}
 	}
-	t.Fatal("no VmHWM")
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
 
@@ -121,7 +121,7 @@ func TestOverloadShedsRendersAndKeepsServingHits(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	close(stop)
 	wg.Wait()
-	peakMB := rssPeakKB(t, r.cmd.Process.Pid) / 1024
+	peakMB := procStatusKB(t, r.cmd.Process.Pid, "VmHWM") / 1024
 	fmt.Printf("overload: %d clients for 5s: %d rendered, %d shed with 503 (slowest %d ms), %d other; %d cache hits during overload (%d failed); peak RSS %d MB\n",
 		clients, ok.Load(), shed.Load(), shedSlowest.Load(), other.Load(), hits.Load(), hitFailures.Load(), peakMB)
 	if shed.Load() == 0 || ok.Load() == 0 {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,23 +22,6 @@ type soakSample struct {
 	goroutines float64
 	vipsMB     float64
 	requests   int64
-}
-
-// rssKB reads a process's current resident set (VmRSS) from /proc.
-func rssKB(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return n
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
 }
 
 // TestSoak runs the real binary under a bounded mixed load for SOAK_DURATION
@@ -105,7 +87,7 @@ func TestSoak(t *testing.T) {
 	transport.CloseIdleConnections()
 	time.Sleep(time.Second)
 	sample := func(at time.Duration, requests int64) soakSample {
-		return soakSample{at: at, rssMB: float64(rssKB(t, r.cmd.Process.Pid)) / 1024, goroutines: r.metric(t, "go_goroutines"),
+		return soakSample{at: at, rssMB: float64(procStatusKB(t, r.cmd.Process.Pid, "VmRSS")) / 1024, goroutines: r.metric(t, "go_goroutines"),
 			vipsMB: r.metric(t, "covers_transform_vips_memory_bytes") / (1 << 20), requests: requests}
 	}
 	baseline := sample(0, 0)
