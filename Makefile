@@ -42,8 +42,14 @@ vet:
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# The performance suite (bench/README.md): Go benchmarks of the hot paths,
+# then the load driver against the real binary and MinIO, each scenario
+# interleaved with its own baseline. Writes bench/results/latest.{md,json,png}.
+bench: build deps-test
+	mkdir -p bench/results
+	$(GO) test -run '^$$' -bench . -benchmem ./signing/ ./proxy/ ./cache/ ./transform/ | tee bench/results/gobench.txt
+	$(GO) build -o bin/loadbench ./bench/cmd/loadbench
+	bin/loadbench -bin $(BIN) -out bench/results -gobench bench/results/gobench.txt
 
 # A bounded soak (SOAK_DURATION, default 3m) of mixed hits, misses and hostile
 # input against the real binary: RSS, goroutines and libvips memory must stay

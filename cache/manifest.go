@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -44,8 +45,11 @@ type Manifests struct {
 	now     func() time.Time
 	sf      singleflight.Group
 
-	mu      sync.Mutex
-	entries map[string]manifestEntry
+	// entries maps a book id to its manifestEntry. Reads vastly outnumber
+	// writes (one per book per TTL), so a sync.Map keeps every cache hit
+	// off a shared lock.
+	entries sync.Map
+	count   atomic.Int64 // entries stored since the last reset
 
 	set                   *metrics.Set
 	hits, misses, loadErr *metrics.Counter
@@ -60,7 +64,6 @@ func NewManifests(store Store, ttl, timeout time.Duration) *Manifests {
 		ttl:     ttl,
 		timeout: timeout,
 		now:     time.Now,
-		entries: make(map[string]manifestEntry),
 		set:     set,
 		hits:    set.NewCounter(`covers_cache_manifest_lookups_total{result="hit"}`),
 		misses:  set.NewCounter(`covers_cache_manifest_lookups_total{result="miss"}`),
@@ -75,10 +78,8 @@ func (ms *Manifests) Metrics() *metrics.Set { return ms.set }
 // has no stored cover. Answers (including "not found") are cached for the TTL.
 func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, error) {
 	now := ms.now()
-	ms.mu.Lock()
-	e, ok := ms.entries[bookID]
-	ms.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	v, ok := ms.entries.Load(bookID)
+	if e, _ := v.(*manifestEntry); ok && now.Before(e.expires) {
 		ms.hits.Inc()
 		if e.missing {
 			return Manifest{}, fmt.Errorf("manifest %s: %w", bookID, ErrNotFound)
@@ -92,9 +93,9 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 		m, err := ms.Load(lctx, bookID)
 		switch {
 		case err == nil:
-			ms.remember(bookID, manifestEntry{m: m, expires: ms.now().Add(ms.ttl)})
+			ms.remember(bookID, &manifestEntry{m: m, expires: ms.now().Add(ms.ttl)})
 		case errors.Is(err, ErrNotFound):
-			ms.remember(bookID, manifestEntry{missing: true, expires: ms.now().Add(ms.ttl)})
+			ms.remember(bookID, &manifestEntry{missing: true, expires: ms.now().Add(ms.ttl)})
 		default:
 			ms.loadErr.Inc()
 		}
@@ -134,22 +135,21 @@ func (ms *Manifests) Put(ctx context.Context, m Manifest) error {
 	if err := ms.store.Put(ctx, ManifestKey(m.BookID), data, "application/json"); err != nil {
 		return fmt.Errorf("put manifest %s: %w", m.BookID, err)
 	}
-	ms.remember(m.BookID, manifestEntry{m: m, expires: ms.now().Add(ms.ttl)})
+	ms.remember(m.BookID, &manifestEntry{m: m, expires: ms.now().Add(ms.ttl)})
 	return nil
 }
 
 // Forget drops a book from this replica's cache.
 func (ms *Manifests) Forget(bookID string) {
-	ms.mu.Lock()
-	delete(ms.entries, bookID)
-	ms.mu.Unlock()
+	ms.entries.Delete(bookID)
 }
 
-func (ms *Manifests) remember(bookID string, e manifestEntry) {
-	ms.mu.Lock()
-	if len(ms.entries) >= maxManifestEntries {
-		clear(ms.entries)
+func (ms *Manifests) remember(bookID string, e *manifestEntry) {
+	if ms.count.Load() >= maxManifestEntries {
+		ms.entries.Clear()
+		ms.count.Store(0)
 	}
-	ms.entries[bookID] = e
-	ms.mu.Unlock()
+	if _, loaded := ms.entries.Swap(bookID, e); !loaded {
+		ms.count.Add(1)
+	}
 }

@@ -1,17 +1,20 @@
 package cache
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/cespare/xxhash/v2"
 	"github.com/golang/groupcache"
+	"golang.org/x/sync/singleflight"
 )
 
 // FillFunc renders a variant that is in neither memory nor the store.
@@ -30,6 +33,16 @@ type VariantsConfig struct {
 	// after their response has gone out; past it, writes happen before the
 	// response (backpressure). 0 writes every variant before answering.
 	WriteBehind int
+	// Shed, when set, is asked before a variant that is in no memory layer
+	// is looked up in the store, with the number of other loads that are
+	// between that question and their render (reading the store). An error
+	// refuses the request at once with that error: cmd passes the
+	// renderer's Saturated, so while the render queue is full an overload
+	// of new variants costs no store round trip and its excess is answered
+	// in about a millisecond (the store's tail latency under load is 100 ms
+	// and more on a busy machine). Variants that are only in the store are
+	// refused too until the queue has room; memory hits are never affected.
+	Shed func(pending int) error
 }
 
 // DefaultVariantsConfig returns the defaults: 256 MiB, 30s fills, 16 writes behind.
@@ -82,6 +95,8 @@ type Variants struct {
 	store   Store
 	fill    FillFunc
 	timeout time.Duration
+	shed    func(pending int) error
+	pending atomic.Int64 // loads past Shed, reading the store
 	log     *slog.Logger
 	behind  chan struct{} // write-behind slots
 	writes  sync.WaitGroup
@@ -90,6 +105,7 @@ type Variants struct {
 	memHit, memMiss                       *metrics.Counter
 	storeHit, storeMiss, storeErr         *metrics.Counter
 	renderOK, renderErr, storeWriteErrors *metrics.Counter
+	shedTotal                             *metrics.Counter
 }
 
 type loadMarkKey struct{}
@@ -113,6 +129,7 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 		store:            store,
 		fill:             fill,
 		timeout:          cfg.FillTimeout,
+		shed:             cfg.Shed,
 		log:              logger,
 		behind:           make(chan struct{}, cfg.WriteBehind),
 		set:              set,
@@ -124,6 +141,7 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 		renderOK:         set.NewCounter(`covers_cache_lookups_total{layer="render",result="hit"}`),
 		renderErr:        set.NewCounter(`covers_cache_lookups_total{layer="render",result="error"}`),
 		storeWriteErrors: set.NewCounter(`covers_cache_store_write_errors_total`),
+		shedTotal:        set.NewCounter(`covers_cache_shed_total`),
 	}
 	v.group = groupcache.NewGroup(cfg.GroupName, cfg.CacheBytes-hotBytes, groupcache.GetterFunc(v.load))
 	set.NewGauge(`covers_cache_memory_bytes`, func() float64 {
@@ -209,7 +227,15 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 	if err != nil {
 		return err
 	}
+	if v.shed != nil {
+		if err := v.shed(int(v.pending.Load())); err != nil {
+			v.shedTotal.Inc()
+			return fmt.Errorf("load variant: %w", err)
+		}
+	}
+	v.pending.Add(1)
 	obj, err := v.store.Get(ctx, key.StoreKey())
+	v.pending.Add(-1)
 	switch {
 	case err == nil:
 		v.storeHit.Inc()
@@ -311,4 +337,109 @@ func (h *hotIndex) size() int64 {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.bytes
+}
+
+// Originals keeps recently read originals in memory for renders: the
+// variants of one cover are usually asked for together (a page shows a
+// thumbnail and a larger size, in WebP and AVIF), and each render would
+// otherwise read the same original from the store. Concurrent reads of one
+// original share a single store read. An original is immutable (its key
+// carries the content hash), so an entry is never stale. Safe for
+// concurrent use.
+type Originals struct {
+	store Store
+	limit int64
+	sf    singleflight.Group
+
+	mu    sync.Mutex
+	lru   *list.List // of *originalEntry, most recent first
+	index map[string]*list.Element
+	bytes int64
+
+	hits, misses *metrics.Counter
+	set          *metrics.Set
+}
+
+type originalEntry struct {
+	key  string
+	data []byte
+}
+
+// NewOriginals keeps up to maxBytes of originals; 0 keeps none (every Get
+// reads the store).
+func NewOriginals(store Store, maxBytes int64) *Originals {
+	set := metrics.NewSet()
+	o := &Originals{store: store, limit: maxBytes, lru: list.New(), index: map[string]*list.Element{}, set: set,
+		hits:   set.NewCounter(`covers_cache_original_lookups_total{result="hit"}`),
+		misses: set.NewCounter(`covers_cache_original_lookups_total{result="miss"}`)}
+	set.NewGauge(`covers_cache_original_bytes`, func() float64 {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return float64(o.bytes)
+	})
+	return o
+}
+
+// Metrics returns the originals metrics.
+func (o *Originals) Metrics() *metrics.Set { return o.set }
+
+// Get returns the original of one version of a book, shared: the caller
+// must not modify it. Errors are the store's (ErrNotFound when missing).
+func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, error) {
+	key := OriginalKey(bookID, version)
+	o.mu.Lock()
+	if el, ok := o.index[key]; ok {
+		o.lru.MoveToFront(el)
+		data := el.Value.(*originalEntry).data
+		o.mu.Unlock()
+		o.hits.Inc()
+		return data, nil
+	}
+	o.mu.Unlock()
+	o.misses.Inc()
+	ch := o.sf.DoChan(key, func() (any, error) {
+		// Detached from this caller, bounded by its deadline.
+		rctx := context.WithoutCancel(ctx)
+		if d, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithDeadline(rctx, d)
+			defer cancel()
+		}
+		obj, err := o.store.Get(rctx, key)
+		if err != nil {
+			return nil, err
+		}
+		o.add(key, obj.Data)
+		return obj.Data, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, fmt.Errorf("get original: %w", r.Err)
+		}
+		return r.Val.([]byte), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("get original: %w", ctx.Err())
+	}
+}
+
+func (o *Originals) add(key string, data []byte) {
+	n := int64(len(data))
+	if n > o.limit/4 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.index[key]; ok {
+		return
+	}
+	for o.bytes+n > o.limit {
+		el := o.lru.Back()
+		e := el.Value.(*originalEntry)
+		o.lru.Remove(el)
+		delete(o.index, e.key)
+		o.bytes -= int64(len(e.data))
+	}
+	o.index[key] = o.lru.PushFront(&originalEntry{key: key, data: data})
+	o.bytes += n
 }

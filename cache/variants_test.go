@@ -193,3 +193,152 @@ func TestHotIndexStaysWithinItsBound(t *testing.T) {
 		t.Error("a variant larger than a quarter of the bound was indexed")
 	}
 }
+
+// countingGetStore counts Gets and can hold them until release closes.
+type countingGetStore struct {
+	Store
+	gets    atomic.Int64
+	release chan struct{}
+}
+
+func (s *countingGetStore) Get(ctx context.Context, key string) (Object, error) {
+	s.gets.Add(1)
+	if s.release != nil {
+		<-s.release
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func TestOriginalsReadEachOriginalOnce(t *testing.T) {
+	t.Parallel()
+	local := newLocalTestStore(t, t.TempDir())
+	data := bytes.Repeat([]byte{7}, 1000)
+	if err := local.Put(t.Context(), OriginalKey("B1", "v1"), data, "image/jpeg"); err != nil {
+		t.Fatal(err)
+	}
+	s := &countingGetStore{Store: local, release: make(chan struct{})}
+	o := NewOriginals(s, 1<<20)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := o.Get(t.Context(), "B1", "v1")
+			if err != nil || !bytes.Equal(got, data) {
+				bad.Add(1)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond) // let the callers pile up on the one read
+	close(s.release)
+	wg.Wait()
+	if _, err := o.Get(t.Context(), "B1", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.gets.Load(); n != 1 || bad.Load() != 0 {
+		t.Errorf("21 Gets of one original: %d store reads, %d wrong answers; want 1 and 0", n, bad.Load())
+	}
+	if _, err := o.Get(t.Context(), "B1", "missing"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of a missing original = %v, want ErrNotFound", err)
+	}
+}
+
+func TestOriginalsEvictLeastRecentlyUsed(t *testing.T) {
+	t.Parallel()
+	local := newLocalTestStore(t, t.TempDir())
+	for _, v := range []string{"a", "b", "c", "d", "e"} {
+		if err := local.Put(t.Context(), OriginalKey("B1", v), make([]byte, 1000), "image/jpeg"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &countingGetStore{Store: local}
+	o := NewOriginals(s, 4000) // room for four
+	reads := func(v string) int64 {
+		before := s.gets.Load()
+		if _, err := o.Get(t.Context(), "B1", v); err != nil {
+			t.Fatal(err)
+		}
+		return s.gets.Load() - before
+	}
+	for _, v := range []string{"a", "b", "c", "d", "a", "e"} { // e evicts b, the least recently used
+		reads(v)
+		if o.bytes > 4000 {
+			t.Fatalf("after %s: %d bytes held, over the 4000 bound", v, o.bytes)
+		}
+	}
+	for _, c := range []struct {
+		v    string
+		want int64
+	}{{"a", 0}, {"e", 0}, {"b", 1}} {
+		if got := reads(c.v); got != c.want {
+			t.Errorf("Get(%s): %d store reads, want %d", c.v, got, c.want)
+		}
+	}
+}
+
+func TestVariantsShedBeforeTheStore(t *testing.T) {
+	t.Parallel()
+	errBusy := errors.New("busy")
+	s := &countingGetStore{Store: newLocalTestStore(t, t.TempDir())}
+	f := &countingFill{}
+	var busy atomic.Bool
+	v := newTestVariants(t, s, f.fill, func(cfg *VariantsConfig) {
+		cfg.Shed = func(int) error {
+			if busy.Load() {
+				return errBusy
+			}
+			return nil
+		}
+	})
+	if _, err := v.Get(t.Context(), testVariantKey); err != nil {
+		t.Fatal(err)
+	}
+	busy.Store(true)
+	if _, err := v.Get(t.Context(), testVariantKey); err != nil {
+		t.Errorf("memory hit while shedding = %v, want it served", err)
+	}
+	other := testVariantKey
+	other.Width = 640
+	gets := s.gets.Load()
+	if _, err := v.Get(t.Context(), other); !errors.Is(err, errBusy) {
+		t.Errorf("new variant while shedding = %v, want errBusy", err)
+	}
+	if n := s.gets.Load() - gets; n != 0 || f.calls.Load() != 1 || v.shedTotal.Get() != 1 {
+		t.Errorf("shed request: %d store reads, %d fills in all, %d counted shed; want 0, 1, 1", n, f.calls.Load(), v.shedTotal.Get())
+	}
+	busy.Store(false)
+	if _, err := v.Get(t.Context(), other); err != nil || f.calls.Load() != 2 {
+		t.Errorf("after the queue drained: %v with %d fills, want the variant rendered", err, f.calls.Load())
+	}
+}
+
+func TestVariantsShedSeesLoadsReadingTheStore(t *testing.T) {
+	t.Parallel()
+	s := &countingGetStore{Store: newLocalTestStore(t, t.TempDir()), release: make(chan struct{})}
+	f := &countingFill{}
+	seen := make(chan int, 2)
+	v := newTestVariants(t, s, f.fill, func(cfg *VariantsConfig) {
+		cfg.Shed = func(pending int) error { seen <- pending; return nil }
+	})
+	done := make(chan error, 2)
+	go func() { _, err := v.Get(t.Context(), testVariantKey); done <- err }()
+	if got := <-seen; got != 0 {
+		t.Errorf("first load: Shed(%d), want 0", got)
+	}
+	for s.gets.Load() == 0 {
+		time.Sleep(time.Millisecond) // the first load is now reading the store
+	}
+	other := testVariantKey
+	other.Width = 640
+	go func() { _, err := v.Get(t.Context(), other); done <- err }()
+	if got := <-seen; got != 1 {
+		t.Errorf("second load while the first reads the store: Shed(%d), want 1", got)
+	}
+	close(s.release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -125,6 +127,9 @@ func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http
 	if peers != nil {
 		r.Handler(http.MethodGet, cache.PeerBasePath+"*key", peers)
 	}
+	if h.cfg.Pprof {
+		r.HandlerFunc(http.MethodGet, "/debug/pprof/*name", pprofHandler)
+	}
 	return r
 }
 
@@ -154,4 +159,20 @@ func newRouter(h *handlers) *httprouter.Router {
 	}))
 	r.PanicHandler = nil // recovery happens in wrap, so the access log and metrics still see the request
 	return r
+}
+
+// pprofHandler serves net/http/pprof (PPROF=true, internal listener only).
+func pprofHandler(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
 }

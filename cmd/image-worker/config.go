@@ -113,6 +113,8 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Proxy.MaxAge = e.duration("COVER_MAX_AGE", c.Proxy.MaxAge)
 	c.Proxy.Placeholders = e.boolean("PLACEHOLDERS", true)
 	c.Proxy.AdminToken = e.secret("ADMIN_TOKEN")
+	c.Proxy.AccessLog = e.boolean("ACCESS_LOG", c.Proxy.AccessLog)
+	c.Proxy.Pprof = e.boolean("PPROF", false)
 
 	c.ManifestTTL = e.duration("MANIFEST_TTL", 30*time.Second)
 	keys, err := signing.ParseKeys(e.secret("IMAGE_SIGNING_KEYS"))

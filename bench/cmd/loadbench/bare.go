@@ -118,6 +118,8 @@ func startBare(dir string, spec bareSpec) (*bareServer, error) {
 	return &bareServer{cmd: cmd, stdin: stdin, addr: strings.TrimSpace(line)}, nil
 }
 
+func (b *bareServer) pid() int { return b.cmd.Process.Pid }
+
 func (b *bareServer) stop() {
 	b.stdin.Close()
 	done := make(chan struct{})

@@ -42,7 +42,9 @@ func shortLabel(x row) string {
 	case "catalog":
 		s = "catalog"
 	case "overload":
-		s = "overload ok"
+		s = "overload 200s"
+	case "overload-503":
+		s = "overload 503s"
 	case "overload-hit":
 		s = "hit in overload"
 	}

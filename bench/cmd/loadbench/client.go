@@ -82,7 +82,7 @@ func (c *conn) roundTrip(req []byte) (resp response, closeAfter bool, err error)
 	if resp.status, err = strconv.Atoi(string(line[9:12])); err != nil {
 		return resp, true, fmt.Errorf("status line %q: %w", line, errMalformed)
 	}
-	length := -1
+	length, chunked := -1, false
 	for {
 		line, err = c.br.ReadSlice('\n')
 		if err != nil {
@@ -105,7 +105,14 @@ func (c *conn) roundTrip(req []byte) (resp response, closeAfter bool, err error)
 			resp.retryAfter = len(value) > 0
 		case bytes.EqualFold(name, []byte("Connection")):
 			closeAfter = bytes.EqualFold(value, []byte("close"))
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
 		}
+	}
+	if chunked {
+		n, err := c.discardChunks()
+		resp.bodyLen = n
+		return resp, closeAfter || err != nil, err
 	}
 	if length < 0 {
 		return resp, true, fmt.Errorf("no Content-Length: %w", errMalformed)
@@ -120,4 +127,35 @@ func (c *conn) roundTrip(req []byte) (resp response, closeAfter bool, err error)
 // getRequest is the wire form of a GET of pathAndQuery.
 func getRequest(host, pathAndQuery string) []byte {
 	return []byte("GET " + pathAndQuery + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: loadbench\r\n\r\n")
+}
+
+// discardChunks reads a chunked body (and its trailer) and returns its size.
+func (c *conn) discardChunks() (int, error) {
+	total := 0
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return total, err
+		}
+		sizeHex, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte(";"))
+		size, err := strconv.ParseInt(string(sizeHex), 16, 64)
+		if err != nil || size < 0 {
+			return total, fmt.Errorf("chunk size %q: %w", line, errMalformed)
+		}
+		if size == 0 {
+			for { // trailer, up to the empty line
+				line, err := c.br.ReadSlice('\n')
+				if err != nil {
+					return total, err
+				}
+				if len(line) <= 2 {
+					return total, nil
+				}
+			}
+		}
+		if _, err := c.br.Discard(int(size) + 2); err != nil { // data and its CRLF
+			return total, err
+		}
+		total += int(size)
+	}
 }

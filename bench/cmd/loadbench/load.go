@@ -10,12 +10,15 @@ import (
 
 // run is the outcome of one measured segment.
 type run struct {
-	Requests   int           // answered (any status)
-	Errors     int           // transport errors
-	Elapsed    time.Duration // wall time of the segment
-	Lat        []int64       // ns, every answered request
-	OKLat      []int64       // ns, status 200 only
-	ShedLat    []int64       // ns, status 503 only
+	Requests   int             // answered (any status)
+	Errors     int             // transport errors
+	Elapsed    time.Duration   // wall time of the segment
+	CPU        float64         // CPU seconds of the processes doing this side's work
+	CPUByPID   map[int]float64 // the same, per process
+	Lat        []int64         // ns, every answered request
+	OKLat      []int64         // ns, status 200 only
+	ShedLat    []int64         // ns, status 503 only
+	Lag        []int64         // ns, open loop: how late each request was sent
 	Status     map[int]int
 	NoRetryHdr int // 503s without Retry-After
 }
@@ -27,6 +30,13 @@ func (r *run) merge(o *run) {
 	r.Requests += o.Requests
 	r.Errors += o.Errors
 	r.Elapsed += o.Elapsed
+	r.CPU += o.CPU
+	for p, c := range o.CPUByPID {
+		if r.CPUByPID == nil {
+			r.CPUByPID = map[int]float64{}
+		}
+		r.CPUByPID[p] += c
+	}
 	r.Lat = append(r.Lat, o.Lat...)
 	r.OKLat = append(r.OKLat, o.OKLat...)
 	r.ShedLat = append(r.ShedLat, o.ShedLat...)
@@ -119,9 +129,10 @@ func closedLoop(ctx context.Context, addr string, conns int, dur time.Duration, 
 	return out
 }
 
-// openLoop sends requests at a fixed rate for dur whatever the answers take
-// (latency counted from the scheduled send time, so a slow server cannot
-// hide its queue), on as many connections as are needed, at most maxConns.
+// openLoop sends requests at a fixed rate for dur whatever the answers take,
+// on as many connections as are needed, at most maxConns. Latency counts
+// from the actual send; how late each send was (the client's own lag on a
+// busy machine) is kept in Lag.
 func openLoop(ctx context.Context, addr string, perSec float64, dur time.Duration, maxConns int, next func(i int64) []byte) *run {
 	interval := time.Duration(float64(time.Second) / perSec)
 	idle := make(chan *conn, maxConns)
@@ -153,8 +164,12 @@ func openLoop(ctx context.Context, addr string, perSec float64, dur time.Duratio
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sent := time.Now()
 			resp, err := c.do(req)
-			d := time.Since(at)
+			d := time.Since(sent) // from the send: a late dispatch here is the client's lag, not the server's
+			mu.Lock()
+			out.Lag = append(out.Lag, int64(sent.Sub(at)))
+			mu.Unlock()
 			idle <- c
 			mu.Lock()
 			defer mu.Unlock()

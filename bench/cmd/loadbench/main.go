@@ -25,14 +25,17 @@ import (
 
 type options struct {
 	bin, repo, out, minioEnv, goBench, scenarios, extraEnv string
-	profileDir                                             string
-	rounds                                                 int
+	profileDir, logDir                                     string
+	rounds, hitRounds                                      int
 	renderSeg, hitSeg, catalogDur, overloadDur, idleDur    time.Duration
 	hitConns, herd, catalogClients, catalogVariants        int
 	catalogStoredPct, overloadHitConns                     int
 	zipfS, overloadFactor, renderCapacity                  float64
 	accessLog                                              bool
 }
+
+// serviceMallocArenas is MALLOC_ARENA_MAX as the container image sets it.
+const serviceMallocArenas = "2"
 
 // bench holds what the scenarios share.
 type bench struct {
@@ -46,6 +49,7 @@ type bench struct {
 	renderBooks    int
 	overloadBooks  int
 	renderCapacity float64 // service WebP renders/s at 2 clients, from scenario 1
+	minioPID       int
 	restarts       int
 }
 
@@ -57,6 +61,15 @@ func main() {
 		}
 		return
 	}
+	// The floor renders in this process: give its libvips the allocator
+	// setting the service runs with (glibc reads it at start-up).
+	if os.Getenv("MALLOC_ARENA_MAX") != serviceMallocArenas {
+		if self, err := os.Executable(); err == nil {
+			env := append(os.Environ(), "MALLOC_ARENA_MAX="+serviceMallocArenas)
+			err = syscall.Exec(self, os.Args, env)
+			fmt.Fprintln(os.Stderr, "loadbench: re-exec with MALLOC_ARENA_MAX:", err)
+		}
+	}
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin/image-worker", "the service binary (make build)")
 	flag.StringVar(&o.repo, "repo", ".", "repository root (for scripts/ and testdata/)")
@@ -66,10 +79,12 @@ func main() {
 	flag.StringVar(&o.scenarios, "scenarios", "render,hit,herd,catalog,overload", "scenarios to run")
 	flag.StringVar(&o.extraEnv, "env", "", "extra service environment, comma-separated K=V (experiments)")
 	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the service (hit and render paths) here; sets PPROF=true")
+	flag.StringVar(&o.logDir, "logs", "", "keep the service logs in this directory (default: a temporary one, removed)")
 	flag.BoolVar(&o.accessLog, "access-log", false, "run the service with ACCESS_LOG=true (one log line per request)")
-	flag.IntVar(&o.rounds, "rounds", 2, "interleaved rounds per pair (alternating which side goes first)")
-	flag.DurationVar(&o.renderSeg, "render-seg", 6*time.Second, "length of one render segment")
-	flag.DurationVar(&o.hitSeg, "hit-seg", 5*time.Second, "length of one hit segment")
+	flag.IntVar(&o.rounds, "rounds", 6, "interleaved rounds per render pair (alternating which side goes first)")
+	flag.IntVar(&o.hitRounds, "hit-rounds", 8, "interleaved rounds of the hit pair")
+	flag.DurationVar(&o.renderSeg, "render-seg", 2500*time.Millisecond, "length of one render segment")
+	flag.DurationVar(&o.hitSeg, "hit-seg", 2500*time.Millisecond, "length of one hit segment")
 	flag.IntVar(&o.hitConns, "hit-conns", 64, "connections of the hit scenario")
 	flag.IntVar(&o.herd, "herd", 200, "concurrent requests of the herd")
 	flag.DurationVar(&o.catalogDur, "catalog-dur", 60*time.Second, "length of the catalog scenario")
@@ -122,6 +137,7 @@ func runBench(ctx context.Context, o options) (*results, error) {
 		return b.res, err
 	}
 	defer m.stop()
+	b.minioPID = m.pid
 	if err := loopbackOnly(m.endpoint); err != nil {
 		return b.res, err
 	}
@@ -173,7 +189,7 @@ func (b *bench) setup(ctx context.Context, m *minio) error {
 	b.env = map[string]string{
 		"S3_ENDPOINT": m.endpoint, "S3_ACCESS_KEY": m.access, "S3_SECRET_KEY": m.pass, "IMAGE_STORAGE_BUCKET": bucket,
 		"IMAGE_SIGNING_KEYS": hex.EncodeToString(key), "KAFKA_BROKERS": "", "SHUTDOWN_DELAY": "0s",
-		"MALLOC_ARENA_MAX": "2", "ACCESS_LOG": fmt.Sprint(b.opts.accessLog),
+		"MALLOC_ARENA_MAX": serviceMallocArenas, "ACCESS_LOG": fmt.Sprint(b.opts.accessLog),
 	}
 	if b.opts.profileDir != "" {
 		b.env["PPROF"] = "true"
@@ -258,7 +274,11 @@ func (b *bench) restart(ctx context.Context) error {
 		b.svc = nil
 	}
 	b.restarts++
-	svc, err := startService(ctx, b.opts.bin, b.env, filepath.Join(b.dir, fmt.Sprintf("service-%d.log", b.restarts)))
+	logDir := b.dir
+	if b.opts.logDir != "" {
+		logDir = b.opts.logDir
+	}
+	svc, err := startService(ctx, b.opts.bin, b.env, filepath.Join(logDir, fmt.Sprintf("service-%d.log", b.restarts)))
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,9 @@ type row struct {
 	Rate     float64       `json:"rate"` // req/s (successes for the service)
 	P50      time.Duration `json:"p50_ns"`
 	P99      time.Duration `json:"p99_ns"`
-	Ratio    float64       `json:"ratio,omitempty"` // service / baseline
+	Ratio    float64       `json:"ratio,omitempty"`     // service / baseline
+	CPURatio float64       `json:"cpu_ratio,omitempty"` // baseline CPU per request / service CPU per request
+	CPUPerOp time.Duration `json:"cpu_per_op_ns,omitempty"`
 	Value    float64       `json:"value,omitempty"` // renders (herd), shed share (overload), MB (rss)
 	Target   string        `json:"target,omitempty"`
 	Pass     bool          `json:"pass"`
@@ -58,6 +60,7 @@ type overloadResult struct {
 	HitIdle, HitDuring          float64
 	HitConns                    int
 	PeakRSSMB                   float64
+	SendLagP99                  time.Duration // how late the open-loop client sent (its own lag)
 }
 
 // results is everything one run measured.
@@ -78,11 +81,22 @@ func (r *results) addRow(x row) { r.Rows = append(r.Rows, x) }
 
 // addPair adds a baseline row and the service row judged against it.
 func (r *results) addPair(scenario, kind, baseline string, base, svc *run, target, ratio float64) {
+	perOp := func(cpu float64, n int) time.Duration {
+		if cpu <= 0 || n == 0 {
+			return 0
+		}
+		return time.Duration(cpu / float64(n) * float64(time.Second))
+	}
+	baseCPU, svcCPU := perOp(base.CPU, base.Requests), perOp(svc.CPU, svc.Status[200])
+	var cpuRatio float64
+	if baseCPU > 0 && svcCPU > 0 {
+		cpuRatio = float64(baseCPU) / float64(svcCPU)
+	}
 	r.addRow(row{Scenario: scenario, Kind: kind, Side: baseline, Baseline: true, Rate: base.rate(),
-		P50: pct(base.Lat, 50), P99: pct(base.Lat, 99), Status: base.Status})
+		P50: pct(base.Lat, 50), P99: pct(base.Lat, 99), Status: base.Status, CPUPerOp: baseCPU})
 	r.addRow(row{Scenario: scenario, Kind: kind, Side: "service", Rate: svc.okRate(), P50: pct(svc.OKLat, 50), P99: pct(svc.OKLat, 99),
-		Ratio: ratio, Target: fmt.Sprintf(">= %.2f", target), Pass: ratio >= target && svc.Errors == 0 && svc.Status[200] == svc.Requests,
-		Status: svc.Status, Note: statusNote(svc)})
+		Ratio: ratio, CPURatio: cpuRatio, CPUPerOp: svcCPU, Target: fmt.Sprintf(">= %.2f", target),
+		Pass: ratio >= target && svc.Errors == 0 && svc.Status[200] == svc.Requests, Status: svc.Status, Note: statusNote(svc)})
 }
 
 func statusNote(r *run) string {
@@ -118,12 +132,19 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.0f ms", f)
 }
 
+func us(d time.Duration) string {
+	if d >= time.Millisecond {
+		return ms(d)
+	}
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
+
 // markdown renders the run as the tables of latest.md and docs/benchmarks.md.
 func (r *results) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run %s on %s; load average %s at start, %s at end.\n\n", r.Started.UTC().Format(time.RFC3339), r.Machine, r.LoadAvg[0], r.LoadAvg[1])
 	fmt.Fprintf(&b, "Service settings: %s\n\n", r.Settings)
-	b.WriteString("| scenario | side | req/s | p50 | p99 | ratio / value | target | |\n|---|---|---:|---:|---:|---:|---|---|\n")
+	b.WriteString("| scenario | side | req/s | p50 | p99 | CPU/req | ratio / value | CPU ratio | target | |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, x := range r.Rows {
 		val := ""
 		switch {
@@ -154,7 +175,14 @@ func (r *results) markdown() string {
 		if x.Note != "" {
 			side += " (" + x.Note + ")"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Scenario, side, rate, ms(x.P50), ms(x.P99), val, x.Target, verdict)
+		cpuRatio, cpuPer := "", ""
+		if x.CPURatio > 0 {
+			cpuRatio = fmt.Sprintf("%.3f", x.CPURatio)
+		}
+		if x.CPUPerOp > 0 {
+			cpuPer = us(x.CPUPerOp)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Scenario, side, rate, ms(x.P50), ms(x.P99), cpuPer, val, cpuRatio, x.Target, verdict)
 	}
 	if c := r.Catalog; c != nil && c.Requests > 0 {
 		n := float64(c.Requests)
@@ -164,9 +192,10 @@ func (r *results) markdown() string {
 	}
 	if o := r.Overload; o != nil {
 		fmt.Fprintf(&b, "\nOverload: %.0f req/s offered (capacity %.1f renders/s), %d answered: %v; %d 503s without Retry-After; "+
-			"503 p99 %s, max %s; successes %.1f/s, p50 %s, p99 %s; hits %.0f/s idle vs %.0f/s during (%d connections); peak RSS %.0f MB.\n",
+			"503 p99 %s, max %s; successes %.1f/s, p50 %s, p99 %s; hits %.0f/s idle vs %.0f/s during (%d connections); peak RSS %.0f MB; "+
+			"latencies count from the actual send (the client's own send lag p99 was %s).\n",
 			o.Offered, o.Capacity, o.Requests, o.Status, o.ShedWithoutRetryAfter, ms(o.ShedP99), ms(o.ShedMax), o.OKRate, ms(o.OKP50), ms(o.OKP99),
-			o.HitIdle, o.HitDuring, o.HitConns, o.PeakRSSMB)
+			o.HitIdle, o.HitDuring, o.HitConns, o.PeakRSSMB, ms(o.SendLagP99))
 	}
 	if h := r.Herd; h != nil {
 		fmt.Fprintf(&b, "\nHerd: %d requests, statuses %v, %d transport errors, %.0f render(s), p50 %s, p99 %s.\n",

@@ -172,6 +172,7 @@ type minio struct {
 	dir, script            string
 	endpoint, access, pass string
 	started                bool
+	pid                    int // 0 when unknown
 }
 
 // startMinIO starts a throw-away MinIO on loopback with the repository script.
@@ -209,6 +210,9 @@ func (m *minio) readEnv(path string) error {
 	}
 	if m.endpoint == "" {
 		return errors.New("minio.env has no endpoint")
+	}
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(path), "minio.pid")); err == nil {
+		m.pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
 	return nil
 }
@@ -257,3 +261,43 @@ func profileURL(url, path string) func() error {
 	}()
 	return func() error { return <-done }
 }
+
+// procCPU is the CPU time (user + system) a process has used, in seconds;
+// 0 when it cannot be read.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the name may hold spaces
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ
+}
+
+// measured runs fn and charges the CPU time the processes pids used
+// meanwhile to the run it returns (in total and per process).
+func measured(pids []int, fn func() *run) *run {
+	before := make([]float64, len(pids))
+	for i, p := range pids {
+		if p > 0 {
+			before[i] = procCPU(p)
+		}
+	}
+	r := fn()
+	r.CPUByPID = map[int]float64{}
+	for i, p := range pids {
+		if p > 0 {
+			d := procCPU(p) - before[i]
+			r.CPU += d
+			r.CPUByPID[p] += d
+		}
+	}
+	return r
+}
+
+func (s *service) pid() int { return s.cmd.Process.Pid }

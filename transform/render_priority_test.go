@@ -1,0 +1,109 @@
+package transform
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// threadNice reads a thread's name, nice value and scheduling policy from /proc.
+func threadNice(t *testing.T, tid string) (name string, nice, policy int, ok bool) {
+	t.Helper()
+	comm, err := os.ReadFile("/proc/self/task/" + tid + "/comm")
+	if err != nil {
+		return "", 0, 0, false
+	}
+	stat, err := os.ReadFile("/proc/self/task/" + tid + "/stat")
+	if err != nil {
+		return "", 0, 0, false
+	}
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	n, err := strconv.Atoi(f[16])  // field 19 of stat; f starts at field 3
+	p, err2 := strconv.Atoi(f[38]) // field 41
+	if err != nil || err2 != nil {
+		t.Fatalf("stat of %s: %q", tid, s)
+	}
+	return strings.TrimSpace(string(comm)), n, p, true
+}
+
+// TestRendersRunAtLowPriority: after renders, libvips' worker threads run in
+// SCHED_IDLE (or at renderNice), and the threads that serve ordinary
+// goroutines at the normal priority.
+func TestRendersRunAtLowPriority(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc/self/task on this system")
+	}
+	r := newTestRenderer(t, nil)
+	src := testdata(t, "photo-1600x2400-baseline.jpg")
+	for _, f := range formats {
+		render(t, r, src, Request{Width: 320, Format: f})
+	}
+	renderThreads.lastScan.Store(0) // the next render scans at once
+	render(t, r, src, Request{Width: 200, Format: WebP})
+
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := 0
+	for _, task := range tasks {
+		name, nice, policy, ok := threadNice(t, task.Name())
+		if ok && name == libvipsWorkerName {
+			workers++
+			if policy != schedIdle && nice != renderNice {
+				t.Errorf("libvips worker thread %s has policy %d and nice %d, want SCHED_IDLE (%d) or nice %d", task.Name(), policy, nice, schedIdle, renderNice)
+			}
+		}
+	}
+	if workers == 0 {
+		t.Error("no libvips worker thread found after rendering")
+	}
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if _, nice, policy, ok := threadNice(t, strconv.Itoa(syscall.Gettid())); !ok || nice != 0 || policy != 0 {
+		t.Errorf("the test goroutine's own thread has nice %d, policy %d (read %v), want 0 and 0", nice, policy, ok)
+	}
+}
+
+func TestSaturatedFollowsTheQueue(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 4)
+	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent, c.QueueSize = 1, 1 })
+	r.beforeWork = func() { started <- struct{}{}; <-release }
+	if err := r.Saturated(0); err != nil {
+		t.Fatalf("idle renderer: Saturated(0) = %v", err)
+	}
+	if err := r.Saturated(2); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("idle renderer, queue of 1 and 1 slot: Saturated(2) = %v, want ErrOverloaded", err)
+	}
+	src := testdata(t, "photo-1600x2400-baseline.jpg")
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := r.Render(t.Context(), src, Request{Width: 96, Format: WebP}); done <- err }()
+	}
+	<-started // one renders, the other waits in the queue
+	deadline := time.Now().Add(5 * time.Second)
+	for r.gate.queueDepth() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.Saturated(0); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("one running, one waiting, queue of 1: Saturated = %v, want ErrOverloaded", err)
+	}
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	if err := r.Saturated(0); err != nil {
+		t.Errorf("after the renders: Saturated = %v, want nil", err)
+	}
+}
