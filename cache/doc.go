@@ -29,5 +29,7 @@
 // covers_cache_meta_lookups_total{layer,result}, covers_cache_meta_computations_total{result},
 // covers_cache_meta_store_write_errors_total, covers_cache_peers,
 // covers_cache_peer_refresh_errors_total, covers_cache_peer_changes_total,
+// covers_cache_hot_bytes, covers_cache_shed_total,
+// covers_cache_original_lookups_total{result}, covers_cache_original_bytes,
 // covers_store_operations_total{op,result}, covers_store_operation_duration_seconds{op}.
 package cache

@@ -4,6 +4,9 @@
 // and request ids, panic recovery, access logs and metrics (middleware.go).
 // It holds no business logic: it calls small interfaces it declares.
 //
+// Config.AccessLog (ACCESS_LOG) logs every request; off, only 4xx/5xx are
+// logged. Config.Pprof (PPROF) mounts net/http/pprof on the internal router.
+//
 // Routes are labelled health, ready, process, process_v2, jobs, covers, meta,
 // purge, not_found and not_allowed.
 //

@@ -69,7 +69,9 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 		return nil, err
 	}
 	a.warmer, a.manifests = warmer, manifests
-	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(store, renderer), logger)
+	originals := cache.NewOriginals(store, 32<<20)
+	cfg.Variants.Shed = renderer.Saturated // a new variant is refused before any store round trip when renders are saturated
+	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(originals, renderer), logger)
 	if err != nil {
 		return nil, fmt.Errorf("variant cache: %w", err)
 	}
@@ -111,7 +113,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	components := []any{store, renderer, fetcher, a.manifests, a.variants, a.metas, a.jobs, a.http}
+	components := []any{store, originals, renderer, fetcher, a.manifests, a.variants, a.metas, a.jobs, a.http}
 	if a.peers != nil {
 		components = append(components, a.peers)
 	}
@@ -145,18 +147,19 @@ func (a *app) writeMetrics(w io.Writer) {
 	}
 }
 
-// renderFill renders a variant from the stored original of its version.
-func renderFill(store cache.Store, r *transform.Renderer) cache.FillFunc {
+// renderFill renders a variant from the original of its version (recently
+// read originals are kept in memory by originals).
+func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFunc {
 	return func(ctx context.Context, key cache.VariantKey) ([]byte, error) {
 		format, err := transform.ParseFormat(key.Format)
 		if err != nil {
 			return nil, err
 		}
-		obj, err := store.Get(ctx, cache.OriginalKey(key.BookID, key.Version))
+		original, err := originals.Get(ctx, key.BookID, key.Version)
 		if err != nil {
 			return nil, fmt.Errorf("read original: %w", err)
 		}
-		res, err := r.Render(ctx, obj.Data, transform.Request{Width: key.Width, Height: key.Height, Format: format})
+		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Format: format})
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", key, err)
 		}

@@ -183,8 +183,9 @@ func runCoverSuite(t *testing.T, newStore func(*testing.T) cache.Store) {
 		if got := svc.app.renderer.Renders() - rendersBefore; got != 1 {
 			t.Errorf("renders = %d, want 1", got)
 		}
-		if got := svc.store.count("originals") - originalsBefore; got != 1 {
-			t.Errorf("original reads = %d, want 1", got)
+		// At most one: the original may already be in memory from an earlier render.
+		if got := svc.store.count("originals") - originalsBefore; got > 1 {
+			t.Errorf("original reads = %d, want at most 1", got)
 		}
 	})
 
