@@ -313,7 +313,17 @@ func newRealWarm(t *testing.T, o *origin) *realWarm {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	manifests := cache.NewManifests(store, time.Second, 5*time.Second)
-	return &realWarm{Warmer: ingest.NewWarmer(fetcher, store, manifests, 50_000_000, discard), store: store}
+	return &realWarm{Warmer: ingest.NewWarmer(fetcher, store, manifests, headerCheck{}, discard), store: store}
+}
+
+// headerCheck is the header half of the service's original check
+// (transform.CheckOriginal, no decode): these tests are about Kafka, and
+// the decode runs in render worker processes that this package's tests do
+// not start.
+type headerCheck struct{}
+
+func (headerCheck) Check(_ context.Context, original []byte) (transform.Info, error) {
+	return transform.CheckOriginal(original, 50_000_000)
 }
 
 // header returns the value of a record header, failing when it is absent.

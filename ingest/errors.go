@@ -32,6 +32,8 @@ var codes = []struct {
 	{transform.ErrUnsupportedType, "unsupported_type"},
 	{transform.ErrTooManyPixels, "too_many_pixels"},
 	{transform.ErrNotAnImage, "not_an_image"},
+	{transform.ErrRenderFailed, "corrupt_image"},
+	{transform.ErrOverloaded, "overloaded"},
 	{cache.ErrUnavailable, "storage_unavailable"},
 	{cache.ErrTimeout, "storage_timeout"},
 	{ErrQueueFull, "queue_full"},
@@ -74,6 +76,8 @@ var messages = map[string]string{
 	"unsupported_type":    "the image type is not supported",
 	"too_many_pixels":     "the original has more pixels than allowed",
 	"not_an_image":        "the original is not a supported image",
+	"corrupt_image":       "the original is truncated or corrupt and cannot be decoded",
+	"overloaded":          "the service is busy; the job is retried",
 	"storage_unavailable": "object storage is unavailable",
 	"storage_timeout":     "object storage timed out",
 	"queue_full":          "too many jobs are waiting",
@@ -81,16 +85,18 @@ var messages = map[string]string{
 	"canceled":            "the request was cancelled",
 }
 
-// retryableStore reports whether a job failure is a passing storage fault
-// that the job queue should retry rather than record as failed.
+// retryableStore reports whether a job failure is a passing fault of the
+// service's own (storage, or a full render queue while checking the
+// original) that the job queue should retry rather than record as failed.
 func retryableStore(err error) bool {
-	return errors.Is(err, cache.ErrUnavailable) || errors.Is(err, cache.ErrTimeout)
+	return errors.Is(err, cache.ErrUnavailable) || errors.Is(err, cache.ErrTimeout) || errors.Is(err, transform.ErrOverloaded)
 }
 
 // Retryable reports whether a warm failure may pass if tried again later:
-// fetch timeouts, connection errors and upstream 5xx (IsRetryable), and
-// passing storage faults. Everything else (invalid URL, blocked address, not
-// an image, too large, too many pixels, upstream 4xx) is permanent.
+// fetch timeouts, connection errors and upstream 5xx (IsRetryable), passing
+// storage faults and a full render queue. Everything else (invalid URL,
+// blocked address, not an image, corrupt image, too large, too many pixels,
+// upstream 4xx) is permanent.
 func Retryable(err error) bool {
 	return IsRetryable(err) || retryableStore(err)
 }

@@ -28,21 +28,30 @@ type Source interface {
 	Fetch(ctx context.Context, rawURL string) (Fetched, error)
 }
 
-// Warmer takes originals in: fetch (or a local file), validate by magic bytes
-// and header dimensions, store under the book, and make the version current.
-// Every entry point (POST /process, Kafka events, the import command) calls it.
+// Checker validates an original before it is stored: its type, the size
+// its decoder will allocate, and one whole decode. transform.Renderer.Check
+// is the service's.
+type Checker interface {
+	Check(ctx context.Context, original []byte) (transform.Info, error)
+}
+
+// Warmer takes originals in: fetch (or a local file), validate (Checker),
+// store under the book, and make the version current. Every entry point
+// (POST /process, Kafka events, import, backfill) calls it. Nothing is
+// stored and the manifest does not move unless the check passed, so a book
+// keeps its last good cover when a later original is broken.
 type Warmer struct {
 	source    Source
 	store     cache.Store
 	manifests *cache.Manifests
-	maxPixels int64
+	check     Checker
 	log       *slog.Logger
 	now       func() time.Time
 }
 
-// NewWarmer returns a Warmer. maxPixels is MAX_IMAGE_PIXELS.
-func NewWarmer(source Source, store cache.Store, manifests *cache.Manifests, maxPixels int64, logger *slog.Logger) *Warmer {
-	return &Warmer{source: source, store: store, manifests: manifests, maxPixels: maxPixels, log: logger, now: time.Now}
+// NewWarmer returns a Warmer.
+func NewWarmer(source Source, store cache.Store, manifests *cache.Manifests, check Checker, logger *slog.Logger) *Warmer {
+	return &Warmer{source: source, store: store, manifests: manifests, check: check, log: logger, now: time.Now}
 }
 
 // Warm makes the original at imageURL the current cover of bookID. Unless
@@ -74,7 +83,7 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 	if err := cache.ValidBookID(bookID); err != nil {
 		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
-	info, err := transform.CheckOriginal(original, w.maxPixels)
+	info, err := w.check.Check(ctx, original)
 	if err != nil {
 		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
 	}

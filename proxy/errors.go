@@ -92,10 +92,10 @@ func (e *jobError) Error() string { return "proxy: job " + e.JobID + " failed: "
 // jobCodeStatus maps a job's error code (ingest.Code) to its status.
 var jobCodeStatus = map[string]int{
 	"invalid_url": 400, "blocked_address": 400, "invalid_book_id": 400,
-	"not_an_image": 422, "unsupported_type": 422, "too_many_pixels": 422, "too_large": 422,
+	"not_an_image": 422, "unsupported_type": 422, "too_many_pixels": 422, "too_large": 422, "corrupt_image": 422,
 	"source_rejected": 502, "fetch_failed": 502, "too_many_redirects": 502,
 	"timeout": 504, "storage_timeout": 504,
-	"storage_unavailable": 503, "queue_full": 503, "shutting_down": 503,
+	"storage_unavailable": 503, "queue_full": 503, "shutting_down": 503, "overloaded": 503,
 }
 
 // classify maps an error to its status, code and public text.

@@ -32,6 +32,13 @@ type Config struct {
 	// VipsConcurrency is libvips' worker threads per operation. It is a
 	// process-wide setting applied by the first Startup call.
 	VipsConcurrency int
+	// WorkerCommand starts one render worker process: a program and its
+	// arguments that run ServeWorker on stdin/stdout (cmd passes its own
+	// executable and the hidden "render-worker" subcommand). Required by
+	// NewRenderer; there is no in-process rendering.
+	WorkerCommand []string `json:"-"`
+	// WorkerEnv is added to the environment a worker inherits.
+	WorkerEnv []string `json:"-"`
 }
 
 // DefaultConfig returns the measured defaults documented in doc.go.
@@ -50,6 +57,16 @@ func DefaultConfig() Config {
 
 // Validate reports every problem in c, joined with errors.Join.
 func (c Config) Validate() error {
+	err := c.validateEngine()
+	if len(c.WorkerCommand) == 0 || c.WorkerCommand[0] == "" {
+		err = errors.Join(err, errors.New("WorkerCommand is empty: renders run only in worker processes"))
+	}
+	return err
+}
+
+// validateEngine checks what a render worker uses (everything but how to
+// start one).
+func (c Config) validateEngine() error {
 	var errs []error
 	if c.WebPQuality < 1 || c.WebPQuality > 100 {
 		errs = append(errs, fmt.Errorf("WEBP_QUALITY (WebPQuality) %d not in 1..100", c.WebPQuality))

@@ -10,7 +10,7 @@ import (
 
 func TestDefaultConfigIsValid(t *testing.T) {
 	t.Parallel()
-	c := DefaultConfig()
+	c := testConfig() // DefaultConfig plus the command that starts a worker
 	if err := c.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v; want nil", err)
 	}
@@ -35,13 +35,14 @@ func TestConfigValidate(t *testing.T) {
 		{"negative queue", func(c *Config) { c.QueueSize = -1 }, []string{"QueueSize"}},
 		{"no pixel limit", func(c *Config) { c.MaxPixels = 0 }, []string{"MaxPixels"}},
 		{"vips threads 0", func(c *Config) { c.VipsConcurrency = 0 }, []string{"VipsConcurrency"}},
+		{"no worker command", func(c *Config) { c.WorkerCommand = nil }, []string{"WorkerCommand"}},
 		{"everything wrong at once", func(c *Config) { *c = Config{QueueSize: -1} },
-			[]string{"WebPQuality", "AVIFQuality", "AVIFEffort", "MaxConcurrent", "QueueSize", "MaxPixels", "VipsConcurrency"}},
+			[]string{"WebPQuality", "AVIFQuality", "AVIFEffort", "MaxConcurrent", "QueueSize", "MaxPixels", "VipsConcurrency", "WorkerCommand"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := DefaultConfig()
+			c := testConfig()
 			tc.mutate(&c)
 			err := c.Validate()
 			if err == nil {
@@ -59,7 +60,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	t.Run("queue of zero is allowed", func(t *testing.T) {
 		t.Parallel()
-		c := DefaultConfig()
+		c := testConfig()
 		c.QueueSize = 0
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Validate(QueueSize 0) = %v; want nil", err)

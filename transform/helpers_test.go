@@ -38,11 +38,20 @@ func corpus(tb testing.TB, name string) []byte {
 	return b
 }
 
+// testConfig is DefaultConfig with render workers that are this test
+// binary (TestMain serves as a worker when testWorkerEnv is set).
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.WorkerCommand = []string{os.Args[0]}
+	cfg.WorkerEnv = []string{testWorkerEnv + "=1"}
+	return cfg
+}
+
 // newTestRenderer builds a Renderer with a discard logger, failing the test
 // on error.
 func newTestRenderer(tb testing.TB, mutate func(*Config)) *Renderer {
 	tb.Helper()
-	cfg := DefaultConfig()
+	cfg := testConfig()
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -50,6 +59,7 @@ func newTestRenderer(tb testing.TB, mutate func(*Config)) *Renderer {
 	if err != nil {
 		tb.Fatalf("NewRenderer(%+v): %v", cfg, err)
 	}
+	tb.Cleanup(func() { _ = r.Close() })
 	return r
 }
 

@@ -39,8 +39,9 @@ var lqipSteps = [...]struct{ width, quality int }{{16, 30}, {16, 10}, {12, 10}, 
 
 // Meta computes the previews of an original. Like Render it probes first (a
 // bomb is refused before it queues), then holds one slot of the render gate
-// for a single shrink-on-load decode to metaSampleWidth pixels wide, which
-// every preview is taken from. Alpha is flattened onto white.
+// while a render worker makes a single shrink-on-load decode to
+// metaSampleWidth pixels wide, which every preview is taken from. Alpha is
+// flattened onto white.
 //
 // Metric: covers_transform_meta_total{result="ok|error"}.
 func (r *Renderer) Meta(ctx context.Context, src []byte) (Meta, error) {
@@ -54,20 +55,29 @@ func (r *Renderer) Meta(ctx context.Context, src []byte) (Meta, error) {
 	}
 	defer release()
 	start := time.Now()
-	m, err := computeMeta(decodable(info, src))
-	r.set.GetOrCreateHistogram(`covers_transform_meta_duration_seconds`).UpdateDuration(start)
+	resp, _, err := r.pool.call(ctx, workerRequest{Op: opMeta}, src)
+	r.metaDuration.UpdateDuration(start)
+	if err == nil && resp.Meta == nil {
+		err = fmt.Errorf("worker sent no metadata: %w", ErrRenderFailed)
+	}
 	if err != nil {
-		r.set.GetOrCreateCounter(`covers_transform_meta_total{result="error"}`).Inc()
+		r.metaOutcomes[1].Inc()
 		return Meta{}, fmt.Errorf("transform meta from %s %dx%d: %w", info.Type, info.Width, info.Height, err)
 	}
-	r.set.GetOrCreateCounter(`covers_transform_meta_total{result="ok"}`).Inc()
+	r.metaOutcomes[0].Inc()
+	m := *resp.Meta
 	m.Width, m.Height = info.DisplaySize()
 	return m, nil
 }
 
-// computeMeta runs libvips; every failure wraps ErrRenderFailed.
-func computeMeta(src []byte) (Meta, error) {
-	img, err := vips.LoadThumbnailFromBuffer(src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
+// computeMeta runs libvips on an original of type t (in a render worker);
+// every failure wraps ErrRenderFailed.
+func computeMeta(t SourceType, src []byte) (Meta, error) {
+	var img *vips.ImageRef
+	err := withLoader(t, func() (err error) {
+		img, err = vips.LoadThumbnailFromBuffer(src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
+		return err
+	})
 	if err != nil {
 		return Meta{}, vipsFailed("thumbnail", err)
 	}
@@ -147,7 +157,11 @@ func rgbPixels(sample []byte) ([]byte, int, int, error) {
 // of at most MaxLQIPLength bytes.
 func encodeLQIP(sample []byte) (string, error) {
 	for _, step := range lqipSteps {
-		img, err := vips.NewImageFromBuffer(sample)
+		var img *vips.ImageRef
+		err := withLoader(TypePNG, func() (err error) {
+			img, err = vips.NewImageFromBuffer(sample)
+			return err
+		})
 		if err != nil {
 			return "", vipsFailed("load sample", err)
 		}

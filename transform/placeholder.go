@@ -34,16 +34,25 @@ func (r *Renderer) Placeholder(ctx context.Context, seed string, req Request) (R
 	defer release()
 
 	r.placeholders.Inc()
+	resp, out, err := r.pool.call(ctx, workerRequest{Op: opPlaceholder, Seed: seed, Req: Request{Width: w, Height: h, Format: req.Format}}, nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("transform placeholder %dx%d: %w", w, h, err)
+	}
+	return Result{Bytes: out, Width: resp.Width, Height: resp.Height, Format: req.Format, ContentType: req.Format.ContentType()}, nil
+}
+
+// placeholder draws and encodes a w x h placeholder (in a render worker).
+func (e engine) placeholder(seed string, w, h int, f Format) (Result, error) {
 	img, err := drawPlaceholder(seed, w, h)
 	if err != nil {
-		return Result{}, fmt.Errorf("transform placeholder %dx%d: %w", w, h, err)
+		return Result{}, err
 	}
 	defer img.Close()
-	buf, err := r.encode(img, req.Format)
+	buf, err := e.encode(img, f)
 	if err != nil {
-		return Result{}, fmt.Errorf("transform placeholder %dx%d: %w", w, h, err)
+		return Result{}, err
 	}
-	return Result{Bytes: buf, Width: w, Height: h, Format: req.Format, ContentType: req.Format.ContentType()}, nil
+	return Result{Bytes: buf, Width: w, Height: h, Format: f, ContentType: f.ContentType()}, nil
 }
 
 // drawPlaceholder builds the placeholder image in libvips.

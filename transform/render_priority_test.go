@@ -11,14 +11,16 @@ import (
 	"time"
 )
 
-// threadNice reads a thread's name, nice value and scheduling policy from /proc.
-func threadNice(t *testing.T, tid string) (name string, nice, policy int, ok bool) {
+// threadNice reads a thread's name, nice value and scheduling policy from
+// /proc/<pid>/task/<tid>.
+func threadNice(t *testing.T, pid, tid string) (name string, nice, policy int, ok bool) {
 	t.Helper()
-	comm, err := os.ReadFile("/proc/self/task/" + tid + "/comm")
+	dir := "/proc/" + pid + "/task/" + tid
+	comm, err := os.ReadFile(dir + "/comm")
 	if err != nil {
 		return "", 0, 0, false
 	}
-	stat, err := os.ReadFile("/proc/self/task/" + tid + "/stat")
+	stat, err := os.ReadFile(dir + "/stat")
 	if err != nil {
 		return "", 0, 0, false
 	}
@@ -27,51 +29,60 @@ func threadNice(t *testing.T, tid string) (name string, nice, policy int, ok boo
 	n, err := strconv.Atoi(f[16])  // field 19 of stat; f starts at field 3
 	p, err2 := strconv.Atoi(f[38]) // field 41
 	if err != nil || err2 != nil {
-		t.Fatalf("stat of %s: %q", tid, s)
+		t.Fatalf("stat of %s: %q", dir, s)
 	}
 	return strings.TrimSpace(string(comm)), n, p, true
 }
 
-// TestRendersRunAtLowPriority: after renders, libvips' worker threads run in
-// SCHED_IDLE (or at renderNice), and the threads that serve ordinary
-// goroutines at the normal priority.
+// TestRendersRunAtLowPriority: after renders, every thread of a render
+// worker runs at renderNice and libvips' pool threads in SCHED_IDLE (or at
+// renderNice where that is refused), while the serving process keeps the
+// normal priority.
 func TestRendersRunAtLowPriority(t *testing.T) {
 	if _, err := os.Stat("/proc/self/task"); err != nil {
 		t.Skip("no /proc/self/task on this system")
 	}
-	r := newTestRenderer(t, nil)
+	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1 })
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
 	for _, f := range formats {
 		render(t, r, src, Request{Width: 320, Format: f})
 	}
-	renderThreads.lastScan.Store(0) // the next render scans at once
+	time.Sleep(300 * time.Millisecond) // the worker scans its threads at most every 250 ms
 	render(t, r, src, Request{Width: 200, Format: WebP})
 
-	tasks, err := os.ReadDir("/proc/self/task")
+	pids := r.WorkerPIDs()
+	if len(pids) != 1 {
+		t.Fatalf("WorkerPIDs() = %v after renders with MaxConcurrent 1; want one worker", pids)
+	}
+	pid := strconv.Itoa(pids[0])
+	tasks, err := os.ReadDir("/proc/" + pid + "/task")
 	if err != nil {
 		t.Fatal(err)
 	}
 	workers := 0
 	for _, task := range tasks {
-		name, nice, policy, ok := threadNice(t, task.Name())
-		if ok && name == libvipsWorkerName {
+		name, nice, policy, ok := threadNice(t, pid, task.Name())
+		switch {
+		case !ok:
+		case name == libvipsWorkerName:
 			workers++
 			if policy != schedIdle && nice != renderNice {
 				t.Errorf("libvips worker thread %s has policy %d and nice %d, want SCHED_IDLE (%d) or nice %d", task.Name(), policy, nice, schedIdle, renderNice)
 			}
+		case nice != renderNice:
+			t.Errorf("render worker thread %s (%s) has nice %d, want %d", task.Name(), name, nice, renderNice)
 		}
 	}
 	if workers == 0 {
-		t.Error("no libvips worker thread found after rendering")
+		t.Error("no libvips worker thread found in the render worker after rendering")
 	}
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if _, nice, policy, ok := threadNice(t, strconv.Itoa(syscall.Gettid())); !ok || nice != 0 || policy != 0 {
+	if _, nice, policy, ok := threadNice(t, "self", strconv.Itoa(syscall.Gettid())); !ok || nice != 0 || policy != 0 {
 		t.Errorf("the test goroutine's own thread has nice %d, policy %d (read %v), want 0 and 0", nice, policy, ok)
 	}
 }
-
 func TestSaturatedFollowsTheQueue(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})

@@ -13,8 +13,11 @@ var (
 	stopOnce  sync.Once
 )
 
-// Startup starts libvips once per process; later calls do nothing, so tests
-// and several Renderers may all call it. The first call decides the settings:
+// Startup starts libvips once per process; later calls do nothing. Render
+// workers call it (ServeWorker), as do commands that compose images of
+// their own (contact-sheet); a serving process never needs it. Untrusted
+// operations (ImageMagick, poppler, librsvg, OpenSlide, matio, cfitsio...)
+// are blocked in every process. The first call decides the settings:
 // libvips' operation cache is off (renders never repeat an operation on the
 // same input, and the cache would only hold memory), its thread pool per
 // operation is cfg.VipsConcurrency, and libvips/govips log lines at warning
@@ -37,6 +40,7 @@ func Startup(cfg Config, logger *slog.Logger) {
 			MaxCacheMem:      0,
 			MaxCacheSize:     0,
 		})
+		blockUntrusted()
 	})
 }
 

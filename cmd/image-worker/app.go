@@ -64,7 +64,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	a := &app{cfg: cfg, log: logger, store: store, renderer: renderer}
-	warmer, manifests, fetcher, err := newWarmPipeline(cfg, store, logger)
+	warmer, manifests, fetcher, err := newWarmPipeline(cfg, store, renderer, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -182,14 +182,15 @@ func previewFill(r *transform.Renderer) cache.PreviewFunc {
 var errUsage = errors.New("usage")
 
 // newWarmPipeline builds the ingest path of the service (the safe fetcher,
-// the manifests and the Warmer) on an opened store: newApp and the commands
-// that warm covers in-process (backfill) share it.
-func newWarmPipeline(cfg config, store cache.Store, logger *slog.Logger) (*ingest.Warmer, *cache.Manifests, *ingest.Fetcher, error) {
+// the manifests and the Warmer, which checks each original by decoding it
+// in one of the renderer's workers) on an opened store: newApp and the
+// commands that warm covers in-process (backfill) share it.
+func newWarmPipeline(cfg config, store cache.Store, renderer *transform.Renderer, logger *slog.Logger) (*ingest.Warmer, *cache.Manifests, *ingest.Fetcher, error) {
 	fetcher, err := ingest.NewFetcher(cfg.Fetch, logger)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("fetcher: %w", err)
 	}
 	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
-	warmer := ingest.NewWarmer(fetcher, store, manifests, cfg.Transform.MaxPixels, logger)
+	warmer := ingest.NewWarmer(fetcher, store, manifests, renderer, logger)
 	return warmer, manifests, fetcher, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/transform"
 )
 
 // errInterrupted reports a backfill stopped before the end of its input.
@@ -97,11 +98,17 @@ func newLocalWarmer(ctx context.Context, lookup func(string) (string, bool), std
 	if err != nil {
 		return nil, nil, fmt.Errorf("open object store: %w", err)
 	}
-	warmer, manifests, fetcher, err := newWarmPipeline(cfg, store, logger)
+	renderer, err := transform.NewRenderer(cfg.Transform, logger)
 	if err != nil {
+		return nil, nil, fmt.Errorf("start renderer: %w", err)
+	}
+	warmer, manifests, fetcher, err := newWarmPipeline(cfg, store, renderer, logger)
+	if err != nil {
+		renderer.Close()
 		return nil, nil, err
 	}
-	return &localWarmer{warmer: warmer, manifests: manifests, refresh: refresh, timeout: cfg.Jobs.Timeout}, fetcher.Close, nil
+	closeAll := func() { fetcher.Close(); renderer.Close() }
+	return &localWarmer{warmer: warmer, manifests: manifests, refresh: refresh, timeout: cfg.Jobs.Timeout}, closeAll, nil
 }
 
 // localWarmer warms rows with the service's Warmer against the configured store.

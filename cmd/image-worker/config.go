@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -94,6 +95,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Transform.QueueSize = e.integer("TRANSFORM_QUEUE_SIZE", c.Transform.QueueSize)
 	c.Transform.VipsConcurrency = e.integer("VIPS_CONCURRENCY", c.Transform.VipsConcurrency)
 	c.Transform.MaxPixels = int64(e.integer("MAX_IMAGE_PIXELS", int(c.Transform.MaxPixels)))
+	c.Transform.WorkerCommand = workerCommand()
 
 	c.Jobs = ingest.DefaultJobsConfig()
 	c.Jobs.Workers = e.integer("JOB_WORKERS", c.Jobs.Workers)
@@ -173,4 +175,14 @@ func kafkaConfig(e *env, bucket string) events.Config {
 	k.ShutdownGrace = e.duration("KAFKA_SHUTDOWN_GRACE", k.ShutdownGrace)
 	k.Bucket = bucket
 	return k
+}
+
+// workerCommand is how the renderer starts a render worker: this same
+// executable with the hidden render-worker subcommand.
+func workerCommand() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return []string{exe, renderWorkerCmd}
 }

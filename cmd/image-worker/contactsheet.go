@@ -130,6 +130,7 @@ func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID st
 	if err != nil {
 		return m, nil, fmt.Errorf("start renderer: %w", err)
 	}
+	defer renderer.Close()
 	fill := renderFill(cache.NewOriginals(store, 0), renderer)
 	panels := make([]sheetPanel, 0, len(presets))
 	for _, p := range presets {

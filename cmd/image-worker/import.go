@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/transform"
 )
 
 // importCmd stores a local file as a book's original through the same
@@ -45,7 +46,12 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 		return err
 	}
 	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
-	warmer := ingest.NewWarmer(nil, store, manifests, cfg.Transform.MaxPixels, logger)
+	renderer, err := transform.NewRenderer(cfg.Transform, logger)
+	if err != nil {
+		return fmt.Errorf("start renderer: %w", err)
+	}
+	defer renderer.Close()
+	warmer := ingest.NewWarmer(nil, store, manifests, renderer, logger)
 	// The source is recorded without the server's directory layout: it is
 	// shown in metadata and result events.
 	m, err := warmer.Store(ctx, *book, "import:"+filepath.Base(path), data)

@@ -18,7 +18,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/bookcovers/image-worker/transform"
 )
+
+// renderWorkerCmd is the hidden subcommand a render worker process runs.
+const renderWorkerCmd = "render-worker"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -50,6 +55,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		err = backfillCmd(ctx, args, lookup, stdout, stderr)
 	case "contact-sheet":
 		err = contactSheetCmd(ctx, args, lookup, stdout, stderr)
+	case renderWorkerCmd:
+		// Internal: started by the service itself, one process per render
+		// slot; speaks a binary protocol on stdin/stdout.
+		err = transform.ServeWorker(os.Stdin, os.Stdout, newLogger(stderr, slog.LevelWarn))
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, "usage: image-worker [serve|sign PATH|import --book ID FILE|health|keygen|redrive [-max N] [-since T] [-until T]|backfill [--concurrency 8] [--server URL] [--failures F] FILE|contact-sheet [--out FILE.png] [--server URL] BOOK_ID]")
 		return 0

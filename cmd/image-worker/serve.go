@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/proxy"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // shutdownGrace bounds the drain of in-flight requests and jobs.
@@ -30,7 +29,6 @@ func serveCmd(ctx context.Context, lookup func(string) (string, bool), stderr io
 	if err != nil {
 		return err
 	}
-	defer transform.Shutdown()
 	pub, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.ListenAddr, err)
@@ -98,6 +96,7 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 		errs = append(errs, fmt.Errorf("kafka consumer did not stop: %w", sctx.Err()))
 	}
 	errs = append(errs, a.jobs.Stop(sctx))
+	errs = append(errs, a.renderer.Close()) // after the jobs: they check originals in the workers
 	a.outlets.close()
 	var out []error
 	for _, e := range errs {

@@ -222,7 +222,14 @@ func (b *bench) setup(ctx context.Context, m *minio) error {
 		return err
 	}
 	defer store.Close()
-	warmer := ingest.NewWarmer(nil, store, cache.NewManifests(store, time.Minute, 10*time.Second), transform.DefaultConfig().MaxPixels, logger)
+	tcfg := transform.DefaultConfig()
+	tcfg.WorkerCommand = []string{b.opts.bin, "render-worker"} // the service binary's own render worker
+	checker, err := transform.NewRenderer(tcfg, logger)
+	if err != nil {
+		return err
+	}
+	defer checker.Close()
+	warmer := ingest.NewWarmer(nil, store, cache.NewManifests(store, time.Minute, 10*time.Second), checker, logger)
 	put := func(book string, data []byte) error {
 		_, err := warmer.Store(ctx, book, "file:///bench/"+book, data)
 		return err

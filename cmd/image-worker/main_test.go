@@ -1,0 +1,17 @@
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+// TestMain lets this test binary serve as a render worker: the service
+// under test (newApp) starts workers as its own executable with the
+// render-worker subcommand (workerCommand), which here is the test binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == renderWorkerCmd {
+		os.Exit(run(context.Background(), os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,125 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/davidbyttow/govips/v2/vips"
+)
+
+// engine runs libvips on the calling thread. Only render workers use it
+// (worker.go): every decode of an original happens in a worker process,
+// with one loader unblocked for it (loader.go).
+type engine struct{ cfg Config }
+
+// checkDecode decodes the whole original once, into a thumbnail
+// metaSampleWidth wide, with fail on: a truncated or corrupt body that the
+// header checks cannot see fails here with ErrRenderFailed.
+func (e engine) checkDecode(t SourceType, src []byte) error {
+	var img *vips.ImageRef
+	err := withLoader(t, func() (err error) {
+		img, err = vips.LoadThumbnailFromBuffer(src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
+		return err
+	})
+	if err != nil {
+		return vipsFailed("check thumbnail", err)
+	}
+	defer img.Close()
+	if _, err := img.Average(); err != nil { // pulls every pixel through the loader
+		return vipsFailed("check decode", err)
+	}
+	return nil
+}
+
+// render runs libvips: thumbnail with shrink-on-load, colour normalisation,
+// encoding. Every libvips failure is wrapped in ErrRenderFailed.
+func (e engine) render(t SourceType, src []byte, g geometry, req Request) (Result, error) {
+	size := vips.SizeDown
+	if req.Enlarge {
+		size = vips.SizeBoth
+	}
+	// Width-only requests keep the aspect inside a box MaxOutputSide high, so
+	// an extreme aspect (1x20000) still gives an image every encoder accepts.
+	crop, height := vips.InterestingNone, MaxOutputSide
+	if g.crop {
+		crop, height = vips.InterestingAttention, g.height
+	}
+	// fail=TRUE makes loaders stop at the first warning (a truncated JPEG)
+	// instead of returning grey-filled pixels.
+	var img *vips.ImageRef
+	err := withLoader(t, func() (err error) {
+		img, err = vips.LoadThumbnailFromBuffer(src, g.width, height, crop, size, vips.NewImportParams())
+		return err
+	})
+	if err != nil {
+		return Result{}, vipsFailed("thumbnail", err)
+	}
+	defer img.Close()
+
+	if g.crop && (img.Width() != g.width || img.Height() != g.height) {
+		// The original was smaller than Probe's header suggested (an
+		// orientation it could not see): crop to the requested aspect.
+		w, h := fitAspect(g.width, g.height, img.Width(), img.Height())
+		if err := img.SmartCrop(w, h, vips.InterestingAttention); err != nil {
+			return Result{}, vipsFailed("crop", err)
+		}
+	}
+	if err := normalise(img); err != nil {
+		return Result{}, err
+	}
+	// Drop EXIF/XMP/IPTC fields before the saver sees them: libvips 8.14
+	// webpsave ignores strip (libvips#3340).
+	if err := img.RemoveMetadata(); err != nil {
+		return Result{}, vipsFailed("remove metadata", err)
+	}
+	buf, err := e.encode(img, req.Format)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Bytes: buf, Width: img.Width(), Height: img.Height(), Format: req.Format, ContentType: req.Format.ContentType()}, nil
+}
+
+// encode writes img as WebP or AVIF with every metadata block stripped
+// (libvips evaluates the whole pipeline while encoding).
+func (e engine) encode(img *vips.ImageRef, f Format) ([]byte, error) {
+	var (
+		buf []byte
+		err error
+	)
+	switch f {
+	case WebP:
+		p := vips.NewWebpExportParams()
+		p.Quality = e.cfg.WebPQuality
+		p.StripMetadata = true
+		buf, _, err = img.ExportWebp(p)
+		if err == nil {
+			// Even with no fields left, 8.14 webpsave writes a fresh
+			// EXIF block (resolution, orientation 1): cut it out.
+			buf, err = stripWebPMetadata(buf)
+			if err != nil {
+				return nil, fmt.Errorf("encode webp: %w: %w", ErrRenderFailed, err)
+			}
+		}
+	case AVIF:
+		p := vips.NewAvifExportParams()
+		p.Quality = e.cfg.AVIFQuality
+		p.Effort = e.cfg.AVIFEffort
+		p.Bitdepth = 8
+		p.StripMetadata = true
+		buf, _, err = img.ExportAvif(p)
+	default:
+		return nil, fmt.Errorf("encode %q: %w", f, ErrUnsupportedFormat)
+	}
+	if err != nil {
+		return nil, vipsFailed("encode "+string(f), err)
+	}
+	return buf, nil
+}
+
+// vipsFailed wraps a govips error in ErrRenderFailed, keeping libvips'
+// message but not the Go stack trace govips appends to it.
+func vipsFailed(op string, err error) error {
+	msg, _, _ := strings.Cut(err.Error(), "\nStack:")
+	return fmt.Errorf("%s: %w: %w", op, ErrRenderFailed, errors.New(strings.TrimSpace(msg)))
+}
