@@ -13,17 +13,32 @@ import (
 // with one loader unblocked for it (loader.go).
 type engine struct{ cfg Config }
 
+// loadThumbnail runs vips_thumbnail_buffer (shrink-on-load, EXIF
+// orientation, CMYK import) with only the loader of t unblocked. fail=TRUE
+// makes loaders stop at the first warning (a truncated JPEG) instead of
+// returning grey-filled pixels.
+func loadThumbnail(t SourceType, src []byte, width, height int, crop vips.Interesting, size vips.Size) (*vips.ImageRef, error) {
+	var img *vips.ImageRef
+	var vipsErr error
+	if err := withLoader(t, func() error {
+		img, vipsErr = vips.LoadThumbnailFromBuffer(src, width, height, crop, size, vips.NewImportParams())
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if vipsErr != nil {
+		return nil, vipsFailed("thumbnail", vipsErr)
+	}
+	return img, nil
+}
+
 // checkDecode decodes the whole original once, into a thumbnail
 // metaSampleWidth wide, with fail on: a truncated or corrupt body that the
 // header checks cannot see fails here with ErrRenderFailed.
 func (e engine) checkDecode(t SourceType, src []byte) error {
-	var img *vips.ImageRef
-	err := withLoader(t, func() (err error) {
-		img, err = vips.LoadThumbnailFromBuffer(src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
-		return err
-	})
+	img, err := loadThumbnail(t, src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown)
 	if err != nil {
-		return vipsFailed("check thumbnail", err)
+		return err
 	}
 	defer img.Close()
 	if _, err := img.Average(); err != nil { // pulls every pixel through the loader
@@ -45,15 +60,9 @@ func (e engine) render(t SourceType, src []byte, g geometry, req Request) (Resul
 	if g.crop {
 		crop, height = vips.InterestingAttention, g.height
 	}
-	// fail=TRUE makes loaders stop at the first warning (a truncated JPEG)
-	// instead of returning grey-filled pixels.
-	var img *vips.ImageRef
-	err := withLoader(t, func() (err error) {
-		img, err = vips.LoadThumbnailFromBuffer(src, g.width, height, crop, size, vips.NewImportParams())
-		return err
-	})
+	img, err := loadThumbnail(t, src, g.width, height, crop, size)
 	if err != nil {
-		return Result{}, vipsFailed("thumbnail", err)
+		return Result{}, err
 	}
 	defer img.Close()
 

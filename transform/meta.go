@@ -73,13 +73,9 @@ func (r *Renderer) Meta(ctx context.Context, src []byte) (Meta, error) {
 // computeMeta runs libvips on an original of type t (in a render worker);
 // every failure wraps ErrRenderFailed.
 func computeMeta(t SourceType, src []byte) (Meta, error) {
-	var img *vips.ImageRef
-	err := withLoader(t, func() (err error) {
-		img, err = vips.LoadThumbnailFromBuffer(src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
-		return err
-	})
+	img, err := loadThumbnail(t, src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown)
 	if err != nil {
-		return Meta{}, vipsFailed("thumbnail", err)
+		return Meta{}, err
 	}
 	defer img.Close()
 	if err := toOpaqueSRGB(img); err != nil {
@@ -158,12 +154,10 @@ func rgbPixels(sample []byte) ([]byte, int, int, error) {
 func encodeLQIP(sample []byte) (string, error) {
 	for _, step := range lqipSteps {
 		var img *vips.ImageRef
-		err := withLoader(TypePNG, func() (err error) {
-			img, err = vips.NewImageFromBuffer(sample)
-			return err
-		})
-		if err != nil {
-			return "", vipsFailed("load sample", err)
+		var vipsErr error
+		_ = withLoader(TypePNG, func() error { img, vipsErr = vips.NewImageFromBuffer(sample); return nil })
+		if vipsErr != nil {
+			return "", vipsFailed("load sample", vipsErr)
 		}
 		uri, err := lqipAt(img, step.width, step.quality)
 		img.Close()

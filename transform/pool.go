@@ -40,6 +40,10 @@ type pool struct {
 	peakRSS atomic.Int64
 
 	started, crashed, killed *metrics.Counter
+
+	// beforeExchange, when set (tests only), runs with the worker's pid
+	// before each request is sent.
+	beforeExchange func(pid int)
 }
 
 type worker struct {
@@ -113,6 +117,9 @@ func (p *pool) exchange(ctx context.Context, w *worker, req workerRequest, paylo
 		body []byte
 		err  error
 	}
+	if p.beforeExchange != nil {
+		p.beforeExchange(w.cmd.Process.Pid)
+	}
 	ch := make(chan result, 1)
 	go func() {
 		var r result
@@ -159,10 +166,7 @@ func (p *pool) put(w *worker) { p.idle <- w }
 // ended. The caller decides what becomes of w's place in idle.
 func (p *pool) reap(w *worker, reason *metrics.Counter) string {
 	w.kill()
-	<-w.done
-	p.mu.Lock()
-	delete(p.live, w)
-	p.mu.Unlock()
+	<-w.done // the waiting goroutine has taken it off live
 	reason.Inc()
 	if w.err == nil {
 		return "exit status 0"
@@ -193,10 +197,16 @@ func (p *pool) start(ctx context.Context) (*worker, error) {
 		return nil, fmt.Errorf("render worker: start %s: %w", p.command[0], err)
 	}
 	w := &worker{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 64<<10), done: make(chan struct{})}
-	go func() { w.err = cmd.Wait(); close(w.done) }()
 	p.mu.Lock()
 	p.live[w] = struct{}{}
 	p.mu.Unlock()
+	go func() {
+		w.err = cmd.Wait()
+		p.mu.Lock()
+		delete(p.live, w)
+		p.mu.Unlock()
+		close(w.done)
+	}()
 	p.started.Inc()
 
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), workerStartTimeout)
@@ -221,9 +231,6 @@ func (p *pool) start(ctx context.Context) (*worker, error) {
 	if err != nil {
 		w.kill()
 		<-w.done
-		p.mu.Lock()
-		delete(p.live, w)
-		p.mu.Unlock()
 		return nil, fmt.Errorf("render worker: handshake: %w (%v)", ErrRenderFailed, err)
 	}
 	return w, nil
