@@ -36,8 +36,11 @@ var workerThreads struct {
 }
 
 // lowerProcess puts every thread of this process (a render worker) at
-// renderNice. Threads created afterwards inherit the value.
+// renderNice (threads created afterwards inherit the value) and makes it
+// the first process the kernel's OOM killer picks: under memory pressure a
+// worker dies (and costs one render) before the serving process does.
 func lowerProcess() {
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		_ = syscall.Setpriority(syscall.PRIO_PROCESS, 0, renderNice)

@@ -76,6 +76,9 @@ func TestRendersRunAtLowPriority(t *testing.T) {
 	if workers == 0 {
 		t.Error("no libvips worker thread found in the render worker after rendering")
 	}
+	if adj, err := os.ReadFile("/proc/" + pid + "/oom_score_adj"); err != nil || strings.TrimSpace(string(adj)) != "1000" {
+		t.Errorf("render worker oom_score_adj = %q (%v); want 1000, so the OOM killer takes a worker first", adj, err)
+	}
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
