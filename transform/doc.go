@@ -11,20 +11,58 @@
 //     pages). SVG is refused (ErrUnsupportedType); HTML, PDF, text and
 //     truncated headers are ErrNotAnImage; a side over MaxSide (65535) or more
 //     than Config.MaxPixels pixels is ErrTooManyPixels.
-//   - Renderer.Render probes the original again (so a bomb is refused before
-//     it queues and before libvips sees it), waits in the render gate, then
-//     runs vips_thumbnail_buffer (shrink-on-load; first frame only; EXIF
-//     orientation applied; CMYK to sRGB with the embedded profile or libvips'
-//     built-in fallback), converts any remaining ICC profile (Adobe RGB,
-//     ProPhoto) to sRGB, brings 16-bit to 8-bit, keeps alpha, strips all
-//     metadata and encodes WebP or AVIF. Grey originals stay grey.
-//   - Renderer.Placeholder draws a plain cover (seeded colour, a band and a
-//     stripe) in libvips, through the same gate and encoders.
+//   - Renderer.Render probes the original (so a bomb is refused before it
+//     queues and before libvips sees it), waits in the render gate, then
+//     has a render worker run vips_thumbnail_buffer (shrink-on-load; first
+//     frame only; EXIF orientation applied; CMYK to sRGB with the embedded
+//     profile or libvips' built-in fallback), convert any remaining ICC
+//     profile (Adobe RGB, ProPhoto) to sRGB, bring 16-bit to 8-bit, keep
+//     alpha, strip all metadata and encode WebP or AVIF. Grey originals stay
+//     grey.
+//   - Renderer.Check is the ingest check: CheckOriginal (Probe plus end
+//     markers) and one whole decode in a worker into a 32-px thumbnail
+//     with fail on, under the gate. What libvips cannot decode is
+//     ErrRenderFailed (ingest's corrupt_image), so a broken original is
+//     never stored.
+//   - Renderer.Meta and Renderer.Placeholder run in workers too.
+//
+// # Render workers: containment of codec crashes
+//
+// libvips, libjpeg, libspng, libwebp, libheif (with libde265 and aom) and
+// libtiff are C; a decoder fault (SIGSEGV, SIGFPE, abort) ends the process
+// it runs in. So no libvips call on an original runs in the serving
+// process: a Renderer keeps up to MaxConcurrent worker processes (the same
+// executable, Config.WorkerCommand; cmd's hidden "render-worker"
+// subcommand, ServeWorker) and sends each operation to an idle one over a
+// pipe (protocol.go: a JSON header and the raw bytes each way). A worker
+// runs one operation at a time. The parent keeps the listeners, caches,
+// jobs and the gate. When a worker dies mid-operation, the pool reaps it,
+// starts a new one and tries the operation once more; a second death is
+// ErrRenderFailed (422, or corrupt_image at ingest). When the caller's
+// context ends first, the worker is killed (a stuck decoder never keeps a
+// slot). Workers run at nice 10 with libvips' pool threads in SCHED_IDLE
+// (hits and 503s go first under contention) and with oom_score_adj 1000,
+// so under memory pressure the kernel kills a worker, not the server.
+// Workers start on first use and exit when the parent closes their stdin.
+//
+// # One loader, chosen by Probe
+//
+// Every process blocks libvips' untrusted operations at start-up
+// (vips_block_untrusted_set; in libvips 8.14 the loaders and savers of
+// ImageMagick, poppler (PDF), librsvg (SVG), OpenSlide, matio, cfitsio,
+// OpenEXR, OpenJPEG, JPEG XL, NIfTI, Analyze, CSV/matrix, PPM, Radiance,
+// raw and the vips format). A worker also blocks every loader and, around each decode,
+// unblocks only the buffer loader of the type Probe decided (loader.go):
+// jpegload_buffer, pngload_buffer, gifload_buffer (libnsgif),
+// webpload_buffer, heifload_buffer (HEIF and AVIF) or tiffload_buffer. If
+// libvips' own sniffing would pick another loader, that loader is blocked
+// and the decode fails: bytes never reach a decoder we did not choose.
 //
 // # What it does not do
 //
 // It knows nothing of HTTP, S3, Kafka or caching, imports no project
-// package, reads no environment variables and never touches the network.
+// package, reads no environment variables (a worker inherits the
+// environment it is started with) and never touches the network.
 // It never animates (multi-frame input gives its first frame) and never
 // rasterises SVG.
 //
@@ -105,6 +143,10 @@
 //   - govips passes the AVIF effort only when it is non-zero, so effort 0
 //     would silently become libvips' default 4: Validate refuses 0.
 //   - libvips' operation cache is off (Startup): renders never repeat.
+//   - libvips checks an operation's block flag only when it is built, so a
+//     worker unblocks a loader just around vips_thumbnail_buffer (which
+//     builds the loader and reads the header); pixels are decoded later, on
+//     demand, by the already-built loader.
 //   - Loaders run with fail=TRUE, so a truncated JPEG is ErrRenderFailed
 //     instead of a half-grey image.
 //
@@ -117,8 +159,11 @@
 //	covers_transform_placeholders_total                                   placeholders generated
 //	covers_transform_queue_depth                                          gauge, callers waiting for a slot
 //	covers_transform_in_flight                                            gauge, renders holding a slot
-//	covers_transform_vips_memory_bytes                                    gauge, memory libvips tracks (vips_tracked_get_mem)
-//	covers_transform_vips_allocations                                     gauge, live libvips allocations
+//	covers_transform_checks_total{result="ok|error"}                      ingest checks that reached a worker (Check)
+//	covers_transform_workers                                              gauge, live render worker processes
+//	covers_transform_worker_starts_total                                  render workers started
+//	covers_transform_worker_exits_total{reason="crash|killed"}            workers that died (crash) or were killed when their caller gave up
+//	covers_transform_worker_peak_rss_bytes                                gauge, highest peak RSS of a worker during one operation
 //	covers_transform_meta_total{result}                                   cover metadata computations (Meta)
 //	covers_transform_meta_duration_seconds                                histogram, time per metadata computation
 //
