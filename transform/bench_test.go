@@ -37,7 +37,7 @@ func BenchmarkRender(b *testing.B) {
 		load func(testing.TB) []byte
 	}{
 		{"1600x2400", func(tb testing.TB) []byte { return testdata(tb, "photo-1600x2400-baseline.jpg") }},
-		{"4000x6000", func(tb testing.TB) []byte { return corpus(tb, "photo-4000x6000-large.jpg") }},
+		{"4000x6000", jpeg4000x6000},
 	}
 	for _, s := range sources {
 		for _, f := range formats {
@@ -108,7 +108,7 @@ func BenchmarkShrinkOnLoad(b *testing.B) {
 		load func(testing.TB) []byte
 	}{
 		{"1600x2400", func(tb testing.TB) []byte { return testdata(tb, "photo-1600x2400-baseline.jpg") }},
-		{"4000x6000", func(tb testing.TB) []byte { return corpus(tb, "photo-4000x6000-large.jpg") }},
+		{"4000x6000", jpeg4000x6000},
 	}
 	for _, s := range sources {
 		b.Run(s.name+"/thumbnail-buffer", func(b *testing.B) {

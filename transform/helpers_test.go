@@ -24,20 +24,6 @@ func testdata(tb testing.TB, name string) []byte {
 	return b
 }
 
-// corpus reads a file from the shared corpus, skipping when it is absent.
-func corpus(tb testing.TB, name string) []byte {
-	tb.Helper()
-	// shared/ sits beside the repository (../shared from its root).
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "corpus", name))
-	if err != nil {
-		if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
-			tb.Fatalf("corpus file %s not available under make test (shared/ must sit beside the repository): %v", name, err)
-		}
-		tb.Skipf("corpus file %s not available: %v", name, err)
-	}
-	return b
-}
-
 // testConfig is DefaultConfig with render workers that are this test
 // binary (TestMain serves as a worker when testWorkerEnv is set).
 func testConfig() Config {

@@ -48,14 +48,28 @@ func (i Info) DisplaySize() (width, height int) {
 
 // Probe decides the type of data by its magic bytes and reads the dimensions
 // from the header without decoding pixels. It is pure Go and bounded: it
-// never allocates in proportion to the declared size and walks the input at
-// most once.
+// allocates nothing on success, never in proportion to the declared size, and
+// reads each byte of the header structures at most once (HEIF grids, whose
+// tiles are looked up by item ID, are bounded by a fixed step budget).
+//
+// The limits apply to what libvips' decoder will really allocate, not only to
+// the headline size: every GIF frame's extent (libnsgif grows its canvas to
+// the first frame), every WebP animation frame and the still bitstream behind
+// a VP8X canvas, the HEIF/AVIF primary item and, for a grid or overlay, its
+// output canvas and the sum of its tiles, and every page and tile of a TIFF.
+// Where the header cannot tell what the decoder will do, Probe refuses
+// rather than guesses.
 //
 // SVG is refused with ErrUnsupportedType; anything else that is not a
-// recognised raster (HTML, PDF, text, empty or truncated headers) is
-// ErrNotAnImage. A zero side is ErrNotAnImage; a side above MaxSide, or
+// recognised raster (HTML, PDF, text, an ISO-BMFF file whose major brand
+// libvips' heifload does not take, empty, truncated or inconsistent headers)
+// is ErrNotAnImage. A zero side is ErrNotAnImage; a side above MaxSide, or
 // width*height above maxPixels, is ErrTooManyPixels. maxPixels <= 0 means no
 // pixel-count limit (MaxSide still applies).
+//
+// Info.Width and Info.Height are the size libvips reports for the first
+// frame or page (before orientation), which for a GIF may differ from its
+// logical screen.
 func Probe(data []byte, maxPixels int64) (Info, error) {
 	var (
 		info Info
@@ -71,7 +85,7 @@ func Probe(data []byte, maxPixels int64) (Info, error) {
 	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
 		info, err = probeWebP(data, maxPixels)
 	case len(data) >= 8 && string(data[4:8]) == "ftyp":
-		info, err = probeISOBMFF(data)
+		info, err = probeISOBMFF(data, maxPixels)
 	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
 		info, err = probeTIFF(data, maxPixels)
 	case looksLikeSVG(data):
@@ -105,11 +119,20 @@ var contentTypes = map[SourceType]string{
 	TypeTIFF: "image/tiff",
 }
 
-// checkDims applies the side and pixel-count limits to declared dimensions.
+// checkDims applies the zero check and the side and pixel-count limits to
+// declared dimensions.
 func checkDims(t SourceType, w, h, maxPixels int64) error {
-	switch {
-	case w <= 0 || h <= 0:
+	if w <= 0 || h <= 0 {
 		return fmt.Errorf("%s declares %dx%d: %w", t, w, h, ErrNotAnImage)
+	}
+	return checkLimits(t, w, h, maxPixels)
+}
+
+// checkLimits applies only the side and pixel-count limits: an extent that
+// may legitimately be empty (a GIF frame, a logical screen libnsgif ignores)
+// is checked with it.
+func checkLimits(t SourceType, w, h, maxPixels int64) error {
+	switch {
 	case w > MaxSide || h > MaxSide:
 		return fmt.Errorf("%s declares %dx%d, side limit %d: %w", t, w, h, MaxSide, ErrTooManyPixels)
 	case maxPixels > 0 && w*h > maxPixels:
@@ -141,4 +164,9 @@ func truncated(t SourceType, what string) error {
 
 func corrupt(t SourceType, what string) error {
 	return fmt.Errorf("%s: corrupt %s: %w", t, what, ErrNotAnImage)
+}
+
+// corruptf is corrupt with a formatted description.
+func corruptf(t SourceType, format string, args ...any) error {
+	return fmt.Errorf("%s: corrupt %s: %w", t, fmt.Sprintf(format, args...), ErrNotAnImage)
 }

@@ -71,8 +71,8 @@ func exifOrientation(tiff []byte) (int, bool) {
 		return 0, false
 	}
 	var o int
-	_, ok = readIFD(tiff, order, ifd0, func(tag uint16, v uint32) {
-		if tag == tagOrientation && v >= 1 && v <= 8 {
+	_, _, ok = readIFD(tiff, order, ifd0, func(e ifdEntry) {
+		if v, vok := e.value(tiff, order, 0); vok && e.tag == tagOrientation && e.count == 1 && v >= 1 && v <= 8 {
 			o = int(v)
 		}
 	})

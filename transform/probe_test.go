@@ -4,25 +4,25 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/davidbyttow/govips/v2/vips"
 )
 
 // pngHeader is a PNG signature, an IHDR declaring w x h and an empty IDAT.
 func pngHeader(w, h uint32) []byte {
 	var b bytes.Buffer
 	b.Write(pngMagic)
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		b.Write([]byte{0, 0, 0, 0}) // CRC is not checked by Probe
-	}
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], w)
 	binary.BigEndian.PutUint32(ihdr[4:], h)
 	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
-	chunk("IHDR", ihdr)
-	chunk("IDAT", []byte{0x78, 0x9c})
+	b.Write(pngChunk("IHDR", ihdr))
+	b.Write(pngChunk("IDAT", []byte{0x78, 0x9c}))
 	return b.Bytes()
 }
 
@@ -48,34 +48,30 @@ func jpegHeader(w, h uint16) []byte {
 	return append(b, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0)
 }
 
-// webpVP8X is a RIFF/WEBP with a VP8X chunk declaring w x h.
-func webpVP8X(w, h uint32) []byte {
-	p := make([]byte, 10)
-	p[4], p[5], p[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
-	p[7], p[8], p[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
-	b := []byte("RIFF\x00\x00\x00\x00WEBPVP8X")
-	b = binary.LittleEndian.AppendUint32(b, 10)
-	return append(b, p...)
-}
+// webpVP8X is an extended still WebP declaring a w x h canvas and holding a
+// lossless bitstream of the same size.
+func webpVP8X(w, h uint32) []byte { return webpStill(int(w), int(h), int(w), int(h)) }
 
-// tiffHeader builds a little-endian TIFF with IFD0 holding width, height
-// and orientation, and a second (empty) IFD as page two.
+// tiffHeaderBytes builds a little-endian TIFF header with IFD0 holding
+// width, height and orientation, and a second IFD declaring a 16x16 page.
 func tiffHeaderBytes(w, h uint32, orientation uint16) []byte {
 	b := []byte("II*\x00")
 	b = binary.LittleEndian.AppendUint32(b, 8)
-	b = binary.LittleEndian.AppendUint16(b, 3)
 	entry := func(tag, typ uint16, v uint32) {
 		b = binary.LittleEndian.AppendUint16(b, tag)
 		b = binary.LittleEndian.AppendUint16(b, typ)
 		b = binary.LittleEndian.AppendUint32(b, 1)
 		b = binary.LittleEndian.AppendUint32(b, v)
 	}
+	b = binary.LittleEndian.AppendUint16(b, 3)
 	entry(tagImageWidth, 4, w)
 	entry(tagImageLength, 4, h)
 	entry(tagOrientation, 3, uint32(orientation))
 	next := uint32(len(b) + 4)
 	b = binary.LittleEndian.AppendUint32(b, next)
-	b = binary.LittleEndian.AppendUint16(b, 0) // IFD1: no entries
+	b = binary.LittleEndian.AppendUint16(b, 2) // IFD1: a 16x16 page
+	entry(tagImageWidth, 3, 16)
+	entry(tagImageLength, 3, 16)
 	return binary.LittleEndian.AppendUint32(b, 0)
 }
 
@@ -175,37 +171,386 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-func TestProbeCorpus(t *testing.T) {
+// TestProbeFiles probes real files of every type: those in testdata and
+// the TIFF and 16-bit PNG that are generated (the shared corpus holds
+// copies too large for testdata).
+func TestProbeFiles(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		file   string
+		name   string
+		data   func(testing.TB) []byte
 		typ    SourceType
 		w, h   int
 		frames int
 	}{
-		{"cover-1200x1800-lossy.webp", TypeWebP, 1200, 1800, 1},
-		{"cover-800x1200-alpha.webp", TypeWebP, 800, 1200, 1},
-		{"cover-240x360-animated-4frames.webp", TypeWebP, 240, 360, 4},
-		{"cover-1200x1800.heic", TypeHEIF, 1200, 1800, 1},
-		{"cover-800x1200.tiff", TypeTIFF, 800, 1200, 1},
-		{"cover-1000x1500-16bit.png", TypePNG, 1000, 1500, 1},
-		{"cover-400x600-static.gif", TypeGIF, 400, 600, 1},
+		{"cover-1200x1800-lossy.webp", file("cover-1200x1800-lossy.webp"), TypeWebP, 1200, 1800, 1},
+		{"cover-800x1200-alpha.webp", file("cover-800x1200-alpha.webp"), TypeWebP, 800, 1200, 1},
+		{"cover-240x360-animated-4frames.webp", file("cover-240x360-animated-4frames.webp"), TypeWebP, 240, 360, 4},
+		{"cover-1200x1800.heic", file("cover-1200x1800.heic"), TypeHEIF, 1200, 1800, 1},
+		{"cover-1200x1800.avif", file("cover-1200x1800.avif"), TypeAVIF, 1200, 1800, 1},
+		{"cover-400x600-static.gif", file("cover-400x600-static.gif"), TypeGIF, 400, 600, 1},
+		{"cover-240x360-animated-6frames.gif", file("cover-240x360-animated-6frames.gif"), TypeGIF, 240, 360, 6},
+		{"photo-1600x2400-cmyk-icc.jpg", file("photo-1600x2400-cmyk-icc.jpg"), TypeJPEG, 1600, 2400, 1},
+		{"photo-1200x1800-exif-gps-xmp-iptc.jpg", file("photo-1200x1800-exif-gps-xmp-iptc.jpg"), TypeJPEG, 1200, 1800, 1},
+		{"p6.png", file("p6.png"), TypePNG, 200, 300, 1},
+		{"generated 800x1200 tiff", tiff800x1200, TypeTIFF, 800, 1200, 1},
+		{"generated 1000x1500 16-bit png", png16bit1000x1500, TypePNG, 1000, 1500, 1},
 	}
 	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := Probe(corpus(t, tc.file), 50_000_000)
+			got, err := Probe(tc.data(t), 50_000_000)
 			if err != nil || got.Type != tc.typ || got.Width != tc.w || got.Height != tc.h || got.Frames != tc.frames {
-				t.Fatalf("Probe(%s) = %+v, %v; want %s %dx%d, %d frames", tc.file, got, err, tc.typ, tc.w, tc.h, tc.frames)
+				t.Fatalf("Probe(%s) = %+v, %v; want %s %dx%d, %d frames", tc.name, got, err, tc.typ, tc.w, tc.h, tc.frames)
 			}
 		})
 	}
 	t.Run("svg file", func(t *testing.T) {
 		t.Parallel()
-		if _, err := Probe(corpus(t, "cover-400x600.svg"), 0); !errors.Is(err, ErrUnsupportedType) {
-			t.Fatalf("Probe(svg) error = %v; want ErrUnsupportedType", err)
+		if _, err := Probe(testdata(t, "cover-400x600.svg"), 0); !errors.Is(err, ErrUnsupportedType) {
+			t.Fatalf("Probe(cover-400x600.svg) error = %v; want ErrUnsupportedType", err)
 		}
 	})
+}
+
+// file returns a loader of a testdata file, for tables.
+func file(name string) func(testing.TB) []byte {
+	return func(tb testing.TB) []byte { return testdata(tb, name) }
+}
+
+// TestProbeHostile runs every hostile class through Probe.
+func TestProbeHostile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range hostileClasses(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Probe(tc.data, hostileLimit)
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("Probe(%d bytes, %d) = %v; want it accepted (only a decode can find the problem)", len(tc.data), hostileLimit, err)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("Probe(%d bytes, %d) = %+v, %v; want error %v", len(tc.data), hostileLimit, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestProbeGenerated checks what Probe reports for generated files it must
+// accept, including the sizes libnsgif really uses for GIFs.
+func TestProbeGenerated(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		data      []byte
+		maxPixels int64
+		want      Info
+	}{
+		{"gif frame beyond a 16x16 screen grows the canvas", gifWithFrames(16, 16, gifFrame{left: 10, top: 5, w: 30, h: 20}), 0,
+			Info{Type: TypeGIF, Width: 40, Height: 25, Frames: 1}},
+		{"gif 640x480 screen is distrusted", gifFrameBeyondScreen(640, 480, 100, 50), 0,
+			Info{Type: TypeGIF, Width: 100, Height: 50, Frames: 1}},
+		{"gif screen over 2048 is distrusted", gifFrameBeyondScreen(3000, 10, 10, 10), 0,
+			Info{Type: TypeGIF, Width: 10, Height: 10, Frames: 1}},
+		{"gif 0x0 screen", gifFrameBeyondScreen(0, 0, 8, 8), 0,
+			Info{Type: TypeGIF, Width: 8, Height: 8, Frames: 1}},
+		{"gif second frame does not grow the canvas", gifWithFrames(16, 16, gifFrame{w: 16, h: 16}, gifFrame{w: 100, h: 100}), 0,
+			Info{Type: TypeGIF, Width: 16, Height: 16, Frames: 2}},
+		{"gif union at exactly the limit", gifWithFrames(16, 16, gifFrame{w: 16, h: 16}, gifFrame{left: 84, top: 84, w: 16, h: 16}), 100 * 100,
+			Info{Type: TypeGIF, Width: 16, Height: 16, Frames: 2}},
+		{"webp lossless", webpLossless(50, 30), 0, Info{Type: TypeWebP, Width: 50, Height: 30, Frames: 1}},
+		{"webp still VP8X", webpStill(64, 48, 64, 48), 0, Info{Type: TypeWebP, Width: 64, Height: 48, Frames: 1}},
+		{"webp animation with an offset frame", webpAnim(64, 64, webpFrame{w: 64, h: 64}, webpFrame{x: 2, y: 4, w: 32, h: 32}), 0,
+			Info{Type: TypeWebP, Width: 64, Height: 64, Frames: 2}},
+		{"webp animation frame touching the canvas edge", webpAnimFrameBeyondCanvas(64, 64, 32, 32, 32, 32), 0,
+			Info{Type: TypeWebP, Width: 64, Height: 64, Frames: 1}},
+		{"heif still with irot", heifFile(heifSpec{primary: 1, items: []heifSpecItem{{id: 1, typ: "hvc1", props: []int{1, 2, 3}}},
+			props: [][]byte{hvcCBox(), ispeBox(300, 200), irotBox(1)}}), 0,
+			Info{Type: TypeHEIF, Width: 300, Height: 200, Frames: 1, Orientation: 8}},
+		{"heif major mif1 is heif", heifStill("mif1", []string{"mif1", "avif"}, 64, 32), 0,
+			Info{Type: TypeHEIF, Width: 64, Height: 32, Frames: 1}},
+		{"heif major avif is avif", heifStill("avif", []string{"mif1", "avif"}, 64, 32), 0,
+			Info{Type: TypeAVIF, Width: 64, Height: 32, Frames: 1}},
+		{"heif grid 8x6 tiles of 512x512", heifGrid(heifGridSpec{rows: 6, cols: 8, outW: 4032, outH: 3024, tiles: []heifTile{{w: 512, h: 512}}}), 0,
+			Info{Type: TypeHEIF, Width: 4032, Height: 3024, Frames: 1}},
+		{"heif grid, tiles at exactly the limit", heifGrid(heifGridSpec{rows: 2, cols: 2, outW: 1000, outH: 1000, tiles: []heifTile{{w: 500, h: 500}}}), 1000 * 1000,
+			Info{Type: TypeHEIF, Width: 1000, Height: 1000, Frames: 1}},
+		{"heif grid with 32-bit payload fields", heifGrid(heifGridSpec{rows: 2, cols: 2, outW: 1000, outH: 900, wide: true, tiles: []heifTile{{w: 500, h: 450}}}), 0,
+			Info{Type: TypeHEIF, Width: 1000, Height: 900, Frames: 1}},
+		{"heif grid, payload out of reach: its ispe", heifGrid(heifGridSpec{rows: 1, cols: 1, outW: 60000, outH: 60000, ispeW: 512, ispeH: 512,
+			tiles: []heifTile{{w: 512, h: 512}}, payloadOutOfReach: true}), 0,
+			Info{Type: TypeHEIF, Width: 512, Height: 512, Frames: 1}},
+		{"heif overlay of two images", heifOverlay(300, 200, [2]int{300, 200}, [2]int{100, 100}), 0,
+			Info{Type: TypeHEIF, Width: 300, Height: 200, Frames: 1}},
+		{"heif identity", heifDerivedItem("iden", 300, 200, nil, [2]int{300, 200}), 0,
+			Info{Type: TypeHEIF, Width: 300, Height: 200, Frames: 1}},
+		{"heif grid of 400 tiles listed in reverse", reverseGrid(20, 20), 0,
+			Info{Type: TypeHEIF, Width: 1280, Height: 1280, Frames: 1}},
+		{"tiff three pages", tiffMultiPage([][2]int{{64, 48}, {32, 24}, {16, 12}}), 0,
+			Info{Type: TypeTIFF, Width: 64, Height: 48, Frames: 3}},
+		{"tiff tiles larger than the image", tiffPages([]tiffPageSpec{{w: 100, h: 60, tileW: 256, tileH: 256}}), 0,
+			Info{Type: TypeTIFF, Width: 100, Height: 60, Frames: 1}},
+		{"tiff rgba 16-bit", tiffPages([]tiffPageSpec{{w: 10, h: 10, samples: 4, bits: 16}}), 0,
+			Info{Type: TypeTIFF, Width: 10, Height: 10, Frames: 1}},
+		{"png grey 1-bit", pngWithIHDR(7, 3, 1, 0), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
+		{"png indexed 4-bit", pngWithIHDR(7, 3, 4, 3), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
+		{"png interlaced rgba 16-bit", pngWithIHDRBytes(7, 3, 16, 6, 0, 0, 1), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			maxPixels := tc.maxPixels
+			if maxPixels == 0 {
+				maxPixels = hostileLimit
+			}
+			want := tc.want
+			want.ContentType = contentTypes[want.Type]
+			if want.Orientation == 0 {
+				want.Orientation = 1
+			}
+			got, err := Probe(tc.data, maxPixels)
+			if err != nil || got != want {
+				t.Fatalf("Probe(%d bytes, %d) = %+v, %v; want %+v", len(tc.data), maxPixels, got, err, want)
+			}
+		})
+	}
+}
+
+// reverseGrid is a grid of rows x cols 64x64 tiles whose dimg reference
+// lists them in reverse order of their item IDs.
+func reverseGrid(rows, cols int) []byte {
+	b := heifGrid(heifGridSpec{rows: rows, cols: cols, outW: 64 * cols, outH: 64 * rows, tiles: []heifTile{{w: 64, h: 64}}})
+	i := bytes.Index(b, []byte("dimg"))
+	n := int(binary.BigEndian.Uint16(b[i+6:]))
+	ids := b[i+8 : i+8+2*n]
+	for a, z := 0, n-1; a < z; a, z = a+1, z-1 {
+		ids[2*a], ids[2*a+1], ids[2*z], ids[2*z+1] = ids[2*z], ids[2*z+1], ids[2*a], ids[2*a+1]
+	}
+	return b
+}
+
+// TestProbeBoundedWork: a grid whose 4000 tiles are listed against the
+// order of every table would need millions of lookups; Probe gives up
+// within its step budget instead of spending them.
+func TestProbeBoundedWork(t *testing.T) {
+	t.Parallel()
+	data := reverseGrid(50, 80)
+	start := time.Now()
+	_, err := Probe(data, -1)
+	if !errors.Is(err, ErrNotAnImage) || !strings.Contains(err.Error(), "too many items") {
+		t.Fatalf("Probe(grid of 4000 tiles in reverse order) = %v; want ErrNotAnImage, too many items to verify", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Probe(grid of 4000 tiles in reverse order) took %v; want well under 2s", d)
+	}
+}
+
+// TestProbeTruncations cuts good files at several points: Probe either
+// refuses the cut (with a sentinel) or reads the same header, never a
+// different type or size.
+func TestProbeTruncations(t *testing.T) {
+	t.Parallel()
+	sources := map[string][]byte{
+		"jpeg":          testdata(t, "photo-1600x2400-baseline.jpg"),
+		"png":           testdata(t, "p6.png"),
+		"gif":           testdata(t, "cover-240x360-animated-6frames.gif"),
+		"webp":          testdata(t, "cover-1200x1800-lossy.webp"),
+		"webp alpha":    testdata(t, "cover-800x1200-alpha.webp"),
+		"webp animated": testdata(t, "cover-240x360-animated-4frames.webp"),
+		"avif":          testdata(t, "cover-1200x1800.avif"),
+		"heic":          testdata(t, "cover-1200x1800.heic"),
+		"tiff":          tiffMultiPage([][2]int{{64, 48}, {32, 24}}),
+		"heif grid":     heifGrid(heifGridSpec{rows: 2, cols: 2, outW: 1024, outH: 1024, tiles: []heifTile{{w: 512, h: 512}}}),
+	}
+	for name, data := range sources {
+		full, err := Probe(data, hostileLimit)
+		if err != nil {
+			t.Fatalf("Probe(%s, whole) = %v", name, err)
+		}
+		for _, cut := range truncations(data) {
+			got, err := Probe(cut, hostileLimit)
+			if err != nil {
+				if !errors.Is(err, ErrNotAnImage) {
+					t.Errorf("Probe(%s cut to %d of %d bytes) = %v; want ErrNotAnImage or the whole file's header", name, len(cut), len(data), err)
+				}
+				continue
+			}
+			if got.Type != full.Type || got.Width != full.Width || got.Height != full.Height || got.Frames > full.Frames {
+				t.Errorf("Probe(%s cut to %d of %d bytes) = %+v; want the whole file's %+v", name, len(cut), len(data), got, full)
+			}
+		}
+	}
+}
+
+// TestProbeAgreesWithLibvips loads generated files with libvips 8.14 in
+// process and compares the size its loader reports with Probe's: where
+// Probe accepts, the sizes match; where Probe refuses, either libvips
+// refuses too, or the test says what libvips would have done. Only headers
+// are read for the large cases; small ones are decoded as well.
+func TestProbeAgreesWithLibvips(t *testing.T) {
+	t.Parallel()
+	coded := avifCodedImage(t, 64, 64)
+	tests := []struct {
+		name string
+		data []byte
+		// vipsW, vipsH: the size libvips' loader reports; 0 when it must
+		// refuse the file.
+		vipsW, vipsH int
+		// decode: decode the pixels too; decodeFails: the decode must fail.
+		decode, decodeFails bool
+		// probeErr: Probe's answer (nil: it accepts with libvips' size).
+		probeErr error
+	}{
+		// A 34-byte GIF: libvips reports a 40000x40000 canvas (6.4 GB once
+		// decoded; only the header is read here).
+		{name: "gif 16x16 screen, first frame 40000x40000", data: gifFrameBeyondScreen(16, 16, 40000, 40000), vipsW: 40000, vipsH: 40000, probeErr: ErrTooManyPixels},
+		{name: "gif 16x16 screen, first frame 30x20 at (10,5)", data: gifWithFrames(16, 16, gifFrame{left: 10, top: 5, w: 30, h: 20}), vipsW: 40, vipsH: 25, decode: true},
+		{name: "gif 640x480 screen, frame 100x50", data: gifFrameBeyondScreen(640, 480, 100, 50), vipsW: 100, vipsH: 50, decode: true},
+		{name: "gif 3000x10 screen, frame 10x10", data: gifFrameBeyondScreen(3000, 10, 10, 10), vipsW: 10, vipsH: 10, decode: true},
+		{name: "gif 0x0 screen, frame 8x8", data: gifFrameBeyondScreen(0, 0, 8, 8), vipsW: 8, vipsH: 8, decode: true},
+		{name: "gif second frame 100x100 on 16x16", data: gifWithFrames(16, 16, gifFrame{w: 16, h: 16}, gifFrame{w: 100, h: 100}), vipsW: 16, vipsH: 16, decode: true},
+		{name: "cover-400x600-static.gif", data: testdata(t, "cover-400x600-static.gif"), vipsW: 400, vipsH: 600},
+
+		{name: "webp lossless 50x30", data: webpLossless(50, 30), vipsW: 50, vipsH: 30, decode: true},
+		{name: "webp still VP8X 64x48", data: webpStill(64, 48, 64, 48), vipsW: 64, vipsH: 48, decode: true},
+		{name: "webp still VP8X 64x64 holding 32x32", data: webpStill(64, 64, 32, 32), probeErr: ErrNotAnImage},
+		{name: "webp still VP8X 64x64 holding 16000x16000", data: webpStill(64, 64, 16000, 16000), probeErr: ErrNotAnImage},
+		{name: "webp animation, two frames in the canvas", data: webpAnim(64, 64, webpFrame{w: 64, h: 64}, webpFrame{x: 2, y: 4, w: 32, h: 32}), vipsW: 64, vipsH: 64, decode: true},
+		{name: "webp animation frame beyond the canvas", data: webpAnimFrameBeyondCanvas(64, 64, 32, 32, 48, 48), probeErr: ErrNotAnImage},
+		{name: "webp animation frame bitstream 4000x4000 beyond the canvas", data: webpAnim(64, 64, webpFrame{w: 16, h: 16, bitW: 4000, bitH: 4000}), probeErr: ErrNotAnImage},
+		// libwebp decodes the bitstream's size and ignores the ANMF header's;
+		// Probe refuses the disagreement rather than pick one.
+		{name: "webp animation ANMF 16x16, bitstream 40x40", data: webpAnim(64, 64, webpFrame{w: 16, h: 16, bitW: 40, bitH: 40}), vipsW: 64, vipsH: 64, decode: true, probeErr: ErrNotAnImage},
+		{name: "cover-240x360-animated-4frames.webp", data: testdata(t, "cover-240x360-animated-4frames.webp"), vipsW: 240, vipsH: 360},
+
+		{name: "cover-1200x1800.avif", data: testdata(t, "cover-1200x1800.avif"), vipsW: 1200, vipsH: 1800},
+		{name: "cover-1200x1800.heic", data: testdata(t, "cover-1200x1800.heic"), vipsW: 1200, vipsH: 1800},
+		{name: "avif grid 3x2 of 64x64 tiles", data: heifGrid(heifGridSpec{rows: 2, cols: 3, outW: 192, outH: 128, coded: coded}), vipsW: 192, vipsH: 128, decode: true},
+		{name: "avif grid cropped to 150x100", data: heifGrid(heifGridSpec{rows: 2, cols: 3, outW: 150, outH: 100, coded: coded}), vipsW: 150, vipsH: 100, decode: true},
+		// libvips reports the ispe, libheif decodes the payload's size and
+		// libvips then fails: the payload is what gets allocated.
+		{name: "avif grid payload 300x200, ispe 150x100", data: heifGrid(heifGridSpec{rows: 2, cols: 3, outW: 300, outH: 200, ispeW: 150, ispeH: 100, coded: coded}), vipsW: 150, vipsH: 100, decodeFails: true},
+
+		// libvips decodes page 0 only; Probe holds every page to the limits.
+		{name: "tiff 64x48 then 40000x40000", data: tiffMultiPage([][2]int{{64, 48}, {40000, 40000}}), vipsW: 64, vipsH: 48, decode: true, probeErr: ErrTooManyPixels},
+		{name: "tiff 100x60 in 256x256 tiles", data: tiffPages([]tiffPageSpec{{w: 100, h: 60, tileW: 256, tileH: 256}}), vipsW: 100, vipsH: 60, decode: true},
+		{name: "tiff 100x60 rgb", data: tiffPages([]tiffPageSpec{{w: 100, h: 60, samples: 3}}), vipsW: 100, vipsH: 60, decode: true},
+		{name: "generated 800x1200 tiff", data: tiff800x1200(t), vipsW: 800, vipsH: 1200},
+
+		{name: "png IHDR CRC wrong", data: pngBadCRC(t, 8, 8), probeErr: ErrNotAnImage},
+		{name: "png truecolour at 4 bits", data: pngWithIHDR(8, 8, 4, 2), probeErr: ErrNotAnImage},
+		{name: "generated 1000x1500 16-bit png", data: png16bit1000x1500(t), vipsW: 1000, vipsH: 1500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			info, perr := Probe(tc.data, hostileLimit)
+			switch {
+			case tc.probeErr != nil && !errors.Is(perr, tc.probeErr):
+				t.Errorf("Probe(%d bytes) = %+v, %v; want error %v", len(tc.data), info, perr, tc.probeErr)
+			case tc.probeErr == nil && (perr != nil || info.Width != tc.vipsW || info.Height != tc.vipsH):
+				t.Errorf("Probe(%d bytes) = %+v, %v; want libvips' %dx%d", len(tc.data), info, perr, tc.vipsW, tc.vipsH)
+			}
+
+			img, err := vips.NewImageFromBuffer(tc.data)
+			if tc.vipsW == 0 {
+				if err == nil {
+					t.Errorf("libvips loaded the file as %dx%d; want it refused", img.Width(), img.Height())
+					img.Close()
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("libvips load (%d bytes) = %v; want %dx%d", len(tc.data), err, tc.vipsW, tc.vipsH)
+			}
+			defer img.Close()
+			if img.Width() != tc.vipsW || img.Height() != tc.vipsH {
+				t.Errorf("libvips reports %dx%d; want %dx%d", img.Width(), img.Height(), tc.vipsW, tc.vipsH)
+			}
+			if tc.decode || tc.decodeFails {
+				_, err := img.ToBytes()
+				if tc.decode && err != nil {
+					t.Errorf("libvips decode of the %dx%d image = %v; want the pixels", tc.vipsW, tc.vipsH, err)
+				}
+				if tc.decodeFails && err == nil {
+					t.Errorf("libvips decoded the %dx%d image; want a failure", tc.vipsW, tc.vipsH)
+				}
+			}
+		})
+	}
+}
+
+// TestISOBMFFMajorBrandDecidesTheLoader: libvips' own sniffing (as
+// vips_thumbnail_buffer does it) hands an AVIF to heifload when its major
+// brand is one heifload lists, and to some other loader otherwise, however
+// its compatible brands read. Probe classifies the same way.
+func TestISOBMFFMajorBrandDecidesTheLoader(t *testing.T) {
+	t.Parallel()
+	avif := testdata(t, "cover-1200x1800.avif")
+	tests := []struct {
+		brand string
+		want  SourceType // "" when Probe must refuse
+	}{
+		{"avif", TypeAVIF},
+		{"mif1", TypeHEIF},
+		{"avis", ""},
+		{"isom", ""},
+		{"mp42", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.brand, func(t *testing.T) {
+			t.Parallel()
+			data := withMajorBrand(avif, tc.brand)
+			info, err := Probe(data, hostileLimit)
+			if tc.want == "" && !errors.Is(err, ErrNotAnImage) {
+				t.Errorf("Probe(avif with major brand %s) = %+v, %v; want ErrNotAnImage", tc.brand, info, err)
+			}
+			if tc.want != "" && (err != nil || info.Type != tc.want) {
+				t.Errorf("Probe(avif with major brand %s) = %+v, %v; want type %s", tc.brand, info, err, tc.want)
+			}
+			img, err := vips.LoadThumbnailFromBuffer(data, 32, 32, vips.InterestingNone, vips.SizeBoth, nil)
+			loader := ""
+			if err == nil {
+				loader = img.GetString("vips-loader")
+				img.Close()
+			}
+			if heif := loader == "heifload_buffer"; heif != (tc.want != "") {
+				t.Errorf("libvips thumbnail of avif with major brand %s: loader %q, error %v; want heifload_buffer %v", tc.brand, loader, firstLine(err), tc.want != "")
+			}
+		})
+	}
+}
+
+// firstLine is the first line of an error (govips appends a stack).
+func firstLine(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// TestProbeDoesNotAllocate: on success Probe allocates nothing, whatever
+// the format or the number of frames, pages or tiles.
+func TestProbeDoesNotAllocate(t *testing.T) {
+	sources := map[string][]byte{
+		"jpeg":          testdata(t, "photo-exif-orientation-6.jpg"),
+		"png":           testdata(t, "p6.png"),
+		"gif":           testdata(t, "cover-240x360-animated-6frames.gif"),
+		"webp":          testdata(t, "cover-800x1200-alpha.webp"),
+		"webp animated": testdata(t, "cover-240x360-animated-4frames.webp"),
+		"avif":          testdata(t, "cover-1200x1800.avif"),
+		"heic":          testdata(t, "cover-1200x1800.heic"),
+		"heif grid":     heifGrid(heifGridSpec{rows: 6, cols: 8, outW: 4032, outH: 3024, tiles: []heifTile{{w: 512, h: 512}}}),
+		"tiff":          tiffMultiPage([][2]int{{64, 48}, {32, 24}, {16, 12}}),
+	}
+	for name, data := range sources {
+		if _, err := Probe(data, hostileLimit); err != nil {
+			t.Fatalf("Probe(%s) = %v", name, err)
+		}
+		if n := testing.AllocsPerRun(20, func() { Probe(data, hostileLimit) }); n != 0 {
+			t.Errorf("Probe(%s) allocates %.0f times per call; want 0", name, n)
+		}
+	}
 }
 
 func TestInfoDisplaySize(t *testing.T) {
@@ -231,7 +576,11 @@ func FuzzProbe(f *testing.F) {
 		f.Add(b[:min(len(b), 2048)])
 	}
 	for _, b := range [][]byte{pngHeader(30000, 30000), gifHeader(3, 2), jpegHeader(10, 10), webpVP8X(5, 5),
-		tiffHeaderBytes(4, 4, 8), []byte("<svg/>"), nil} {
+		tiffHeaderBytes(4, 4, 8), []byte("<svg/>"), nil,
+		gifWithFrames(16, 16, gifFrame{left: 3, top: 2, w: 20, h: 20}, gifFrame{w: 4, h: 4}),
+		webpAnim(64, 64, webpFrame{w: 64, h: 64}, webpFrame{x: 2, y: 2, w: 8, h: 8}),
+		heifGrid(heifGridSpec{rows: 2, cols: 2, outW: 100, outH: 100, tiles: []heifTile{{w: 50, h: 50}}}),
+		tiffPages([]tiffPageSpec{{w: 8, h: 8, tileW: 16, tileH: 16}, {w: 4, h: 4, samples: 3}})} {
 		f.Add(b)
 	}
 	const limit = 1 << 24
@@ -256,4 +605,60 @@ func FuzzProbe(f *testing.F) {
 			t.Fatalf("Probe orientation %d", info.Orientation)
 		}
 	})
+}
+
+// TestProbeReadsLibvipsOutputs: what libvips writes (the renders Probe also
+// reads back, in tests and tools) probes to the size it was written at.
+func TestProbeReadsLibvipsOutputs(t *testing.T) {
+	t.Parallel()
+	src, err := vips.NewImageFromBuffer(testdata(t, "cover-800x1200-alpha.png"))
+	if err != nil {
+		t.Fatalf("load cover-800x1200-alpha.png: %v", err)
+	}
+	defer src.Close()
+	if err := src.Resize(0.25, vips.KernelLanczos3); err != nil {
+		t.Fatalf("resize cover-800x1200-alpha.png by 0.25: %v", err)
+	}
+	exports := []struct {
+		name   string
+		typ    SourceType
+		export func() ([]byte, *vips.ImageMetadata, error)
+	}{
+		{"webp lossy with alpha", TypeWebP, func() ([]byte, *vips.ImageMetadata, error) { return src.ExportWebp(vips.NewWebpExportParams()) }},
+		{"webp lossless", TypeWebP, func() ([]byte, *vips.ImageMetadata, error) {
+			p := vips.NewWebpExportParams()
+			p.Lossless = true
+			return src.ExportWebp(p)
+		}},
+		{"avif with alpha", TypeAVIF, func() ([]byte, *vips.ImageMetadata, error) { return src.ExportAvif(vips.NewAvifExportParams()) }},
+		{"png", TypePNG, func() ([]byte, *vips.ImageMetadata, error) { return src.ExportPng(vips.NewPngExportParams()) }},
+		{"tiff", TypeTIFF, func() ([]byte, *vips.ImageMetadata, error) { return src.ExportTiff(vips.NewTiffExportParams()) }},
+		{"gif", TypeGIF, func() ([]byte, *vips.ImageMetadata, error) { return src.ExportGIF(vips.NewGifExportParams()) }},
+	}
+	for _, e := range exports {
+		b, _, err := e.export()
+		if err != nil {
+			t.Fatalf("libvips export %s: %v", e.name, err)
+		}
+		info, err := Probe(b, hostileLimit)
+		if err != nil || info.Type != e.typ || info.Width != 200 || info.Height != 300 {
+			t.Errorf("Probe(libvips %s output, %d bytes) = %+v, %v; want %s 200x300", e.name, len(b), info, err, e.typ)
+		}
+	}
+}
+
+// TestTestdataLicences: every file in testdata is listed, with its licence,
+// in testdata/LICENSES.md.
+func TestTestdataLicences(t *testing.T) {
+	t.Parallel()
+	list := string(testdata(t, "LICENSES.md"))
+	entries, err := os.ReadDir(filepath.Join("..", "testdata"))
+	if err != nil {
+		t.Fatalf("read testdata: %v", err)
+	}
+	for _, e := range entries {
+		if e.Name() != "LICENSES.md" && !strings.Contains(list, "| `"+e.Name()+"` |") {
+			t.Errorf("testdata/%s is not listed in testdata/LICENSES.md", e.Name())
+		}
+	}
 }

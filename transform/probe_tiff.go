@@ -2,51 +2,149 @@ package transform
 
 import (
 	"encoding/binary"
+	"fmt"
 )
 
 // TIFF tags Probe reads.
 const (
-	tagImageWidth  = 256
-	tagImageLength = 257
-	tagOrientation = 274
+	tagImageWidth      = 256
+	tagImageLength     = 257
+	tagBitsPerSample   = 258
+	tagOrientation     = 274
+	tagSamplesPerPixel = 277
+	tagTileWidth       = 322
+	tagTileLength      = 323
 )
 
-// probeTIFF reads ImageWidth, ImageLength and Orientation from IFD0 and
-// counts pages by following the IFD chain (at most maxFrames, loops refused).
+// TIFF sample limits: more samples per pixel or bits per sample than these
+// are refused (no cover needs them, and they multiply what a pixel costs).
+const (
+	tiffMaxSamples = 8
+	tiffMaxBits    = 16
+)
+
+// tiffPage is what Probe reads from one IFD.
+type tiffPage struct {
+	width, height       int64
+	tileWidth, tileLen  int64 // zero for a page in strips
+	samples             int64 // SamplesPerPixel, 1 when absent
+	maxBits             int64 // the largest BitsPerSample, 1 when absent
+	orientation         int
+	badBits, badEntries bool // a tag Probe needs of the wrong type or count
+}
+
+// probeTIFF reads every IFD of the chain. libvips decodes page 0 only, and
+// Info reports its size and orientation, but every page is held to the same
+// rules so that no later page can be reached that would not pass: a width
+// and a height within the limits; SamplesPerPixel at most 8 and every
+// BitsPerSample at most 16; and, for a tiled page, TileWidth and TileLength
+// within the same side and pixel limits (libtiff allocates whole tiles,
+// whatever the image size; strips need no check, as libtiff clamps
+// RowsPerStrip to the image height).
+//
+// The walk reads each IFD once. A chain that loops (libtiff refuses it) is
+// found within twice its length by Brent's cycle detection; IFDs that
+// overlap are found by adding up the bytes of the IFDs visited, which
+// cannot exceed the file. A next-IFD offset past the end of data ends the
+// chain (a truncated file: libtiff cannot read that page either).
 func probeTIFF(b []byte, maxPixels int64) (Info, error) {
 	order, off, ok := tiffHeader(b)
 	if !ok {
 		return Info{}, truncated(TypeTIFF, "header")
 	}
 	info := Info{Type: TypeTIFF, Orientation: 1}
-	next, ok := readIFD(b, order, off, func(tag uint16, v uint32) {
-		switch tag {
-		case tagImageWidth:
-			info.Width = int(v)
-		case tagImageLength:
-			info.Height = int(v)
-		case tagOrientation:
-			info.Orientation = int(v)
+	var visited int64
+	saved, power, lam := uint32(0), 1, 0 // Brent: the IFD offset saved, and steps since
+	for page := 0; off != 0; page++ {
+		if page > 0 && off == saved {
+			return Info{}, corrupt(TypeTIFF, "IFD chain loops")
 		}
-	})
-	if !ok {
-		return Info{}, truncated(TypeTIFF, "IFD0")
-	}
-	if err := checkDims(TypeTIFF, int64(info.Width), int64(info.Height), maxPixels); err != nil {
-		return Info{}, err
-	}
-	info.Frames = 1
-	seen := map[uint32]bool{off: true}
-	for next != 0 && info.Frames < maxFrames && !seen[next] {
-		seen[next] = true
-		n, ok := readIFD(b, order, next, func(uint16, uint32) {})
+		if lam++; page == 0 || lam == power {
+			saved, power, lam = off, power*2, 0
+		}
+		p := tiffPage{samples: 1, maxBits: 1, orientation: 1}
+		next, size, ok := readIFD(b, order, off, func(e ifdEntry) {
+			switch e.tag {
+			case tagImageWidth, tagImageLength, tagTileWidth, tagTileLength, tagSamplesPerPixel:
+				v, ok := e.value(b, order, 0)
+				if !ok || e.count != 1 {
+					p.badEntries = true
+					return
+				}
+				switch e.tag {
+				case tagImageWidth:
+					p.width = int64(v)
+				case tagImageLength:
+					p.height = int64(v)
+				case tagTileWidth:
+					p.tileWidth = int64(v)
+				case tagTileLength:
+					p.tileLen = int64(v)
+				case tagSamplesPerPixel:
+					p.samples = int64(v)
+				}
+			case tagOrientation:
+				if v, ok := e.value(b, order, 0); ok && e.count == 1 {
+					p.orientation = int(v)
+				}
+			case tagBitsPerSample:
+				p.maxBits = 0
+				if e.count == 0 || e.count > 256 {
+					p.badBits = true
+					return
+				}
+				for i := range e.count {
+					v, ok := e.value(b, order, i)
+					if !ok {
+						p.badBits = true
+						return
+					}
+					p.maxBits = max(p.maxBits, int64(v))
+				}
+			}
+		})
 		if !ok {
+			if page == 0 {
+				return Info{}, truncated(TypeTIFF, "IFD0")
+			}
 			break
 		}
-		info.Frames++
-		next = n
+		if visited += size; visited > int64(len(b)) {
+			return Info{}, corrupt(TypeTIFF, "IFD chain: IFDs overlap")
+		}
+		if err := p.check(page, maxPixels); err != nil {
+			return Info{}, err
+		}
+		if page == 0 {
+			info.Width, info.Height, info.Orientation = int(p.width), int(p.height), p.orientation
+		}
+		info.Frames = min(page+1, maxFrames)
+		off = next
 	}
 	return info, nil
+}
+
+// check applies the page rules of probeTIFF.
+func (p tiffPage) check(page int, maxPixels int64) error {
+	switch {
+	case p.badEntries:
+		return corruptf(TypeTIFF, "page %d: size or sample tag of the wrong type or count", page)
+	case p.badBits:
+		return corruptf(TypeTIFF, "page %d: BitsPerSample unreadable", page)
+	case p.samples < 1 || p.samples > tiffMaxSamples:
+		return corruptf(TypeTIFF, "page %d: %d samples per pixel (at most %d)", page, p.samples, tiffMaxSamples)
+	case p.maxBits < 1 || p.maxBits > tiffMaxBits:
+		return corruptf(TypeTIFF, "page %d: %d bits per sample (at most %d)", page, p.maxBits, tiffMaxBits)
+	}
+	if err := checkDims(TypeTIFF, p.width, p.height, maxPixels); err != nil {
+		return fmt.Errorf("page %d: %w", page, err)
+	}
+	if p.tileWidth != 0 || p.tileLen != 0 {
+		if err := checkDims(TypeTIFF, p.tileWidth, p.tileLen, maxPixels); err != nil {
+			return fmt.Errorf("page %d tiles: %w", page, err)
+		}
+	}
+	return nil
 }
 
 // tiffHeader reads the byte order and the offset of IFD0.
@@ -69,35 +167,69 @@ func tiffHeader(b []byte) (binary.ByteOrder, uint32, bool) {
 	return order, order.Uint32(b[4:8]), true
 }
 
-// readIFD calls fn for every single-valued SHORT or LONG entry of the IFD at
-// off and returns the offset of the next IFD. ok is false when the IFD does
+// ifdEntry is one 12-byte IFD entry.
+type ifdEntry struct {
+	tag, typ uint16
+	count    int
+	raw      []byte // the 4-byte value or offset field
+}
+
+// value reads the i-th value of a BYTE, SHORT or LONG entry (the unsigned
+// types libtiff reads these tags from), inline or at the offset the entry
+// holds.
+func (e ifdEntry) value(b []byte, order binary.ByteOrder, i int) (uint32, bool) {
+	size := 0
+	switch e.typ {
+	case 1: // BYTE
+		size = 1
+	case 3: // SHORT
+		size = 2
+	case 4: // LONG
+		size = 4
+	default:
+		return 0, false
+	}
+	if i >= e.count {
+		return 0, false
+	}
+	data := e.raw
+	if e.count*size > 4 {
+		off := int64(order.Uint32(e.raw))
+		end := off + int64(e.count*size)
+		if end > int64(len(b)) {
+			return 0, false
+		}
+		data = b[off:end]
+	}
+	switch size {
+	case 1:
+		return uint32(data[i]), true
+	case 2:
+		return uint32(order.Uint16(data[2*i:])), true
+	}
+	return order.Uint32(data[4*i:]), true
+}
+
+// readIFD calls fn for every entry of the IFD at off and returns the offset
+// of the next IFD and the bytes the IFD takes. ok is false when the IFD does
 // not fit in b.
-func readIFD(b []byte, order binary.ByteOrder, off uint32, fn func(tag uint16, v uint32)) (next uint32, ok bool) {
+func readIFD(b []byte, order binary.ByteOrder, off uint32, fn func(e ifdEntry)) (next uint32, size int64, ok bool) {
 	start := int64(off)
 	if start+2 > int64(len(b)) {
-		return 0, false
+		return 0, 0, false
 	}
 	count := int64(order.Uint16(b[start : start+2]))
 	end := start + 2 + 12*count
 	if end > int64(len(b)) {
-		return 0, false
+		return 0, 0, false
 	}
 	for e := start + 2; e < end; e += 12 {
 		entry := b[e : e+12]
-		tag := order.Uint16(entry[0:2])
-		typ := order.Uint16(entry[2:4])
-		if order.Uint32(entry[4:8]) != 1 {
-			continue
-		}
-		switch typ {
-		case 3: // SHORT
-			fn(tag, uint32(order.Uint16(entry[8:10])))
-		case 4: // LONG
-			fn(tag, order.Uint32(entry[8:12]))
-		}
+		fn(ifdEntry{tag: order.Uint16(entry[0:2]), typ: order.Uint16(entry[2:4]),
+			count: int(min(order.Uint32(entry[4:8]), 1<<30)), raw: entry[8:12]})
 	}
 	if end+4 <= int64(len(b)) {
 		next = order.Uint32(b[end : end+4])
 	}
-	return next, true
+	return next, end + 4 - start, true
 }

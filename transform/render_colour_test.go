@@ -97,7 +97,7 @@ func TestRenderCMYKNoProfile(t *testing.T) {
 func TestRenderCMYKMatchesProfiledVariant(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, nil)
-	withICC := corpus(t, "photo-1600x2400-cmyk-icc.jpg")
+	withICC := testdata(t, "photo-1600x2400-cmyk-icc.jpg")
 	a := checkOutput(t, render(t, r, testdata(t, "photo-1600x2400-cmyk-noprofile.jpg"), Request{Width: 320, Format: WebP}), WebP, 320, 480)
 	b := checkOutput(t, render(t, r, withICC, Request{Width: 320, Format: WebP}), WebP, 320, 480)
 	ma, mb := meanRGB(a.pixels, 0, 0, 1, 1), meanRGB(b.pixels, 0, 0, 1, 1)

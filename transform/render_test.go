@@ -246,7 +246,7 @@ func TestRenderBoxWithOrientationProbeCannotSee(t *testing.T) {
 // from the 2:3 main image.
 func TestRenderStripsPrivateMetadata(t *testing.T) {
 	t.Parallel()
-	src := corpus(t, "photo-1200x1800-exif-gps-xmp-iptc.jpg")
+	src := testdata(t, "photo-1200x1800-exif-gps-xmp-iptc.jpg")
 	r := newTestRenderer(t, nil)
 	for _, f := range formats {
 		t.Run(string(f), func(t *testing.T) {
