@@ -6,7 +6,7 @@ MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 FUZZTIME ?= 20s
 
-.PHONY: all deps deps-test build run test vet fuzz bench soak clean
+.PHONY: all deps deps-test build run test vet fuzz bench soak image clean
 
 all: build
 
@@ -56,6 +56,15 @@ bench: build deps-test
 # flat. Not part of make test.
 soak: deps-test
 	$(GO) test -tags soak -run TestSoak -count=1 -timeout 30m -v ./cmd/image-worker/
+
+# Builds the image with podman and checks it (scripts/image-build.sh): no
+# ImageMagick, poppler, librsvg, OpenSlide, matio or cfitsio in it, every
+# library resolved, /health answered and covers rendered in a chroot of the
+# image, on loopback. Slow (base images by debootstrap, then libvips from
+# Debian's source: about 6 minutes the first time on 2 cores), so NOT part of
+# make test; the fast check of the Dockerfile, deploy/dockerfile_test.go, is.
+image:
+	bash scripts/image-build.sh
 
 clean:
 	rm -rf bin .tmp
