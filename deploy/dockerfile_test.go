@@ -401,7 +401,8 @@ func TestDockerfileRuntimePackages(t *testing.T) {
 
 	// Debian's security fixes come as new revisions of the source package:
 	// when apt knows a newer libvips42 than the one built, the Dockerfile is
-	// behind (and the old files leave Debian's pool).
+	// behind (and the old files leave Debian's pool). This only says so: a
+	// Debian update must not turn make test red; `make image` fails then.
 	t.Run("Debian revision is current", func(t *testing.T) {
 		t.Parallel()
 		args := build.args()
@@ -414,13 +415,14 @@ func TestDockerfileRuntimePackages(t *testing.T) {
 			}
 		}
 		if err != nil || candidate == "" || candidate == "(none)" {
-			t.Skipf("apt-cache policy libvips42: no candidate (%v)", err)
+			t.Logf("apt-cache policy libvips42: no candidate (%v); revision not compared", err)
+			return
 		}
 		if candidate == pinned {
 			return
 		}
 		if exec.Command("dpkg", "--compare-versions", candidate, "gt", pinned).Run() == nil {
-			t.Errorf("apt has libvips42 %s, the Dockerfile builds %s: set VIPS_DEBIAN_REVISION and both sums from vips_%s.dsc", candidate, pinned, candidate)
+			t.Logf("NOTE: apt has libvips42 %s, the Dockerfile builds %s: set VIPS_DEBIAN_REVISION and both sums from vips_%s.dsc", candidate, pinned, candidate)
 		} else {
 			t.Logf("apt has libvips42 %s, older than the Dockerfile's %s: this machine's apt lists are stale", candidate, pinned)
 		}

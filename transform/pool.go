@@ -194,7 +194,7 @@ func (p *pool) start(ctx context.Context) (*worker, error) {
 		return nil, fmt.Errorf("render worker: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("render worker: start %s: %w", p.command[0], err)
+		return nil, fmt.Errorf("render worker: start %s: %w (%v)", p.command[0], ErrOverloaded, err)
 	}
 	w := &worker{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 64<<10), done: make(chan struct{})}
 	p.mu.Lock()
@@ -231,7 +231,8 @@ func (p *pool) start(ctx context.Context) (*worker, error) {
 	if err != nil {
 		w.kill()
 		<-w.done
-		return nil, fmt.Errorf("render worker: handshake: %w (%v)", ErrRenderFailed, err)
+		// Not the original's fault: answer like a full queue (503, retry).
+		return nil, fmt.Errorf("render worker: handshake: %w (%v)", ErrOverloaded, err)
 	}
 	return w, nil
 }
