@@ -35,7 +35,21 @@ type Info struct {
 	// Orientation is the EXIF orientation 1..8 (JPEG and TIFF IFD0, HEIF irot
 	// mapped to its EXIF equivalent); 1 when absent or unknown.
 	Orientation int
+	// BytesPerPixel is what the decoder holds per pixel at worst: bands
+	// times bytes per band as libvips loads them (16-bit PNG and TIFF: 2 per
+	// band; palette PNG: 4; GIF, WebP, HEIF/AVIF: 4), doubled for a
+	// progressive JPEG, whose decoder buffers every coefficient (2 bytes per
+	// component). Width*Height*BytesPerPixel is bounded by
+	// DecodedBytesPerPixel*maxPixels.
+	BytesPerPixel int
 }
+
+// DecodedBytesPerPixel sets the decode budget: an original may need at
+// most DecodedBytesPerPixel*maxPixels bytes of decoded pixels (8-bit RGBA
+// at the pixel limit). A 16-bit RGBA PNG, 8 bytes a pixel, gets half the
+// pixel limit: libvips loads an interlaced PNG whole, so that is memory a
+// render really takes.
+const DecodedBytesPerPixel = 4
 
 // DisplaySize is the upright size: Width and Height swapped when the
 // orientation turns the image by 90 or 270 degrees (EXIF 5..8).
@@ -105,6 +119,14 @@ func Probe(data []byte, maxPixels int64) (Info, error) {
 	info.ContentType = contentTypes[info.Type]
 	if err := checkDims(info.Type, int64(info.Width), int64(info.Height), maxPixels); err != nil {
 		return Info{}, fmt.Errorf("transform probe: %w", err)
+	}
+	if info.BytesPerPixel < DecodedBytesPerPixel && (info.Type == TypeGIF || info.Type == TypeWebP || info.Type == TypeAVIF || info.Type == TypeHEIF) {
+		info.BytesPerPixel = DecodedBytesPerPixel // RGBA canvases, whatever the bitstream holds
+	}
+	info.BytesPerPixel = max(info.BytesPerPixel, 1)
+	if decoded := int64(info.Width) * int64(info.Height) * int64(info.BytesPerPixel); maxPixels > 0 && decoded > DecodedBytesPerPixel*maxPixels {
+		return Info{}, fmt.Errorf("transform probe: %s %dx%d at %d bytes a pixel decodes to %d bytes, budget %d: %w",
+			info.Type, info.Width, info.Height, info.BytesPerPixel, decoded, DecodedBytesPerPixel*maxPixels, ErrTooManyPixels)
 	}
 	return info, nil
 }

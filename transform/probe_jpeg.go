@@ -45,6 +45,13 @@ func probeJPEG(b []byte) (Info, error) {
 			}
 			info.Height = int(b[i+3])<<8 | int(b[i+4])
 			info.Width = int(b[i+5])<<8 | int(b[i+6])
+			info.BytesPerPixel = int(b[i+7]) // components
+			if b[i+2] > 8 {
+				info.BytesPerPixel *= 2 // 12-bit
+			}
+			if m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE {
+				info.BytesPerPixel *= 2 // progressive: 2-byte coefficients of the whole image
+			}
 			return info, nil
 		}
 		if m == 0xE1 && end <= len(b) {

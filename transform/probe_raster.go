@@ -35,7 +35,7 @@ func probePNG(b []byte, maxPixels int64) (Info, error) {
 	if err := checkDims(TypePNG, w, h, maxPixels); err != nil {
 		return Info{}, err
 	}
-	info := Info{Type: TypePNG, Width: int(w), Height: int(h), Frames: 1, Orientation: 1}
+	info := Info{Type: TypePNG, Width: int(w), Height: int(h), Frames: 1, Orientation: 1, BytesPerPixel: pngBytesPerPixel(colour, depth)}
 	for i := int64(8); i+8 <= int64(len(b)); {
 		n := int64(binary.BigEndian.Uint32(b[i : i+4]))
 		typ := string(b[i+4 : i+8])
@@ -49,6 +49,16 @@ func probePNG(b []byte, maxPixels int64) (Info, error) {
 		i += 12 + n
 	}
 	return info, nil
+}
+
+// pngBytesPerPixel is what libvips holds per pixel of a PNG: its bands
+// (a palette expands to RGB or RGBA: counted as 4) times 2 at 16 bits.
+func pngBytesPerPixel(colour, depth byte) int {
+	bands := map[byte]int{0: 1, 2: 3, 3: 4, 4: 2, 6: 4}[colour]
+	if depth == 16 {
+		return 2 * bands
+	}
+	return bands
 }
 
 // pngDepthAllowed reports whether the PNG specification allows bit depth

@@ -117,6 +117,7 @@ func probeTIFF(b []byte, maxPixels int64) (Info, error) {
 		}
 		if page == 0 {
 			info.Width, info.Height, info.Orientation = int(p.width), int(p.height), p.orientation
+			info.BytesPerPixel = int(p.samples * ((p.maxBits + 7) / 8))
 		}
 		info.Frames = min(page+1, maxFrames)
 		off = next
