@@ -59,12 +59,12 @@ func TestK8sSecurityAndResources(t *testing.T) {
 	if v, ok := c.env["GROUPCACHE_SIZE_MB"]; ok {
 		cacheMB, _ = strconv.Atoi(v)
 	}
-	if memLim < measuredPeakMiB+cacheMB {
-		t.Errorf("memory limit %dMi < measured peak %dMi + GROUPCACHE_SIZE_MB %d", memLim, measuredPeakMiB, cacheMB)
-	}
 	renders, err := strconv.Atoi(c.env["MAX_CONCURRENT_TRANSFORMS"])
 	if err != nil || renders < 1 || renders*1000 > cpuLim {
 		t.Errorf("MAX_CONCURRENT_TRANSFORMS = %q, want set and at most the CPU limit (%dm): the default is the node's CPU count", c.env["MAX_CONCURRENT_TRANSFORMS"], cpuLim)
+	}
+	if need := serverPeakMiB + cacheMB + renders*workerBoundMiB; memLim < need {
+		t.Errorf("memory limit %dMi < serving process %dMi + GROUPCACHE_SIZE_MB %d + %d render workers x %dMi = %dMi", memLim, serverPeakMiB, cacheMB, renders, workerBoundMiB, need)
 	}
 }
 

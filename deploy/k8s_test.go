@@ -8,10 +8,14 @@ import (
 	"testing"
 )
 
-// measuredPeakMiB is the peak RSS measured with 2 renders at once (see the
-// comment at the top of k8s/deployment.yaml); the memory limit must hold it
-// plus a full groupcache.
-const measuredPeakMiB = 300
+// The memory limit must hold the serving process (serverPeakMiB plus a full
+// groupcache) and MAX_CONCURRENT_TRANSFORMS render workers at their bound
+// (workerBoundMiB: transform's TestRenderMemoryIsBounded, at the default
+// 50 MP); see the comment at the top of k8s/deployment.yaml.
+const (
+	serverPeakMiB  = 100
+	workerBoundMiB = 445
+)
 
 // cluster is the decoded deploy/k8s tree (the KEDA folder included).
 type cluster struct {
