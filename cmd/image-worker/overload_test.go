@@ -30,6 +30,33 @@ func procStatusKB(t *testing.T, pid int, field string) int {
 	return 0
 }
 
+// childPIDs lists the processes whose parent is pid (a service's render
+// workers).
+func childPIDs(t *testing.T, pid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
 // overloadRSSLimitMB is the peak RSS bound the README states for the default
 // settings under overload (renders bounded by the gate, libvips caches off).
 const overloadRSSLimitMB = 600
@@ -121,9 +148,17 @@ func TestOverloadShedsRendersAndKeepsServingHits(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	close(stop)
 	wg.Wait()
-	peakMB := procStatusKB(t, r.cmd.Process.Pid, "VmHWM") / 1024
-	fmt.Printf("overload: %d clients for 5s: %d rendered, %d shed with 503 (slowest %d ms), %d other; %d cache hits during overload (%d failed); peak RSS %d MB\n",
-		clients, ok.Load(), shed.Load(), shedSlowest.Load(), other.Load(), hits.Load(), hitFailures.Load(), peakMB)
+	serverMB, workersMB := procStatusKB(t, r.cmd.Process.Pid, "VmHWM")/1024, 0
+	workers := childPIDs(t, r.cmd.Process.Pid)
+	for _, pid := range workers {
+		workersMB += procStatusKB(t, pid, "VmHWM") / 1024
+	}
+	peakMB := serverMB + workersMB // an upper bound: the workers' peaks need not coincide
+	fmt.Printf("overload: %d clients for 5s: %d rendered, %d shed with 503 (slowest %d ms), %d other; %d cache hits during overload (%d failed); peak RSS %d MB (serving process %d MB, %d render workers %d MB)\n",
+		clients, ok.Load(), shed.Load(), shedSlowest.Load(), other.Load(), hits.Load(), hitFailures.Load(), peakMB, serverMB, len(workers), workersMB)
+	if len(workers) == 0 {
+		t.Errorf("no render worker process under the service (pid %d) after renders", r.cmd.Process.Pid)
+	}
 	if shed.Load() == 0 || ok.Load() == 0 {
 		t.Errorf("overload: %d rendered, %d shed; want both > 0", ok.Load(), shed.Load())
 	}
