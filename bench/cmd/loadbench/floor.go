@@ -14,23 +14,41 @@ import (
 
 func vipsVersion() string { return vips.Version }
 
-// floor is the render baseline: transform.Renderer.Render in this process,
-// with the service's default transform settings, on the original held in
-// memory. It is what libvips can do on this machine through the same code
-// path, without HTTP, signature, caches or the object store.
+// floor is the render baseline: libvips alone, through govips, in this
+// process: vips_thumbnail_buffer (shrink-on-load, fail on) and webpsave or
+// heifsave with the service's default quality, effort and bit depth,
+// metadata stripped, on the original held in memory. It is what users
+// compare an origin against: everything the service adds (HTTP, signature,
+// caches, the object store, the probe, the hop to a render worker) is
+// outside it.
 type floor struct {
-	r   *transform.Renderer
+	cfg transform.Config
 	src []byte
 }
 
 func newFloor(src []byte) (*floor, error) {
 	cfg := transform.DefaultConfig()
-	cfg.QueueSize = 64
-	r, err := transform.NewRenderer(cfg, slog.New(slog.DiscardHandler))
+	transform.Startup(cfg, slog.New(slog.DiscardHandler))
+	return &floor{cfg: cfg, src: src}, nil
+}
+
+// render makes one variant with libvips alone.
+func (f *floor) render(width int, format transform.Format) error {
+	img, err := vips.LoadThumbnailFromBuffer(f.src, width, 10_000_000, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &floor{r: r, src: src}, nil
+	defer img.Close()
+	if format == transform.AVIF {
+		p := vips.NewAvifExportParams()
+		p.Quality, p.Effort, p.Bitdepth, p.StripMetadata = f.cfg.AVIFQuality, f.cfg.AVIFEffort, 8, true
+		_, _, err = img.ExportAvif(p)
+		return err
+	}
+	p := vips.NewWebpExportParams()
+	p.Quality, p.StripMetadata = f.cfg.WebPQuality, true
+	_, _, err = img.ExportWebp(p)
+	return err
 }
 
 // run renders with `clients` goroutines for dur; widthAt gives the width of
@@ -51,8 +69,7 @@ func (f *floor) run(ctx context.Context, clients int, dur time.Duration, format 
 				if !t0.Before(deadline) {
 					return
 				}
-				_, err := f.r.Render(ctx, f.src, transform.Request{Width: widthAt(seq.Add(1) - 1), Format: format})
-				if err != nil {
+				if err := f.render(widthAt(seq.Add(1)-1), format); err != nil {
 					parts[w].Errors++
 					continue
 				}
