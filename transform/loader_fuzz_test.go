@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/internal/hostile"
 )
 
 // fuzzMaxPixels keeps accepted inputs small enough to load quickly.
@@ -21,13 +23,13 @@ func FuzzProbeMatchesLoader(f *testing.F) {
 		"cover-240x360-animated-4frames.webp", "cover-1200x1800.heic", "cover-1200x1800.avif"} {
 		f.Add(testdata(f, name))
 	}
-	f.Add(gifWithFrames(16, 16, gifFrame{10, 5, 30, 20}))
-	f.Add(gifWithFrames(640, 480, gifFrame{0, 0, 100, 50}))
-	f.Add(webpLossless(50, 30))
-	f.Add(webpAnim(64, 64, webpFrame{0, 0, 16, 16, 16, 16}, webpFrame{16, 16, 32, 32, 32, 32}))
-	f.Add(pngWithIHDR(300, 200, 8, 6))
-	f.Add(tiffMultiPage([][2]int{{64, 48}, {40000, 40000}}))
-	f.Add(heifStill("mif1", []string{"mif1", "heic"}, 64, 96))
+	f.Add(hostile.GIFWithFrames(16, 16, hostile.GIFFrame{Left: 10, Top: 5, W: 30, H: 20}))
+	f.Add(hostile.GIFWithFrames(640, 480, hostile.GIFFrame{W: 100, H: 50}))
+	f.Add(hostile.WebPLossless(50, 30))
+	f.Add(hostile.WebPAnim(64, 64, hostile.WebPFrame{W: 16, H: 16, BitW: 16, BitH: 16}, hostile.WebPFrame{X: 16, Y: 16, W: 32, H: 32, BitW: 32, BitH: 32}))
+	f.Add(hostile.PNGWithIHDR(300, 200, 8, 6))
+	f.Add(hostile.TIFFMultiPage([][2]int{{64, 48}, {40000, 40000}}))
+	f.Add(hostile.HEIFStill("mif1", []string{"mif1", "heic"}, 64, 96))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := Probe(data, fuzzMaxPixels)
 		if err != nil {

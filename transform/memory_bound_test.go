@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/internal/hostile"
 )
 
 // WorkerMemoryBound is the documented ceiling of one render worker's
@@ -46,8 +48,8 @@ func TestRenderMemoryIsBounded(t *testing.T) {
 	}{
 		{"16-bit RGBA interlaced png 5000x5000", zeroPNG(t, 5000, 5000, 16, 6, true)},
 		{"progressive RGB jpeg 5700x5700", progressiveJPEG(t, 5700, 5700)},
-		{"gif frame 7000x7000", gifWithFrames(7000, 7000, gifFrame{0, 0, 7000, 7000})},
-		{"lossless webp 7000x7000", webpLossless(7000, 7000)},
+		{"gif frame 7000x7000", hostile.GIFWithFrames(7000, 7000, hostile.GIFFrame{W: 7000, H: 7000})},
+		{"lossless webp 7000x7000", hostile.WebPLossless(7000, 7000)},
 	}
 	for _, c := range legal {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package transform
 import (
 	"errors"
 	"testing"
+
+	"github.com/bookcovers/image-worker/internal/hostile"
 )
 
 // TestProbeDecodeBudget: the pixel limit is also a budget of decoded bytes
@@ -18,17 +20,17 @@ func TestProbeDecodeBudget(t *testing.T) {
 		bpp     int
 		wantErr error
 	}{
-		{"8-bit RGBA png at the pixel limit", pngWithIHDR(1000, 1000, 8, 6), 4, nil},
-		{"16-bit RGBA png at the pixel limit", pngWithIHDR(1000, 1000, 16, 6), 8, ErrTooManyPixels},
-		{"16-bit RGBA png at half the limit", pngWithIHDR(1000, 500, 16, 6), 8, nil},
-		{"16-bit grey png", pngWithIHDR(1000, 1000, 16, 0), 2, nil},
-		{"palette png", pngWithIHDR(1000, 1000, 8, 3), 4, nil},
+		{"8-bit RGBA png at the pixel limit", hostile.PNGWithIHDR(1000, 1000, 8, 6), 4, nil},
+		{"16-bit RGBA png at the pixel limit", hostile.PNGWithIHDR(1000, 1000, 16, 6), 8, ErrTooManyPixels},
+		{"16-bit RGBA png at half the limit", hostile.PNGWithIHDR(1000, 500, 16, 6), 8, nil},
+		{"16-bit grey png", hostile.PNGWithIHDR(1000, 1000, 16, 0), 2, nil},
+		{"palette png", hostile.PNGWithIHDR(1000, 1000, 8, 3), 4, nil},
 		{"baseline RGB jpeg at the limit", jpegSOF(0xC0, 1000, 1000, 3), 3, nil},
 		{"progressive RGB jpeg at the limit", jpegSOF(0xC2, 1000, 1000, 3), 6, ErrTooManyPixels},
 		{"progressive grey jpeg at the limit", jpegSOF(0xC2, 1000, 1000, 1), 2, nil},
-		{"gif at the limit", gifWithFrames(1000, 1000, gifFrame{0, 0, 1000, 1000}), 4, nil},
-		{"16-bit RGBA tiff at the limit", tiffPages([]tiffPageSpec{{w: 1000, h: 1000, samples: 4, bits: 16}}), 8, ErrTooManyPixels},
-		{"8-bit RGB tiff at the limit", tiffPages([]tiffPageSpec{{w: 1000, h: 1000, samples: 3, bits: 8}}), 3, nil},
+		{"gif at the limit", hostile.GIFWithFrames(1000, 1000, hostile.GIFFrame{W: 1000, H: 1000}), 4, nil},
+		{"16-bit RGBA tiff at the limit", hostile.TIFFPages([]hostile.TIFFPage{{W: 1000, H: 1000, Samples: 4, Bits: 16}}), 8, ErrTooManyPixels},
+		{"8-bit RGB tiff at the limit", hostile.TIFFPages([]hostile.TIFFPage{{W: 1000, H: 1000, Samples: 3, Bits: 8}}), 3, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

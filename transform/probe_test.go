@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/internal/hostile"
 )
 
 // pngHeader is a PNG signature, an IHDR declaring w x h and an empty IDAT.
@@ -21,8 +23,8 @@ func pngHeader(w, h uint32) []byte {
 	binary.BigEndian.PutUint32(ihdr[0:], w)
 	binary.BigEndian.PutUint32(ihdr[4:], h)
 	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
-	b.Write(pngChunk("IHDR", ihdr))
-	b.Write(pngChunk("IDAT", []byte{0x78, 0x9c}))
+	b.Write(hostile.PNGChunk("IHDR", ihdr))
+	b.Write(hostile.PNGChunk("IDAT", []byte{0x78, 0x9c}))
 	return b.Bytes()
 }
 
@@ -50,7 +52,7 @@ func jpegHeader(w, h uint16) []byte {
 
 // webpVP8X is an extended still WebP declaring a w x h canvas and holding a
 // lossless bitstream of the same size.
-func webpVP8X(w, h uint32) []byte { return webpStill(int(w), int(h), int(w), int(h)) }
+func webpVP8X(w, h uint32) []byte { return hostile.WebPStill(int(w), int(h), int(w), int(h)) }
 
 // tiffHeaderBytes builds a little-endian TIFF header with IFD0 holding
 // width, height and orientation, and a second IFD declaring a 16x16 page.
@@ -246,55 +248,55 @@ func TestProbeGenerated(t *testing.T) {
 		maxPixels int64
 		want      Info
 	}{
-		{"gif frame beyond a 16x16 screen grows the canvas", gifWithFrames(16, 16, gifFrame{left: 10, top: 5, w: 30, h: 20}), 0,
+		{"gif frame beyond a 16x16 screen grows the canvas", hostile.GIFWithFrames(16, 16, hostile.GIFFrame{Left: 10, Top: 5, W: 30, H: 20}), 0,
 			Info{Type: TypeGIF, Width: 40, Height: 25, Frames: 1}},
-		{"gif 640x480 screen is distrusted", gifFrameBeyondScreen(640, 480, 100, 50), 0,
+		{"gif 640x480 screen is distrusted", hostile.GIFFrameBeyondScreen(640, 480, 100, 50), 0,
 			Info{Type: TypeGIF, Width: 100, Height: 50, Frames: 1}},
-		{"gif screen over 2048 is distrusted", gifFrameBeyondScreen(3000, 10, 10, 10), 0,
+		{"gif screen over 2048 is distrusted", hostile.GIFFrameBeyondScreen(3000, 10, 10, 10), 0,
 			Info{Type: TypeGIF, Width: 10, Height: 10, Frames: 1}},
-		{"gif 0x0 screen", gifFrameBeyondScreen(0, 0, 8, 8), 0,
+		{"gif 0x0 screen", hostile.GIFFrameBeyondScreen(0, 0, 8, 8), 0,
 			Info{Type: TypeGIF, Width: 8, Height: 8, Frames: 1}},
-		{"gif second frame does not grow the canvas", gifWithFrames(16, 16, gifFrame{w: 16, h: 16}, gifFrame{w: 100, h: 100}), 0,
+		{"gif second frame does not grow the canvas", hostile.GIFWithFrames(16, 16, hostile.GIFFrame{W: 16, H: 16}, hostile.GIFFrame{W: 100, H: 100}), 0,
 			Info{Type: TypeGIF, Width: 16, Height: 16, Frames: 2}},
-		{"gif union at exactly the limit", gifWithFrames(16, 16, gifFrame{w: 16, h: 16}, gifFrame{left: 84, top: 84, w: 16, h: 16}), 100 * 100,
+		{"gif union at exactly the limit", hostile.GIFWithFrames(16, 16, hostile.GIFFrame{W: 16, H: 16}, hostile.GIFFrame{Left: 84, Top: 84, W: 16, H: 16}), 100 * 100,
 			Info{Type: TypeGIF, Width: 16, Height: 16, Frames: 2}},
-		{"webp lossless", webpLossless(50, 30), 0, Info{Type: TypeWebP, Width: 50, Height: 30, Frames: 1}},
-		{"webp still VP8X", webpStill(64, 48, 64, 48), 0, Info{Type: TypeWebP, Width: 64, Height: 48, Frames: 1}},
-		{"webp animation with an offset frame", webpAnim(64, 64, webpFrame{w: 64, h: 64}, webpFrame{x: 2, y: 4, w: 32, h: 32}), 0,
+		{"webp lossless", hostile.WebPLossless(50, 30), 0, Info{Type: TypeWebP, Width: 50, Height: 30, Frames: 1}},
+		{"webp still VP8X", hostile.WebPStill(64, 48, 64, 48), 0, Info{Type: TypeWebP, Width: 64, Height: 48, Frames: 1}},
+		{"webp animation with an offset frame", hostile.WebPAnim(64, 64, hostile.WebPFrame{W: 64, H: 64}, hostile.WebPFrame{X: 2, Y: 4, W: 32, H: 32}), 0,
 			Info{Type: TypeWebP, Width: 64, Height: 64, Frames: 2}},
-		{"webp animation frame touching the canvas edge", webpAnimFrameBeyondCanvas(64, 64, 32, 32, 32, 32), 0,
+		{"webp animation frame touching the canvas edge", hostile.WebPAnimFrameBeyondCanvas(64, 64, 32, 32, 32, 32), 0,
 			Info{Type: TypeWebP, Width: 64, Height: 64, Frames: 1}},
-		{"heif still with irot", heifFile(heifSpec{primary: 1, items: []heifSpecItem{{id: 1, typ: "hvc1", props: []int{1, 2, 3}}},
-			props: [][]byte{hvcCBox(), ispeBox(300, 200), irotBox(1)}}), 0,
+		{"heif still with irot", hostile.HEIFFile(hostile.HEIFSpec{Primary: 1, Items: []hostile.HEIFItem{{ID: 1, Type: "hvc1", Props: []int{1, 2, 3}}},
+			Props: [][]byte{hostile.HvcCBox(), hostile.IspeBox(300, 200), hostile.IrotBox(1)}}), 0,
 			Info{Type: TypeHEIF, Width: 300, Height: 200, Frames: 1, Orientation: 8}},
-		{"heif major mif1 is heif", heifStill("mif1", []string{"mif1", "avif"}, 64, 32), 0,
+		{"heif major mif1 is heif", hostile.HEIFStill("mif1", []string{"mif1", "avif"}, 64, 32), 0,
 			Info{Type: TypeHEIF, Width: 64, Height: 32, Frames: 1}},
-		{"heif major avif is avif", heifStill("avif", []string{"mif1", "avif"}, 64, 32), 0,
+		{"heif major avif is avif", hostile.HEIFStill("avif", []string{"mif1", "avif"}, 64, 32), 0,
 			Info{Type: TypeAVIF, Width: 64, Height: 32, Frames: 1}},
-		{"heif grid 8x6 tiles of 512x512", heifGrid(heifGridSpec{rows: 6, cols: 8, outW: 4032, outH: 3024, tiles: []heifTile{{w: 512, h: 512}}}), 0,
+		{"heif grid 8x6 tiles of 512x512", hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 6, Cols: 8, OutW: 4032, OutH: 3024, Tiles: []hostile.HEIFTile{{W: 512, H: 512}}}), 0,
 			Info{Type: TypeHEIF, Width: 4032, Height: 3024, Frames: 1}},
-		{"heif grid, tiles at exactly the limit", heifGrid(heifGridSpec{rows: 2, cols: 2, outW: 1000, outH: 1000, tiles: []heifTile{{w: 500, h: 500}}}), 1000 * 1000,
+		{"heif grid, tiles at exactly the limit", hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 2, Cols: 2, OutW: 1000, OutH: 1000, Tiles: []hostile.HEIFTile{{W: 500, H: 500}}}), 1000 * 1000,
 			Info{Type: TypeHEIF, Width: 1000, Height: 1000, Frames: 1}},
-		{"heif grid with 32-bit payload fields", heifGrid(heifGridSpec{rows: 2, cols: 2, outW: 1000, outH: 900, wide: true, tiles: []heifTile{{w: 500, h: 450}}}), 0,
+		{"heif grid with 32-bit payload fields", hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 2, Cols: 2, OutW: 1000, OutH: 900, Wide: true, Tiles: []hostile.HEIFTile{{W: 500, H: 450}}}), 0,
 			Info{Type: TypeHEIF, Width: 1000, Height: 900, Frames: 1}},
-		{"heif grid, payload out of reach: its ispe", heifGrid(heifGridSpec{rows: 1, cols: 1, outW: 60000, outH: 60000, ispeW: 512, ispeH: 512,
-			tiles: []heifTile{{w: 512, h: 512}}, payloadOutOfReach: true}), 0,
+		{"heif grid, payload out of reach: its ispe", hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 1, Cols: 1, OutW: 60000, OutH: 60000, IspeW: 512, IspeH: 512,
+			Tiles: []hostile.HEIFTile{{W: 512, H: 512}}, PayloadOutOfReach: true}), 0,
 			Info{Type: TypeHEIF, Width: 512, Height: 512, Frames: 1}},
-		{"heif overlay of two images", heifOverlay(300, 200, [2]int{300, 200}, [2]int{100, 100}), 0,
+		{"heif overlay of two images", hostile.HEIFOverlay(300, 200, [2]int{300, 200}, [2]int{100, 100}), 0,
 			Info{Type: TypeHEIF, Width: 300, Height: 200, Frames: 1}},
-		{"heif identity", heifDerivedItem("iden", 300, 200, nil, [2]int{300, 200}), 0,
+		{"heif identity", hostile.HEIFDerived("iden", 300, 200, nil, [2]int{300, 200}), 0,
 			Info{Type: TypeHEIF, Width: 300, Height: 200, Frames: 1}},
 		{"heif grid of 400 tiles listed in reverse", reverseGrid(20, 20), 0,
 			Info{Type: TypeHEIF, Width: 1280, Height: 1280, Frames: 1}},
-		{"tiff three pages", tiffMultiPage([][2]int{{64, 48}, {32, 24}, {16, 12}}), 0,
+		{"tiff three pages", hostile.TIFFMultiPage([][2]int{{64, 48}, {32, 24}, {16, 12}}), 0,
 			Info{Type: TypeTIFF, Width: 64, Height: 48, Frames: 3}},
-		{"tiff tiles larger than the image", tiffPages([]tiffPageSpec{{w: 100, h: 60, tileW: 256, tileH: 256}}), 0,
+		{"tiff tiles larger than the image", hostile.TIFFPages([]hostile.TIFFPage{{W: 100, H: 60, TileW: 256, TileH: 256}}), 0,
 			Info{Type: TypeTIFF, Width: 100, Height: 60, Frames: 1}},
-		{"tiff rgba 16-bit", tiffPages([]tiffPageSpec{{w: 10, h: 10, samples: 4, bits: 16}}), 0,
+		{"tiff rgba 16-bit", hostile.TIFFPages([]hostile.TIFFPage{{W: 10, H: 10, Samples: 4, Bits: 16}}), 0,
 			Info{Type: TypeTIFF, Width: 10, Height: 10, Frames: 1}},
-		{"png grey 1-bit", pngWithIHDR(7, 3, 1, 0), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
-		{"png indexed 4-bit", pngWithIHDR(7, 3, 4, 3), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
-		{"png interlaced rgba 16-bit", pngWithIHDRBytes(7, 3, 16, 6, 0, 0, 1), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
+		{"png grey 1-bit", hostile.PNGWithIHDR(7, 3, 1, 0), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
+		{"png indexed 4-bit", hostile.PNGWithIHDR(7, 3, 4, 3), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
+		{"png interlaced rgba 16-bit", hostile.PNGWithIHDRFields(7, 3, 16, 6, 0, 0, 1), 0, Info{Type: TypePNG, Width: 7, Height: 3, Frames: 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,7 +322,7 @@ func TestProbeGenerated(t *testing.T) {
 // reverseGrid is a grid of rows x cols 64x64 tiles whose dimg reference
 // lists them in reverse order of their item IDs.
 func reverseGrid(rows, cols int) []byte {
-	b := heifGrid(heifGridSpec{rows: rows, cols: cols, outW: 64 * cols, outH: 64 * rows, tiles: []heifTile{{w: 64, h: 64}}})
+	b := hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: rows, Cols: cols, OutW: 64 * cols, OutH: 64 * rows, Tiles: []hostile.HEIFTile{{W: 64, H: 64}}})
 	i := bytes.Index(b, []byte("dimg"))
 	n := int(binary.BigEndian.Uint16(b[i+6:]))
 	ids := b[i+8 : i+8+2*n]
@@ -360,8 +362,8 @@ func TestProbeTruncations(t *testing.T) {
 		"webp animated": testdata(t, "cover-240x360-animated-4frames.webp"),
 		"avif":          testdata(t, "cover-1200x1800.avif"),
 		"heic":          testdata(t, "cover-1200x1800.heic"),
-		"tiff":          tiffMultiPage([][2]int{{64, 48}, {32, 24}}),
-		"heif grid":     heifGrid(heifGridSpec{rows: 2, cols: 2, outW: 1024, outH: 1024, tiles: []heifTile{{w: 512, h: 512}}}),
+		"tiff":          hostile.TIFFMultiPage([][2]int{{64, 48}, {32, 24}}),
+		"heif grid":     hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 2, Cols: 2, OutW: 1024, OutH: 1024, Tiles: []hostile.HEIFTile{{W: 512, H: 512}}}),
 	}
 	for name, data := range sources {
 		full, err := Probe(data, hostileLimit)
@@ -404,42 +406,42 @@ func TestProbeAgreesWithLibvips(t *testing.T) {
 	}{
 		// A 34-byte GIF: libvips reports a 40000x40000 canvas (6.4 GB once
 		// decoded; only the header is read here).
-		{name: "gif 16x16 screen, first frame 40000x40000", data: gifFrameBeyondScreen(16, 16, 40000, 40000), vipsW: 40000, vipsH: 40000, probeErr: ErrTooManyPixels},
-		{name: "gif 16x16 screen, first frame 30x20 at (10,5)", data: gifWithFrames(16, 16, gifFrame{left: 10, top: 5, w: 30, h: 20}), vipsW: 40, vipsH: 25, decode: true},
-		{name: "gif 640x480 screen, frame 100x50", data: gifFrameBeyondScreen(640, 480, 100, 50), vipsW: 100, vipsH: 50, decode: true},
-		{name: "gif 3000x10 screen, frame 10x10", data: gifFrameBeyondScreen(3000, 10, 10, 10), vipsW: 10, vipsH: 10, decode: true},
-		{name: "gif 0x0 screen, frame 8x8", data: gifFrameBeyondScreen(0, 0, 8, 8), vipsW: 8, vipsH: 8, decode: true},
-		{name: "gif second frame 100x100 on 16x16", data: gifWithFrames(16, 16, gifFrame{w: 16, h: 16}, gifFrame{w: 100, h: 100}), vipsW: 16, vipsH: 16, decode: true},
+		{name: "gif 16x16 screen, first frame 40000x40000", data: hostile.GIFFrameBeyondScreen(16, 16, 40000, 40000), vipsW: 40000, vipsH: 40000, probeErr: ErrTooManyPixels},
+		{name: "gif 16x16 screen, first frame 30x20 at (10,5)", data: hostile.GIFWithFrames(16, 16, hostile.GIFFrame{Left: 10, Top: 5, W: 30, H: 20}), vipsW: 40, vipsH: 25, decode: true},
+		{name: "gif 640x480 screen, frame 100x50", data: hostile.GIFFrameBeyondScreen(640, 480, 100, 50), vipsW: 100, vipsH: 50, decode: true},
+		{name: "gif 3000x10 screen, frame 10x10", data: hostile.GIFFrameBeyondScreen(3000, 10, 10, 10), vipsW: 10, vipsH: 10, decode: true},
+		{name: "gif 0x0 screen, frame 8x8", data: hostile.GIFFrameBeyondScreen(0, 0, 8, 8), vipsW: 8, vipsH: 8, decode: true},
+		{name: "gif second frame 100x100 on 16x16", data: hostile.GIFWithFrames(16, 16, hostile.GIFFrame{W: 16, H: 16}, hostile.GIFFrame{W: 100, H: 100}), vipsW: 16, vipsH: 16, decode: true},
 		{name: "cover-400x600-static.gif", data: testdata(t, "cover-400x600-static.gif"), vipsW: 400, vipsH: 600},
 
-		{name: "webp lossless 50x30", data: webpLossless(50, 30), vipsW: 50, vipsH: 30, decode: true},
-		{name: "webp still VP8X 64x48", data: webpStill(64, 48, 64, 48), vipsW: 64, vipsH: 48, decode: true},
-		{name: "webp still VP8X 64x64 holding 32x32", data: webpStill(64, 64, 32, 32), probeErr: ErrNotAnImage},
-		{name: "webp still VP8X 64x64 holding 16000x16000", data: webpStill(64, 64, 16000, 16000), probeErr: ErrNotAnImage},
-		{name: "webp animation, two frames in the canvas", data: webpAnim(64, 64, webpFrame{w: 64, h: 64}, webpFrame{x: 2, y: 4, w: 32, h: 32}), vipsW: 64, vipsH: 64, decode: true},
-		{name: "webp animation frame beyond the canvas", data: webpAnimFrameBeyondCanvas(64, 64, 32, 32, 48, 48), probeErr: ErrNotAnImage},
-		{name: "webp animation frame bitstream 4000x4000 beyond the canvas", data: webpAnim(64, 64, webpFrame{w: 16, h: 16, bitW: 4000, bitH: 4000}), probeErr: ErrNotAnImage},
+		{name: "webp lossless 50x30", data: hostile.WebPLossless(50, 30), vipsW: 50, vipsH: 30, decode: true},
+		{name: "webp still VP8X 64x48", data: hostile.WebPStill(64, 48, 64, 48), vipsW: 64, vipsH: 48, decode: true},
+		{name: "webp still VP8X 64x64 holding 32x32", data: hostile.WebPStill(64, 64, 32, 32), probeErr: ErrNotAnImage},
+		{name: "webp still VP8X 64x64 holding 16000x16000", data: hostile.WebPStill(64, 64, 16000, 16000), probeErr: ErrNotAnImage},
+		{name: "webp animation, two frames in the canvas", data: hostile.WebPAnim(64, 64, hostile.WebPFrame{W: 64, H: 64}, hostile.WebPFrame{X: 2, Y: 4, W: 32, H: 32}), vipsW: 64, vipsH: 64, decode: true},
+		{name: "webp animation frame beyond the canvas", data: hostile.WebPAnimFrameBeyondCanvas(64, 64, 32, 32, 48, 48), probeErr: ErrNotAnImage},
+		{name: "webp animation frame bitstream 4000x4000 beyond the canvas", data: hostile.WebPAnim(64, 64, hostile.WebPFrame{W: 16, H: 16, BitW: 4000, BitH: 4000}), probeErr: ErrNotAnImage},
 		// libwebp decodes the bitstream's size and ignores the ANMF header's;
 		// Probe refuses the disagreement rather than pick one.
-		{name: "webp animation ANMF 16x16, bitstream 40x40", data: webpAnim(64, 64, webpFrame{w: 16, h: 16, bitW: 40, bitH: 40}), vipsW: 64, vipsH: 64, decode: true, probeErr: ErrNotAnImage},
+		{name: "webp animation ANMF 16x16, bitstream 40x40", data: hostile.WebPAnim(64, 64, hostile.WebPFrame{W: 16, H: 16, BitW: 40, BitH: 40}), vipsW: 64, vipsH: 64, decode: true, probeErr: ErrNotAnImage},
 		{name: "cover-240x360-animated-4frames.webp", data: testdata(t, "cover-240x360-animated-4frames.webp"), vipsW: 240, vipsH: 360},
 
 		{name: "cover-1200x1800.avif", data: testdata(t, "cover-1200x1800.avif"), vipsW: 1200, vipsH: 1800},
 		{name: "cover-1200x1800.heic", data: testdata(t, "cover-1200x1800.heic"), vipsW: 1200, vipsH: 1800},
-		{name: "avif grid 3x2 of 64x64 tiles", data: heifGrid(heifGridSpec{rows: 2, cols: 3, outW: 192, outH: 128, coded: coded}), vipsW: 192, vipsH: 128, decode: true},
-		{name: "avif grid cropped to 150x100", data: heifGrid(heifGridSpec{rows: 2, cols: 3, outW: 150, outH: 100, coded: coded}), vipsW: 150, vipsH: 100, decode: true},
+		{name: "avif grid 3x2 of 64x64 tiles", data: hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 2, Cols: 3, OutW: 192, OutH: 128, Coded: coded}), vipsW: 192, vipsH: 128, decode: true},
+		{name: "avif grid cropped to 150x100", data: hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 2, Cols: 3, OutW: 150, OutH: 100, Coded: coded}), vipsW: 150, vipsH: 100, decode: true},
 		// libvips reports the ispe, libheif decodes the payload's size and
 		// libvips then fails: the payload is what gets allocated.
-		{name: "avif grid payload 300x200, ispe 150x100", data: heifGrid(heifGridSpec{rows: 2, cols: 3, outW: 300, outH: 200, ispeW: 150, ispeH: 100, coded: coded}), vipsW: 150, vipsH: 100, decodeFails: true},
+		{name: "avif grid payload 300x200, ispe 150x100", data: hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 2, Cols: 3, OutW: 300, OutH: 200, IspeW: 150, IspeH: 100, Coded: coded}), vipsW: 150, vipsH: 100, decodeFails: true},
 
 		// libvips decodes page 0 only; Probe holds every page to the limits.
-		{name: "tiff 64x48 then 40000x40000", data: tiffMultiPage([][2]int{{64, 48}, {40000, 40000}}), vipsW: 64, vipsH: 48, decode: true, probeErr: ErrTooManyPixels},
-		{name: "tiff 100x60 in 256x256 tiles", data: tiffPages([]tiffPageSpec{{w: 100, h: 60, tileW: 256, tileH: 256}}), vipsW: 100, vipsH: 60, decode: true},
-		{name: "tiff 100x60 rgb", data: tiffPages([]tiffPageSpec{{w: 100, h: 60, samples: 3}}), vipsW: 100, vipsH: 60, decode: true},
+		{name: "tiff 64x48 then 40000x40000", data: hostile.TIFFMultiPage([][2]int{{64, 48}, {40000, 40000}}), vipsW: 64, vipsH: 48, decode: true, probeErr: ErrTooManyPixels},
+		{name: "tiff 100x60 in 256x256 tiles", data: hostile.TIFFPages([]hostile.TIFFPage{{W: 100, H: 60, TileW: 256, TileH: 256}}), vipsW: 100, vipsH: 60, decode: true},
+		{name: "tiff 100x60 rgb", data: hostile.TIFFPages([]hostile.TIFFPage{{W: 100, H: 60, Samples: 3}}), vipsW: 100, vipsH: 60, decode: true},
 		{name: "generated 800x1200 tiff", data: tiff800x1200(t), vipsW: 800, vipsH: 1200},
 
-		{name: "png IHDR CRC wrong", data: pngBadCRC(t, 8, 8), probeErr: ErrNotAnImage},
-		{name: "png truecolour at 4 bits", data: pngWithIHDR(8, 8, 4, 2), probeErr: ErrNotAnImage},
+		{name: "png IHDR CRC wrong", data: hostile.PNGBadCRC(hostile.PNGGrey(8, 8)), probeErr: ErrNotAnImage},
+		{name: "png truecolour at 4 bits", data: hostile.PNGWithIHDR(8, 8, 4, 2), probeErr: ErrNotAnImage},
 		{name: "generated 1000x1500 16-bit png", data: png16bit1000x1500(t), vipsW: 1000, vipsH: 1500},
 	}
 	for _, tc := range tests {
@@ -501,7 +503,7 @@ func TestISOBMFFMajorBrandDecidesTheLoader(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.brand, func(t *testing.T) {
 			t.Parallel()
-			data := withMajorBrand(avif, tc.brand)
+			data := hostile.WithMajorBrand(avif, tc.brand)
 			info, err := Probe(data, hostileLimit)
 			if tc.want == "" && !errors.Is(err, ErrNotAnImage) {
 				t.Errorf("Probe(avif with major brand %s) = %+v, %v; want ErrNotAnImage", tc.brand, info, err)
@@ -542,8 +544,8 @@ func TestProbeDoesNotAllocate(t *testing.T) {
 		"webp animated": testdata(t, "cover-240x360-animated-4frames.webp"),
 		"avif":          testdata(t, "cover-1200x1800.avif"),
 		"heic":          testdata(t, "cover-1200x1800.heic"),
-		"heif grid":     heifGrid(heifGridSpec{rows: 6, cols: 8, outW: 4032, outH: 3024, tiles: []heifTile{{w: 512, h: 512}}}),
-		"tiff":          tiffMultiPage([][2]int{{64, 48}, {32, 24}, {16, 12}}),
+		"heif grid":     hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 6, Cols: 8, OutW: 4032, OutH: 3024, Tiles: []hostile.HEIFTile{{W: 512, H: 512}}}),
+		"tiff":          hostile.TIFFMultiPage([][2]int{{64, 48}, {32, 24}, {16, 12}}),
 	}
 	for name, data := range sources {
 		if _, err := Probe(data, hostileLimit); err != nil {
@@ -579,10 +581,10 @@ func FuzzProbe(f *testing.F) {
 	}
 	for _, b := range [][]byte{pngHeader(30000, 30000), gifHeader(3, 2), jpegHeader(10, 10), webpVP8X(5, 5),
 		tiffHeaderBytes(4, 4, 8), []byte("<svg/>"), nil,
-		gifWithFrames(16, 16, gifFrame{left: 3, top: 2, w: 20, h: 20}, gifFrame{w: 4, h: 4}),
-		webpAnim(64, 64, webpFrame{w: 64, h: 64}, webpFrame{x: 2, y: 2, w: 8, h: 8}),
-		heifGrid(heifGridSpec{rows: 2, cols: 2, outW: 100, outH: 100, tiles: []heifTile{{w: 50, h: 50}}}),
-		tiffPages([]tiffPageSpec{{w: 8, h: 8, tileW: 16, tileH: 16}, {w: 4, h: 4, samples: 3}})} {
+		hostile.GIFWithFrames(16, 16, hostile.GIFFrame{Left: 3, Top: 2, W: 20, H: 20}, hostile.GIFFrame{W: 4, H: 4}),
+		hostile.WebPAnim(64, 64, hostile.WebPFrame{W: 64, H: 64}, hostile.WebPFrame{X: 2, Y: 2, W: 8, H: 8}),
+		hostile.HEIFGrid(hostile.HEIFGridSpec{Rows: 2, Cols: 2, OutW: 100, OutH: 100, Tiles: []hostile.HEIFTile{{W: 50, H: 50}}}),
+		hostile.TIFFPages([]hostile.TIFFPage{{W: 8, H: 8, TileW: 16, TileH: 16}, {W: 4, H: 4, Samples: 3}})} {
 		f.Add(b)
 	}
 	const limit = 1 << 24
