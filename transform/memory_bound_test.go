@@ -33,12 +33,13 @@ func TestRenderMemoryIsBounded(t *testing.T) {
 	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1 })
 	bound := workerMemoryBound(r.cfg)
 	ctx := context.Background()
-	for _, c := range hostileClasses(t) {
-		_, _ = r.Check(ctx, c.data)
-		_, _ = r.Render(ctx, c.data, Request{Width: 320, Format: WebP})
+	classes := hostileFiles(t)
+	for _, c := range classes {
+		_, _ = r.Check(ctx, c.Data)
+		_, _ = r.Render(ctx, c.Data, Request{Width: 320, Format: WebP})
 	}
 	if peak := r.PeakWorkerRSS(); peak == 0 || peak > bound {
-		t.Fatalf("after %d hostile classes, worker peak RSS = %d MB; want between 1 byte and %d MB", len(hostileClasses(t)), peak>>20, bound>>20)
+		t.Fatalf("after %d hostile classes, worker peak RSS = %d MB; want between 1 byte and %d MB", len(classes), peak>>20, bound>>20)
 	}
 	t.Logf("hostile classes: worker peak RSS %d MB", r.PeakWorkerRSS()>>20)
 
