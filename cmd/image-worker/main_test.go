@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"testing"
+
+	"github.com/bookcovers/image-worker/transform"
 )
 
 // TestMain lets this test binary serve as a render worker: the service
@@ -13,5 +16,8 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == renderWorkerCmd {
 		os.Exit(run(context.Background(), os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 	}
+	// Tests decode the service's outputs with libvips in this process:
+	// start it quietly (govips logs every load at info otherwise).
+	transform.Startup(transform.DefaultConfig(), slog.New(slog.DiscardHandler))
 	os.Exit(m.Run())
 }
