@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -47,9 +48,10 @@ type pool struct {
 }
 
 type worker struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	out  *bufio.Reader
+	cmd      *exec.Cmd
+	in       io.WriteCloser
+	out      *bufio.Reader
+	closeOut io.Closer // the read end of the worker's stdout
 	done chan struct{} // closed when the process has been reaped
 	err  error         // exit status, valid after done
 }
@@ -185,23 +187,38 @@ func (p *pool) start(ctx context.Context) (*worker, error) {
 	cmd := exec.Command(p.command[0], p.command[1:]...)
 	cmd.Env = append(cmd.Environ(), p.env...)
 	cmd.Stderr = &logWriter{logger: p.logger}
-	in, err := cmd.StdinPipe()
+	// Our own pipes, widened so that a typical original or output crosses
+	// in one write instead of 16 wake-ups of the default 64 KiB pipe.
+	inR, in, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("render worker: %w", err)
 	}
-	out, err := cmd.StdoutPipe()
+	out, outW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
+		in.Close()
 		return nil, fmt.Errorf("render worker: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	widenPipe(in)
+	widenPipe(outW)
+	cmd.Stdin, cmd.Stdout = inR, outW
+	err = cmd.Start()
+	inR.Close() // the child holds its own copies
+	outW.Close()
+	if err != nil {
+		in.Close()
+		out.Close()
 		return nil, fmt.Errorf("render worker: start %s: %w (%v)", p.command[0], ErrOverloaded, err)
 	}
 	w := &worker{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 64<<10), done: make(chan struct{})}
+	w.closeOut = out
 	p.mu.Lock()
 	p.live[w] = struct{}{}
 	p.mu.Unlock()
 	go func() {
 		w.err = cmd.Wait()
+		w.in.Close()
+		w.closeOut.Close()
 		p.mu.Lock()
 		delete(p.live, w)
 		p.mu.Unlock()
