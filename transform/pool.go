@@ -51,9 +51,9 @@ type worker struct {
 	cmd      *exec.Cmd
 	in       io.WriteCloser
 	out      *bufio.Reader
-	closeOut io.Closer // the read end of the worker's stdout
-	done chan struct{} // closed when the process has been reaped
-	err  error         // exit status, valid after done
+	closeOut io.Closer     // the read end of the worker's stdout
+	done     chan struct{} // closed when the process has been reaped
+	err      error         // exit status, valid after done
 }
 
 func newPool(cfg Config, n int, logger *slog.Logger, set *metrics.Set) *pool {
