@@ -22,10 +22,15 @@
 // the service reads; security context, resources and shutdown timing fit the
 // service's drain; the Compose replicas agree on their groupcache peers, no
 // service publishes the internal port, the edge mounts nginx/cdn.conf and its
-// upstreams are the replicas; smoke.sh parses (`bash -n`).
+// upstreams are the replicas; smoke.sh parses (`bash -n`); the Dockerfile's
+// runtime stage, resolved by apt, holds none of the libraries libvips must
+// not load (ImageMagick, poppler, librsvg, OpenSlide, matio, cfitsio...) and
+// its build stage compiles Debian's pinned libvips source without them
+// (dockerfile_test.go).
 //
-// What is not tested here: building the image, starting the Compose stack,
-// applying the manifests to a cluster, KEDA itself.
+// What is not tested here: building the image (`make image` builds and
+// checks it with podman; too slow for make test), starting the Compose
+// stack, applying the manifests to a cluster, KEDA itself.
 //
 // Metrics: none.
 package deploy
