@@ -3,14 +3,21 @@
 //
 // # What it does
 //
-//   - Probe identifies an original by its magic bytes and reads its size from
-//     the header in pure Go, without decoding pixels: JPEG (markers up to
-//     SOFn, EXIF orientation from APP1), PNG (IHDR, APNG acTL), GIF (logical
-//     screen, frames counted up to 1000), WebP (VP8/VP8L/VP8X, ANMF frames),
-//     AVIF/HEIF (ftyp brands, primary item's ispe and irot) and TIFF (IFD0,
-//     pages). SVG is refused (ErrUnsupportedType); HTML, PDF, text and
-//     truncated headers are ErrNotAnImage; a side over MaxSide (65535) or more
-//     than Config.MaxPixels pixels is ErrTooManyPixels.
+//   - Probe identifies an original by its magic bytes and reads, in pure Go
+//     and without decoding pixels, the size libvips' decoder will really
+//     allocate: JPEG (markers up to SOFn, components, progressive or not,
+//     EXIF orientation from APP1), PNG (IHDR with its CRC, bit depth and
+//     colour type, APNG acTL), GIF (the canvas libnsgif makes: the logical
+//     screen grown by the first frame; every frame's extent is checked),
+//     WebP (VP8X canvas, the still bitstream behind it, every ANMF frame),
+//     AVIF/HEIF (classified by the major brand as libheif does; the primary
+//     item's ispe and irot, and for a grid or overlay its output canvas and
+//     tiles) and TIFF (every page and tile, samples and bits). SVG is refused
+//     (ErrUnsupportedType); HTML, PDF, text, truncated or inconsistent
+//     headers are ErrNotAnImage; a side over MaxSide (65535), more than
+//     Config.MaxPixels pixels, or more than DecodedBytesPerPixel*MaxPixels
+//     bytes of decoded pixels (Info.BytesPerPixel: 16-bit, progressive) is
+//     ErrTooManyPixels. What a header cannot tell is refused, never guessed.
 //   - Renderer.Render probes the original (so a bomb is refused before it
 //     queues and before libvips sees it), waits in the render gate, then
 //     has a render worker run vips_thumbnail_buffer (shrink-on-load; first
@@ -99,8 +106,9 @@
 //	640    131 ms (157 ms) 42.6 KB       136 ms (207 ms) 28.8 KB
 //	1280   343 ms (464 ms) 101 KB        274 ms (390 ms) 63.5 KB
 //
-// Probe: 0.3-0.4 µs for JPEG/PNG headers with no allocation, 2 µs for AVIF,
-// 11-135 µs for the 370 KB animated GIF (it skips every frame's data).
+// Probe: 0.3-0.4 µs for JPEG/PNG headers with no allocation, about 0.6 µs
+// for AVIF, about 7 µs for the 370 KB animated GIF (it skips every frame's
+// data).
 //
 // AVIFEffort defaults to 1. At 320/640 wide: effort 1 took 56/144 ms,
 // effort 2 69/181 ms, effort 3 135/305 ms, effort 4 361/847 ms, for files
