@@ -55,6 +55,9 @@ func newHitBench(tb testing.TB, logger *slog.Logger, mutate func(*Config)) *hitB
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Before TempDir's own cleanup (cleanups run last first): a variant
+	// written behind its response must land before the directory goes.
+	tb.Cleanup(func() { _ = variants.Flush(context.Background()) })
 	manifests := cache.NewManifests(store, time.Hour, time.Second)
 	if err := manifests.Put(context.Background(), cache.Manifest{BookID: "B123", Version: hb.version,
 		ContentType: "image/jpeg", Width: 1600, Height: 2400, UpdatedAt: time.Unix(1_790_000_000, 0)}); err != nil {
