@@ -101,10 +101,10 @@ func (b *bench) renderScenario(ctx context.Context) error {
 			b.logf("%s: floor %.1f/s, service %.1f/s (%v); CPU per render: floor %.1f ms; service %.1f ms + MinIO %.1f ms + client %.1f ms",
 				name, floorRun.rate(), svcRun.okRate(), svcRun.Status, 1000*floorRun.CPU/float64(max(1, floorRun.Requests)),
 				1000*svcRun.CPUByPID[b.svc.pid()]/n, 1000*svcRun.CPUByPID[b.minioPID]/n, 1000*svcRun.CPUByPID[self]/n)
-			b.res.addPair(name, "render", "in-process Render (floor)", floorRun, svcRun, 0.95, svcRun.okRate()/floorRun.rate())
+			b.res.addPair(name, "render", "libvips alone (floor)", floorRun, svcRun, 0.95, svcRun.okRate()/floorRun.rate())
 			if svcCPU := svcRun.CPUByPID[b.svc.pid()] / n; svcCPU > 0 && floorRun.Requests > 0 {
 				last := &b.res.Rows[len(b.res.Rows)-1]
-				note := fmt.Sprintf("CPU/render: service process %.1f ms (%.3f of the floor's), MinIO %.1f ms",
+				note := fmt.Sprintf("CPU/render: service and its render workers %.1f ms (%.3f of the floor's), MinIO %.1f ms",
 					1000*svcCPU, floorRun.CPU/float64(floorRun.Requests)/svcCPU, 1000*svcRun.CPUByPID[b.minioPID]/n)
 				if last.Note != "" {
 					note = last.Note + "; " + note
@@ -413,7 +413,7 @@ func (b *bench) overloadScenario(ctx context.Context) error {
 		Note: fmt.Sprintf("p90 %s", ms(pct(over.ShedLat, 90)))})
 	b.res.addPair(fmt.Sprintf("hits during overload, %d connections", b.opts.overloadHitConns), "overload-hit", "same hit client, no overload (before and after)",
 		idle, during, 0.8, o.HitDuring/o.HitIdle)
-	b.res.addRow(row{Scenario: "peak RSS under overload (VmHWM)", Kind: "rss", Side: "service", Value: peak, Target: "<= 600 MB", Pass: peak <= 600,
+	b.res.addRow(row{Scenario: "peak RSS under overload (VmHWM, serving process + render workers)", Kind: "rss", Side: "service", Value: peak, Target: "<= 600 MB", Pass: peak <= 600,
 		Note: fmt.Sprintf("%.0f MB", peak)})
 	return nil
 }

@@ -136,24 +136,57 @@ func renders(m map[string]float64) float64 {
 	return n
 }
 
-// rssMB reads the process's peak (VmHWM) and current (VmRSS) resident set.
+// rssMB reads the peak (VmHWM) and current (VmRSS) resident set of the
+// service: its own process plus its render workers (each worker's own peak,
+// so the sum is an upper bound of the peak they reached together).
 func (s *service) rssMB() (peak, now float64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		for _, f := range []struct {
-			prefix string
-			dst    *float64
-		}{{"VmHWM:", &peak}, {"VmRSS:", &now}} {
-			if v, ok := strings.CutPrefix(line, f.prefix); ok {
-				kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-				*f.dst = kb / 1024
+	for i, pid := range append([]int{s.cmd.Process.Pid}, childPIDs(s.cmd.Process.Pid)...) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			if i == 0 {
+				return 0, 0, err
+			}
+			continue // a worker that just exited
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, f := range []struct {
+				prefix string
+				dst    *float64
+			}{{"VmHWM:", &peak}, {"VmRSS:", &now}} {
+				if v, ok := strings.CutPrefix(line, f.prefix); ok {
+					kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+					*f.dst += kb / 1024
+				}
 			}
 		}
 	}
 	return peak, now, nil
+}
+
+// childPIDs lists the processes whose parent is pid (the service's render
+// workers).
+func childPIDs(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	parent := strconv.Itoa(pid)
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) > 1 && f[1] == parent {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // fetch GETs a URL with net/http and returns the whole answer.
@@ -262,21 +295,39 @@ func profileURL(url, path string) func() error {
 	return func() error { return <-done }
 }
 
-// procCPU is the CPU time (user + system) a process has used, in seconds;
-// 0 when it cannot be read.
+// procCPU is the CPU time (user + system) a process has used, in seconds,
+// with that of its children: the live ones (the service's render workers)
+// and the ones it has reaped; 0 when it cannot be read.
 func procCPU(pid int) float64 {
+	total := ownCPU(pid, true)
+	for _, c := range childPIDs(pid) {
+		total += ownCPU(c, false)
+	}
+	return total
+}
+
+// ownCPU reads utime+stime of a process from /proc, plus cutime+cstime
+// (its reaped children) when reaped is set.
+func ownCPU(pid int, reaped bool) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the name may hold spaces
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0
 	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	k, _ := strconv.ParseFloat(f[12], 64)
-	return (u + k) / 100 // USER_HZ
+	var ticks float64
+	fields := []int{11, 12}
+	if reaped {
+		fields = append(fields, 13, 14)
+	}
+	for _, i := range fields {
+		v, _ := strconv.ParseFloat(f[i], 64)
+		ticks += v
+	}
+	return ticks / 100 // USER_HZ
 }
 
 // measured runs fn and charges the CPU time the processes pids used
