@@ -32,7 +32,17 @@ type manifestEntry struct {
 	m       Manifest
 	missing bool
 	expires time.Time
+	// staleUntil is how long the answer may still be served when a reload
+	// fails because the store does: its first expiry plus the stale bound.
+	staleUntil time.Time
 }
+
+// DefaultManifestStale is how long a manifest is served stale while the
+// store cannot be reached (MANIFEST_STALE).
+const DefaultManifestStale = time.Hour
+
+// staleRetry is how soon a stale answer is checked against the store again.
+const staleRetry = 5 * time.Second
 
 // Manifests resolves a book's current version through the store with a short
 // in-process TTL. Concurrent lookups of one book share one store read, which
@@ -51,25 +61,36 @@ type Manifests struct {
 	entries sync.Map
 	count   atomic.Int64 // entries stored since the last reset
 
-	set                   *metrics.Set
-	hits, misses, loadErr *metrics.Counter
+	stale time.Duration
+
+	set                           *metrics.Set
+	hits, misses, loadErr, stales *metrics.Counter
 }
 
 // NewManifests returns a manifest resolver. ttl is MANIFEST_TTL: the longest
-// a replica keeps serving a version after another replica replaced it.
+// a replica keeps serving a version after another replica replaced it,
+// while the store answers. When a reload fails because the store does, the
+// last answer is served stale for up to DefaultManifestStale past its
+// expiry (SetStale), checked again every few seconds.
 func NewManifests(store Store, ttl, timeout time.Duration) *Manifests {
 	set := metrics.NewSet()
 	return &Manifests{
 		store:   store,
 		ttl:     ttl,
 		timeout: timeout,
+		stale:   DefaultManifestStale,
 		now:     time.Now,
 		set:     set,
 		hits:    set.NewCounter(`covers_cache_manifest_lookups_total{result="hit"}`),
 		misses:  set.NewCounter(`covers_cache_manifest_lookups_total{result="miss"}`),
 		loadErr: set.NewCounter(`covers_cache_manifest_lookups_total{result="error"}`),
+		stales:  set.NewCounter(`covers_cache_manifest_lookups_total{result="stale"}`),
 	}
 }
+
+// SetStale sets how long past its expiry a manifest may be served while
+// the store fails (MANIFEST_STALE); 0 turns stale answers off.
+func (ms *Manifests) SetStale(d time.Duration) { ms.stale = d }
 
 // Metrics returns the manifest metrics.
 func (ms *Manifests) Metrics() *metrics.Set { return ms.set }
@@ -87,17 +108,29 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 		return e.m, nil
 	}
 	ms.misses.Inc()
+	old, _ := v.(*manifestEntry)
 	ch := ms.sf.DoChan(bookID, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.timeout)
 		defer cancel()
 		m, err := ms.Load(lctx, bookID)
 		switch {
 		case err == nil:
-			ms.remember(bookID, &manifestEntry{m: m, expires: ms.now().Add(ms.ttl)})
+			ms.remember(bookID, ms.fresh(&manifestEntry{m: m}))
 		case errors.Is(err, ErrNotFound):
-			ms.remember(bookID, &manifestEntry{missing: true, expires: ms.now().Add(ms.ttl)})
+			ms.remember(bookID, ms.fresh(&manifestEntry{missing: true}))
 		default:
 			ms.loadErr.Inc()
+			// The store failed, not the book: serve the last answer stale
+			// (within its bound), and ask the store again shortly.
+			if old != nil && ms.now().Before(old.staleUntil) {
+				ms.stales.Inc()
+				ms.remember(bookID, &manifestEntry{m: old.m, missing: old.missing,
+					expires: ms.now().Add(min(staleRetry, ms.ttl)), staleUntil: old.staleUntil})
+				if old.missing {
+					return Manifest{}, fmt.Errorf("manifest %s (stale): %w", bookID, ErrNotFound)
+				}
+				return old.m, nil
+			}
 		}
 		return m, err
 	})
@@ -135,8 +168,15 @@ func (ms *Manifests) Put(ctx context.Context, m Manifest) error {
 	if err := ms.store.Put(ctx, ManifestKey(m.BookID), data, "application/json"); err != nil {
 		return fmt.Errorf("put manifest %s: %w", m.BookID, err)
 	}
-	ms.remember(m.BookID, &manifestEntry{m: m, expires: ms.now().Add(ms.ttl)})
+	ms.remember(m.BookID, ms.fresh(&manifestEntry{m: m}))
 	return nil
+}
+
+// fresh sets a just-read entry's expiry and stale bound.
+func (ms *Manifests) fresh(e *manifestEntry) *manifestEntry {
+	e.expires = ms.now().Add(ms.ttl)
+	e.staleUntil = e.expires.Add(ms.stale)
+	return e
 }
 
 // Forget drops a book from this replica's cache.

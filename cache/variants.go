@@ -204,6 +204,18 @@ func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, err
 	}
 }
 
+// Cached returns a variant only if this replica holds it in memory (the
+// hot index), with no store read, no render and no wait: what a request can
+// still be served when the manifest cannot be read because the store is
+// down but its URL names the version.
+func (v *Variants) Cached(key VariantKey) (Variant, bool) {
+	vr, ok := v.hot.get(key)
+	if ok {
+		v.memHit.Inc()
+	}
+	return vr, ok
+}
+
 // Flush waits until every variant written behind its response is in the
 // store, or ctx ends. Call it on shutdown, after the listeners drained.
 func (v *Variants) Flush(ctx context.Context) error {

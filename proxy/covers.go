@@ -38,6 +38,9 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 		return h.placeholder(w, r, req)
 	}
 	if err != nil {
+		if h.coverFromMemory(w, r, req, now) {
+			return nil
+		}
 		return fmt.Errorf("cover: %w", err)
 	}
 	key := cache.VariantKey{BookID: req.BookID, Version: m.Version, Width: req.Width, Height: req.Height, Format: string(req.Format)}
@@ -76,6 +79,31 @@ func isBase64URL(s string) bool {
 			return false
 		}
 	}
+	return true
+}
+
+// memoryVariants is what cache.Variants offers to serve without the store.
+type memoryVariants interface {
+	Cached(key cache.VariantKey) (cache.Variant, bool)
+}
+
+// coverFromMemory serves a versioned URL (v=...) from this replica's
+// memory when the manifest cannot be read (the store is down): the URL
+// names the version, so the bytes need no manifest. It reports whether it
+// answered.
+func (h *handlers) coverFromMemory(w http.ResponseWriter, r *http.Request, req coverRequest, now time.Time) bool {
+	mv, ok := h.d.Variants.(memoryVariants)
+	if req.V == "" || !ok {
+		return false
+	}
+	v, ok := mv.Cached(cache.VariantKey{BookID: req.BookID, Version: req.V, Width: req.Width, Height: req.Height, Format: string(req.Format)})
+	if !ok {
+		return false
+	}
+	hd := w.Header()
+	hd["Cache-Control"] = h.cacheControlValue(req, req.V, now)
+	setBookKeys(hd, req.BookID)
+	h.writeVariant(w, r, v, req.Format.ContentType(), time.Time{})
 	return true
 }
 

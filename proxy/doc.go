@@ -11,5 +11,7 @@
 // purge, not_found and not_allowed.
 //
 // Metrics: covers_http_requests_total{route,status},
-// covers_http_request_duration_seconds{route}.
+// covers_http_request_duration_seconds{route},
+// covers_dependency_up{dependency} (1 or 0, from the readiness checks, at
+// most 5 s old when scraped).
 package proxy

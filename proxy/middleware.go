@@ -17,10 +17,11 @@ import (
 )
 
 type handlers struct {
-	cfg Config
-	d   Deps
-	log *slog.Logger
-	set *metrics.Set
+	cfg  Config
+	d    Deps
+	log  *slog.Logger
+	set  *metrics.Set
+	deps *dependencies
 
 	constOnce sync.Once
 	consts    headerConsts

@@ -87,7 +87,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	set := metrics.NewSet()
-	return &Server{h: &handlers{cfg: cfg, d: d, log: d.Logger, set: set}, set: set}, nil
+	h := &handlers{cfg: cfg, d: d, log: d.Logger, set: set, deps: newDependencies(d.Checks, cfg.ReadyTimeout, set)}
+	return &Server{h: h, set: set}, nil
 }
 
 // Metrics returns the HTTP metrics.

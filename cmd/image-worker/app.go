@@ -191,6 +191,7 @@ func newWarmPipeline(cfg config, store cache.Store, renderer *transform.Renderer
 		return nil, nil, nil, fmt.Errorf("fetcher: %w", err)
 	}
 	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
+	manifests.SetStale(cfg.ManifestStale)
 	warmer := ingest.NewWarmer(fetcher, store, manifests, renderer, logger)
 	return warmer, manifests, fetcher, nil
 }

@@ -29,8 +29,11 @@ type config struct {
 
 	S3          cache.MinIOConfig // used when S3.Endpoint is set
 	ManifestTTL time.Duration
-	Variants    cache.VariantsConfig
-	Peers       cache.PeersConfig
+	// ManifestStale: how long past MANIFEST_TTL a manifest is served while
+	// the store cannot be reached.
+	ManifestStale time.Duration
+	Variants      cache.VariantsConfig
+	Peers         cache.PeersConfig
 
 	Fetch     ingest.FetchConfig
 	Jobs      ingest.JobsConfig
@@ -119,6 +122,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Proxy.Pprof = e.boolean("PPROF", false)
 
 	c.ManifestTTL = e.duration("MANIFEST_TTL", 30*time.Second)
+	c.ManifestStale = e.duration("MANIFEST_STALE", cache.DefaultManifestStale)
 	keys, err := signing.ParseKeys(e.secret("IMAGE_SIGNING_KEYS"))
 	if err != nil {
 		e.errs = append(e.errs, fmt.Errorf("IMAGE_SIGNING_KEYS: %w", err))
@@ -139,6 +143,9 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		errs = append(errs, c.S3.Validate())
 	} else {
 		c.DataDir = filepath.Clean(c.DataDir)
+	}
+	if c.ManifestStale < 0 {
+		errs = append(errs, errors.New("MANIFEST_STALE must not be negative"))
 	}
 	if c.ManifestTTL <= 0 {
 		errs = append(errs, errors.New("MANIFEST_TTL must be positive"))

@@ -318,8 +318,8 @@ func contractUnserved(t *testing.T, c *contract, svc *service) {
 func contractStoreDown(t *testing.T, c *contract) {
 	svc := startService(t, downStore{localStore(t)}, nil, nil)
 	for _, r := range []specCall{onPublic(svc, "GET", "/ready"), onInternal(svc, "GET", "/ready")} {
-		if _, body := c.expect(t, r, 503, ""); !strings.Contains(string(body), `"unreachable"`) {
-			t.Errorf("/ready with the store down = %s, want the failed check", body)
+		if _, body := c.expect(t, r, 200, ""); !strings.Contains(string(body), `"degraded"`) || !strings.Contains(string(body), `"object_store":"unreachable"`) {
+			t.Errorf("/ready with the store down = %s, want 200 degraded with the failed check", body)
 		}
 	}
 	c.expect(t, onPublic(svc, "GET", signedPath(t, svc, "/covers/D1/320.webp")), 503, "storage_unavailable")
