@@ -19,11 +19,14 @@ func (downStore) Get(context.Context, string) (cache.Object, error) {
 	return cache.Object{}, fmt.Errorf("get: %w", cache.ErrUnavailable)
 }
 
-func TestReadinessFollowsTheStore(t *testing.T) {
+// TestReadinessReportsTheStoreButKeepsServing: with the store down /ready
+// stays 200 ("send me traffic": the replica serves what it holds and answers
+// the rest at once) and names the store in a "degraded" body.
+func TestReadinessReportsTheStoreButKeepsServing(t *testing.T) {
 	svc := startService(t, downStore{localStore(t)}, nil, nil)
 	resp, body := do(t, http.MethodGet, svc.base+"/ready", nil)
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"reason"`) {
-		t.Errorf("/ready with the store down = %d %s, want 503 with a reason", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"status":"degraded"`) || !strings.Contains(string(body), `"reason"`) {
+		t.Errorf("/ready with the store down = %d %s, want 200 degraded with a reason", resp.StatusCode, body)
 	}
 	if resp, _ := do(t, http.MethodGet, svc.base+"/health", nil); resp.StatusCode != 200 {
 		t.Errorf("/health with the store down = %d, want 200", resp.StatusCode)
