@@ -31,5 +31,8 @@
 // covers_cache_peer_refresh_errors_total, covers_cache_peer_changes_total,
 // covers_cache_hot_bytes, covers_cache_shed_total,
 // covers_cache_original_lookups_total{result}, covers_cache_original_bytes,
-// covers_store_operations_total{op,result}, covers_store_operation_duration_seconds{op}.
+// covers_store_operations_total{op,result}, covers_store_operation_duration_seconds{op},
+// covers_panics_total{component="variants|manifests|metas|originals"} (a
+// fill, load or write behind a response that panicked: it fails alone,
+// wrapping ErrPanic with the stack, and the process goes on).
 package cache

@@ -63,8 +63,8 @@ type Manifests struct {
 
 	stale time.Duration
 
-	set                           *metrics.Set
-	hits, misses, loadErr, stales *metrics.Counter
+	set                                   *metrics.Set
+	hits, misses, loadErr, stales, panics *metrics.Counter
 }
 
 // NewManifests returns a manifest resolver. ttl is MANIFEST_TTL: the longest
@@ -85,6 +85,7 @@ func NewManifests(store Store, ttl, timeout time.Duration) *Manifests {
 		misses:  set.NewCounter(`covers_cache_manifest_lookups_total{result="miss"}`),
 		loadErr: set.NewCounter(`covers_cache_manifest_lookups_total{result="error"}`),
 		stales:  set.NewCounter(`covers_cache_manifest_lookups_total{result="stale"}`),
+		panics:  panicCounter(set, "manifests"),
 	}
 }
 
@@ -109,7 +110,8 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 	}
 	ms.misses.Inc()
 	old, _ := v.(*manifestEntry)
-	ch := ms.sf.DoChan(bookID, func() (any, error) {
+	ch := ms.sf.DoChan(bookID, func() (_ any, err error) {
+		defer recoverTo(&err, ms.panics, "load manifest "+bookID)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.timeout)
 		defer cancel()
 		m, err := ms.Load(lctx, bookID)

@@ -119,7 +119,7 @@ type Metas struct {
 	memHit, memMiss               *metrics.Counter
 	storeHit, storeMiss, storeErr *metrics.Counter
 	computeOK, computeErr         *metrics.Counter
-	writeErr                      *metrics.Counter
+	writeErr, panics              *metrics.Counter
 }
 
 // NewMetas returns the metadata cache.
@@ -138,6 +138,7 @@ func NewMetas(cfg MetasConfig, store Store, compute PreviewFunc, logger *slog.Lo
 		storeMiss:  set.NewCounter(`covers_cache_meta_lookups_total{layer="store",result="miss"}`),
 		storeErr:   set.NewCounter(`covers_cache_meta_lookups_total{layer="store",result="error"}`),
 		computeOK:  set.NewCounter(`covers_cache_meta_computations_total{result="ok"}`),
+		panics:     panicCounter(set, "metas"),
 		computeErr: set.NewCounter(`covers_cache_meta_computations_total{result="error"}`),
 		writeErr:   set.NewCounter(`covers_cache_meta_store_write_errors_total`),
 	}
@@ -168,7 +169,8 @@ func (ms *Metas) Get(ctx context.Context, m Manifest) (CoverMeta, error) {
 		return NewCoverMeta(m, p), nil
 	}
 	ms.memMiss.Inc()
-	ch := ms.sf.DoChan(key, func() (any, error) {
+	ch := ms.sf.DoChan(key, func() (_ any, err error) {
+		defer recoverTo(&err, ms.panics, "fill meta "+key)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.cfg.FillTimeout)
 		defer cancel()
 		return ms.fill(lctx, m)

@@ -106,6 +106,7 @@ type Variants struct {
 	storeHit, storeMiss, storeErr         *metrics.Counter
 	renderOK, renderErr, storeWriteErrors *metrics.Counter
 	shedTotal                             *metrics.Counter
+	panics                                *metrics.Counter
 }
 
 type loadMarkKey struct{}
@@ -142,6 +143,7 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 		renderErr:        set.NewCounter(`covers_cache_lookups_total{layer="render",result="error"}`),
 		storeWriteErrors: set.NewCounter(`covers_cache_store_write_errors_total`),
 		shedTotal:        set.NewCounter(`covers_cache_shed_total`),
+		panics:           panicCounter(set, "variants"),
 	}
 	v.group = groupcache.NewGroup(cfg.GroupName, cfg.CacheBytes-hotBytes, groupcache.GetterFunc(v.load))
 	set.NewGauge(`covers_cache_memory_bytes`, func() float64 {
@@ -182,9 +184,13 @@ func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, err
 	ch := make(chan result, 1)
 	go func() {
 		defer cancel()
-		var view groupcache.ByteView
-		err := v.group.Get(lctx, key.String(), groupcache.ByteViewSink(&view))
-		ch <- result{viewBytes(view), err}
+		var (
+			view groupcache.ByteView
+			err  error
+		)
+		defer func() { ch <- result{viewBytes(view), err} }()
+		defer recoverTo(&err, v.panics, "get variant "+key.String())
+		err = v.group.Get(lctx, key.String(), groupcache.ByteViewSink(&view))
 	}()
 	select {
 	case r := <-ch:
@@ -231,7 +237,12 @@ func (v *Variants) Flush(ctx context.Context) error {
 
 // load is the groupcache getter: the object store, then a render whose result
 // is written back to the store, behind the response when a slot is free.
-func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) error {
+//
+// It recovers a panic of the fill itself: groupcache's own singleflight has
+// no defer, so a panic escaping here would leave every later load of the
+// key waiting forever.
+func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) (err error) {
+	defer recoverTo(&err, v.panics, "fill variant "+skey)
 	if mark, ok := ctx.Value(loadMarkKey{}).(*loadMark); ok {
 		mark.loaded = true
 	}
@@ -270,6 +281,13 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 		go func() {
 			defer v.writes.Done()
 			defer func() { <-v.behind }()
+			var err error
+			defer func() {
+				if err != nil {
+					v.log.Error("store variant panicked", "book_id", key.BookID, "layer", "store", "error", err)
+				}
+			}()
+			defer recoverTo(&err, v.panics, "write variant behind "+key.String())
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
 			defer cancel()
 			v.put(wctx, key, data)
@@ -368,8 +386,8 @@ type Originals struct {
 	index map[string]*list.Element
 	bytes int64
 
-	hits, misses *metrics.Counter
-	set          *metrics.Set
+	hits, misses, panics *metrics.Counter
+	set                  *metrics.Set
 }
 
 type originalEntry struct {
@@ -383,7 +401,8 @@ func NewOriginals(store Store, maxBytes int64) *Originals {
 	set := metrics.NewSet()
 	o := &Originals{store: store, limit: maxBytes, lru: list.New(), index: map[string]*list.Element{}, set: set,
 		hits:   set.NewCounter(`covers_cache_original_lookups_total{result="hit"}`),
-		misses: set.NewCounter(`covers_cache_original_lookups_total{result="miss"}`)}
+		misses: set.NewCounter(`covers_cache_original_lookups_total{result="miss"}`),
+		panics: panicCounter(set, "originals")}
 	set.NewGauge(`covers_cache_original_bytes`, func() float64 {
 		o.mu.Lock()
 		defer o.mu.Unlock()
@@ -409,7 +428,8 @@ func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, er
 	}
 	o.mu.Unlock()
 	o.misses.Inc()
-	ch := o.sf.DoChan(key, func() (any, error) {
+	ch := o.sf.DoChan(key, func() (_ any, err error) {
+		defer recoverTo(&err, o.panics, "load original "+key)
 		// Detached from this caller, bounded by its deadline.
 		rctx := context.WithoutCancel(ctx)
 		if d, ok := ctx.Deadline(); ok {

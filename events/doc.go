@@ -56,7 +56,9 @@
 // covers_kafka_in_flight, covers_kafka_lag_records{partition} (high watermark
 // minus the group's committed offset, every LagInterval; what an autoscaler
 // such as KEDA scales on), covers_kafka_dlq_write_errors_total,
-// covers_kafka_commit_errors_total, covers_kafka_lag_errors_total.
+// covers_kafka_commit_errors_total, covers_kafka_lag_errors_total,
+// covers_panics_total{component="kafka_consumer"} (an event whose warm or
+// outcome panicked is dead-lettered with code "internal").
 // Results.Metrics: covers_kafka_results_published_total{state="succeeded|failed"},
 // covers_kafka_result_errors_total. Catalog.Metrics:
 // covers_catalog_updates_total{result="updated|stale|no_row|error"},

@@ -27,6 +27,7 @@ type consumerMetrics struct {
 	dlqWriteErrors *metrics.Counter
 	commitErrors   *metrics.Counter
 	lagErrors      *metrics.Counter
+	panics         *metrics.Counter
 }
 
 func newConsumerMetrics() *consumerMetrics {
@@ -46,6 +47,7 @@ func newConsumerMetrics() *consumerMetrics {
 		dlqWriteErrors: set.NewCounter("covers_kafka_dlq_write_errors_total"),
 		commitErrors:   set.NewCounter("covers_kafka_commit_errors_total"),
 		lagErrors:      set.NewCounter("covers_kafka_lag_errors_total"),
+		panics:         set.NewCounter(`covers_panics_total{component="kafka_consumer"}`),
 	}
 }
 

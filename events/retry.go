@@ -63,7 +63,7 @@ func (p *partition) handle(ctx context.Context, rec *kgo.Record) bool {
 
 // attempt warms once under the concurrency semaphore, which is held only
 // while warming: a record sleeping in backoff lets other partitions run.
-func (p *partition) attempt(ctx context.Context, ev Event) error {
+func (p *partition) attempt(ctx context.Context, ev Event) (err error) {
 	c := p.c
 	select {
 	case c.sem <- struct{}{}:
@@ -75,6 +75,9 @@ func (p *partition) attempt(ctx context.Context, ev Event) error {
 	defer func() { <-c.sem }()
 	c.m.inFlight.Inc()
 	defer c.m.inFlight.Dec()
+	// A panic in the warm or the outcome fails this event (dead-lettered
+	// with code "internal"), not the consumer.
+	defer ingest.RecoverTo(&err, c.m.panics, "kafka event "+ev.BookID)
 
 	m, err := c.warm.Warm(ctx, ev.BookID, ev.CoverImageURL, false)
 	if err != nil {

@@ -13,5 +13,6 @@
 // covers_ingest_original_bytes_total, covers_ingest_fetch_retries_total,
 // covers_ingest_jobs_submitted_total, covers_ingest_jobs_deduplicated_total,
 // covers_ingest_jobs_finished_total{result}, covers_ingest_jobs_retries_total,
-// covers_ingest_jobs_queued.
+// covers_ingest_jobs_queued, covers_panics_total{component="jobs"} (a job
+// whose work panicked fails with "internal"; the worker goes on).
 package ingest

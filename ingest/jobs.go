@@ -55,6 +55,7 @@ type Jobs struct {
 
 	set                                       *metrics.Set
 	submitted, deduped, succeeded, failed, re *metrics.Counter
+	panics                                    *metrics.Counter
 	notifyErrors                              *metrics.Counter
 }
 
@@ -75,6 +76,7 @@ func NewJobs(cfg JobsConfig, store cache.Store, warm Warm, validateURL func(stri
 		deduped:      set.NewCounter(`covers_ingest_jobs_deduplicated_total`),
 		succeeded:    set.NewCounter(`covers_ingest_jobs_finished_total{result="succeeded"}`),
 		failed:       set.NewCounter(`covers_ingest_jobs_finished_total{result="failed"}`),
+		panics:       set.NewCounter(`covers_panics_total{component="jobs"}`),
 		re:           set.NewCounter(`covers_ingest_jobs_retries_total`),
 		notifyErrors: set.NewCounter(`covers_ingest_job_notify_errors_total`),
 	}
@@ -246,15 +248,36 @@ func (j *Jobs) work() {
 		if !ok {
 			return
 		}
-		j.run(job)
+		j.runRecovered(job)
 	}
+}
+
+// runRecovered runs a job; a panic outside its warm (which fails the job,
+// see warmJob), in a notifier say, is logged and counted, the job stays
+// recorded as running and is resumed on the next start, and the worker
+// goes on.
+func (j *Jobs) runRecovered(job *Job) {
+	var err error
+	defer func() {
+		if err != nil {
+			j.log.Error("job panicked", "job_id", job.ID, "book_id", job.BookID, "error", err)
+		}
+	}()
+	defer RecoverTo(&err, j.panics, "job "+job.ID)
+	j.run(job)
+}
+
+// warmJob is the job's warm; a panic in it fails the job with ErrPanic.
+func (j *Jobs) warmJob(ctx context.Context, job *Job) (m cache.Manifest, err error) {
+	defer RecoverTo(&err, j.panics, "warm job "+job.ID)
+	return j.warm.Warm(ctx, job.BookID, job.ImageURL, job.Refresh)
 }
 
 func (j *Jobs) run(job *Job) {
 	ctx := context.Background()
 	j.update(ctx, job, func(jb *Job) { jb.State = JobRunning; jb.Attempts++ })
 	wctx, cancel := context.WithTimeout(ctx, j.cfg.Timeout)
-	m, err := j.warm.Warm(wctx, job.BookID, job.ImageURL, job.Refresh)
+	m, err := j.warmJob(wctx, job)
 	cancel()
 	switch {
 	case err == nil:

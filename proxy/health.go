@@ -10,6 +10,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/bookcovers/image-worker/ingest"
 )
 
 // health is liveness: the process answers. Frozen shape.
@@ -51,6 +53,7 @@ func (h *handlers) ready(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 type dependencies struct {
 	checks  []Check
 	timeout time.Duration
+	panics  *metrics.Counter
 
 	mu   sync.Mutex
 	up   map[string]bool
@@ -62,7 +65,8 @@ type dependencies struct {
 const dependencyStale = 5 * time.Second
 
 func newDependencies(checks []Check, timeout time.Duration, set *metrics.Set) *dependencies {
-	d := &dependencies{checks: checks, timeout: timeout, up: map[string]bool{}}
+	d := &dependencies{checks: checks, timeout: timeout, up: map[string]bool{},
+		panics: set.NewCounter(`covers_panics_total{component="readiness"}`)}
 	for _, c := range checks {
 		set.NewGauge(fmt.Sprintf(`covers_dependency_up{dependency=%q}`, c.Name), func() float64 {
 			d.mu.Lock()
@@ -91,7 +95,11 @@ func (d *dependencies) check(ctx context.Context) (map[string]string, string) {
 	var wg sync.WaitGroup
 	for i, c := range d.checks {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = c.Ping(ctx) }()
+		go func() {
+			defer wg.Done()
+			defer ingest.RecoverTo(&errs[i], d.panics, "ping "+c.Name)
+			errs[i] = c.Ping(ctx)
+		}()
 	}
 	wg.Wait()
 	states := make(map[string]string, len(d.checks))
