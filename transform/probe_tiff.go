@@ -63,7 +63,19 @@ func probeTIFF(b []byte, maxPixels int64) (Info, error) {
 			saved, power, lam = off, power*2, 0
 		}
 		p := tiffPage{samples: 1, maxBits: 1, orientation: 1}
+		var seen [8]bool // the tags read below, each at most once
 		next, size, ok := readIFD(b, order, off, func(e ifdEntry) {
+			// libtiff keeps the first of duplicated tags: a size given
+			// twice is refused rather than guessed (found by
+			// FuzzProbeMatchesLoader: a second ImageWidth hid a first of
+			// 3158064).
+			if i := tiffSizeTagIndex(e.tag); i >= 0 {
+				if seen[i] {
+					p.badEntries = true
+					return
+				}
+				seen[i] = true
+			}
 			switch e.tag {
 			case tagImageWidth, tagImageLength, tagTileWidth, tagTileLength, tagSamplesPerPixel:
 				v, ok := e.value(b, order, 0)
@@ -209,6 +221,28 @@ func (e ifdEntry) value(b []byte, order binary.ByteOrder, i int) (uint32, bool) 
 		return uint32(order.Uint16(data[2*i:])), true
 	}
 	return order.Uint32(data[4*i:]), true
+}
+
+// tiffSizeTagIndex numbers the tags that decide a page's size and layout
+// (for duplicate detection), or -1.
+func tiffSizeTagIndex(tag uint16) int {
+	switch tag {
+	case tagImageWidth:
+		return 0
+	case tagImageLength:
+		return 1
+	case tagTileWidth:
+		return 2
+	case tagTileLength:
+		return 3
+	case tagSamplesPerPixel:
+		return 4
+	case tagBitsPerSample:
+		return 5
+	case tagOrientation:
+		return 6
+	}
+	return -1
 }
 
 // readIFD calls fn for every entry of the IFD at off and returns the offset
