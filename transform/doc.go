@@ -155,6 +155,10 @@
 //     worker unblocks a loader just around vips_thumbnail_buffer (which
 //     builds the loader and reads the header); pixels are decoded later, on
 //     demand, by the already-built loader.
+//   - vips_operation_block_set walks GLib's type tree under GLib's type lock;
+//     called around every decode it once stuck there against another thread
+//     (a fuzz run). The loader classes are found once and their flags set
+//     in memory instead (loader.go).
 //   - Loaders run with fail=TRUE, so a truncated JPEG is ErrRenderFailed
 //     instead of a half-grey image.
 //
