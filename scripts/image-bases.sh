@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the two base images the Dockerfile names, for machines with podman but
-# no registry (see /work/shared/containers.md), when the local tags are missing:
+# no registry (no image can be pulled), when the local tags are missing:
 #
 #   docker.io/library/debian:bookworm-slim     debootstrap --variant=minbase, made
 #                                              slim like the official image

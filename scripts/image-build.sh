@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make image: builds the repository's Dockerfile for real with podman, the way
-# /work/shared/containers.md describes for machines without a Docker engine or
-# a registry, then checks the image (scripts/image-check.sh): no ImageMagick,
+# make image: builds the repository's Dockerfile for real with podman
+# (`podman build --isolation=chroot --pull=never`, on base images made locally
+# by scripts/image-bases.sh: for machines without a Docker engine or a
+# registry), then checks the image (scripts/image-check.sh): no ImageMagick,
 # poppler, librsvg, OpenSlide, matio, cfitsio... in its package list, every
 # library resolved, and the binary answering /health and rendering in a chroot
 # of the image, on loopback.
