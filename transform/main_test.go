@@ -26,7 +26,5 @@ func TestMain(m *testing.M) {
 		cfg.VipsConcurrency = v
 	}
 	Startup(cfg, slog.New(slog.DiscardHandler))
-	code := m.Run()
-	Shutdown()
-	os.Exit(code)
+	os.Exit(m.Run())
 }

@@ -8,10 +8,7 @@ import (
 	"github.com/davidbyttow/govips/v2/vips"
 )
 
-var (
-	startOnce sync.Once
-	stopOnce  sync.Once
-)
+var startOnce sync.Once
 
 // Startup starts libvips once per process; later calls do nothing. Render
 // workers call it (ServeWorker), as do commands that compose images of
@@ -22,8 +19,6 @@ var (
 // same input, and the cache would only hold memory), its thread pool per
 // operation is cfg.VipsConcurrency, and libvips/govips log lines at warning
 // level and above go to logger (govips logs every load at info).
-//
-// libvips cannot be restarted after Shutdown.
 func Startup(cfg Config, logger *slog.Logger) {
 	startOnce.Do(func() {
 		if logger == nil {
@@ -42,12 +37,6 @@ func Startup(cfg Config, logger *slog.Logger) {
 		})
 		blockUntrusted()
 	})
-}
-
-// Shutdown stops libvips. Call it once, from main, after every render has
-// returned.
-func Shutdown() {
-	stopOnce.Do(vips.Shutdown)
 }
 
 // vipsLogHandler maps glib/libvips log levels onto slog levels.

@@ -19,13 +19,7 @@ import (
 // job retries until the store is back; everything recovers without a
 // restart.
 func TestMinIOStoppedAndRestarted(t *testing.T) {
-	m := testenv.StartMinIO(t)
-	cfg := cache.DefaultMinIOConfig()
-	cfg.Endpoint, cfg.AccessKey, cfg.SecretKey, cfg.Bucket, cfg.Timeout = m.Endpoint, m.AccessKey, m.SecretKey, "fault-covers", 3*time.Second
-	store, err := cache.NewMinIOStore(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, store := privateMinIOStore(t, "fault-covers", 3*time.Second)
 	src := newSource(t)
 	svc := startService(t, store, src, map[string]string{"JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "300ms", "MANIFEST_TTL": "1h"})
 	svc.warm("UP", src.add("/up.jpg", readTestdata(t, "photo-1600x2400-baseline.jpg")))
@@ -93,13 +87,7 @@ func TestMinIOStoppedAndRestarted(t *testing.T) {
 // memory is served even for a book whose manifest this replica never had
 // in its cache, and only what needs the store answers 503.
 func TestMinIODownServesWhatItCan(t *testing.T) {
-	m := testenv.StartMinIO(t)
-	cfg := cache.DefaultMinIOConfig()
-	cfg.Endpoint, cfg.AccessKey, cfg.SecretKey, cfg.Bucket, cfg.Timeout = m.Endpoint, m.AccessKey, m.SecretKey, "stale-covers", 2*time.Second
-	store, err := cache.NewMinIOStore(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, store := privateMinIOStore(t, "stale-covers", 2*time.Second)
 	src := newSource(t)
 	svc := startService(t, store, src, map[string]string{"MANIFEST_TTL": "1s"})
 	j := svc.warm("STALE", src.add("/stale.jpg", readTestdata(t, "photo-1600x2400-baseline.jpg")))
@@ -130,4 +118,18 @@ func TestMinIODownServesWhatItCan(t *testing.T) {
 	if strings.Contains(string(metricsBody), `covers_cache_manifest_lookups_total{result="stale"} 0`) {
 		t.Errorf("no stale manifest lookup counted")
 	}
+}
+
+// privateMinIOStore starts a MinIO server of the test's own (so it can be
+// stopped) and opens a store on it with the given per-operation timeout.
+func privateMinIOStore(t *testing.T, bucket string, timeout time.Duration) (*testenv.MinIOServer, cache.Store) {
+	t.Helper()
+	m := testenv.StartMinIO(t)
+	cfg := cache.DefaultMinIOConfig()
+	cfg.Endpoint, cfg.AccessKey, cfg.SecretKey, cfg.Bucket, cfg.Timeout = m.Endpoint, m.AccessKey, m.SecretKey, bucket, timeout
+	store, err := cache.NewMinIOStore(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, store
 }
