@@ -26,6 +26,9 @@ var (
 	// ErrInvalidContentType reports a content type with control characters
 	// or longer than 255 bytes.
 	ErrInvalidContentType = errors.New("store: invalid content type")
+	// ErrPrecondition reports a conditional Put whose condition did not
+	// hold: the object changed (If-Match) or already exists (If-None-Match).
+	ErrPrecondition = errors.New("store: precondition failed")
 )
 
 // MaxKeyLength is the longest accepted key in bytes (the S3 limit).
@@ -43,6 +46,25 @@ type Object struct {
 	ContentType string
 	ModTime     time.Time
 	Size        int64
+	// ETag identifies this content of the object; PutIf compares it.
+	ETag string
+}
+
+// Condition makes a Put conditional, the way S3's If-Match and
+// If-None-Match headers on PUT do: compare-and-swap without a lock service.
+type Condition struct {
+	// IfMatch replaces the object only while its ETag is this one.
+	IfMatch string
+	// IfNoneMatch creates the object only if the key does not exist.
+	IfNoneMatch bool
+}
+
+// valid reports whether exactly one condition is set.
+func (c Condition) valid() error {
+	if (c.IfMatch == "") == !c.IfNoneMatch {
+		return errors.New("store put: a condition needs exactly one of IfMatch and IfNoneMatch")
+	}
+	return nil
 }
 
 // Store is a flat key/value blob store: MinIO/S3 in production, a local
@@ -55,8 +77,16 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
 	// Delete removes the key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// PutIf is Put under a condition; when it does not hold the error wraps
+	// ErrPrecondition and nothing is written. Two writers racing on one
+	// key with the same condition: exactly one succeeds.
+	PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) error
 	// List returns every key starting with prefix, recursively, sorted.
 	List(ctx context.Context, prefix string) ([]string, error)
+	// ListPage returns at most limit keys starting with prefix that sort
+	// after the key after ("" for the first page), sorted. A page shorter
+	// than limit is the last.
+	ListPage(ctx context.Context, prefix, after string, limit int) ([]string, error)
 	// Ping reports whether the bucket or directory is reachable.
 	Ping(ctx context.Context) error
 }
@@ -125,7 +155,7 @@ const (
 
 // storeMetrics are the metrics every Store implementation exports:
 //
-//	covers_store_operations_total{op="get|put|delete|list|ping",result="ok|not_found|error"}
+//	covers_store_operations_total{op="get|put|delete|list|ping",result="ok|not_found|precondition_failed|error"}
 //	covers_store_operation_duration_seconds{op="..."}
 type storeMetrics struct {
 	set *metrics.Set
@@ -133,18 +163,19 @@ type storeMetrics struct {
 }
 
 type opMetrics struct {
-	ok, notFound, failed *metrics.Counter
-	duration             *metrics.Histogram
+	ok, notFound, failed, precondition *metrics.Counter
+	duration                           *metrics.Histogram
 }
 
 func newStoreMetrics() *storeMetrics {
 	m := &storeMetrics{set: metrics.NewSet(), ops: make(map[string]*opMetrics)}
 	for _, op := range []string{opGet, opPut, opDelete, opList, opPing} {
 		m.ops[op] = &opMetrics{
-			ok:       m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="ok"}`, op)),
-			notFound: m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="not_found"}`, op)),
-			failed:   m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="error"}`, op)),
-			duration: m.set.NewHistogram(fmt.Sprintf(`covers_store_operation_duration_seconds{op=%q}`, op)),
+			ok:           m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="ok"}`, op)),
+			notFound:     m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="not_found"}`, op)),
+			failed:       m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="error"}`, op)),
+			precondition: m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="precondition_failed"}`, op)),
+			duration:     m.set.NewHistogram(fmt.Sprintf(`covers_store_operation_duration_seconds{op=%q}`, op)),
 		}
 	}
 	return m
@@ -160,6 +191,8 @@ func (m *storeMetrics) observe(op string, start time.Time, errp *error) {
 		om.ok.Inc()
 	case errors.Is(err, ErrNotFound):
 		om.notFound.Inc()
+	case errors.Is(err, ErrPrecondition):
+		om.precondition.Inc()
 	default:
 		om.failed.Inc()
 	}

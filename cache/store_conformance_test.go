@@ -18,6 +18,7 @@ import (
 // runStoreConformance is the behaviour every Store must have. newStore returns
 // a fresh, empty store for each subtest (a new directory or a new bucket).
 func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
+	runConditionalConformance(t, newStore)
 	t.Run("RoundTrip", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)

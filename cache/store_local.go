@@ -81,6 +81,10 @@ func (s *LocalStore) Get(ctx context.Context, key string) (_ Object, err error) 
 	if err := ctx.Err(); err != nil {
 		return Object{}, ctxError(opGet, err)
 	}
+	return s.get(key)
+}
+
+func (s *LocalStore) get(key string) (Object, error) {
 	name, err := localObjectPath(key)
 	if err != nil {
 		return Object{}, fmt.Errorf("store get: %w", err)
@@ -105,7 +109,7 @@ func (s *LocalStore) Get(ctx context.Context, key string) (_ Object, err error) 
 	if err != nil {
 		return Object{}, fmt.Errorf("store get %s: %w", key, err)
 	}
-	return Object{Data: data, ContentType: ct, ModTime: info.ModTime(), Size: int64(len(data))}, nil
+	return Object{Data: data, ContentType: ct, ModTime: info.ModTime(), Size: int64(len(data)), ETag: localETag(raw)}, nil
 }
 
 // Put implements Store: it writes a temporary file in the object's directory,
@@ -115,6 +119,10 @@ func (s *LocalStore) Put(ctx context.Context, key string, data []byte, contentTy
 	if err := ctx.Err(); err != nil {
 		return ctxError(opPut, err)
 	}
+	return s.put(ctx, key, data, contentType)
+}
+
+func (s *LocalStore) put(ctx context.Context, key string, data []byte, contentType string) error {
 	name, err := localObjectPath(key)
 	if err != nil {
 		return fmt.Errorf("store put: %w", err)

@@ -205,12 +205,37 @@ func (s *MinIOStore) Get(ctx context.Context, key string) (_ Object, err error) 
 	if int64(len(data)) != info.Size {
 		return Object{}, fmt.Errorf("store get %s: read %d of %d bytes: %w", key, len(data), info.Size, ErrUnavailable)
 	}
-	return Object{Data: data, ContentType: info.ContentType, ModTime: info.LastModified, Size: info.Size}, nil
+	return Object{Data: data, ContentType: info.ContentType, ModTime: info.LastModified, Size: info.Size, ETag: info.ETag}, nil
 }
 
 // Put implements Store. An S3 PUT is atomic: the object appears whole or not.
 func (s *MinIOStore) Put(ctx context.Context, key string, data []byte, contentType string) (err error) {
 	defer s.metrics.observe(opPut, time.Now(), &err)
+	return s.put(ctx, key, data, contentType, minio.PutObjectOptions{})
+}
+
+// PutIf implements Store with S3's conditional PUT (If-Match, or
+// If-None-Match: *), which MinIO evaluates atomically.
+func (s *MinIOStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (err error) {
+	defer s.metrics.observe(opPut, time.Now(), &err)
+	if err := cond.valid(); err != nil {
+		return err
+	}
+	var opts minio.PutObjectOptions
+	if cond.IfNoneMatch {
+		opts.SetMatchETagExcept("*")
+	} else {
+		opts.SetMatchETag(strings.Trim(cond.IfMatch, `"`))
+	}
+	err = s.put(ctx, key, data, contentType, opts)
+	if errors.Is(err, ErrNotFound) {
+		// If-Match on a key that is gone: the object changed.
+		return fmt.Errorf("store put %s: %w (the object is gone)", key, ErrPrecondition)
+	}
+	return err
+}
+
+func (s *MinIOStore) put(ctx context.Context, key string, data []byte, contentType string, opts minio.PutObjectOptions) error {
 	if err := ValidKey(key); err != nil {
 		return fmt.Errorf("store put: %w", err)
 	}
@@ -225,8 +250,8 @@ func (s *MinIOStore) Put(ctx context.Context, key string, data []byte, contentTy
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err = s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)),
-		minio.PutObjectOptions{ContentType: contentType})
+	opts.ContentType = contentType
+	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
 	if err != nil {
 		return classifyMinIO(opPut, key, err)
 	}
@@ -275,6 +300,35 @@ func (s *MinIOStore) List(ctx context.Context, prefix string) (_ []string, err e
 	return keys, nil
 }
 
+// ListPage implements Store with one listing request of up to limit keys
+// (S3's StartAfter and MaxKeys).
+func (s *MinIOStore) ListPage(ctx context.Context, prefix, after string, limit int) (_ []string, err error) {
+	defer s.metrics.observe(opList, time.Now(), &err)
+	if limit < 1 {
+		return nil, fmt.Errorf("store list %q: limit %d: %w", prefix, limit, ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(opList, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel() // stops minio-go's listing goroutine once the page is full
+	keys := []string{}
+	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true, StartAfter: after, MaxKeys: min(limit, 1000)}
+	for info := range s.client.ListObjects(ctx, s.bucket, opts) {
+		if info.Err != nil {
+			return nil, classifyMinIO(opList, prefix, info.Err)
+		}
+		keys = append(keys, info.Key)
+		if len(keys) == limit {
+			return keys, nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, classifyMinIO(opList, prefix, err)
+	}
+	return keys, nil
+}
+
 // Ping implements Store: the bucket must exist and answer.
 func (s *MinIOStore) Ping(ctx context.Context) (err error) {
 	defer s.metrics.observe(opPing, time.Now(), &err)
@@ -310,6 +364,8 @@ func minioSentinel(err error) error {
 		switch {
 		case resp.Code == minio.NoSuchKey:
 			return ErrNotFound
+		case resp.Code == "PreconditionFailed", resp.StatusCode == http.StatusPreconditionFailed:
+			return ErrPrecondition
 		case resp.Code == minio.NoSuchBucket, resp.StatusCode >= 500:
 			return ErrUnavailable
 		case resp.Code == "RequestTimeout":
