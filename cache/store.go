@@ -77,10 +77,11 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
 	// Delete removes the key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
-	// PutIf is Put under a condition; when it does not hold the error wraps
-	// ErrPrecondition and nothing is written. Two writers racing on one
-	// key with the same condition: exactly one succeeds.
-	PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) error
+	// PutIf is Put under a condition and returns the new object's ETag;
+	// when the condition does not hold the error wraps ErrPrecondition and
+	// nothing is written. Two writers racing on one key with the same
+	// condition: exactly one succeeds.
+	PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (string, error)
 	// List returns every key starting with prefix, recursively, sorted.
 	List(ctx context.Context, prefix string) ([]string, error)
 	// ListPage returns at most limit keys starting with prefix that sort

@@ -15,10 +15,14 @@ func runConditionalConformance(t *testing.T, newStore func(t *testing.T) Store) 
 		t.Parallel()
 		s := newStore(t)
 		create := Condition{IfNoneMatch: true}
-		if err := s.PutIf(t.Context(), "leases/a", []byte("one"), "text/plain", create); err != nil {
+		etag, err := s.PutIf(t.Context(), "leases/a", []byte("one"), "text/plain", create)
+		if err != nil {
 			t.Fatalf("PutIf(create) on a new key = %v, want nil", err)
 		}
-		err := s.PutIf(t.Context(), "leases/a", []byte("two"), "text/plain", create)
+		if got, _ := s.Get(t.Context(), "leases/a"); got.ETag != etag || etag == "" {
+			t.Errorf("PutIf returned ETag %q, Get reports %q; want the same, not empty", etag, got.ETag)
+		}
+		_, err = s.PutIf(t.Context(), "leases/a", []byte("two"), "text/plain", create)
 		if !errors.Is(err, ErrPrecondition) {
 			t.Fatalf("PutIf(create) on an existing key = %v, want ErrPrecondition", err)
 		}
@@ -34,22 +38,22 @@ func runConditionalConformance(t *testing.T, newStore func(t *testing.T) Store) 
 		if err != nil || first.ETag == "" {
 			t.Fatalf("Get = %+v, %v; want an ETag", first.ETag, err)
 		}
-		if err := s.PutIf(t.Context(), "m/b1", []byte("v2"), "application/json", Condition{IfMatch: first.ETag}); err != nil {
+		if _, err := s.PutIf(t.Context(), "m/b1", []byte("v2"), "application/json", Condition{IfMatch: first.ETag}); err != nil {
 			t.Fatalf("PutIf(IfMatch current) = %v, want nil", err)
 		}
 		second, _ := s.Get(t.Context(), "m/b1")
 		if second.ETag == first.ETag || string(second.Data) != "v2" {
 			t.Fatalf("after the swap: %q with ETag %q (before %q), want v2 with a new ETag", second.Data, second.ETag, first.ETag)
 		}
-		err = s.PutIf(t.Context(), "m/b1", []byte("v3"), "application/json", Condition{IfMatch: first.ETag})
+		_, err = s.PutIf(t.Context(), "m/b1", []byte("v3"), "application/json", Condition{IfMatch: first.ETag})
 		if !errors.Is(err, ErrPrecondition) {
 			t.Fatalf("PutIf(IfMatch stale ETag) = %v, want ErrPrecondition", err)
 		}
-		err = s.PutIf(t.Context(), "m/missing", []byte("x"), "", Condition{IfMatch: first.ETag})
+		_, err = s.PutIf(t.Context(), "m/missing", []byte("x"), "", Condition{IfMatch: first.ETag})
 		if !errors.Is(err, ErrPrecondition) {
 			t.Fatalf("PutIf(IfMatch) on a missing key = %v, want ErrPrecondition", err)
 		}
-		if err := s.PutIf(t.Context(), "m/b1", []byte("x"), "", Condition{}); err == nil {
+		if _, err := s.PutIf(t.Context(), "m/b1", []byte("x"), "", Condition{}); err == nil {
 			t.Error("PutIf without a condition = nil, want an error")
 		}
 	})
@@ -66,7 +70,7 @@ func runConditionalConformance(t *testing.T, newStore func(t *testing.T) Store) 
 		errs := make([]error, racers)
 		for i := range racers {
 			wg.Go(func() {
-				errs[i] = s.PutIf(t.Context(), "race/k", fmt.Appendf(nil, "racer %d", i), "", Condition{IfMatch: base.ETag})
+				_, errs[i] = s.PutIf(t.Context(), "race/k", fmt.Appendf(nil, "racer %d", i), "", Condition{IfMatch: base.ETag})
 			})
 		}
 		wg.Wait()

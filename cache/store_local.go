@@ -109,7 +109,7 @@ func (s *LocalStore) get(key string) (Object, error) {
 	if err != nil {
 		return Object{}, fmt.Errorf("store get %s: %w", key, err)
 	}
-	return Object{Data: data, ContentType: ct, ModTime: info.ModTime(), Size: int64(len(data)), ETag: localETag(raw)}, nil
+	return Object{Data: data, ContentType: ct, ModTime: info.ModTime(), Size: int64(len(data)), ETag: localETag(ct, data)}, nil
 }
 
 // Put implements Store: it writes a temporary file in the object's directory,

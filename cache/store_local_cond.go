@@ -17,40 +17,48 @@ import (
 // directory. It ends in neither object suffix, so no key maps onto it.
 const localLockName = ".lock"
 
-// localETag is the ETag of an object file: a hash of its header and data,
-// so it changes with the content or the content type.
-func localETag(raw []byte) string {
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:16])
+// localETag is the ETag of an object: a hash of its content type and
+// data, so it changes with either.
+func localETag(contentType string, data []byte) string {
+	h := sha256.New()
+	h.Write([]byte(contentType + "\n"))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // PutIf implements Store: under an exclusive lock of the directory it reads
 // the object's current ETag, checks the condition and then puts as Put does.
-func (s *LocalStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (err error) {
+func (s *LocalStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (_ string, err error) {
 	defer s.metrics.observe(opPut, time.Now(), &err)
 	if err := cond.valid(); err != nil {
-		return err
+		return "", err
 	}
 	if err := ctx.Err(); err != nil {
-		return ctxError(opPut, err)
+		return "", ctxError(opPut, err)
 	}
 	unlock, err := s.lock()
 	if err != nil {
-		return fmt.Errorf("store put %s: %w", key, err)
+		return "", fmt.Errorf("store put %s: %w", key, err)
 	}
 	defer unlock()
 	cur, err := s.get(key)
 	switch {
 	case err == nil && cond.IfNoneMatch:
-		return fmt.Errorf("store put %s: %w (the key exists)", key, ErrPrecondition)
+		return "", fmt.Errorf("store put %s: %w (the key exists)", key, ErrPrecondition)
 	case err == nil && cur.ETag != strings.Trim(cond.IfMatch, `"`):
-		return fmt.Errorf("store put %s: %w (the object changed)", key, ErrPrecondition)
+		return "", fmt.Errorf("store put %s: %w (the object changed)", key, ErrPrecondition)
 	case errors.Is(err, ErrNotFound) && cond.IfMatch != "":
-		return fmt.Errorf("store put %s: %w (the object is gone)", key, ErrPrecondition)
+		return "", fmt.Errorf("store put %s: %w (the object is gone)", key, ErrPrecondition)
 	case err != nil && !errors.Is(err, ErrNotFound):
-		return err
+		return "", err
 	}
-	return s.put(ctx, key, data, contentType)
+	if contentType == "" {
+		contentType = DefaultContentType
+	}
+	if err := s.put(ctx, key, data, contentType); err != nil {
+		return "", err
+	}
+	return localETag(contentType, data), nil
 }
 
 // lock takes the directory's conditional-write lock; the result releases it.

@@ -211,15 +211,16 @@ func (s *MinIOStore) Get(ctx context.Context, key string) (_ Object, err error) 
 // Put implements Store. An S3 PUT is atomic: the object appears whole or not.
 func (s *MinIOStore) Put(ctx context.Context, key string, data []byte, contentType string) (err error) {
 	defer s.metrics.observe(opPut, time.Now(), &err)
-	return s.put(ctx, key, data, contentType, minio.PutObjectOptions{})
+	_, err = s.put(ctx, key, data, contentType, minio.PutObjectOptions{})
+	return err
 }
 
 // PutIf implements Store with S3's conditional PUT (If-Match, or
 // If-None-Match: *), which MinIO evaluates atomically.
-func (s *MinIOStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (err error) {
+func (s *MinIOStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (_ string, err error) {
 	defer s.metrics.observe(opPut, time.Now(), &err)
 	if err := cond.valid(); err != nil {
-		return err
+		return "", err
 	}
 	var opts minio.PutObjectOptions
 	if cond.IfNoneMatch {
@@ -227,35 +228,35 @@ func (s *MinIOStore) PutIf(ctx context.Context, key string, data []byte, content
 	} else {
 		opts.SetMatchETag(strings.Trim(cond.IfMatch, `"`))
 	}
-	err = s.put(ctx, key, data, contentType, opts)
+	etag, err := s.put(ctx, key, data, contentType, opts)
 	if errors.Is(err, ErrNotFound) {
 		// If-Match on a key that is gone: the object changed.
-		return fmt.Errorf("store put %s: %w (the object is gone)", key, ErrPrecondition)
+		return "", fmt.Errorf("store put %s: %w (the object is gone)", key, ErrPrecondition)
 	}
-	return err
+	return etag, err
 }
 
-func (s *MinIOStore) put(ctx context.Context, key string, data []byte, contentType string, opts minio.PutObjectOptions) error {
+func (s *MinIOStore) put(ctx context.Context, key string, data []byte, contentType string, opts minio.PutObjectOptions) (string, error) {
 	if err := ValidKey(key); err != nil {
-		return fmt.Errorf("store put: %w", err)
+		return "", fmt.Errorf("store put: %w", err)
 	}
 	if err := validContentType(contentType); err != nil {
-		return fmt.Errorf("store put %s: %w", key, err)
+		return "", fmt.Errorf("store put %s: %w", key, err)
 	}
 	if contentType == "" {
 		contentType = DefaultContentType
 	}
 	if err := ctx.Err(); err != nil {
-		return ctxError(opPut, err)
+		return "", ctxError(opPut, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	opts.ContentType = contentType
-	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+	info, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
 	if err != nil {
-		return classifyMinIO(opPut, key, err)
+		return "", classifyMinIO(opPut, key, err)
 	}
-	return nil
+	return info.ETag, nil
 }
 
 // Delete implements Store. S3 reports success for a missing key.
