@@ -41,6 +41,8 @@ const (
 	variantsPrefix  = "variants/"
 	manifestsPrefix = "manifests/"
 	jobsPrefix      = "jobs/"
+	openJobsPrefix  = "jobs-open/"
+	jobOwnersPrefix = "jobs-owners/"
 	metaPrefix      = "meta/"
 )
 
@@ -55,8 +57,22 @@ func ManifestKey(bookID string) string { return manifestsPrefix + bookID + ".jso
 // JobKey is where a job record is stored.
 func JobKey(jobID string) string { return jobsPrefix + jobID }
 
-// JobsPrefix is the prefix under which every job record lives.
+// JobsPrefix is the prefix of finished job records. Nothing lists it: its
+// records expire by the store's lifecycle rule (Expirer).
 func JobsPrefix() string { return jobsPrefix }
+
+// OpenJobKey is where a queued or running job's record lives until it
+// finishes: the index of open jobs is this prefix.
+func OpenJobKey(jobID string) string { return openJobsPrefix + jobID }
+
+// OpenJobsPrefix is the prefix of open job records.
+func OpenJobsPrefix() string { return openJobsPrefix }
+
+// JobOwnerKey is the heartbeat of one job-queue process (its lease).
+func JobOwnerKey(owner string) string { return jobOwnersPrefix + owner }
+
+// JobOwnersPrefix is the prefix of the heartbeats.
+func JobOwnersPrefix() string { return jobOwnersPrefix }
 
 // MetaKey is where the metadata (dominant colour, blurhash, LQIP) of one
 // version of a book is stored, beside its manifest.

@@ -92,6 +92,15 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// Expirer is a Store that removes old objects by itself: an object-store
+// lifecycle rule, so expiring a prefix costs no listing by the service.
+type Expirer interface {
+	// ExpirePrefix makes objects under prefix go away about age after their
+	// last write (S3 counts in whole days, rounded up). Calling it again
+	// with the same prefix replaces the rule.
+	ExpirePrefix(ctx context.Context, prefix string, age time.Duration) error
+}
+
 // ValidKey reports whether key is usable by every Store. A key is 1-1024
 // bytes of valid UTF-8 without control characters or backslashes, made of
 // '/'-separated segments none of which is empty, "." or "..". So it has no

@@ -221,12 +221,29 @@ func (s *LocalStore) List(ctx context.Context, prefix string) (_ []string, err e
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(opList, err)
 	}
+	keys := []string{}
+	err = s.walkObjects(ctx, prefix, func(key, _ string, _ fs.DirEntry) {
+		keys = append(keys, key)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxError(opList, ctx.Err())
+		}
+		return nil, fmt.Errorf("store list %q: %w", prefix, err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// walkObjects calls fn for every object under prefix, with its key and
+// file name. It walks only the deepest directory the prefix names in full,
+// skips temporary files and never follows symlinks.
+func (s *LocalStore) walkObjects(ctx context.Context, prefix string, fn func(key, name string, d fs.DirEntry)) error {
 	start, ok := localListStart(prefix)
 	if !ok {
-		return []string{}, nil // no valid key can start with this prefix
+		return nil // no valid key can start with this prefix
 	}
-	keys := []string{}
-	err = fs.WalkDir(s.root.FS(), start, func(name string, d fs.DirEntry, err error) error {
+	return fs.WalkDir(s.root.FS(), start, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if name == start && isLocalNotExist(err) {
 				return fs.SkipAll
@@ -246,18 +263,10 @@ func (s *LocalStore) List(ctx context.Context, prefix string) (_ []string, err e
 			return nil
 		}
 		if key := localKeyFromPath(name); strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
+			fn(key, name, d)
 		}
 		return nil
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctxError(opList, ctx.Err())
-		}
-		return nil, fmt.Errorf("store list %q: %w", prefix, err)
-	}
-	sort.Strings(keys)
-	return keys, nil
 }
 
 // localListStart returns the directory to walk for prefix: the directories of

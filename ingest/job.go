@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bookcovers/image-worker/cache"
 )
 
 // JobState is the life cycle of a job: queued → running → succeeded | failed.
-// A running job whose process died is queued again on the next start-up.
+// A job stays running until its outcome is delivered to the Notifier (or
+// durably queued by it); a job whose owner died is taken over (jobs_lease.go).
 type JobState string
 
 // Job states.
@@ -41,6 +44,16 @@ type Job struct {
 	Attempts  int       `json:"attempts"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// Owner is the job queue process that runs the job; LeaseUntil is how
+	// long the record alone keeps it owned (the owner's heartbeat extends
+	// it, see jobs_lease.go).
+	Owner      string    `json:"owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	// Notify is the outcome (succeeded or failed) whose notification is
+	// still to be delivered; Manifest is what a succeeded one announces.
+	Notify   JobState        `json:"notify,omitempty"`
+	Manifest *cache.Manifest `json:"manifest,omitempty"`
 }
 
 // jobIDLen is the number of random bytes in a job id (hex-encoded).
@@ -69,12 +82,6 @@ func ValidJobID(id string) error {
 }
 
 func jobKey(bookID, imageURL string) string { return bookID + "\x00" + imageURL }
-
-func failJob(j *Job, err error) {
-	code := Code(err)
-	j.State = JobFailed
-	j.Error = &JobError{Code: code, Message: Message(code)}
-}
 
 // errorsIsFinal reports whether a warm error ends the job (anything but a
 // passing storage fault).

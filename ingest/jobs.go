@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,16 +20,19 @@ type Warm interface {
 	Warm(ctx context.Context, bookID, imageURL string, refresh bool) (cache.Manifest, error)
 }
 
-// Notifier hears about finished jobs: result events, catalog write-back. Its
-// errors are logged and counted; the job's own outcome stands.
+// Notifier hears about finished jobs: result events, catalog write-back.
+// A job is shown as finished only once its Notifier accepted the outcome
+// (delivered it, or queued it durably); until then it stays open and the
+// call is retried with backoff, across restarts and takeovers.
 type Notifier interface {
 	JobSucceeded(ctx context.Context, job Job, m cache.Manifest) error
 	JobFailed(ctx context.Context, job Job) error
 }
 
 // Jobs is the durable job queue behind POST /process. A job is written to the
-// store before Submit returns; workers run it through the Warmer; jobs left
-// queued or running by a crash are resumed by Start.
+// store before Submit returns; workers run it through the Warmer. Open jobs
+// are found through an index and owned under a lease (jobs_lease.go), so
+// start-up never reads the history and a dead replica's jobs run elsewhere.
 type Jobs struct {
 	cfg         JobsConfig
 	store       cache.Store
@@ -39,23 +41,28 @@ type Jobs struct {
 	notifier    Notifier
 	log         *slog.Logger
 	now         func() time.Time
+	owner       string
 	sf          singleflight.Group
 
 	mu      sync.Mutex
-	active  map[string]*Job // by job id: queued or running
+	active  map[string]*Job // by job id: queued or running, owned by this process
 	byKey   map[string]string
-	recent  map[string]*Job // finished, kept so Get answers while the store is down
-	order   []string        // finished ids, oldest first, bounding recent
-	pending []string        // queued job ids, FIFO
-	done    doneSignals     // closed by finish for Wait (wait.go)
+	etags   map[string]string // ETag of the open record this process last wrote
+	seen    map[string]string // open jobs of live owners, by id, from the last scan
+	tries   map[string]int    // failed notifications per job, for the backoff
+	recent  map[string]*Job   // finished, kept so Get answers while the store is down
+	order   []string          // finished ids, oldest first, bounding recent
+	pending []string          // queued job ids, FIFO
+	done    doneSignals       // closed by finish for Wait (wait.go)
 	signal  chan struct{}
 	closing chan struct{}
 	wg      sync.WaitGroup
 	timers  sync.WaitGroup
+	loops   sync.WaitGroup
 
 	set                                       *metrics.Set
 	submitted, deduped, succeeded, failed, re *metrics.Counter
-	panics                                    *metrics.Counter
+	panics, takeovers, lost                   *metrics.Counter
 	notifyErrors                              *metrics.Counter
 }
 
@@ -66,10 +73,15 @@ func NewJobs(cfg JobsConfig, store cache.Store, warm Warm, validateURL func(stri
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	owner := cfg.Owner
+	if owner == "" {
+		owner = defaultOwner()
+	}
 	set := metrics.NewSet()
 	j := &Jobs{
-		cfg: cfg, store: store, warm: warm, validateURL: validateURL, notifier: notifier, log: logger, now: time.Now,
+		cfg: cfg, store: store, warm: warm, validateURL: validateURL, notifier: notifier, log: logger.With("owner", owner), now: time.Now, owner: owner,
 		active: map[string]*Job{}, byKey: map[string]string{}, recent: map[string]*Job{},
+		etags: map[string]string{}, seen: map[string]string{}, tries: map[string]int{},
 		signal: make(chan struct{}, 1), closing: make(chan struct{}),
 		set:          set,
 		submitted:    set.NewCounter(`covers_ingest_jobs_submitted_total`),
@@ -78,6 +90,8 @@ func NewJobs(cfg JobsConfig, store cache.Store, warm Warm, validateURL func(stri
 		failed:       set.NewCounter(`covers_ingest_jobs_finished_total{result="failed"}`),
 		panics:       set.NewCounter(`covers_panics_total{component="jobs"}`),
 		re:           set.NewCounter(`covers_ingest_jobs_retries_total`),
+		takeovers:    set.NewCounter(`covers_ingest_jobs_taken_over_total`),
+		lost:         set.NewCounter(`covers_ingest_jobs_lost_lease_total`),
 		notifyErrors: set.NewCounter(`covers_ingest_job_notify_errors_total`),
 	}
 	set.NewGauge(`covers_ingest_jobs_queued`, func() float64 {
@@ -90,6 +104,9 @@ func NewJobs(cfg JobsConfig, store cache.Store, warm Warm, validateURL func(stri
 
 // Metrics returns the job metrics.
 func (j *Jobs) Metrics() *metrics.Set { return j.set }
+
+// Owner is the name this process's jobs carry.
+func (j *Jobs) Owner() string { return j.owner }
 
 // Submit records a warm job durably and queues it. Re-submitting the same
 // book and URL while a job for them is queued or running returns that job.
@@ -121,7 +138,7 @@ func (j *Jobs) Submit(ctx context.Context, bookID, imageURL string, refresh bool
 		}
 		now := j.now().UTC()
 		job := &Job{ID: newJobID(), BookID: bookID, ImageURL: imageURL, Refresh: refresh, State: JobQueued, CreatedAt: now, UpdatedAt: now}
-		if err := j.save(ctx, job); err != nil {
+		if err := j.create(ctx, job); err != nil {
 			return Job{}, err
 		}
 		j.submitted.Inc()
@@ -156,52 +173,71 @@ func (j *Jobs) Get(ctx context.Context, id string) (Job, error) {
 	return j.load(ctx, id)
 }
 
-// Start resumes unfinished jobs from the store and starts the workers.
+// Start starts the workers and, in the background, the heartbeat and the
+// scan of the open-jobs index that resumes unfinished jobs; it reads
+// nothing before returning, so listeners serve at once whatever the
+// history holds. The store's lifecycle rule (cache.Expirer) is installed
+// in the background too.
 func (j *Jobs) Start(ctx context.Context) error {
-	keys, err := j.store.List(ctx, cache.JobsPrefix())
-	if err != nil {
-		return fmt.Errorf("resume jobs: %w", err)
-	}
-	resumed := 0
-	for _, k := range keys {
-		id := k[len(cache.JobsPrefix()):]
-		job, err := j.load(ctx, id)
-		if err != nil {
-			j.log.Warn("skip unreadable job", "job_id", id, "error", err)
-			continue
-		}
-		if job.State.Finished() {
-			if j.now().Sub(job.UpdatedAt) > j.cfg.Retention {
-				_ = j.store.Delete(ctx, k)
-			}
-			continue
-		}
-		job.State = JobQueued
-		j.enqueue(&job)
-		resumed++
-	}
-	if resumed > 0 {
-		j.log.Info("resumed unfinished jobs", "count", resumed)
-	}
 	for range j.cfg.Workers {
 		j.wg.Add(1)
 		go j.work()
 	}
+	j.loops.Add(3)
+	go j.heartbeatLoop()
+	go j.scanLoop()
+	go j.expireFinished(context.WithoutCancel(ctx))
 	return nil
 }
 
 // Stop stops taking jobs and waits for running ones until ctx ends. Jobs
-// still queued or running stay recorded and are resumed on the next start.
+// still open stay recorded; the heartbeat is expired so other replicas
+// take them over at their next scan (a restart of this one does too).
 func (j *Jobs) Stop(ctx context.Context) error {
 	close(j.closing)
 	done := make(chan struct{})
-	go func() { j.wg.Wait(); j.timers.Wait(); close(done) }()
+	go func() { j.wg.Wait(); j.timers.Wait(); j.loops.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("stop jobs: %w", ctx.Err())
 	}
+	if err := j.beat(ctx, j.now()); err != nil {
+		j.log.Warn("expire job heartbeat failed; other replicas take over after the lease", "error", err)
+	}
+	return nil
+}
+
+// expireFinished installs the store's expiry of finished job records and
+// of stale heartbeats, where the store has one.
+func (j *Jobs) expireFinished(ctx context.Context) {
+	defer j.loops.Done()
+	e, ok := j.store.(cache.Expirer)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-j.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	j.recovered("expire job records", func() {
+		for _, rule := range []struct {
+			prefix string
+			age    time.Duration
+		}{{cache.JobsPrefix(), j.cfg.Retention}, {cache.JobOwnersPrefix(), 24 * time.Hour}} {
+			ectx, cancel := context.WithTimeout(ctx, j.cfg.StoreTimeout)
+			err := e.ExpirePrefix(ectx, rule.prefix, rule.age)
+			cancel()
+			if err != nil {
+				j.log.Warn("install expiry of job records failed", "prefix", rule.prefix, "error", err)
+			}
+		}
+	})
 }
 
 func (j *Jobs) enqueue(job *Job) {
@@ -218,6 +254,11 @@ func (j *Jobs) enqueue(job *Job) {
 
 func (j *Jobs) next() (*Job, bool) {
 	for {
+		select {
+		case <-j.closing:
+			return nil, false // queued jobs stay open: taken over elsewhere
+		default:
+		}
 		j.mu.Lock()
 		if len(j.pending) > 0 {
 			id := j.pending[0]
@@ -254,8 +295,8 @@ func (j *Jobs) work() {
 
 // runRecovered runs a job; a panic outside its warm (which fails the job,
 // see warmJob), in a notifier say, is logged and counted, the job stays
-// recorded as running and is resumed on the next start, and the worker
-// goes on.
+// recorded as open and is taken over once this process's lease ends, and
+// the worker goes on.
 func (j *Jobs) runRecovered(job *Job) {
 	var err error
 	defer func() {
@@ -273,50 +314,80 @@ func (j *Jobs) warmJob(ctx context.Context, job *Job) (m cache.Manifest, err err
 	return j.warm.Warm(ctx, job.BookID, job.ImageURL, job.Refresh)
 }
 
+// run moves a job one step: warm it (unless its outcome is known and only
+// its notification is pending), record the outcome, deliver it.
 func (j *Jobs) run(job *Job) {
 	ctx := context.Background()
-	j.update(ctx, job, func(jb *Job) { jb.State = JobRunning; jb.Attempts++ })
-	wctx, cancel := context.WithTimeout(ctx, j.cfg.Timeout)
-	m, err := j.warmJob(wctx, job)
-	cancel()
-	switch {
-	case err == nil:
-		done := func(jb *Job) { jb.State = JobSucceeded; jb.Version = m.Version; jb.Error = nil }
-		j.notify(ctx, job, done, func(ctx context.Context, n Notifier, snap Job) error { return n.JobSucceeded(ctx, snap, m) })
-		j.finish(ctx, job, done)
-		j.succeeded.Inc()
-		j.log.Info("job succeeded", "job_id", job.ID, "book_id", job.BookID, "version", m.Version)
-	case errorsIsFinal(err) || j.attempts(job) >= j.cfg.MaxAttempts:
-		done := func(jb *Job) { failJob(jb, err) }
-		j.notify(ctx, job, done, func(ctx context.Context, n Notifier, snap Job) error { return n.JobFailed(ctx, snap) })
-		j.finish(ctx, job, done)
-		j.failed.Inc()
-		j.log.Info("job failed", "job_id", job.ID, "book_id", job.BookID, "code", Code(err), "error", err)
-	default:
-		j.re.Inc()
-		j.update(ctx, job, func(jb *Job) { jb.State = JobQueued })
-		delay := j.backoff(j.attempts(job))
-		j.log.Warn("job will retry", "job_id", job.ID, "book_id", job.BookID, "code", Code(err), "retry_in_ms", delay.Milliseconds(), "error", err)
-		j.retryAfter(job, delay)
+	j.mu.Lock()
+	pending := job.Notify
+	j.mu.Unlock()
+	if pending == "" {
+		if !j.update(ctx, job, func(jb *Job) { jb.State = JobRunning; jb.Attempts++ }) {
+			return
+		}
+		wctx, cancel := context.WithTimeout(ctx, j.cfg.Timeout)
+		m, err := j.warmJob(wctx, job)
+		cancel()
+		var outcome func(*Job)
+		switch {
+		case err == nil:
+			outcome = func(jb *Job) { jb.Notify = JobSucceeded; jb.Version = m.Version; jb.Manifest = &m; jb.Error = nil }
+		case errorsIsFinal(err) || j.attempts(job) >= j.cfg.MaxAttempts:
+			outcome = func(jb *Job) { jb.Notify = JobFailed; jb.Error = failure(err) }
+			j.log.Info("job failed", "job_id", job.ID, "book_id", job.BookID, "code", Code(err), "error", err)
+		default:
+			j.re.Inc()
+			if !j.update(ctx, job, func(jb *Job) { jb.State = JobQueued }) {
+				return
+			}
+			delay := j.backoff(j.attempts(job))
+			j.log.Warn("job will retry", "job_id", job.ID, "book_id", job.BookID, "code", Code(err), "retry_in_ms", delay.Milliseconds(), "error", err)
+			j.retryAfter(job, delay)
+			return
+		}
+		if !j.update(ctx, job, outcome) {
+			return
+		}
 	}
+	j.deliver(ctx, job)
 }
 
-// notify tells the notifier about a job's final state (change applied to a
-// copy) before the job is shown as finished, with its own budget.
-func (j *Jobs) notify(ctx context.Context, job *Job, change func(*Job), call func(context.Context, Notifier, Job) error) {
-	if j.notifier == nil {
-		return
-	}
+// deliver hands a job's outcome to the notifier and finishes the job; when
+// the notifier fails the job stays open (running, outcome recorded) and
+// delivery is retried with backoff.
+func (j *Jobs) deliver(ctx context.Context, job *Job) {
 	j.mu.Lock()
 	snap := *job
 	j.mu.Unlock()
-	change(&snap)
-	nctx, cancel := context.WithTimeout(ctx, j.cfg.StoreTimeout)
-	defer cancel()
-	if err := call(nctx, j.notifier, snap); err != nil {
-		j.notifyErrors.Inc()
-		j.log.Warn("job notification failed", "job_id", job.ID, "book_id", job.BookID, "error", err)
+	m := snap.Manifest
+	snap.State, snap.Notify, snap.Manifest = snap.Notify, "", nil
+	if j.notifier != nil {
+		nctx, cancel := context.WithTimeout(ctx, j.cfg.StoreTimeout)
+		var err error
+		if snap.State == JobSucceeded && m != nil {
+			err = j.notifier.JobSucceeded(nctx, snap, *m)
+		} else {
+			err = j.notifier.JobFailed(nctx, snap)
+		}
+		cancel()
+		if err != nil {
+			j.notifyErrors.Inc()
+			j.mu.Lock()
+			j.tries[job.ID]++
+			n := j.tries[job.ID]
+			j.mu.Unlock()
+			delay := j.backoff(n)
+			j.log.Warn("job notification failed; the job stays open and is retried", "job_id", job.ID, "book_id", job.BookID, "retry_in_ms", delay.Milliseconds(), "error", err)
+			j.retryAfter(job, delay)
+			return
+		}
 	}
+	j.finish(ctx, job, snap)
+}
+
+func failure(err error) *JobError {
+	code := Code(err)
+	return &JobError{Code: code, Message: Message(code)}
 }
 
 func (j *Jobs) attempts(job *Job) int {
@@ -341,35 +412,73 @@ func (j *Jobs) retryAfter(job *Job, delay time.Duration) {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			j.enqueue(job)
+			j.requeue(job)
 		case <-j.closing:
-			// Stays queued in the store: resumed on the next start.
+			// Stays open in the store: taken over after this process.
 		}
 	}()
 }
 
-// update changes a job under the lock and writes it; a failed write is
-// logged, and the next write (or a resume) carries the state.
-func (j *Jobs) update(ctx context.Context, job *Job, change func(*Job)) {
+// requeue puts an active job back in the queue.
+func (j *Jobs) requeue(job *Job) {
+	j.mu.Lock()
+	j.pending = append(j.pending, job.ID)
+	j.mu.Unlock()
+	select {
+	case j.signal <- struct{}{}:
+	default:
+	}
+}
+
+// update changes a job under the lock and writes its open record. A
+// passing store failure is logged (the next write, or a takeover, carries
+// the state); false means the job was taken over by another process and
+// is dropped here.
+func (j *Jobs) update(ctx context.Context, job *Job, change func(*Job)) bool {
 	j.mu.Lock()
 	change(job)
 	job.UpdatedAt = j.now().UTC()
 	snapshot := *job
 	j.mu.Unlock()
-	if err := j.save(ctx, &snapshot); err != nil {
+	err := j.write(ctx, snapshot)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, errNotOwner):
+		j.lost.Inc()
+		j.log.Warn("job taken over by another replica; dropped here", "job_id", job.ID, "book_id", job.BookID)
+		j.drop(job)
+		return false
+	default:
 		j.log.Warn("write job record failed", "job_id", job.ID, "error", err)
+		return true
 	}
 }
 
-func (j *Jobs) finish(ctx context.Context, job *Job, change func(*Job)) {
+// drop forgets a job another process owns now.
+func (j *Jobs) drop(job *Job) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.active, job.ID)
+	delete(j.etags, job.ID)
+	delete(j.tries, job.ID)
+	if j.byKey[jobKey(job.BookID, job.ImageURL)] == job.ID {
+		delete(j.byKey, jobKey(job.BookID, job.ImageURL))
+	}
+}
+
+// finish shows the job as finished and records it. The record is retried
+// in the background until the store takes it; until then the job stays in
+// the open index and is delivered again after a takeover (at least once).
+func (j *Jobs) finish(ctx context.Context, job *Job, final Job) {
 	// One critical section: the job is final and no longer found by book and
 	// URL at the same moment, so a re-post (e.g. ?refresh=true) right now
 	// makes a new job instead of joining the finished one.
 	j.mu.Lock()
-	change(job)
-	job.UpdatedAt = j.now().UTC()
-	snapshot := *job
+	final.UpdatedAt = j.now().UTC()
+	*job = final
 	delete(j.active, job.ID)
+	delete(j.tries, job.ID)
 	if j.byKey[jobKey(job.BookID, job.ImageURL)] == job.ID {
 		delete(j.byKey, jobKey(job.BookID, job.ImageURL))
 	}
@@ -381,35 +490,32 @@ func (j *Jobs) finish(ctx context.Context, job *Job, change func(*Job)) {
 		j.order = j.order[1:]
 	}
 	j.mu.Unlock()
-	if err := j.save(ctx, &snapshot); err != nil {
-		j.log.Warn("write job record failed", "job_id", job.ID, "error", err)
+	if final.State == JobSucceeded {
+		j.succeeded.Inc()
+		j.log.Info("job succeeded", "job_id", job.ID, "book_id", job.BookID, "version", job.Version)
+	} else {
+		j.failed.Inc()
 	}
+	j.record(ctx, final, 0)
 }
 
-func (j *Jobs) save(ctx context.Context, job *Job) error {
-	data, err := json.Marshal(job)
-	if err != nil {
-		return fmt.Errorf("save job: %w", err)
+// record writes a finished job, retrying with backoff until the store
+// takes it or the queue closes.
+func (j *Jobs) record(ctx context.Context, final Job, attempt int) {
+	err := j.close(ctx, final)
+	if err == nil {
+		return
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.cfg.StoreTimeout)
-	defer cancel()
-	if err := j.store.Put(sctx, cache.JobKey(job.ID), data, "application/json"); err != nil {
-		return fmt.Errorf("save job %s: %w", job.ID, err)
-	}
-	return nil
-}
-
-func (j *Jobs) load(ctx context.Context, id string) (Job, error) {
-	obj, err := j.store.Get(ctx, cache.JobKey(id))
-	if errors.Is(err, cache.ErrNotFound) {
-		return Job{}, fmt.Errorf("load job %s: %w", id, ErrJobNotFound)
-	}
-	if err != nil {
-		return Job{}, fmt.Errorf("load job %s: %w", id, err)
-	}
-	var job Job
-	if err := json.Unmarshal(obj.Data, &job); err != nil {
-		return Job{}, fmt.Errorf("load job %s: decode: %w", id, err)
-	}
-	return job, nil
+	j.log.Warn("write finished job record failed; will retry", "job_id", final.ID, "error", err)
+	j.timers.Add(1)
+	go func() {
+		defer j.timers.Done()
+		t := time.NewTimer(j.backoff(attempt + 1))
+		defer t.Stop()
+		select {
+		case <-t.C:
+			j.record(ctx, final, attempt+1)
+		case <-j.closing:
+		}
+	}()
 }

@@ -51,21 +51,7 @@ func (f *fakeWarm) count() int {
 
 func testJobs(t *testing.T, store cache.Store, w Warm) *Jobs {
 	t.Helper()
-	cfg := DefaultJobsConfig()
-	cfg.RetryBase, cfg.RetryMax = time.Millisecond, 5*time.Millisecond
-	j, err := NewJobs(cfg, store, w, func(string) error { return nil }, nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = j.Stop(ctx)
-	})
-	return j
+	return leaseJobs(t, store, w, nil, "", DefaultJobsConfig().Lease)
 }
 
 func waitJob(t *testing.T, j *Jobs, id string) Job {
@@ -98,13 +84,13 @@ func TestJobsRecordDurablyBeforeReturning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := store.Get(t.Context(), cache.JobKey(job.ID))
+	obj, err := store.Get(t.Context(), cache.OpenJobKey(job.ID))
 	if err != nil {
-		t.Fatalf("job record not in the store after Submit: %v", err)
+		t.Fatalf("open job record not in the store after Submit: %v", err)
 	}
 	var rec Job
-	if err := json.Unmarshal(obj.Data, &rec); err != nil || rec.BookID != "B1" || rec.State.Finished() {
-		t.Fatalf("stored record = %+v, %v", rec, err)
+	if err := json.Unmarshal(obj.Data, &rec); err != nil || rec.BookID != "B1" || rec.State.Finished() || rec.Owner != j.Owner() || !rec.LeaseUntil.After(time.Now()) {
+		t.Fatalf("stored record = %+v, %v; want open, owned by %s under a lease", rec, err, j.Owner())
 	}
 	again, err := j.Submit(t.Context(), "B1", "https://a.example/x.jpg", false)
 	if err != nil || again.ID != job.ID {
@@ -122,15 +108,43 @@ func TestJobsRecordDurablyBeforeReturning(t *testing.T) {
 	if w.count() != 2 {
 		t.Errorf("warm calls = %d, want 2", w.count())
 	}
+	for _, id := range []string{job.ID, other.ID} {
+		waitFor(t, "finished record written and open record removed", func() bool {
+			_, openErr := store.Get(t.Context(), cache.OpenJobKey(id))
+			obj, err := store.Get(t.Context(), cache.JobKey(id))
+			var rec Job
+			return errors.Is(openErr, cache.ErrNotFound) && err == nil && json.Unmarshal(obj.Data, &rec) == nil &&
+				rec.State == JobSucceeded && rec.Owner == "" && rec.Manifest == nil
+		})
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestJobsResumeAfterCrash(t *testing.T) {
 	store := newTestStore(t)
 	now := time.Now().UTC()
+	// Two open jobs of a process that died (no heartbeat, lease over) and
+	// one finished job.
 	for i, state := range []JobState{JobQueued, JobRunning, JobSucceeded} {
-		rec := Job{ID: fmt.Sprintf("%032x", i+1), BookID: fmt.Sprintf("B%d", i), ImageURL: "https://a.example/x.jpg", State: state, CreatedAt: now, UpdatedAt: now}
+		rec := Job{ID: fmt.Sprintf("%032x", i+1), BookID: fmt.Sprintf("B%d", i), ImageURL: "https://a.example/x.jpg", State: state, CreatedAt: now, UpdatedAt: now,
+			Owner: "dead-replica", LeaseUntil: now.Add(-time.Second)}
 		b, _ := json.Marshal(rec)
-		if err := store.Put(t.Context(), cache.JobKey(rec.ID), b, "application/json"); err != nil {
+		key := cache.OpenJobKey(rec.ID)
+		if state.Finished() {
+			key = cache.JobKey(rec.ID)
+		}
+		if err := store.Put(t.Context(), key, b, "application/json"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -208,7 +222,7 @@ func (n *recordingNotifier) JobFailed(_ context.Context, job Job) error {
 }
 
 func TestJobsNotifyOutcomes(t *testing.T) {
-	n := &recordingNotifier{failNotifyWith: errors.New("broker down")}
+	n := &recordingNotifier{}
 	cfg := DefaultJobsConfig()
 	w := &fakeWarm{errs: []error{nil, fmt.Errorf("fetch: %w", ErrSourceRejected)}}
 	j, err := NewJobs(cfg, newTestStore(t), w, func(string) error { return nil }, n, slog.New(slog.DiscardHandler))

@@ -27,6 +27,23 @@ type MinIOServer struct {
 // binary the test skips, or fails when COVERS_REQUIRE_SERVERS=1.
 func StartMinIO(t testing.TB) *MinIOServer {
 	t.Helper()
+	return startMinIO(t, t.TempDir())
+}
+
+// StartMinIOInMemory is StartMinIO with its data on tmpfs (/dev/shm) when
+// the machine has one: for tests that write tens of thousands of objects.
+func StartMinIOInMemory(t testing.TB) *MinIOServer {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "covers-minio-")
+	if err != nil {
+		return startMinIO(t, t.TempDir())
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return startMinIO(t, dir)
+}
+
+func startMinIO(t testing.TB, dir string) *MinIOServer {
+	t.Helper()
 	bin, err := exec.LookPath("minio")
 	if err != nil {
 		bin = filepath.Join(build.Default.GOPATH, "bin", "minio")
@@ -43,7 +60,7 @@ func StartMinIO(t testing.TB) *MinIOServer {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	m := &MinIOServer{S3: S3{Endpoint: addr, AccessKey: "faulttest", SecretKey: "faulttest-secret-key"}, t: t, bin: bin, dir: t.TempDir()}
+	m := &MinIOServer{S3: S3{Endpoint: addr, AccessKey: "faulttest", SecretKey: "faulttest-secret-key"}, t: t, bin: bin, dir: dir}
 	m.Start()
 	t.Cleanup(m.Stop)
 	return m
