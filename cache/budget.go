@@ -29,12 +29,26 @@ type storeBudget struct {
 	readsDone func()
 }
 
+// budgetCtx is a context carrying a store budget: one allocation where
+// WithValue of a *storeBudget takes two (every cover request makes one).
+type budgetCtx struct {
+	context.Context
+	b storeBudget
+}
+
+func (c *budgetCtx) Value(key any) any {
+	if _, ok := key.(storeBudgetKey); ok {
+		return &c.b
+	}
+	return c.Context.Value(key)
+}
+
 // WithStoreBudget returns ctx with a store budget that ends at deadline. The
 // store calls made for it by Manifests, Variants, Originals and Metas,
 // directly or as shared work it waits for, end by then with an error
 // wrapping ErrTimeout. A budget set again replaces the earlier one.
 func WithStoreBudget(ctx context.Context, deadline time.Time) context.Context {
-	return context.WithValue(ctx, storeBudgetKey{}, &storeBudget{deadline: deadline})
+	return &budgetCtx{Context: ctx, b: storeBudget{deadline: deadline}}
 }
 
 // StoreDeadline returns the end of ctx's store budget, if it has one.

@@ -276,7 +276,7 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 	}
 	end := v.reads.begin(skey)
 	defer end()
-	fctx := context.WithValue(ctx, storeBudgetKey{}, &storeBudget{deadline: time.Now().Add(v.storeTO), readsDone: end})
+	fctx := &budgetCtx{Context: ctx, b: storeBudget{deadline: time.Now().Add(v.storeTO), readsDone: end}}
 	v.pending.Add(1)
 	obj, err := v.getStored(fctx, key)
 	v.pending.Add(-1)
