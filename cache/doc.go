@@ -23,6 +23,13 @@
 // singleflight. cache imports no project package: rendering reaches it as a
 // FillFunc.
 //
+// A request's store reads share one budget (WithStoreBudget, STORE_TIMEOUT
+// in cmd): a caller stops waiting for shared work still reading the store
+// when its budget runs out (ErrTimeout), while the shared work goes on
+// within its own bound, the same length per store phase from its start.
+// Renders are not counted: a fill says when its reads are done
+// (StoreReadsDone).
+//
 // Metrics: covers_cache_lookups_total{layer="memory|store|render",result},
 // covers_cache_manifest_lookups_total{result}, covers_cache_memory_bytes,
 // covers_cache_memory_items, covers_cache_store_write_errors_total,

@@ -98,6 +98,9 @@ func (ms *Manifests) Metrics() *metrics.Set { return ms.set }
 
 // Current returns the current manifest of a book, or ErrNotFound when the book
 // has no stored cover. Answers (including "not found") are cached for the TTL.
+// A caller with a store budget (WithStoreBudget) stops waiting for the
+// shared load when the budget runs out: it gets the last answer stale when
+// there is one to serve, else an error wrapping ErrTimeout.
 func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, error) {
 	now := ms.now()
 	v, ok := ms.entries.Load(bookID)
@@ -125,26 +128,34 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 			// The store failed, not the book: serve the last answer stale
 			// (within its bound), and ask the store again shortly.
 			if old != nil && ms.now().Before(old.staleUntil) {
-				ms.stales.Inc()
 				ms.remember(bookID, &manifestEntry{m: old.m, missing: old.missing,
 					expires: ms.now().Add(min(staleRetry, ms.ttl)), staleUntil: old.staleUntil})
-				if old.missing {
-					return Manifest{}, fmt.Errorf("manifest %s (stale): %w", bookID, ErrNotFound)
-				}
-				return old.m, nil
+				return ms.serveStale(bookID, old)
 			}
 		}
 		return m, err
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return Manifest{}, r.Err
-		}
-		return r.Val.(Manifest), nil
-	case <-ctx.Done():
-		return Manifest{}, fmt.Errorf("manifest %s: %w", bookID, ctx.Err())
+	r, err := await(ctx, ch, alwaysReading)
+	switch {
+	case errors.Is(err, errBudgetSpent) && old != nil && ms.now().Before(old.staleUntil):
+		// This caller's store budget ran out while the store is slow: the
+		// last answer, as the load will serve it when it fails too.
+		return ms.serveStale(bookID, old)
+	case err != nil:
+		return Manifest{}, fmt.Errorf("manifest %s: %w", bookID, err)
+	case r.Err != nil:
+		return Manifest{}, r.Err
 	}
+	return r.Val.(Manifest), nil
+}
+
+// serveStale answers with an entry past its expiry (the store failed).
+func (ms *Manifests) serveStale(bookID string, old *manifestEntry) (Manifest, error) {
+	ms.stales.Inc()
+	if old.missing {
+		return Manifest{}, fmt.Errorf("manifest %s (stale): %w", bookID, ErrNotFound)
+	}
+	return old.m, nil
 }
 
 // Load reads a book's manifest from the store, bypassing the TTL cache.

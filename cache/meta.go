@@ -80,12 +80,16 @@ type PreviewFunc func(ctx context.Context, original []byte) (Preview, error)
 // MetasConfig configures the metadata cache.
 type MetasConfig struct {
 	FillTimeout time.Duration // budget of one shared fill: store read, original read, compute, store write
-	MaxEntries  int           // previews kept in memory; past it the map is reset
+	// StoreTimeout (STORE_TIMEOUT) bounds each store phase of a fill: its
+	// two reads together, then its write.
+	StoreTimeout time.Duration
+	MaxEntries   int // previews kept in memory; past it the map is reset
 }
 
-// DefaultMetasConfig returns the defaults: 30s fills, 10,000 previews (about 10 MB).
+// DefaultMetasConfig returns the defaults: 30s fills with 2s store phases,
+// 10,000 previews (about 10 MB).
 func DefaultMetasConfig() MetasConfig {
-	return MetasConfig{FillTimeout: 30 * time.Second, MaxEntries: 10_000}
+	return MetasConfig{FillTimeout: 30 * time.Second, StoreTimeout: 2 * time.Second, MaxEntries: 10_000}
 }
 
 // Validate names every problem.
@@ -93,6 +97,9 @@ func (c MetasConfig) Validate() error {
 	var errs []error
 	if c.FillTimeout <= 0 {
 		errs = append(errs, errors.New("metas: fill timeout must be positive"))
+	}
+	if c.StoreTimeout <= 0 {
+		errs = append(errs, errors.New("metas: store timeout must be positive"))
 	}
 	if c.MaxEntries < 1 {
 		errs = append(errs, errors.New("metas: max entries must be at least 1"))
@@ -104,13 +111,15 @@ func (c MetasConfig) Validate() error {
 // store, then a computation from the stored original whose result is written
 // back. Concurrent callers for one version share one fill, which runs
 // detached from any one caller's context with its own timeout; each caller
-// stops waiting when its own context ends.
+// stops waiting when its own context ends, or when its store budget
+// (WithStoreBudget) runs out while the fill is still reading the store.
 type Metas struct {
 	store   Store
 	compute PreviewFunc
 	cfg     MetasConfig
 	log     *slog.Logger
 	sf      singleflight.Group
+	reads   storeReads // fills reading the store
 
 	mu      sync.Mutex
 	entries map[string]Preview // by book/version
@@ -173,22 +182,27 @@ func (ms *Metas) Get(ctx context.Context, m Manifest) (CoverMeta, error) {
 		defer recoverTo(&err, ms.panics, "fill meta "+key)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.cfg.FillTimeout)
 		defer cancel()
-		return ms.fill(lctx, m)
+		return ms.fill(lctx, key, m)
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return CoverMeta{}, r.Err
-		}
-		return NewCoverMeta(m, r.Val.(Preview)), nil
-	case <-ctx.Done():
-		return CoverMeta{}, fmt.Errorf("get meta %s: %w", key, ctx.Err())
+	r, err := await(ctx, ch, func() bool { return ms.reads.active(key) })
+	switch {
+	case err != nil:
+		return CoverMeta{}, fmt.Errorf("get meta %s: %w", key, err)
+	case r.Err != nil:
+		return CoverMeta{}, r.Err
 	}
+	return NewCoverMeta(m, r.Val.(Preview)), nil
 }
 
-// fill is the shared load: the store, else a computation written back.
-func (ms *Metas) fill(ctx context.Context, m Manifest) (Preview, error) {
-	cm, err := LoadMeta(ctx, ms.store, m.BookID, m.Version)
+// fill is the shared load: the store, else a computation written back. Its
+// two reads are one store phase, bounded by StoreTimeout and counted as
+// reading for the waiters; its write is another.
+func (ms *Metas) fill(ctx context.Context, key string, m Manifest) (Preview, error) {
+	endReads := ms.reads.begin(key)
+	defer endReads()
+	rctx, cancel := context.WithTimeout(ctx, ms.cfg.StoreTimeout)
+	defer cancel()
+	cm, err := LoadMeta(rctx, ms.store, m.BookID, m.Version)
 	switch {
 	case err == nil:
 		ms.storeHit.Inc()
@@ -200,18 +214,21 @@ func (ms *Metas) fill(ctx context.Context, m Manifest) (Preview, error) {
 		ms.storeErr.Inc()
 		return Preview{}, fmt.Errorf("fill meta: %w", err)
 	}
-	obj, err := ms.store.Get(ctx, OriginalKey(m.BookID, m.Version))
+	obj, err := ms.store.Get(rctx, OriginalKey(m.BookID, m.Version))
 	if err != nil {
 		ms.computeErr.Inc()
 		return Preview{}, fmt.Errorf("fill meta: read original: %w", err)
 	}
+	endReads()
 	p, err := ms.compute(ctx, obj.Data)
 	if err != nil {
 		ms.computeErr.Inc()
 		return Preview{}, fmt.Errorf("fill meta %s/%s: %w", m.BookID, m.Version, err)
 	}
 	ms.computeOK.Inc()
-	if err := StoreMeta(ctx, ms.store, NewCoverMeta(m, p)); err != nil {
+	wctx, wcancel := context.WithTimeout(ctx, ms.cfg.StoreTimeout)
+	defer wcancel()
+	if err := StoreMeta(wctx, ms.store, NewCoverMeta(m, p)); err != nil {
 		// The preview is good; another replica computes it again.
 		ms.writeErr.Inc()
 		ms.log.Warn("store meta failed", "book_id", m.BookID, "version", m.Version, "layer", "store", "error", err)

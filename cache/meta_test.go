@@ -212,8 +212,9 @@ func TestMetasConfigValidate(t *testing.T) {
 		wantN int // problems named
 	}{
 		{"defaults", DefaultMetasConfig(), 0},
-		{"zero timeout", MetasConfig{MaxEntries: 1}, 1},
-		{"everything wrong", MetasConfig{FillTimeout: -1, MaxEntries: 0}, 2},
+		{"zero timeout", MetasConfig{StoreTimeout: time.Second, MaxEntries: 1}, 1},
+		{"zero store timeout", MetasConfig{FillTimeout: time.Second, MaxEntries: 1}, 1},
+		{"everything wrong", MetasConfig{FillTimeout: -1, MaxEntries: 0}, 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,6 +25,11 @@ type VariantsConfig struct {
 	GroupName   string        // groupcache group name; unique per process
 	CacheBytes  int64         // GROUPCACHE_SIZE_MB in bytes: groupcache plus the hot index
 	FillTimeout time.Duration // budget of one shared fill (store read, render, store write)
+	// StoreTimeout (STORE_TIMEOUT) bounds each store phase of a shared fill:
+	// its reads (the stored variant, then the original) together, and a
+	// write made before the response. A write behind the response has
+	// FillTimeout.
+	StoreTimeout time.Duration
 	// HotBytes bounds the hot index, the lock-light map in front of
 	// groupcache that answers repeated hits without a goroutine or a copy.
 	// It is carved out of CacheBytes; 0 means CacheBytes/8.
@@ -45,9 +50,10 @@ type VariantsConfig struct {
 	Shed func(pending int) error
 }
 
-// DefaultVariantsConfig returns the defaults: 256 MiB, 30s fills, 16 writes behind.
+// DefaultVariantsConfig returns the defaults: 256 MiB, 30s fills with 2s
+// store phases, 16 writes behind.
 func DefaultVariantsConfig() VariantsConfig {
-	return VariantsConfig{GroupName: "covers", CacheBytes: 256 << 20, FillTimeout: 30 * time.Second, WriteBehind: 16}
+	return VariantsConfig{GroupName: "covers", CacheBytes: 256 << 20, FillTimeout: 30 * time.Second, StoreTimeout: 2 * time.Second, WriteBehind: 16}
 }
 
 // Validate names every problem of the config.
@@ -61,6 +67,9 @@ func (c VariantsConfig) Validate() error {
 	}
 	if c.FillTimeout <= 0 {
 		errs = append(errs, errors.New("variants: fill timeout must be positive"))
+	}
+	if c.StoreTimeout <= 0 {
+		errs = append(errs, errors.New("STORE_TIMEOUT must be positive"))
 	}
 	if c.HotBytes < 0 || c.HotBytes >= c.CacheBytes && c.CacheBytes > 0 {
 		errs = append(errs, errors.New("variants: hot index bytes must be 0 or less than the cache size"))
@@ -95,6 +104,8 @@ type Variants struct {
 	store   Store
 	fill    FillFunc
 	timeout time.Duration
+	storeTO time.Duration // StoreTimeout
+	reads   storeReads    // fills of this process reading the store
 	shed    func(pending int) error
 	pending atomic.Int64 // loads past Shed, reading the store
 	log     *slog.Logger
@@ -130,6 +141,7 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 		store:            store,
 		fill:             fill,
 		timeout:          cfg.FillTimeout,
+		storeTO:          cfg.StoreTimeout,
 		shed:             cfg.Shed,
 		log:              logger,
 		behind:           make(chan struct{}, cfg.WriteBehind),
@@ -169,7 +181,9 @@ func (v *Variants) Get(ctx context.Context, key VariantKey) ([]byte, error) {
 // GetVariant returns a variant with its tag. A hit in the hot index returns
 // at once, with no goroutine and no copy. Otherwise the shared load runs on
 // a context detached from ctx with its own timeout; this caller stops
-// waiting when ctx ends, without failing the other waiters.
+// waiting when ctx ends, without failing the other waiters, or when its
+// store budget (WithStoreBudget) runs out while a fill of the key in this
+// process is still reading the store (an error wrapping ErrTimeout).
 func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, error) {
 	if vr, ok := v.hot.get(key); ok {
 		v.memHit.Inc()
@@ -182,6 +196,7 @@ func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, err
 		err error
 	}
 	ch := make(chan result, 1)
+	skey := key.String()
 	go func() {
 		defer cancel()
 		var (
@@ -189,25 +204,24 @@ func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, err
 			err  error
 		)
 		defer func() { ch <- result{viewBytes(view), err} }()
-		defer recoverTo(&err, v.panics, "get variant "+key.String())
-		err = v.group.Get(lctx, key.String(), groupcache.ByteViewSink(&view))
+		defer recoverTo(&err, v.panics, "get variant "+skey)
+		err = v.group.Get(lctx, skey, groupcache.ByteViewSink(&view))
 	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return Variant{}, fmt.Errorf("get variant: %w", r.err)
-		}
-		if mark.loaded {
-			v.memMiss.Inc()
-		} else {
-			v.memHit.Inc()
-		}
-		vr := Variant{Bytes: r.b, Tag: Tag(r.b)}
-		v.hot.add(key, vr)
-		return vr, nil
-	case <-ctx.Done():
-		return Variant{}, fmt.Errorf("get variant: %w", ctx.Err())
+	r, err := await(ctx, ch, func() bool { return v.reads.active(skey) })
+	if err == nil {
+		err = r.err
 	}
+	if err != nil {
+		return Variant{}, fmt.Errorf("get variant: %w", err)
+	}
+	if mark.loaded {
+		v.memMiss.Inc()
+	} else {
+		v.memHit.Inc()
+	}
+	vr := Variant{Bytes: r.b, Tag: Tag(r.b)}
+	v.hot.add(key, vr)
+	return vr, nil
 }
 
 // Cached returns a variant only if this replica holds it in memory (the
@@ -237,6 +251,10 @@ func (v *Variants) Flush(ctx context.Context) error {
 
 // load is the groupcache getter: the object store, then a render whose result
 // is written back to the store, behind the response when a slot is free.
+// Its reads (the stored variant, then the fill's original) share one
+// StoreTimeout from the start of the load, whoever asked for it, and count
+// as reading for the waiters until the fill calls StoreReadsDone; a failed
+// read never starts a render.
 //
 // It recovers a panic of the fill itself: groupcache's own singleflight has
 // no defer, so a panic escaping here would leave every later load of the
@@ -256,8 +274,11 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 			return fmt.Errorf("load variant: %w", err)
 		}
 	}
+	end := v.reads.begin(skey)
+	defer end()
+	fctx := &budgetCtx{Context: ctx, b: storeBudget{deadline: time.Now().Add(v.storeTO), readsDone: end}}
 	v.pending.Add(1)
-	obj, err := v.store.Get(ctx, key.StoreKey())
+	obj, err := v.getStored(fctx, key)
 	v.pending.Add(-1)
 	switch {
 	case err == nil:
@@ -269,7 +290,8 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 		v.storeErr.Inc()
 		return fmt.Errorf("read stored variant: %w", err)
 	}
-	data, err := v.fill(ctx, key)
+	data, err := v.fill(fctx, key)
+	end()
 	if err != nil {
 		v.renderErr.Inc()
 		return fmt.Errorf("fill variant: %w", err)
@@ -293,9 +315,19 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 			v.put(wctx, key, data)
 		}()
 	default:
-		v.put(ctx, key, data)
+		// No slot: written before the response, within one store phase.
+		wctx, cancel := context.WithTimeout(ctx, v.storeTO)
+		defer cancel()
+		v.put(wctx, key, data)
 	}
 	return dest.SetBytes(data)
+}
+
+// getStored reads a stored variant within ctx's store budget.
+func (v *Variants) getStored(ctx context.Context, key VariantKey) (Object, error) {
+	ctx, cancel := withBudget(ctx)
+	defer cancel()
+	return v.store.Get(ctx, key.StoreKey())
 }
 
 // put writes a rendered variant to the store. A failure is counted and
@@ -430,8 +462,9 @@ func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, er
 	o.misses.Inc()
 	ch := o.sf.DoChan(key, func() (_ any, err error) {
 		defer recoverTo(&err, o.panics, "load original "+key)
-		// Detached from this caller, bounded by its deadline.
-		rctx := context.WithoutCancel(ctx)
+		// Detached from this caller, bounded by its deadline and its store budget.
+		rctx, cancel := withBudget(context.WithoutCancel(ctx))
+		defer cancel()
 		if d, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
 			rctx, cancel = context.WithDeadline(rctx, d)
@@ -444,15 +477,14 @@ func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, er
 		o.add(key, obj.Data)
 		return obj.Data, nil
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, fmt.Errorf("get original: %w", r.Err)
-		}
-		return r.Val.([]byte), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("get original: %w", ctx.Err())
+	r, err := await(ctx, ch, alwaysReading)
+	if err == nil {
+		err = r.Err
 	}
+	if err != nil {
+		return nil, fmt.Errorf("get original: %w", err)
+	}
+	return r.Val.([]byte), nil
 }
 
 func (o *Originals) add(key string, data []byte) {

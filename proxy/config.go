@@ -20,8 +20,9 @@ type Config struct {
 	Placeholders   bool           // PLACEHOLDERS
 	ProcessMaxBody int64          // POST /process body limit
 	RequestTimeout time.Duration  // deadline of one request's work
+	StoreTimeout   time.Duration  // STORE_TIMEOUT: one budget for all the store calls of a cover or meta.json request
 	ReadyTimeout   time.Duration  // budget of the readiness probe
-	RetryAfter     time.Duration  // Retry-After on 503
+	RetryAfter     time.Duration  // Retry-After on 503, 429 and 504 storage_timeout
 	AdminToken     string         // ADMIN_TOKEN: bearer token for DELETE /covers/{id} on the public listener
 	// AccessLog (ACCESS_LOG) logs one line per request. When false, only
 	// requests answered with a 4xx or 5xx are logged: a JSON line per
@@ -44,6 +45,7 @@ func DefaultConfig() Config {
 		Placeholders:   true,
 		ProcessMaxBody: 64 << 10,
 		RequestTimeout: 30 * time.Second,
+		StoreTimeout:   2 * time.Second,
 		ReadyTimeout:   2 * time.Second,
 		RetryAfter:     time.Second,
 		AccessLog:      true,
@@ -67,7 +69,7 @@ func (c Config) Validate() error {
 	if c.MaxAge <= 0 {
 		errs = append(errs, errors.New("COVER_MAX_AGE must be positive"))
 	}
-	if c.ProcessMaxBody <= 0 || c.RequestTimeout <= 0 || c.ReadyTimeout <= 0 || c.PlaceholderAge <= 0 {
+	if c.ProcessMaxBody <= 0 || c.RequestTimeout <= 0 || c.StoreTimeout <= 0 || c.ReadyTimeout <= 0 || c.PlaceholderAge <= 0 {
 		errs = append(errs, errors.New("proxy: body limit and timeouts must be positive"))
 	}
 	return errors.Join(errs...)

@@ -33,7 +33,8 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 	if err := signing.CheckExpiry(req.Exp, now); err != nil {
 		return fmt.Errorf("cover: %w", err)
 	}
-	m, err := h.d.Manifests.Current(r.Context(), req.BookID)
+	ctx := h.storeBudget(r.Context(), now)
+	m, err := h.d.Manifests.Current(ctx, req.BookID)
 	if errors.Is(err, cache.ErrNotFound) {
 		return h.placeholder(w, r, req)
 	}
@@ -44,7 +45,7 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 		return fmt.Errorf("cover: %w", err)
 	}
 	key := cache.VariantKey{BookID: req.BookID, Version: m.Version, Width: req.Width, Height: req.Height, Format: string(req.Format)}
-	v, err := h.variant(r.Context(), key)
+	v, err := h.variant(ctx, key)
 	if err != nil {
 		return fmt.Errorf("cover: %w", err)
 	}
@@ -80,6 +81,14 @@ func isBase64URL(s string) bool {
 		}
 	}
 	return true
+}
+
+// storeBudget gives a request's store calls (manifest, variant, original)
+// one deadline, STORE_TIMEOUT after start: when it runs out while the store
+// is still being read, the request answers 504 storage_timeout instead of
+// waiting. Renders are not bounded by it.
+func (h *handlers) storeBudget(ctx context.Context, start time.Time) context.Context {
+	return cache.WithStoreBudget(ctx, start.Add(h.cfg.StoreTimeout))
 }
 
 // memoryVariants is what cache.Variants offers to serve without the store.

@@ -6,6 +6,9 @@
 //
 // Config.AccessLog (ACCESS_LOG) logs every request; off, only 4xx/5xx are
 // logged. Config.Pprof (PPROF) mounts net/http/pprof on the internal router.
+// Config.StoreTimeout (STORE_TIMEOUT) is the store budget of a cover or
+// meta.json request (cache.WithStoreBudget): past it, 504 storage_timeout
+// with Retry-After.
 //
 // Routes are labelled health, ready, process, process_v2, jobs, covers, meta,
 // purge, not_found and not_allowed.

@@ -29,6 +29,9 @@ var (
 // statusClientClosed is nginx's 499: the client went away (not an error).
 const statusClientClosed = 499
 
+// codeStorageTimeout is the code of a 504 for a store that did not answer in time.
+const codeStorageTimeout = "storage_timeout"
+
 // apiError is the one status mapping of the service: every error a handler
 // returns goes through classify, and only its fixed text reaches clients.
 type apiError struct {
@@ -71,12 +74,19 @@ var errorTable = []struct {
 	{ingest.ErrQueueFull, apiError{503, "overloaded", "too many jobs are waiting, retry shortly"}},
 	{ingest.ErrClosed, apiError{503, "shutting_down", "the service is shutting down"}},
 	{cache.ErrUnavailable, apiError{503, "storage_unavailable", "object storage is unavailable, retry shortly"}},
-	{cache.ErrTimeout, apiError{504, "storage_timeout", "object storage timed out"}},
+	{cache.ErrTimeout, apiError{504, codeStorageTimeout, "object storage timed out"}},
 	{context.Canceled, apiError{statusClientClosed, "client_closed", "the client closed the request"}},
 	{context.DeadlineExceeded, apiError{504, "timeout", "the request took too long"}},
 }
 
 var errInternal = apiError{500, "internal", "internal error"}
+
+// retryable reports whether the answer carries Retry-After: overload, an
+// unavailable dependency, and a store that did not answer within the
+// request's store budget (504 storage_timeout), all passing conditions.
+func (a apiError) retryable() bool {
+	return a.Status == http.StatusServiceUnavailable || a.Status == http.StatusTooManyRequests || a.Code == codeStorageTimeout
+}
 
 // jobError is a POST /v2/process job that failed, or did not finish in time
 // (code "timeout"): its stable code decides the status, and the job id goes
@@ -133,7 +143,7 @@ func (h *handlers) writeError(w http.ResponseWriter, r *http.Request, err error)
 	hd.Set("Content-Type", "application/json")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-store")
-	if a.Status == http.StatusServiceUnavailable || a.Status == http.StatusTooManyRequests {
+	if a.retryable() {
 		hd.Set("Retry-After", strconv.Itoa(int(max(1, h.cfg.RetryAfter.Seconds()))))
 	}
 	level := slog.LevelInfo

@@ -68,14 +68,15 @@ func (h *handlers) meta(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if h.d.Metas == nil {
 		return fmt.Errorf("meta: no metadata source: %w", errNotFound)
 	}
-	m, err := h.d.Manifests.Current(r.Context(), req.BookID)
+	ctx := h.storeBudget(r.Context(), now)
+	m, err := h.d.Manifests.Current(ctx, req.BookID)
 	if errors.Is(err, cache.ErrNotFound) {
 		return fmt.Errorf("meta %s: %w", req.BookID, errNoCover)
 	}
 	if err != nil {
 		return fmt.Errorf("meta: %w", err)
 	}
-	view, err := h.metaView(r.Context(), m, "")
+	view, err := h.metaView(ctx, m, "")
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	}
 	metasCfg := cache.DefaultMetasConfig()
 	metasCfg.FillTimeout = cfg.Variants.FillTimeout
+	metasCfg.StoreTimeout = cfg.StoreTimeout
 	if a.metas, err = cache.NewMetas(metasCfg, store, previewFill(renderer), logger); err != nil {
 		return nil, fmt.Errorf("metadata cache: %w", err)
 	}
@@ -159,6 +160,7 @@ func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFun
 		if err != nil {
 			return nil, fmt.Errorf("read original: %w", err)
 		}
+		cache.StoreReadsDone(ctx) // what follows is the render, not a store call
 		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Format: format})
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", key, err)
@@ -190,7 +192,9 @@ func newWarmPipeline(cfg config, store cache.Store, renderer *transform.Renderer
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("fetcher: %w", err)
 	}
-	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
+	// A shared manifest load has its own STORE_TIMEOUT; a request waits for
+	// it within its own store budget (proxy).
+	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.StoreTimeout)
 	manifests.SetStale(cfg.ManifestStale)
 	warmer := ingest.NewWarmer(fetcher, store, manifests, renderer, logger)
 	return warmer, manifests, fetcher, nil

@@ -32,8 +32,11 @@ type config struct {
 	// ManifestStale: how long past MANIFEST_TTL a manifest is served while
 	// the store cannot be reached.
 	ManifestStale time.Duration
-	Variants      cache.VariantsConfig
-	Peers         cache.PeersConfig
+	// StoreTimeout (STORE_TIMEOUT) is one budget for all the store calls of
+	// a request, and the bound of each store phase of a shared fill.
+	StoreTimeout time.Duration
+	Variants     cache.VariantsConfig
+	Peers        cache.PeersConfig
 
 	Fetch     ingest.FetchConfig
 	Jobs      ingest.JobsConfig
@@ -76,7 +79,10 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.S3.UseSSL = e.boolean("S3_USE_SSL", false)
 	c.S3.Bucket = e.str("IMAGE_STORAGE_BUCKET", "book-covers")
 
+	c.StoreTimeout = e.duration("STORE_TIMEOUT", 2*time.Second)
+
 	c.Variants = cache.DefaultVariantsConfig()
+	c.Variants.StoreTimeout = c.StoreTimeout
 	c.Variants.CacheBytes = int64(e.integer("GROUPCACHE_SIZE_MB", 256)) << 20
 	c.Peers = cache.DefaultPeersConfig()
 	c.Peers.Self = e.str("GROUPCACHE_SELF", "")
@@ -116,6 +122,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		c.Proxy.Sizes = sizes
 	}
 	c.Proxy.MaxDimension = e.integer("MAX_COVER_DIMENSION", c.Proxy.MaxDimension)
+	c.Proxy.StoreTimeout = c.StoreTimeout
 	c.Proxy.MaxAge = e.duration("COVER_MAX_AGE", c.Proxy.MaxAge)
 	c.Proxy.Placeholders = e.boolean("PLACEHOLDERS", true)
 	c.Proxy.AdminToken = e.secret("ADMIN_TOKEN")

@@ -17,6 +17,7 @@ func TestConfigNamesEveryProblem(t *testing.T) {
 		"PROCESS_TIMEOUT_SEC": "-",
 		"COVER_SIZES":         "thumb=8,Big=100",
 		"MANIFEST_TTL":        "0",
+		"STORE_TIMEOUT":       "0s",
 		"WEBP_QUALITY":        "500",
 		"GROUPCACHE_PEERS":    "http://10.0.0.2:8081",
 		"IMAGE_SIGNING_KEYS":  "zz",
@@ -24,7 +25,7 @@ func TestConfigNamesEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("loadConfig accepted bad values")
 	}
-	for _, name := range []string{"MAX_IMAGE_SIZE_MB", "PROCESS_TIMEOUT_SEC", "COVER_SIZES", "MANIFEST_TTL", "GROUPCACHE_SELF", "IMAGE_SIGNING_KEYS", "WEBP_QUALITY"} {
+	for _, name := range []string{"MAX_IMAGE_SIZE_MB", "PROCESS_TIMEOUT_SEC", "COVER_SIZES", "MANIFEST_TTL", "STORE_TIMEOUT", "GROUPCACHE_SELF", "IMAGE_SIGNING_KEYS", "WEBP_QUALITY"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
@@ -69,6 +70,9 @@ func TestConfigDefaults(t *testing.T) {
 		{"max dim", cfg.Proxy.MaxDimension, 2048},
 		{"max age", cfg.Proxy.MaxAge.String(), "24h0m0s"},
 		{"manifest ttl", cfg.ManifestTTL.String(), "30s"},
+		{"store budget", cfg.StoreTimeout.String(), "2s"},
+		{"request store budget", cfg.Proxy.StoreTimeout.String(), "2s"},
+		{"fill store phase", cfg.Variants.StoreTimeout.String(), "2s"},
 		{"groupcache", cfg.Variants.CacheBytes, int64(256 << 20)},
 		{"pixels", cfg.Transform.MaxPixels, int64(50_000_000)},
 		{"webp q", cfg.Transform.WebPQuality, 80},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,4 +99,26 @@ func (m *MinIOServer) Stop() {
 	_ = m.cmd.Process.Kill()
 	<-m.done
 	m.cmd = nil
+}
+
+// Pause stops the server with SIGSTOP: it keeps its port, and the kernel
+// still accepts connections, but nothing answers (a hung store). Resume
+// continues it; the test also resumes it on cleanup, before the cleanups
+// registered earlier run (the service's shutdown, then Stop).
+func (m *MinIOServer) Pause() {
+	m.t.Helper()
+	if m.cmd == nil || m.cmd.Process == nil {
+		m.t.Fatal("pause minio: not running")
+	}
+	if err := m.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		m.t.Fatalf("pause minio: %v", err)
+	}
+	m.t.Cleanup(m.Resume)
+}
+
+// Resume continues a paused server (SIGCONT); it does nothing otherwise.
+func (m *MinIOServer) Resume() {
+	if m.cmd != nil && m.cmd.Process != nil {
+		_ = m.cmd.Process.Signal(syscall.SIGCONT)
+	}
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bookcovers/image-worker/internal/testenv"
+)
+
+// The store budget under test, and the bound its answers must come within:
+// STORE_TIMEOUT plus a generous margin for a loaded test machine. The
+// store's own per-operation timeout stays at its 10s default, so only the
+// budget can end these requests in time.
+const (
+	budgetStoreTimeout = "1s"
+	budgetBound        = 4 * time.Second
+)
+
+// budgetAnswer is one answer to a request made while the store misbehaves.
+type budgetAnswer struct {
+	path       string
+	status     int
+	code       string
+	retryAfter string
+	took       time.Duration
+}
+
+func (a budgetAnswer) String() string {
+	return fmt.Sprintf("GET %s = %d %q (Retry-After %q) after %v", a.path, a.status, a.code, a.retryAfter, a.took.Round(time.Millisecond))
+}
+
+// startBudgetService starts a private MinIO and the service on it with
+// STORE_TIMEOUT=budgetStoreTimeout, with two covers stored: KEPT, whose
+// manifest and 320.webp are in memory, and COLD, whose manifest is not (as
+// on a replica that has not read it yet).
+func startBudgetService(t *testing.T, bucket string) (*testenv.MinIOServer, *service) {
+	t.Helper()
+	m, store := privateMinIOStore(t, bucket, 10*time.Second)
+	src := newSource(t)
+	svc := startService(t, store, src, map[string]string{"STORE_TIMEOUT": budgetStoreTimeout, "MANIFEST_TTL": "1h"})
+	photo := readTestdata(t, "photo-1600x2400-baseline.jpg")
+	svc.warm("KEPT", src.add("/kept.jpg", photo))
+	svc.warm("COLD", src.add("/cold.jpg", photo))
+	if a := getTimed(t, svc, "/covers/KEPT/320.webp"); a.status != 200 {
+		t.Fatalf("warm-up: %v", a)
+	}
+	svc.app.manifests.Forget("COLD")
+	return m, svc
+}
+
+// getTimed requests a signed cover path and reads its error code, if any.
+func getTimed(t *testing.T, svc *service, path string) budgetAnswer {
+	start := time.Now()
+	resp, err := http.Get(svc.signed(path))
+	a := budgetAnswer{path: path, took: time.Since(start)}
+	if err != nil {
+		t.Errorf("GET %s: %v", path, err)
+		return a
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	a.status, a.code, a.retryAfter = resp.StatusCode, body.Error.Code, resp.Header.Get("Retry-After")
+	return a
+}
+
+// wantStoreFailure checks a prompt 504 storage_timeout or 503
+// storage_unavailable with Retry-After.
+func wantStoreFailure(t *testing.T, a budgetAnswer, what string) {
+	t.Helper()
+	ok := a.status == http.StatusGatewayTimeout && a.code == "storage_timeout" ||
+		a.status == http.StatusServiceUnavailable && a.code == "storage_unavailable"
+	if !ok || a.retryAfter == "" || a.took > budgetBound {
+		t.Errorf("%s: %v; want 504 storage_timeout or 503 storage_unavailable with Retry-After within %v (STORE_TIMEOUT=%s)", what, a, budgetBound, budgetStoreTimeout)
+	}
+}
+
+// TestStalledMinIOIsBoundedByTheStoreBudget stops MinIO with SIGSTOP (it
+// accepts connections and answers nothing): a cover in memory is still
+// served; requests that need the store (a book whose manifest is not in
+// memory, a new variant of one whose manifest is) answer 504
+// storage_timeout with Retry-After within the budget, alone or eight at
+// once, holding no render slot; after SIGCONT the same covers render.
+func TestStalledMinIOIsBoundedByTheStoreBudget(t *testing.T) {
+	m, svc := startBudgetService(t, "budget-stalled")
+	m.Pause()
+	if a := getTimed(t, svc, "/covers/KEPT/320.webp"); a.status != 200 || a.took > time.Second {
+		t.Errorf("cover in memory with MinIO stalled: %v; want 200 at once", a)
+	}
+	wantStoreFailure(t, getTimed(t, svc, "/covers/COLD/320.webp"), "uncached cover, manifest not in memory, MinIO stalled")
+
+	paths := []string{"/covers/KEPT/200.webp", "/covers/KEPT/201.avif", "/covers/KEPT/202.webp", "/covers/KEPT/203x300.webp",
+		"/covers/COLD/200.webp", "/covers/COLD/201.avif", "/covers/NEVER-SEEN/320.webp", "/covers/COLD/meta.json"}
+	answers := make([]budgetAnswer, len(paths))
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = getTimed(t, svc, path)
+		}()
+	}
+	wg.Wait()
+	for _, a := range answers {
+		wantStoreFailure(t, a, "one of 8 concurrent requests, MinIO stalled")
+		t.Log(a)
+	}
+	if n := metricValue(t, svc, "covers_transform_in_flight"); n != 0 {
+		t.Errorf("covers_transform_in_flight = %v with MinIO stalled, want 0 (no render slot held)", n)
+	}
+
+	m.Resume()
+	for _, path := range []string{"/covers/COLD/320.webp", "/covers/KEPT/200.webp"} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			a := getTimed(t, svc, path)
+			if a.status == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after SIGCONT: %v; want 200 within 15s", a)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// TestKilledMinIOAnswersWithinTheStoreBudget kills MinIO (connections are
+// refused): covers that need the store answer 503 storage_unavailable with
+// Retry-After at once, not after the budget; a cover in memory is served.
+func TestKilledMinIOAnswersWithinTheStoreBudget(t *testing.T) {
+	m, svc := startBudgetService(t, "budget-killed")
+	m.Stop()
+	if a := getTimed(t, svc, "/covers/KEPT/320.webp"); a.status != 200 || a.took > time.Second {
+		t.Errorf("cover in memory with MinIO killed: %v; want 200 at once", a)
+	}
+	for _, path := range []string{"/covers/COLD/320.webp", "/covers/KEPT/640.webp"} {
+		a := getTimed(t, svc, path)
+		if a.status != http.StatusServiceUnavailable || a.code != "storage_unavailable" || a.retryAfter == "" || a.took > budgetBound {
+			t.Errorf("MinIO killed: %v; want 503 storage_unavailable with Retry-After within %v", a, budgetBound)
+		}
+		t.Log(a)
+	}
+}
