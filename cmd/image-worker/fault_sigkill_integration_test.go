@@ -91,6 +91,9 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 		"SHUTDOWN_DELAY": "0s", "SOURCE_ALLOW_PRIVATE_HOSTS": strings.TrimPrefix(origin.srv.URL, "http://"),
 		"JOB_WORKERS": "2", "KAFKA_CONCURRENCY": "2", "KAFKA_RETRY_BASE": "50ms", "KAFKA_RETRY_MAX": "500ms",
 		"JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "500ms",
+		// The restarted replica is a new job owner: it takes over the killed
+		// one's open jobs once their lease has run out.
+		"JOB_LEASE": "3s",
 	}
 	start := func() *replica {
 		e := map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": freeAddr(t)}
