@@ -23,7 +23,7 @@ func TestLiveReplicaTakesOverADeadReplicasJobs(t *testing.T) {
 	env := map[string]string{
 		"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s",
 		"SOURCE_ALLOW_PRIVATE_HOSTS": strings.TrimPrefix(origin.srv.URL, "http://"),
-		"JOB_WORKERS": "1", "JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "500ms", "JOB_LEASE": lease.String(),
+		"JOB_WORKERS":                "1", "JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "500ms", "JOB_LEASE": lease.String(),
 	}
 	start := func() *replica {
 		e := map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": freeAddr(t)}
