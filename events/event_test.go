@@ -59,7 +59,8 @@ func TestDecodeEvent(t *testing.T) {
 }
 
 func FuzzDecodeEvent(f *testing.F) {
-	for _, s := range []string{`{"book_id":"b","cover_image_url":"u"}`, `{"book_id":"../x"}`, `[]`, `null`, `{"book_id":"b"}`} {
+	for _, s := range []string{`{"book_id":"b","cover_image_url":"u"}`, `{"book_id":"../x"}`, `[]`, `null`, `{"book_id":"b"}`,
+		`{"book_id":"b","enriched_at":"2026-03-01T10:00:00.5+01:00"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, value []byte) {
@@ -75,6 +76,9 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		if cache.ValidBookID(ev.BookID) != nil {
 			t.Fatalf("DecodeEvent(%q) accepted invalid book id %q", value, ev.BookID)
+		}
+		if at := ev.EnrichedAt; !at.IsZero() && (at.Location() != time.UTC || at.Unix() <= 0) {
+			t.Fatalf("DecodeEvent(%q) enriched_at = %v, want zero or a UTC time after 1970", value, at)
 		}
 	})
 }
