@@ -30,6 +30,12 @@
 // Renders are not counted: a fill says when its reads are done
 // (StoreReadsDone).
 //
+// Versions only move forward: each manifest carries the version time that
+// orders the book's covers (Manifest.Order). Manifests.Advance replaces a
+// manifest only with a later one, compare-and-swap on the object's ETag
+// (Store.PutIf with If-Match, If-None-Match for a new book), reading again
+// after a lost race; at an equal time the manifest already stored stays.
+//
 // Metrics: covers_cache_lookups_total{layer="memory|store|render",result},
 // covers_cache_manifest_lookups_total{result}, covers_cache_memory_bytes,
 // covers_cache_memory_items, covers_cache_store_write_errors_total,

@@ -22,8 +22,32 @@ type Manifest struct {
 	Width       int       `json:"width"`
 	Height      int       `json:"height"`
 	Bytes       int64     `json:"bytes"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	UpdatedAt   time.Time `json:"updated_at"` // when this replica stored it (whole seconds): Last-Modified
+	// VersionTime orders the covers of one book: the time of the event or
+	// request that named this original (see OrderTime). Zero in manifests
+	// written before it existed; Order falls back to UpdatedAt for those.
+	VersionTime time.Time `json:"version_time,omitzero"`
 }
+
+// OrderTime normalises the time that orders a book's covers: UTC with
+// microsecond precision, PostgreSQL's, so that the manifest and the catalog
+// row compare exactly the same instants.
+func OrderTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Order is the time that orders m against the book's other covers: its
+// VersionTime, or UpdatedAt for a manifest written before VersionTime existed.
+func (m Manifest) Order() time.Time {
+	if m.VersionTime.IsZero() {
+		return m.UpdatedAt
+	}
+	return m.VersionTime
+}
+
+// Supersedes reports whether m may replace cur as the book's current cover:
+// its order time is later. At an equal time cur stays (the first writer
+// wins), so replaying an event, or racing one with the same time, never
+// changes the cover.
+func (m Manifest) Supersedes(cur Manifest) bool { return m.Order().After(cur.Order()) }
 
 // maxManifestEntries bounds the in-process manifest cache; past it the cache is reset.
 const maxManifestEntries = 100_000
@@ -160,29 +184,78 @@ func (ms *Manifests) serveStale(bookID string, old *manifestEntry) (Manifest, er
 
 // Load reads a book's manifest from the store, bypassing the TTL cache.
 func (ms *Manifests) Load(ctx context.Context, bookID string) (Manifest, error) {
+	m, _, err := ms.read(ctx, bookID)
+	return m, err
+}
+
+// errManifestDecode marks a stored manifest that is not valid JSON.
+var errManifestDecode = errors.New("decode")
+
+// read returns the stored manifest and the ETag of its object.
+func (ms *Manifests) read(ctx context.Context, bookID string) (Manifest, string, error) {
 	obj, err := ms.store.Get(ctx, ManifestKey(bookID))
 	if err != nil {
-		return Manifest{}, fmt.Errorf("load manifest %s: %w", bookID, err)
+		return Manifest{}, "", fmt.Errorf("load manifest %s: %w", bookID, err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(obj.Data, &m); err != nil {
-		return Manifest{}, fmt.Errorf("load manifest %s: decode: %w", bookID, err)
+		return Manifest{}, obj.ETag, fmt.Errorf("load manifest %s: %w: %w", bookID, errManifestDecode, err)
 	}
-	return m, nil
+	return m, obj.ETag, nil
 }
 
-// Put stores a manifest, making its version current, and updates this
-// replica's cache at once (other replicas follow within the TTL).
+// maxManifestSwaps bounds the compare-and-swap attempts of one Advance. An
+// attempt fails only when another writer replaced the manifest with an
+// older cover between the read and the write, and each such writer is then
+// done, so it takes that many writers of one book at once to run out.
+const maxManifestSwaps = 16
+
+// Put is Advance without its answer: it makes m current unless the store
+// holds a cover at least as new.
 func (ms *Manifests) Put(ctx context.Context, m Manifest) error {
+	_, err := ms.Advance(ctx, m)
+	return err
+}
+
+// Advance makes m the book's current manifest unless the stored one is at
+// least as new (Supersedes), and returns the manifest current afterwards:
+// m, or the newer one it found. Losing to a newer cover is not an error.
+// The write is compare-and-swap on the object's ETag (If-None-Match for a
+// book without a manifest), so replicas racing on one book end on the
+// newest cover; a manifest that does not decode is replaced. This
+// replica's cache learns the answer at once (others within the TTL). When
+// other writers keep winning the swap maxManifestSwaps times the error
+// wraps ErrUnavailable, so callers retry later.
+func (ms *Manifests) Advance(ctx context.Context, m Manifest) (Manifest, error) {
 	data, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("put manifest %s: %w", m.BookID, err)
+		return Manifest{}, fmt.Errorf("advance manifest %s: %w", m.BookID, err)
 	}
-	if err := ms.store.Put(ctx, ManifestKey(m.BookID), data, "application/json"); err != nil {
-		return fmt.Errorf("put manifest %s: %w", m.BookID, err)
+	for range maxManifestSwaps {
+		cur, etag, err := ms.read(ctx, m.BookID)
+		cond := Condition{IfMatch: etag}
+		switch {
+		case errors.Is(err, ErrNotFound):
+			cond = Condition{IfNoneMatch: true}
+		case errors.Is(err, errManifestDecode):
+			// Unreadable: any cover is newer.
+		case err != nil:
+			return Manifest{}, fmt.Errorf("advance manifest: %w", err)
+		case !m.Supersedes(cur):
+			ms.remember(m.BookID, ms.fresh(&manifestEntry{m: cur}))
+			return cur, nil
+		}
+		_, err = ms.store.PutIf(ctx, ManifestKey(m.BookID), data, "application/json", cond)
+		if err == nil {
+			ms.remember(m.BookID, ms.fresh(&manifestEntry{m: m}))
+			return m, nil
+		}
+		if !errors.Is(err, ErrPrecondition) {
+			return Manifest{}, fmt.Errorf("advance manifest %s: %w", m.BookID, err)
+		}
 	}
-	ms.remember(m.BookID, ms.fresh(&manifestEntry{m: m}))
-	return nil
+	return Manifest{}, fmt.Errorf("advance manifest %s: replaced by other writers %d times in a row: %w",
+		m.BookID, maxManifestSwaps, ErrUnavailable)
 }
 
 // fresh sets a just-read entry's expiry and stale bound.
@@ -197,12 +270,26 @@ func (ms *Manifests) Forget(bookID string) {
 	ms.entries.Delete(bookID)
 }
 
+// remember caches e for a book. A live entry naming a newer cover is kept:
+// a lookup that read the store before this replica advanced the manifest
+// must not put the older cover back for a TTL.
 func (ms *Manifests) remember(bookID string, e *manifestEntry) {
 	if ms.count.Load() >= maxManifestEntries {
 		ms.entries.Clear()
 		ms.count.Store(0)
 	}
-	if _, loaded := ms.entries.Swap(bookID, e); !loaded {
-		ms.count.Add(1)
+	for {
+		v, loaded := ms.entries.LoadOrStore(bookID, e)
+		if !loaded {
+			ms.count.Add(1)
+			return
+		}
+		old := v.(*manifestEntry)
+		if !old.missing && !e.missing && ms.now().Before(old.expires) && old.m.Supersedes(e.m) {
+			return
+		}
+		if ms.entries.CompareAndSwap(bookID, v, e) {
+			return
+		}
 	}
 }

@@ -5,8 +5,9 @@ package events
 // Catalog writes a stored cover back to the book catalog in PostgreSQL
 // (CATALOG_DATABASE_URL; empty turns it off): one UPDATE of CATALOG_TABLE
 // setting the storage URL, version and updated-at columns where the book id
-// matches and the stored updated-at is NULL or not newer, so a redelivered
-// event is a successful no-op and an older event never moves a book back.
+// matches and the stored updated-at (the cover's version time) is NULL or
+// older, so a redelivered event is a successful no-op and an older event
+// never moves a book back.
 // Identifiers are validated and quoted, values are always parameters. A book
 // without a row is ErrCatalogNoRow (counted and logged, not retried);
 // connection failures and timeouts are ErrCatalogUnavailable (retryable).
@@ -47,9 +48,12 @@ var (
 // CatalogUpdate is one cover to write back.
 type CatalogUpdate struct {
 	BookID     string
-	StorageURL string    // s3://bucket/key of the stored original
-	Version    string    // content version of the original
-	UpdatedAt  time.Time // when the original was stored; orders updates (microsecond precision)
+	StorageURL string // s3://bucket/key of the stored original
+	Version    string // content version of the original
+	// VersionTime orders a book's covers (cache.Manifest.Order, microsecond
+	// precision): stored in CATALOG_UPDATED_AT_COLUMN, and only a later one
+	// replaces the row's cover.
+	VersionTime time.Time
 }
 
 // Catalog writes covers back to the catalog table. It is safe for concurrent use.
@@ -103,16 +107,17 @@ func NewCatalog(ctx context.Context, cfg CatalogConfig, logger *slog.Logger) (*C
 	}, nil
 }
 
-// Update writes u to the book's row unless the row already holds a newer
-// cover. Applying the same update again succeeds without changing anything;
-// an update older than the row's is a successful no-op (counted as stale).
+// Update writes u to the book's row unless the row already holds a cover at
+// least as new (its version time is not older than u's). Applying the same
+// update again, or one as old or older than the row's, is a successful no-op
+// (counted as stale), so the row only moves forward.
 // A book without a row is ErrCatalogNoRow; connection failures and timeouts
 // (each Update is bounded by CatalogConfig.Timeout) wrap ErrCatalogUnavailable;
 // any other database error (a missing column, a wrong type) is returned as is.
 func (c *Catalog) Update(ctx context.Context, u CatalogUpdate) error {
-	if u.BookID == "" || u.UpdatedAt.IsZero() {
+	if u.BookID == "" || u.VersionTime.IsZero() {
 		c.failed.Inc()
-		return fmt.Errorf("catalog update: book id and updated-at are required: %w", ErrCatalogInvalidUpdate)
+		return fmt.Errorf("catalog update: book id and version time are required: %w", ErrCatalogInvalidUpdate)
 	}
 	start := time.Now()
 	defer c.duration.UpdateDuration(start)
@@ -121,7 +126,7 @@ func (c *Catalog) Update(ctx context.Context, u CatalogUpdate) error {
 
 	// PostgreSQL keeps microseconds; truncating here makes the stored value
 	// and every later comparison use the same instant.
-	at := u.UpdatedAt.UTC().Truncate(time.Microsecond)
+	at := u.VersionTime.UTC().Truncate(time.Microsecond)
 	tag, err := c.pool.Exec(ctx, c.stmts.update, u.BookID, u.StorageURL, u.Version, at)
 	if err != nil {
 		return c.fail(u.BookID, "update", err)
@@ -130,13 +135,14 @@ func (c *Catalog) Update(ctx context.Context, u CatalogUpdate) error {
 		c.updated.Inc()
 		return nil
 	}
-	// Nothing changed: either the row holds a newer cover or there is no row.
+	// Nothing changed: either the row holds a cover at least as new or there
+	// is no row.
 	var one int
 	err = c.pool.QueryRow(ctx, c.stmts.exists, u.BookID).Scan(&one)
 	switch {
 	case err == nil:
 		c.stale.Inc()
-		c.log.Debug("catalog: row holds a newer cover, update skipped",
+		c.log.Debug("catalog: row holds a cover at least as new, update skipped",
 			"book_id", u.BookID, "version", u.Version)
 		return nil
 	case errors.Is(err, pgx.ErrNoRows):

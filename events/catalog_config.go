@@ -22,7 +22,7 @@ type CatalogConfig struct {
 	BookIDColumn    string        // CATALOG_BOOK_ID_COLUMN, default book_id
 	URLColumn       string        // CATALOG_URL_COLUMN, default cover_storage_url
 	VersionColumn   string        // CATALOG_VERSION_COLUMN, default cover_version
-	UpdatedAtColumn string        // CATALOG_UPDATED_AT_COLUMN, default cover_updated_at (timestamptz)
+	UpdatedAtColumn string        // CATALOG_UPDATED_AT_COLUMN, default cover_updated_at (timestamptz): the cover's version time
 	Timeout         time.Duration // CATALOG_TIMEOUT: budget of one Update or Ping, connecting included; default 5s
 }
 
@@ -127,7 +127,7 @@ func (c CatalogConfig) poolConfig() (*pgxpool.Config, error) {
 // catalogStatements are the two statements of one Update, built once from
 // validated, quoted identifiers; values are always parameters.
 type catalogStatements struct {
-	update string // $1 book id, $2 storage URL, $3 version, $4 updated at
+	update string // $1 book id, $2 storage URL, $3 version, $4 version time
 	exists string // $1 book id
 }
 
@@ -138,10 +138,11 @@ func (c CatalogConfig) statements() (catalogStatements, error) {
 	}
 	q := func(name string) string { return pgx.Identifier{name}.Sanitize() }
 	t, id, updated := table.Sanitize(), q(c.BookIDColumn), q(c.UpdatedAtColumn)
-	// "<=" keeps a repeated update a successful no-op; "IS NULL" lets the
-	// first cover in; a row with a newer timestamp is never moved back.
+	// "IS NULL" lets the first cover in; "<" moves the row only forward: a
+	// repeated update, one of the same version time (the cover that got
+	// there first stays, as in the manifest) and an older one change nothing.
 	return catalogStatements{
-		update: fmt.Sprintf(`UPDATE %s SET %s = $2, %s = $3, %s = $4 WHERE %s = $1 AND (%s IS NULL OR %s <= $4)`,
+		update: fmt.Sprintf(`UPDATE %s SET %s = $2, %s = $3, %s = $4 WHERE %s = $1 AND (%s IS NULL OR %s < $4)`,
 			t, q(c.URLColumn), q(c.VersionColumn), updated, id, updated, updated),
 		exists: fmt.Sprintf(`SELECT 1 FROM %s WHERE %s = $1`, t, id),
 	}, nil

@@ -85,9 +85,9 @@ func catalogWantRow(t *testing.T, admin *pgx.Conn, cfg CatalogConfig, u CatalogU
 		t.Fatalf("row %q missing", u.BookID)
 	}
 	if row.URL == nil || *row.URL != u.StorageURL || row.Version == nil || *row.Version != u.Version ||
-		row.UpdatedAt == nil || !row.UpdatedAt.Equal(u.UpdatedAt.Truncate(time.Microsecond)) {
+		row.UpdatedAt == nil || !row.UpdatedAt.Equal(u.VersionTime.Truncate(time.Microsecond)) {
 		t.Fatalf("row %q = {%v %v %v}, want {%s %s %s}", u.BookID, catalogDeref(row.URL), catalogDeref(row.Version), catalogDeref(row.UpdatedAt),
-			u.StorageURL, u.Version, u.UpdatedAt.Format(time.RFC3339Nano))
+			u.StorageURL, u.Version, u.VersionTime.Format(time.RFC3339Nano))
 	}
 }
 
@@ -123,7 +123,7 @@ func catalogWantCounts(t *testing.T, c *Catalog, want map[string]float64) {
 }
 
 func catalogCover(bookID, version string, at time.Time) CatalogUpdate {
-	return CatalogUpdate{BookID: bookID, StorageURL: "s3://covers/originals/" + bookID + "/" + version, Version: version, UpdatedAt: at}
+	return CatalogUpdate{BookID: bookID, StorageURL: "s3://covers/originals/" + bookID + "/" + version, Version: version, VersionTime: at}
 }
 
 func TestCatalogIntegrationUpdate(t *testing.T) {
@@ -142,9 +142,28 @@ func TestCatalogIntegrationUpdate(t *testing.T) {
 			counts:  map[string]float64{"updated": 1},
 		},
 		{
+			// Before versions only moved forward this was 2 updates ("<=").
 			name:    "same update twice is idempotent",
 			updates: []CatalogUpdate{catalogCover("b1", "v1", t0), catalogCover("b1", "v1", t0)},
 			want:    catalogCover("b1", "v1", t0),
+			counts:  map[string]float64{"updated": 1, "stale": 1},
+		},
+		{
+			name:    "same version time, other cover: the first stays",
+			updates: []CatalogUpdate{catalogCover("b1", "v1", t0), catalogCover("b1", "v2", t0)},
+			want:    catalogCover("b1", "v1", t0),
+			counts:  map[string]float64{"updated": 1, "stale": 1},
+		},
+		{
+			name:    "same instant in another zone is equal",
+			updates: []CatalogUpdate{catalogCover("b1", "v1", t0), catalogCover("b1", "v2", t0.UTC())},
+			want:    catalogCover("b1", "v1", t0),
+			counts:  map[string]float64{"updated": 1, "stale": 1},
+		},
+		{
+			name:    "one microsecond newer is newer",
+			updates: []CatalogUpdate{catalogCover("b1", "v1", t0), catalogCover("b1", "v2", t0.Add(time.Microsecond))},
+			want:    catalogCover("b1", "v2", t0.Add(time.Microsecond)),
 			counts:  map[string]float64{"updated": 2},
 		},
 		{
@@ -173,7 +192,7 @@ func TestCatalogIntegrationUpdate(t *testing.T) {
 			c := newTestCatalog(t, cfg)
 			for _, u := range tt.updates {
 				if err := c.Update(t.Context(), u); err != nil {
-					t.Fatalf("Update(%s %s) = %v, want nil", u.Version, u.UpdatedAt, err)
+					t.Fatalf("Update(%s %s) = %v, want nil", u.Version, u.VersionTime, err)
 				}
 			}
 			catalogWantRow(t, admin, cfg, tt.want)

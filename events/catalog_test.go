@@ -138,13 +138,13 @@ func TestCatalogStatements(t *testing.T) {
 		{
 			name:       "defaults",
 			cfg:        DefaultCatalogConfig(),
-			wantUpdate: `UPDATE "catalog" SET "cover_storage_url" = $2, "cover_version" = $3, "cover_updated_at" = $4 WHERE "book_id" = $1 AND ("cover_updated_at" IS NULL OR "cover_updated_at" <= $4)`,
+			wantUpdate: `UPDATE "catalog" SET "cover_storage_url" = $2, "cover_version" = $3, "cover_updated_at" = $4 WHERE "book_id" = $1 AND ("cover_updated_at" IS NULL OR "cover_updated_at" < $4)`,
 			wantExists: `SELECT 1 FROM "catalog" WHERE "book_id" = $1`,
 		},
 		{
 			name:       "schema, reserved words, mixed case",
 			cfg:        odd,
-			wantUpdate: `UPDATE "Books"."select" SET "Order" = $2, "group" = $3, "_at" = $4 WHERE "user" = $1 AND ("_at" IS NULL OR "_at" <= $4)`,
+			wantUpdate: `UPDATE "Books"."select" SET "Order" = $2, "group" = $3, "_at" = $4 WHERE "user" = $1 AND ("_at" IS NULL OR "_at" < $4)`,
 			wantExists: `SELECT 1 FROM "Books"."select" WHERE "user" = $1`,
 		},
 	}
@@ -253,7 +253,7 @@ func TestCatalogUnavailable(t *testing.T) {
 			t.Cleanup(c.Close)
 
 			start := time.Now()
-			err = c.Update(t.Context(), CatalogUpdate{BookID: "b1", StorageURL: "s3://covers/originals/b1/v1", Version: "v1", UpdatedAt: time.Now()})
+			err = c.Update(t.Context(), CatalogUpdate{BookID: "b1", StorageURL: "s3://covers/originals/b1/v1", Version: "v1", VersionTime: time.Now()})
 			elapsed := time.Since(start)
 			if !errors.Is(err, ErrCatalogUnavailable) {
 				t.Errorf("Update() = %v, want ErrCatalogUnavailable", err)
@@ -287,7 +287,7 @@ func TestCatalogUpdateInvalid(t *testing.T) {
 		name string
 		u    CatalogUpdate
 	}{
-		{"no book id", CatalogUpdate{StorageURL: "s3://b/k", Version: "v1", UpdatedAt: time.Now()}},
+		{"no book id", CatalogUpdate{StorageURL: "s3://b/k", Version: "v1", VersionTime: time.Now()}},
 		{"no time", CatalogUpdate{BookID: "b1", StorageURL: "s3://b/k", Version: "v1"}},
 	}
 	for _, tt := range tests {

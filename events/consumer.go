@@ -14,9 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Warmer is the warm pipeline shared with POST /process (ingest.Warmer).
+// Warmer is the warm pipeline shared with POST /process (ingest.Warmer); at
+// is the event's order time (Event.OrderTime).
 type Warmer interface {
-	Warm(ctx context.Context, bookID, imageURL string, refresh bool) (cache.Manifest, error)
+	Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cache.Manifest, error)
 }
 
 const (

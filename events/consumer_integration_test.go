@@ -28,7 +28,8 @@ func TestConsumeSuccessPublishesResultAndCommits(t *testing.T) {
 	results := NewResults(cl, cfg)
 
 	src := o.url("/covers/b1.jpg?token=secret")
-	produce(t, cl, event("book-1", src))
+	rec := event("book-1", src)
+	produce(t, cl, rec)
 	r := startConsumer(t, cfg, warm, results)
 
 	waitFor(t, 15*time.Second, "offset 1 committed", func() bool { return committed(t, adm, cfg.GroupID, testTopic, 0) == 1 })
@@ -65,6 +66,8 @@ func TestConsumeSuccessPublishesResultAndCommits(t *testing.T) {
 		"bytes":               float64(len(o.photo)),
 		"content_type":        "image/jpeg",
 		"cover_path_template": "/covers/book-1/{size}.{format}?v=" + version,
+		// No enriched_at: the record's time (milliseconds) orders the cover.
+		"version_time": time.UnixMilli(rec.Timestamp.UnixMilli()).UTC().Format(time.RFC3339Nano),
 	}
 	for k, w := range want {
 		if got[k] != w {
@@ -181,5 +184,8 @@ func checkDLQHeaders(t *testing.T, rec *kgo.Record, code string, attempts int, o
 	at, err := time.Parse(time.RFC3339Nano, header(t, rec, HeaderFailedAt))
 	if err != nil || time.Since(at) > time.Minute {
 		t.Errorf("failed_at = %q (%v), want an RFC 3339 time of the last minute", header(t, rec, HeaderFailedAt), err)
+	}
+	if orig, err := time.Parse(time.RFC3339Nano, header(t, rec, HeaderOriginalTimestamp)); err != nil || orig.After(at) || time.Since(orig) > time.Minute {
+		t.Errorf("original_timestamp = %q (%v), want the source record's time, before failed_at", header(t, rec, HeaderOriginalTimestamp), err)
 	}
 }

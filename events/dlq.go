@@ -22,14 +22,16 @@ const (
 )
 
 // deadLetterRecord is rec as it goes to the DLQ: key and value unchanged,
-// the failure in headers. The message is the code's fixed public text.
+// the failure in headers. The message is the code's fixed public text; the
+// time the event first arrived goes along (HeaderOriginalTimestamp) for a
+// redrive to carry back.
 func deadLetterRecord(topic string, rec *kgo.Record, code string, attempts int, failedAt time.Time) *kgo.Record {
 	h := func(k, v string) kgo.RecordHeader { return kgo.RecordHeader{Key: k, Value: []byte(v)} }
 	return &kgo.Record{
 		Topic: topic,
 		Key:   rec.Key,
 		Value: rec.Value,
-		Headers: []kgo.RecordHeader{
+		Headers: append([]kgo.RecordHeader{
 			h(HeaderErrorCode, code),
 			h(HeaderErrorMessage, failureMessage(code)),
 			h(HeaderAttempts, strconv.Itoa(attempts)),
@@ -37,7 +39,7 @@ func deadLetterRecord(topic string, rec *kgo.Record, code string, attempts int, 
 			h(HeaderSourcePartition, strconv.FormatInt(int64(rec.Partition), 10)),
 			h(HeaderSourceOffset, strconv.FormatInt(rec.Offset, 10)),
 			h(HeaderFailedAt, failedAt.UTC().Format(time.RFC3339Nano)),
-		},
+		}, originalTimeHeader(rec)...),
 	}
 }
 

@@ -14,6 +14,16 @@
 // again after a crash or rebalance, which Warm tolerates (same book and URL
 // already stored: no download) and result events may repeat.
 //
+// Order: an event's cover is ordered against the book's others by the
+// event's enriched_at (RFC 3339; ignored when not a string of that form),
+// else by its record's time: the original_timestamp header of a redriven
+// record (HeaderOriginalTimestamp), else the record's timestamp. Warm gets
+// that time; an event not newer than the book's cover (a replay, a late
+// redrive, a racing replica's older event) fetches nothing and the
+// outcome reports the current, newer cover, so the result event names it
+// and the catalog write-back is a stale no-op. Ties: the cover that got
+// there first stays.
+//
 // Retry: failures that ingest.Retryable accepts (timeouts, connection errors,
 // upstream 5xx, storage unavailable) and failed outcomes are retried with
 // exponential backoff and full jitter (RetryBase, RetryMax) up to MaxAttempts
@@ -23,7 +33,8 @@
 //
 // Dead letters keep the original key and value; their headers are
 // error_code, error_message (the code's fixed public text), attempts,
-// source_topic, source_partition, source_offset and failed_at (RFC 3339). If
+// source_topic, source_partition, source_offset, failed_at (RFC 3339) and
+// original_timestamp (the time the event first arrived, RFC 3339). If
 // the DLQ cannot be written, the record is not committed: the write is
 // retried with backoff while its partition waits; it is never dropped.
 //
@@ -33,14 +44,15 @@
 // Lost partitions are abandoned at once. Run then leaves the group.
 //
 // Results: after a success, Results publishes {"state":"succeeded",...} keyed
-// by book id to ResultTopic, and Failed publishes job failures with
-// "state":"failed".
+// by book id to ResultTopic, with the cover's version_time (a later one names
+// a newer cover), and Failed publishes job failures with "state":"failed".
 //
 // Catalog writes a stored cover back to the book catalog in PostgreSQL
 // (CATALOG_DATABASE_URL; empty turns it off): one UPDATE of CATALOG_TABLE
 // setting the storage URL, version and updated-at columns where the book id
-// matches and the stored updated-at is NULL or not newer, so a redelivered
-// event is a successful no-op and an older event never moves a book back.
+// matches and the stored updated-at (the cover's version time) is NULL or
+// older, so a redelivered event is a successful no-op and an older event
+// never moves a book back.
 // Identifiers are validated and quoted, values are always parameters. A book
 // without a row is ErrCatalogNoRow (counted and logged, not retried);
 // connection failures and timeouts are ErrCatalogUnavailable (retryable).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/ingest"
@@ -16,8 +17,8 @@ func TestDecodeEvent(t *testing.T) {
 		want    Event
 		wantErr bool
 	}{
-		{"full", `{"book_id":"b-1","cover_image_url":"https://img.example/c.jpg"}`, Event{"b-1", "https://img.example/c.jpg"}, false},
-		{"unknown fields ignored", ` {"title":"x","book_id":"b.2","cover_image_url":"u","n":[1,2]}`, Event{"b.2", "u"}, false},
+		{"full", `{"book_id":"b-1","cover_image_url":"https://img.example/c.jpg"}`, Event{BookID: "b-1", CoverImageURL: "https://img.example/c.jpg"}, false},
+		{"unknown fields ignored", ` {"title":"x","book_id":"b.2","cover_image_url":"u","n":[1,2]}`, Event{BookID: "b.2", CoverImageURL: "u"}, false},
 		{"missing url", `{"book_id":"b-3"}`, Event{BookID: "b-3"}, false},
 		{"empty url", `{"book_id":"b-4","cover_image_url":""}`, Event{BookID: "b-4"}, false},
 		{"null url", `{"book_id":"b-5","cover_image_url":null}`, Event{BookID: "b-5"}, false},
@@ -32,6 +33,14 @@ func TestDecodeEvent(t *testing.T) {
 		{"numeric book id", `{"book_id":12,"cover_image_url":"u"}`, Event{}, true},
 		{"numeric url", `{"book_id":"b","cover_image_url":12}`, Event{}, true},
 		{"trailing garbage", `{"book_id":"b"} x`, Event{}, true},
+		{"enriched_at", `{"book_id":"b","cover_image_url":"u","enriched_at":"2026-03-01T11:00:00.123456789+01:00"}`,
+			Event{BookID: "b", CoverImageURL: "u", EnrichedAt: time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)}, false},
+		{"enriched_at in whole seconds", `{"book_id":"b","enriched_at":"2026-03-01T10:00:00Z"}`,
+			Event{BookID: "b", EnrichedAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}, false},
+		{"enriched_at not RFC 3339: ignored", `{"book_id":"b","enriched_at":"2026-03-01 10:00"}`, Event{BookID: "b"}, false},
+		{"enriched_at a number: ignored", `{"book_id":"b","enriched_at":1772359200}`, Event{BookID: "b"}, false},
+		{"enriched_at null: ignored", `{"book_id":"b","enriched_at":null}`, Event{BookID: "b"}, false},
+		{"enriched_at before 1970: ignored", `{"book_id":"b","enriched_at":"1969-12-31T23:59:59Z"}`, Event{BookID: "b"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +59,8 @@ func TestDecodeEvent(t *testing.T) {
 }
 
 func FuzzDecodeEvent(f *testing.F) {
-	for _, s := range []string{`{"book_id":"b","cover_image_url":"u"}`, `{"book_id":"../x"}`, `[]`, `null`, `{"book_id":"b"}`} {
+	for _, s := range []string{`{"book_id":"b","cover_image_url":"u"}`, `{"book_id":"../x"}`, `[]`, `null`, `{"book_id":"b"}`,
+		`{"book_id":"b","enriched_at":"2026-03-01T10:00:00.5+01:00"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, value []byte) {
@@ -66,6 +76,9 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		if cache.ValidBookID(ev.BookID) != nil {
 			t.Fatalf("DecodeEvent(%q) accepted invalid book id %q", value, ev.BookID)
+		}
+		if at := ev.EnrichedAt; !at.IsZero() && (at.Location() != time.UTC || at.Unix() <= 0) {
+			t.Fatalf("DecodeEvent(%q) enriched_at = %v, want zero or a UTC time after 1970", value, at)
 		}
 	})
 }

@@ -220,7 +220,7 @@ type fakeWarmer struct {
 	fn    func(ctx context.Context, bookID, url string) (cache.Manifest, error)
 }
 
-func (f *fakeWarmer) Warm(ctx context.Context, bookID, url string, _ bool) (cache.Manifest, error) {
+func (f *fakeWarmer) Warm(ctx context.Context, bookID, url string, _ bool, _ time.Time) (cache.Manifest, error) {
 	f.calls.Add(1)
 	if f.fn == nil {
 		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
@@ -299,21 +299,30 @@ type realWarm struct {
 
 func newRealWarm(t *testing.T, o *origin) *realWarm {
 	t.Helper()
+	store, err := cache.NewLocalStore(t.TempDir())
+	if err != nil {
+		t.Fatalf("NewLocalStore: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return &realWarm{Warmer: newWarmer(t, o.srv.Listener.Addr().String(), store), store: store}
+}
+
+// newWarmer is one replica's warm pipeline over store (its own manifest
+// cache), allowed to fetch from the loopback origin at addr only, once per
+// attempt.
+func newWarmer(t *testing.T, addr string, store cache.Store) *ingest.Warmer {
+	t.Helper()
 	fc := ingest.DefaultFetchConfig()
-	fc.AllowPrivate = []string{o.srv.Listener.Addr().String()}
+	fc.AllowPrivate = []string{addr}
 	fc.MaxAttempts = 1
 	fc.Timeout, fc.AttemptTimeout = 5*time.Second, 5*time.Second
 	fetcher, err := ingest.NewFetcher(fc, discard)
 	if err != nil {
 		t.Fatalf("NewFetcher: %v", err)
 	}
-	store, err := cache.NewLocalStore(t.TempDir())
-	if err != nil {
-		t.Fatalf("NewLocalStore: %v", err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	t.Cleanup(fetcher.Close)
 	manifests := cache.NewManifests(store, time.Second, 5*time.Second)
-	return &realWarm{Warmer: ingest.NewWarmer(fetcher, store, manifests, headerCheck{}, discard), store: store}
+	return ingest.NewWarmer(fetcher, store, manifests, headerCheck{}, discard)
 }
 
 // headerCheck is the header half of the service's original check

@@ -36,7 +36,7 @@ func (n *Notifier) Succeeded(ctx context.Context, m cache.Manifest) error {
 	}
 	if n.catalog != nil {
 		err := n.catalog.Update(ctx, CatalogUpdate{
-			BookID: m.BookID, Version: m.Version, UpdatedAt: m.UpdatedAt,
+			BookID: m.BookID, Version: m.Version, VersionTime: m.Order(),
 			StorageURL: cache.StorageURL(n.bucket, cache.OriginalKey(m.BookID, m.Version)),
 		})
 		if err != nil && !errors.Is(err, ErrCatalogNoRow) {

@@ -30,10 +30,13 @@ type redrivePart struct {
 }
 
 // Redrive copies DLQ records back to cfg.Topic: the original key and value,
-// without the DLQ headers. It stops at opts.Max records, at the end of the
-// DLQ as it was when it started, or at records newer than opts.Until, and
-// commits its progress in opts.GroupID so that running it again does not
-// redrive a record twice (a record it skips for Since counts as handled).
+// without the DLQ headers but HeaderOriginalTimestamp, so the consumer orders
+// a redriven event by the time it first arrived, not by the redrive (a dead
+// letter written without that header passes on its own time, the failure).
+// It stops at opts.Max records, at the end of the DLQ as it was when it
+// started, or at records newer than opts.Until, and commits its progress in
+// opts.GroupID so that running it again does not redrive a record twice (a
+// record it skips for Since counts as handled).
 // It returns how many records it redrove.
 func Redrive(ctx context.Context, cfg Config, opts RedriveOptions, logger *slog.Logger, kopts ...kgo.Opt) (int, error) {
 	if err := cfg.Validate(); err != nil {
@@ -200,7 +203,7 @@ func (r *redriver) forward(ctx context.Context, fetches kgo.Fetches) error {
 		case r.opts.Max > 0 && r.count+len(batch) >= r.opts.Max:
 			return
 		}
-		batch = append(batch, &kgo.Record{Topic: r.cfg.Topic, Key: rec.Key, Value: rec.Value})
+		batch = append(batch, &kgo.Record{Topic: r.cfg.Topic, Key: rec.Key, Value: rec.Value, Headers: originalTimeHeader(rec)})
 		rp.next = rec.Offset + 1
 		rp.done = rp.next >= rp.end
 		commit.Add(kadm.Offset{Topic: rec.Topic, Partition: rec.Partition, At: rp.next, LeaderEpoch: -1})

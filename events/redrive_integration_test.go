@@ -11,16 +11,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// seedDLQ writes dead letters k0/v0... with the given timestamps and DLQ headers.
+// seedDLQ writes dead letters k0/v0... with the given timestamps and DLQ
+// headers; each source record arrived a minute before it failed (srcTime).
 func seedDLQ(t *testing.T, cl *kgo.Client, stamps ...time.Time) {
 	t.Helper()
 	for i, ts := range stamps {
-		src := &kgo.Record{Topic: testTopic, Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d", i)), Offset: int64(i)}
+		src := &kgo.Record{Topic: testTopic, Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d", i)),
+			Offset: int64(i), Timestamp: srcTime(ts)}
 		dl := deadLetterRecord(testDLQ, src, "fetch_failed", 5, ts)
 		dl.Timestamp = ts
 		produce(t, cl, dl)
 	}
 }
+
+func srcTime(failed time.Time) time.Time { return failed.Add(-time.Minute) }
 
 func TestRedrive(t *testing.T) {
 	t.Parallel()
@@ -28,7 +32,8 @@ func TestRedrive(t *testing.T) {
 	cfg := testConfig(c)
 	cl, _ := newClient(t, c)
 	now := time.Now()
-	seedDLQ(t, cl, now.Add(-3*time.Hour), now.Add(-150*time.Minute), now.Add(-2*time.Hour), now.Add(-time.Minute), now.Add(-30*time.Second))
+	stamps := []time.Time{now.Add(-3 * time.Hour), now.Add(-150 * time.Minute), now.Add(-2 * time.Hour), now.Add(-time.Minute), now.Add(-30 * time.Second)}
+	seedDLQ(t, cl, stamps...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -57,8 +62,11 @@ func TestRedrive(t *testing.T) {
 		if want := "k" + string(r.Value[1:]); string(r.Key) != want {
 			t.Errorf("redriven record %s has key %q, want %q", r.Value, r.Key, want)
 		}
-		if len(r.Headers) != 0 {
-			t.Errorf("redriven record %s has headers %v, want none", r.Value, r.Headers)
+		// The DLQ headers are dropped; the time the event first arrived stays.
+		i := int(r.Value[1] - '0')
+		wantH := []kgo.RecordHeader{{Key: HeaderOriginalTimestamp, Value: []byte(srcTime(stamps[i]).UTC().Format(time.RFC3339Nano))}}
+		if !slices.EqualFunc(r.Headers, wantH, func(a, b kgo.RecordHeader) bool { return a.Key == b.Key && string(a.Value) == string(b.Value) }) {
+			t.Errorf("redriven record %s has headers %v, want only %s=%s", r.Value, r.Headers, wantH[0].Key, wantH[0].Value)
 		}
 	}
 	if want := []string{"v0", "v1", "v2", "v3", "v4", "v3", "v4"}; !slices.Equal(values, want) {

@@ -36,6 +36,7 @@ type succeededEvent struct {
 	Bytes             int64  `json:"bytes"`
 	ContentType       string `json:"content_type"`
 	ProcessedAt       string `json:"processed_at"`
+	VersionTime       string `json:"version_time"` // orders a book's results: a later one names a newer cover
 	CoverPathTemplate string `json:"cover_path_template"`
 }
 
@@ -116,6 +117,7 @@ func (r *Results) Succeeded(ctx context.Context, m cache.Manifest) error {
 		Bytes:             m.Bytes,
 		ContentType:       m.ContentType,
 		ProcessedAt:       m.UpdatedAt.UTC().Format(time.RFC3339),
+		VersionTime:       m.Order().UTC().Format(time.RFC3339Nano),
 		CoverPathTemplate: CoverPathTemplate(m.BookID, m.Version),
 	})
 }

@@ -27,13 +27,14 @@ func (p *partition) handle(ctx context.Context, rec *kgo.Record) bool {
 		return p.deadLetter(ctx, rec, codeBadEvent, 1)
 	}
 	log = log.With("book_id", ev.BookID)
+	at := orderTime(ev, rec, c.now)
 	if ev.CoverImageURL == "" {
 		c.m.skipped.Inc()
 		log.Info("kafka event without cover_image_url skipped")
 		return true
 	}
 	for attempt := 1; ; attempt++ {
-		err := p.attempt(ctx, ev)
+		err := p.attempt(ctx, ev, at)
 		switch {
 		case err == nil:
 			c.m.succeeded.Inc()
@@ -62,8 +63,10 @@ func (p *partition) handle(ctx context.Context, rec *kgo.Record) bool {
 }
 
 // attempt warms once under the concurrency semaphore, which is held only
-// while warming: a record sleeping in backoff lets other partitions run.
-func (p *partition) attempt(ctx context.Context, ev Event) (err error) {
+// while warming: a record sleeping in backoff lets other partitions run. at
+// orders the event's cover (orderTime); when the book already holds a newer
+// one, Warm answers with that and the outcome reports it.
+func (p *partition) attempt(ctx context.Context, ev Event, at time.Time) (err error) {
 	c := p.c
 	select {
 	case c.sem <- struct{}{}:
@@ -79,7 +82,7 @@ func (p *partition) attempt(ctx context.Context, ev Event) (err error) {
 	// with code "internal"), not the consumer.
 	defer ingest.RecoverTo(&err, c.m.panics, "kafka event "+ev.BookID)
 
-	m, err := c.warm.Warm(ctx, ev.BookID, ev.CoverImageURL, false)
+	m, err := c.warm.Warm(ctx, ev.BookID, ev.CoverImageURL, false, at)
 	if err != nil {
 		return err
 	}

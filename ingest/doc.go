@@ -5,6 +5,11 @@
 // behind POST /process (Jobs). It is transport-agnostic: HTTP, Kafka and the
 // CLI call the same Warmer. It does not render variants.
 //
+// Warm and Store take the time that orders the book's covers (an event's
+// time, a job's arrival, an import's read): when the book already holds a
+// cover at least as new, nothing is fetched or made current and the current
+// manifest is the answer, so every caller reports the newest cover.
+//
 // Failures carry stable codes (Code): invalid_url, blocked_address,
 // too_many_redirects, too_large, source_rejected, timeout, fetch_failed,
 // unsupported_type, too_many_pixels, not_an_image, storage_unavailable, ...

@@ -15,9 +15,10 @@ import (
 	"github.com/bookcovers/image-worker/cache"
 )
 
-// Warm is the single warm pipeline the job queue runs.
+// Warm is the single warm pipeline the job queue runs; at orders the book's
+// covers (a job's CreatedAt, its arrival).
 type Warm interface {
-	Warm(ctx context.Context, bookID, imageURL string, refresh bool) (cache.Manifest, error)
+	Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cache.Manifest, error)
 }
 
 // Notifier hears about finished jobs: result events, catalog write-back.
@@ -311,7 +312,7 @@ func (j *Jobs) runRecovered(job *Job) {
 // warmJob is the job's warm; a panic in it fails the job with ErrPanic.
 func (j *Jobs) warmJob(ctx context.Context, job *Job) (m cache.Manifest, err error) {
 	defer RecoverTo(&err, j.panics, "warm job "+job.ID)
-	return j.warm.Warm(ctx, job.BookID, job.ImageURL, job.Refresh)
+	return j.warm.Warm(ctx, job.BookID, job.ImageURL, job.Refresh, job.CreatedAt)
 }
 
 // run moves a job one step: warm it (unless its outcome is known and only

@@ -22,7 +22,7 @@ type perJobWarm struct {
 
 func newPerJobWarm() *perJobWarm { return &perJobWarm{calls: map[string]int{}} }
 
-func (w *perJobWarm) Warm(ctx context.Context, bookID, _ string, _ bool) (cache.Manifest, error) {
+func (w *perJobWarm) Warm(ctx context.Context, bookID, _ string, _ bool, _ time.Time) (cache.Manifest, error) {
 	w.mu.Lock()
 	w.calls[bookID]++
 	hold := w.hold

@@ -21,7 +21,7 @@ type fakeWarm struct {
 	block chan struct{}
 }
 
-func (f *fakeWarm) Warm(ctx context.Context, bookID, _ string, _ bool) (cache.Manifest, error) {
+func (f *fakeWarm) Warm(ctx context.Context, bookID, _ string, _ bool, _ time.Time) (cache.Manifest, error) {
 	f.mu.Lock()
 	f.calls++
 	var err error

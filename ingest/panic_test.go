@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bookcovers/image-worker/cache"
 )
@@ -11,7 +12,7 @@ import (
 // panicWarm panics for one book and warms every other.
 type panicWarm struct{}
 
-func (panicWarm) Warm(_ context.Context, bookID, _ string, _ bool) (cache.Manifest, error) {
+func (panicWarm) Warm(_ context.Context, bookID, _ string, _ bool, _ time.Time) (cache.Manifest, error) {
 	if bookID == "BOOM" {
 		panic("fetcher bug")
 	}

@@ -23,6 +23,9 @@ func Version(original []byte) string {
 	return hex.EncodeToString(sum[:])[:versionHexLen]
 }
 
+// errNoVersionTime is a caller's bug: every warm names the time that orders it.
+var errNoVersionTime = errors.New("no version time")
+
 // Source fetches an original by URL.
 type Source interface {
 	Fetch(ctx context.Context, rawURL string) (Fetched, error)
@@ -54,34 +57,51 @@ func NewWarmer(source Source, store cache.Store, manifests *cache.Manifests, che
 	return &Warmer{source: source, store: store, manifests: manifests, check: check, log: logger, now: time.Now}
 }
 
-// Warm makes the original at imageURL the current cover of bookID. Unless
-// refresh is set, a book whose stored original came from the same URL is not
-// downloaded again.
-func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool) (cache.Manifest, error) {
+// Warm makes the original at imageURL the current cover of bookID as of at,
+// the time that orders the book's covers (the event's enriched_at or record
+// time, a job's arrival; see cache.Manifest.Supersedes): versions only move
+// forward. When the book's cover is already at least as new as at nothing is
+// fetched and the current manifest is the answer, so the caller reports the
+// newest cover (a replayed or redriven older event is a no-op). Unless
+// refresh is set, a book whose stored original came from the same URL is
+// not downloaded again; a later at only moves its manifest's version time.
+func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cache.Manifest, error) {
 	if err := cache.ValidBookID(bookID); err != nil {
 		return cache.Manifest{}, fmt.Errorf("warm: %w", err)
 	}
-	if !refresh {
-		m, err := w.manifests.Load(ctx, bookID)
-		switch {
-		case err == nil && m.SourceURL == imageURL:
-			return m, nil
-		case err != nil && !errors.Is(err, cache.ErrNotFound):
-			return cache.Manifest{}, fmt.Errorf("warm: %w", err)
-		}
+	if at.IsZero() {
+		return cache.Manifest{}, fmt.Errorf("warm %s: %w", bookID, errNoVersionTime)
+	}
+	at = cache.OrderTime(at)
+	m, err := w.manifests.Load(ctx, bookID)
+	switch {
+	case err == nil && !at.After(m.Order()):
+		w.log.Debug("warm skipped: the book holds a cover at least as new", "book_id", bookID, "version", m.Version)
+		return m, nil
+	case err == nil && !refresh && m.SourceURL == imageURL:
+		m.VersionTime = at
+		return w.advance(ctx, m, "warm")
+	case err != nil && !errors.Is(err, cache.ErrNotFound):
+		return cache.Manifest{}, fmt.Errorf("warm: %w", err)
 	}
 	f, err := w.source.Fetch(ctx, imageURL)
 	if err != nil {
 		return cache.Manifest{}, fmt.Errorf("warm: %w", err)
 	}
-	return w.Store(ctx, bookID, imageURL, f.Body)
+	return w.Store(ctx, bookID, imageURL, f.Body, at)
 }
 
 // Store validates an original's bytes and makes them the current cover of
-// bookID. sourceURL is recorded in the manifest.
-func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original []byte) (cache.Manifest, error) {
+// bookID as of at, unless the book already holds a cover at least as new:
+// then the manifest does not move (the original may stay stored, unnamed)
+// and the current manifest is the answer. sourceURL is recorded in the
+// manifest.
+func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original []byte, at time.Time) (cache.Manifest, error) {
 	if err := cache.ValidBookID(bookID); err != nil {
 		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
+	}
+	if at.IsZero() {
+		return cache.Manifest{}, fmt.Errorf("store original %s: %w", bookID, errNoVersionTime)
 	}
 	info, err := w.check.Check(ctx, original)
 	if err != nil {
@@ -92,7 +112,7 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
 	width, height := info.DisplaySize()
-	m := cache.Manifest{
+	m, err := w.advance(ctx, cache.Manifest{
 		BookID:      bookID,
 		Version:     version,
 		SourceURL:   sourceURL,
@@ -101,10 +121,24 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 		Height:      height,
 		Bytes:       int64(len(original)),
 		UpdatedAt:   w.now().UTC().Truncate(time.Second),
+		VersionTime: cache.OrderTime(at),
+	}, "store original")
+	if err == nil && m.Version == version {
+		w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height)
 	}
-	if err := w.manifests.Put(ctx, m); err != nil {
-		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
+	return m, err
+}
+
+// advance makes m current unless the book holds a newer cover, and returns
+// the manifest that is current.
+func (w *Warmer) advance(ctx context.Context, m cache.Manifest, op string) (cache.Manifest, error) {
+	cur, err := w.manifests.Advance(ctx, m)
+	if err != nil {
+		return cache.Manifest{}, fmt.Errorf("%s: %w", op, err)
 	}
-	w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height)
-	return m, nil
+	if !cur.VersionTime.Equal(m.VersionTime) || cur.Version != m.Version {
+		w.log.Info("cover not moved back: the book holds a newer one", "book_id", m.BookID,
+			"version", m.Version, "current_version", cur.Version)
+	}
+	return cur, nil
 }

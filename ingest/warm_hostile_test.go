@@ -50,7 +50,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 	}
 	w, manifests, store, r := newCheckingWarmer(t)
 	ctx := context.Background()
-	good, err := w.Store(ctx, "GOOD", "https://covers.example/good.jpg", real.JPEG)
+	good, err := w.Store(ctx, "GOOD", "https://covers.example/good.jpg", real.JPEG, time.Now())
 	if err != nil {
 		t.Fatalf("store the good cover: %v", err)
 	}
@@ -60,7 +60,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 			corrupt++
 		}
 		t.Run(c.Name, func(t *testing.T) {
-			_, err := w.Store(ctx, "GOOD", "https://covers.example/next", c.Data)
+			_, err := w.Store(ctx, "GOOD", "https://covers.example/next", c.Data, time.Now())
 			if code := Code(err); code != c.Code || Message(code) == "internal error" {
 				t.Fatalf("Store(%s) = %v (code %q); want code %q with its own message", c.Name, err, code, c.Code)
 			}
@@ -71,7 +71,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 			if _, err := store.Get(ctx, cache.OriginalKey("GOOD", Version(c.Data))); !errors.Is(err, cache.ErrNotFound) {
 				t.Errorf("refused original stored anyway (Get = %v); want not found", err)
 			}
-			if _, err := w.Store(ctx, "NEVER", "https://covers.example/first", c.Data); Code(err) != c.Code {
+			if _, err := w.Store(ctx, "NEVER", "https://covers.example/first", c.Data, time.Now()); Code(err) != c.Code {
 				t.Errorf("Store on a book without a cover = %v; want %q", err, c.Code)
 			}
 			if _, err := manifests.Load(ctx, "NEVER"); !errors.Is(err, cache.ErrNotFound) {

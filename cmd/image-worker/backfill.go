@@ -129,7 +129,9 @@ func (l *localWarmer) warmRow(ctx context.Context, bookID, imageURL string) (row
 			return outcomeSkipped, nil
 		}
 	}
-	if _, err := l.warmer.Warm(ctx, bookID, imageURL, l.refresh); err != nil {
+	// A row orders against the book's other covers by when it is warmed,
+	// just after it was read: a later row of the same book wins.
+	if _, err := l.warmer.Warm(ctx, bookID, imageURL, l.refresh, time.Now()); err != nil {
 		return 0, err
 	}
 	return outcomeWarmed, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/ingest"
@@ -41,6 +42,9 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 	if err != nil {
 		return err
 	}
+	// The file orders against the book's other covers by when it was read:
+	// a newer event or request that got there first keeps its cover.
+	readAt := time.Now()
 	store, err := newStore(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -54,9 +58,13 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 	warmer := ingest.NewWarmer(nil, store, manifests, renderer, logger)
 	// The source is recorded without the server's directory layout: it is
 	// shown in metadata and result events.
-	m, err := warmer.Store(ctx, *book, "import:"+filepath.Base(path), data)
+	m, err := warmer.Store(ctx, *book, "import:"+filepath.Base(path), data, readAt)
 	if err != nil {
 		return fmt.Errorf("import %s (%s): %w", path, ingest.Code(err), err)
+	}
+	if m.Version != ingest.Version(data) {
+		fmt.Fprintf(stdout, "not imported %s: book %s holds a newer cover, version %s\n", path, m.BookID, m.Version)
+		return nil
 	}
 	fmt.Fprintf(stdout, "imported %s as book %s version %s (%dx%d)\n", path, m.BookID, m.Version, m.Width, m.Height)
 	return nil

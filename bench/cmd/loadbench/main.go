@@ -226,7 +226,7 @@ func (b *bench) setup(ctx context.Context, m *minio) error {
 	// is enough (the service decodes each one again on its first render).
 	warmer := ingest.NewWarmer(nil, store, cache.NewManifests(store, time.Minute, 10*time.Second), headerCheck{}, logger)
 	put := func(book string, data []byte) error {
-		_, err := warmer.Store(ctx, book, "file:///bench/"+book, data)
+		_, err := warmer.Store(ctx, book, "file:///bench/"+book, data, time.Now())
 		return err
 	}
 	catalogSources := []string{"photo-1600x2400-baseline.jpg", "photo-1600x2400-adobergb-icc.jpg", "photo-exif-orientation-6.jpg",
