@@ -42,6 +42,7 @@ const (
 	manifestsPrefix = "manifests/"
 	jobsPrefix      = "jobs/"
 	metaPrefix      = "meta/"
+	outboxPrefix    = "outbox/"
 )
 
 // OriginalKey is where the original of one version of a book is stored.
@@ -57,6 +58,12 @@ func JobKey(jobID string) string { return jobsPrefix + jobID }
 
 // JobsPrefix is the prefix under which every job record lives.
 func JobsPrefix() string { return jobsPrefix }
+
+// OutboxKey is where one queued write-back (an outbox entry) is stored.
+func OutboxKey(id string) string { return outboxPrefix + id + ".json" }
+
+// OutboxPrefix is the prefix under which every outbox entry lives.
+func OutboxPrefix() string { return outboxPrefix }
 
 // MetaKey is where the metadata (dominant colour, blurhash, LQIP) of one
 // version of a book is stored, beside its manifest.
