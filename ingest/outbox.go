@@ -235,8 +235,10 @@ func (o *Outbox) Start() error {
 }
 
 // Stop stops the background delivery: deliveries in flight get until ctx
-// ends, then they are cancelled. Entries not delivered stay in the store for
-// the next start or another replica.
+// ends, then they are cancelled and Stop returns without waiting for a
+// deliverer that ignores its context (a Kafka produce already sent to a
+// broker that died); closing the outlets ends those. Entries not delivered
+// stay in the store for the next start or another replica.
 func (o *Outbox) Stop(ctx context.Context) error {
 	o.mu.Lock()
 	started := o.started
@@ -253,7 +255,6 @@ func (o *Outbox) Stop(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		o.cancel()
-		<-done
 		return fmt.Errorf("stop outbox: %w", ctx.Err())
 	}
 }

@@ -32,7 +32,7 @@ func DefaultOutboxConfig() OutboxConfig {
 func (c OutboxConfig) Validate() error {
 	var errs []error
 	if c.RetryBase <= 0 || c.RetryMax < c.RetryBase {
-		errs = append(errs, errors.New("OUTBOX_RETRY_MAX must be at least the retry base (1s)"))
+		errs = append(errs, errors.New("OUTBOX_RETRY_MAX must be positive and at least the retry base"))
 	}
 	if c.ScanInterval <= 0 {
 		errs = append(errs, errors.New("OUTBOX_SCAN_INTERVAL must be positive"))

@@ -233,9 +233,7 @@ func TestOutboxRecordReturnsStoreError(t *testing.T) {
 	if !errors.Is(err, cache.ErrUnavailable) {
 		t.Fatalf("JobSucceeded on a store that is down = %v, want an error wrapping cache.ErrUnavailable (the caller keeps its work pending)", err)
 	}
-	if got := metricValue(t, o.Metrics(), "covers_outbox_recorded_total"); got != 0 {
-		t.Errorf("covers_outbox_recorded_total = %v, want 0", got)
-	}
+	wantOutboxMetrics(t, o, map[string]float64{"covers_outbox_recorded_total": 0})
 }
 
 func TestOutboxDeliversAndDeletes(t *testing.T) {
@@ -255,12 +253,18 @@ func TestOutboxDeliversAndDeletes(t *testing.T) {
 	if calls != 2 || byBook["B1"] != 1 || failed["B2"] != 1 {
 		t.Errorf("deliveries: %d calls, succeeded %v, failed %v; want B1 succeeded once and B2 failed once", calls, byBook, failed)
 	}
-	for name, want := range map[string]float64{
-		"covers_outbox_delivered_total": 2, "covers_outbox_delivery_errors_total": 0,
+	wantOutboxMetrics(t, o, map[string]float64{
+		"covers_outbox_recorded_total": 2, "covers_outbox_delivered_total": 2, "covers_outbox_delivery_errors_total": 0,
 		"covers_outbox_pending": 0, "covers_outbox_oldest_age_seconds": 0,
-	} {
-		if got := metricValue(t, o.Metrics(), name); got != want {
-			t.Errorf("%s = %v, want %v", name, got, want)
+	})
+}
+
+// wantOutboxMetrics checks samples of the outbox's metrics.
+func wantOutboxMetrics(t *testing.T, o *Outbox, want map[string]float64) {
+	t.Helper()
+	for name, w := range want {
+		if got := metricValue(t, o.Metrics(), name); got != w {
+			t.Errorf("%s = %v, want %v", name, got, w)
 		}
 	}
 }
@@ -309,12 +313,7 @@ func TestOutboxRetriesFailingDeliveryWithBackoff(t *testing.T) {
 			t.Errorf("delivery %d started at %v, before its next attempt time %v", i+1, starts[i], e.NextAttemptAt)
 		}
 	}
-	if got := metricValue(t, o.Metrics(), "covers_outbox_delivery_errors_total"); got != 4 {
-		t.Errorf("covers_outbox_delivery_errors_total = %v, want 4", got)
-	}
-	if got := metricValue(t, o.Metrics(), "covers_outbox_delivered_total"); got != 1 {
-		t.Errorf("covers_outbox_delivered_total = %v, want 1", got)
-	}
+	wantOutboxMetrics(t, o, map[string]float64{"covers_outbox_delivery_errors_total": 4, "covers_outbox_delivered_total": 1})
 }
 
 func TestOutboxPanickingDelivererIsRetried(t *testing.T) {
@@ -331,9 +330,7 @@ func TestOutboxPanickingDelivererIsRetried(t *testing.T) {
 	if calls, byBook, _ := d.snapshot(); calls != 2 || byBook["B1"] != 1 {
 		t.Errorf("deliverer called %d times, delivered %v; want a panic then one delivery", calls, byBook)
 	}
-	if got := metricValue(t, o.Metrics(), `covers_panics_total{component="outbox"}`); got != 1 {
-		t.Errorf(`covers_panics_total{component="outbox"} = %v, want 1`, got)
-	}
+	wantOutboxMetrics(t, o, map[string]float64{`covers_panics_total{component="outbox"}`: 1, "covers_outbox_delivery_errors_total": 1})
 }
 
 func TestOutboxDrainsEntriesOfOtherProcesses(t *testing.T) {
