@@ -44,6 +44,7 @@ const (
 	openJobsPrefix  = "jobs-open/"
 	jobOwnersPrefix = "jobs-owners/"
 	metaPrefix      = "meta/"
+	outboxPrefix    = "outbox/"
 )
 
 // OriginalKey is where the original of one version of a book is stored.
@@ -73,6 +74,12 @@ func JobOwnerKey(owner string) string { return jobOwnersPrefix + owner }
 
 // JobOwnersPrefix is the prefix of the heartbeats.
 func JobOwnersPrefix() string { return jobOwnersPrefix }
+
+// OutboxKey is where one queued write-back (an outbox entry) is stored.
+func OutboxKey(id string) string { return outboxPrefix + id + ".json" }
+
+// OutboxPrefix is the prefix under which every outbox entry lives.
+func OutboxPrefix() string { return outboxPrefix }
 
 // MetaKey is where the metadata (dominant colour, blurhash, LQIP) of one
 // version of a book is stored, beside its manifest.

@@ -2,7 +2,11 @@
 // dial time, redirect re-checks, streaming size cap, retries with backoff
 // inside one time budget), validation by magic bytes and header dimensions,
 // storing the original and its manifest (Warmer), and the durable job queue
-// behind POST /process (Jobs). It is transport-agnostic: HTTP, Kafka and the
+// behind POST /process (Jobs), and the write-back outbox (Outbox): every
+// effect of a stored cover or a failed job (result event, catalog update) is
+// recorded as an entry under outbox/ in the store before the job or event
+// counts as done, then delivered in the background, retried with backoff
+// forever, by whichever serving replica claims it. It is transport-agnostic: HTTP, Kafka and the
 // CLI call the same Warmer. It does not render variants.
 //
 // Warm and Store take the time that orders the book's covers (an event's
@@ -19,5 +23,9 @@
 // covers_ingest_jobs_submitted_total, covers_ingest_jobs_deduplicated_total,
 // covers_ingest_jobs_finished_total{result}, covers_ingest_jobs_retries_total,
 // covers_ingest_jobs_queued, covers_panics_total{component="jobs"} (a job
-// whose work panicked fails with "internal"; the worker goes on).
+// whose work panicked fails with "internal"; the worker goes on),
+// covers_outbox_pending, covers_outbox_oldest_age_seconds (alert on it: a
+// write-back that keeps failing is kept, never dropped),
+// covers_outbox_recorded_total, covers_outbox_delivered_total,
+// covers_outbox_delivery_errors_total, covers_panics_total{component="outbox"}.
 package ingest

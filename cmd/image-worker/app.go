@@ -34,6 +34,7 @@ type app struct {
 	http      *proxy.Server
 	peers     *cache.Peers // nil without GROUPCACHE_SELF
 	outlets   *outlets
+	outbox    *ingest.Outbox   // nil when nothing is written back
 	consumer  *events.Consumer // nil without KAFKA_BROKERS
 	draining  atomic.Bool      // set when shutdown begins; /ready turns 503
 	sets      []*metrics.Set
@@ -89,14 +90,19 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if a.outlets, err = newOutlets(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
+	if a.outbox, err = newOutbox(cfg, store, a.outlets.notifier, logger); err != nil {
+		a.outlets.close()
+		return nil, err
+	}
+	notifier, outcomes := a.writeBackTargets()
 	validateURL := func(raw string) error { _, err := fetcher.ValidateURL(raw); return err }
-	a.jobs, err = ingest.NewJobs(cfg.Jobs, store, a.warmer, validateURL, a.outlets.notifier, logger)
+	a.jobs, err = ingest.NewJobs(cfg.Jobs, store, a.warmer, validateURL, notifier, logger)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	checks := []proxy.Check{{Name: "object_store", Pinger: store}}
 	if cfg.kafkaEnabled() {
-		a.consumer, err = events.NewConsumer(cfg.Kafka, a.warmer, a.outlets.notifier, logger)
+		a.consumer, err = events.NewConsumer(cfg.Kafka, a.warmer, outcomes, logger)
 		if err != nil {
 			return nil, fmt.Errorf("kafka consumer: %w", err)
 		}
@@ -123,6 +129,9 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	}
 	if a.outlets.catalog != nil {
 		components = append(components, a.outlets.catalog)
+	}
+	if a.outbox != nil {
+		components = append(components, a.outbox)
 	}
 	for _, m := range components {
 		if mm, ok := m.(metered); ok {

@@ -107,14 +107,21 @@ func newLocalWarmer(ctx context.Context, lookup func(string) (string, bool), std
 		renderer.Close()
 		return nil, nil, err
 	}
+	outbox, err := newOutbox(cfg, store, nil, logger)
+	if err != nil {
+		fetcher.Close()
+		renderer.Close()
+		return nil, nil, err
+	}
 	closeAll := func() { fetcher.Close(); renderer.Close() }
-	return &localWarmer{warmer: warmer, manifests: manifests, refresh: refresh, timeout: cfg.Jobs.Timeout}, closeAll, nil
+	return &localWarmer{warmer: warmer, manifests: manifests, outbox: outbox, refresh: refresh, timeout: cfg.Jobs.Timeout}, closeAll, nil
 }
 
 // localWarmer warms rows with the service's Warmer against the configured store.
 type localWarmer struct {
 	warmer    *ingest.Warmer
 	manifests *cache.Manifests
+	outbox    *ingest.Outbox // nil: nothing is written back; else warmed rows queue their write-back here
 	refresh   bool
 	timeout   time.Duration // a job's budget: fetch plus store
 }
@@ -131,8 +138,14 @@ func (l *localWarmer) warmRow(ctx context.Context, bookID, imageURL string) (row
 	}
 	// A row orders against the book's other covers by when it is warmed,
 	// just after it was read: a later row of the same book wins.
-	if _, err := l.warmer.Warm(ctx, bookID, imageURL, l.refresh, time.Now()); err != nil {
+	m, err := l.warmer.Warm(ctx, bookID, imageURL, l.refresh, time.Now())
+	if err != nil {
 		return 0, err
+	}
+	if err := recordWriteBack(ctx, l.outbox, m); err != nil {
+		// A re-run would skip the book (already at this URL): the code
+		// tells the operator to re-run the row with --refresh.
+		return 0, &rowError{code: "writeback_not_queued", message: err.Error()}
 	}
 	return outcomeWarmed, nil
 }

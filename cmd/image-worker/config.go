@@ -47,6 +47,7 @@ type config struct {
 
 	Kafka   events.Config        // Kafka consumer and result events; no brokers disables both
 	Catalog events.CatalogConfig // catalog write-back; empty CATALOG_DATABASE_URL disables it
+	Outbox  ingest.OutboxConfig  // durable queue of write-backs (OUTBOX_*)
 }
 
 // kafkaEnabled reports whether KAFKA_BROKERS names any broker.
@@ -145,6 +146,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Catalog.VersionColumn = e.str("CATALOG_VERSION_COLUMN", c.Catalog.VersionColumn)
 	c.Catalog.UpdatedAtColumn = e.str("CATALOG_UPDATED_AT_COLUMN", c.Catalog.UpdatedAtColumn)
 	c.Catalog.Timeout = e.duration("CATALOG_TIMEOUT", c.Catalog.Timeout)
+	c.Outbox = outboxConfig(e)
 
 	errs := e.errs
 	if c.S3.Endpoint != "" {
@@ -164,6 +166,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	if c.Catalog.Enabled() {
 		errs = append(errs, c.Catalog.Validate())
 	}
+	errs = append(errs, c.Outbox.Validate())
 	errs = append(errs, c.Timeouts.Validate(), c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate(), c.Signing.Validate())
 	return c, errors.Join(errs...)
 }

@@ -220,6 +220,7 @@ func TestKafkaBrokerStoppedAndRestarted(t *testing.T) {
 	svc := startService(t, localStore(t), src, map[string]string{
 		"KAFKA_BROKERS": addr, "KAFKA_RETRY_BASE": "50ms", "KAFKA_RETRY_MAX": "500ms",
 		"KAFKA_MAX_ATTEMPTS": "1000", "KAFKA_LAG_INTERVAL": "200ms", "MANIFEST_TTL": "1h",
+		"OUTBOX_RETRY_MAX": "500ms",
 	})
 	urls := func(prefix string, n int) map[string]string {
 		m := map[string]string{}
@@ -289,7 +290,11 @@ func TestKafkaBrokerStoppedAndRestarted(t *testing.T) {
 	startPersistentKafka(t, port, dir)
 	cl2, adm2 := kafkaTestClient(t, addr)
 	produceCoverEvents(t, cl2, after)
-	waitFor(t, 90*time.Second, "every event processed and committed after the restart", func() (bool, string) {
+	waitFor(t, 90*time.Second, "every event processed, committed and its result event published after the restart", func() (bool, string) {
+		// Result events are published from the outbox, after the commit.
+		if n := outboxLen(t, svc.app.store); n != 0 {
+			return false, fmt.Sprintf("%d write-backs still queued", n)
+		}
 		for _, book := range all {
 			if !hasCover(t, svc.base, svc.signer, book) {
 				return false, book + " has no cover"

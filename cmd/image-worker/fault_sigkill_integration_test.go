@@ -90,7 +90,7 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 		"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": brokers, "LOG_LEVEL": "warn",
 		"SHUTDOWN_DELAY": "0s", "SOURCE_ALLOW_PRIVATE_HOSTS": strings.TrimPrefix(origin.srv.URL, "http://"),
 		"JOB_WORKERS": "2", "KAFKA_CONCURRENCY": "2", "KAFKA_RETRY_BASE": "50ms", "KAFKA_RETRY_MAX": "500ms",
-		"JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "500ms",
+		"JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "500ms", "OUTBOX_RETRY_MAX": "500ms",
 		// The restarted replica is a new job owner: it takes over the killed
 		// one's open jobs once their lease has run out.
 		"JOB_LEASE": "3s",
@@ -150,6 +150,10 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 	waitFor(t, 90*time.Second, "every job succeeded and every event's cover served after the restart", func() (bool, string) {
 		if n := jobsDone(t, "http://"+second.public, jobIDs); n != len(jobIDs) {
 			return false, fmt.Sprintf("%d of %d jobs succeeded", n, len(jobIDs))
+		}
+		// Result events are published from the outbox, after the job and the commit.
+		if n := outboxLen(t, store); n != 0 {
+			return false, fmt.Sprintf("%d write-backs still queued", n)
 		}
 		for book := range eventURLs {
 			if !hasCover(t, "http://"+second.public, signer, book) {

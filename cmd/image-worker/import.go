@@ -50,6 +50,12 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 		return err
 	}
 	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
+	// The write-back (catalog, result event) is queued in the store's
+	// outbox; a serving replica delivers it.
+	outbox, err := newOutbox(cfg, store, nil, logger)
+	if err != nil {
+		return err
+	}
 	renderer, err := transform.NewRenderer(cfg.Transform, logger)
 	if err != nil {
 		return fmt.Errorf("start renderer: %w", err)
@@ -65,6 +71,9 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 	if m.Version != ingest.Version(data) {
 		fmt.Fprintf(stdout, "not imported %s: book %s holds a newer cover, version %s\n", path, m.BookID, m.Version)
 		return nil
+	}
+	if err := recordWriteBack(ctx, outbox, m); err != nil {
+		return fmt.Errorf("import %s: %w (run the import again)", path, err)
 	}
 	fmt.Fprintf(stdout, "imported %s as book %s version %s (%dx%d)\n", path, m.BookID, m.Version, m.Width, m.Height)
 	return nil

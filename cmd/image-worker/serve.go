@@ -44,7 +44,13 @@ func serveCmd(ctx context.Context, lookup func(string) (string, bool), stderr io
 // serve runs until ctx ends, then shuts down in reverse order: stop taking
 // requests, drain them, then stop the job workers.
 func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
+	if err := a.startOutbox(); err != nil { // delivers in the background: never blocks start-up
+		pub.Close()
+		internal.Close()
+		return err
+	}
 	if err := a.jobs.Start(ctx); err != nil {
+		_ = a.stopOutbox(ctx)
 		pub.Close()
 		internal.Close()
 		return err
@@ -96,6 +102,7 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 		errs = append(errs, fmt.Errorf("kafka consumer did not stop: %w", sctx.Err()))
 	}
 	errs = append(errs, a.jobs.Stop(sctx))
+	errs = append(errs, a.stopOutbox(sctx)) // after the jobs, which record into it; before the outlets it delivers to
 	errs = append(errs, a.renderer.Close()) // after the jobs: they check originals in the workers
 	a.outlets.close()
 	var out []error

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/events"
+	"github.com/bookcovers/image-worker/ingest"
+)
+
+// outboxConfig reads the OUTBOX_* variables.
+func outboxConfig(e *env) ingest.OutboxConfig {
+	c := ingest.DefaultOutboxConfig()
+	c.RetryMax = e.duration("OUTBOX_RETRY_MAX", c.RetryMax)
+	if c.RetryMax > 0 {
+		c.RetryBase = min(c.RetryBase, c.RetryMax) // a cap below 1s (tests) starts there too
+	}
+	c.ScanInterval = e.duration("OUTBOX_SCAN_INTERVAL", c.ScanInterval)
+	return c
+}
+
+// writeBacks reports whether covers are reported anywhere: the catalog
+// write-back or result events.
+func (c config) writeBacks() bool {
+	return c.Catalog.Enabled() || (c.kafkaEnabled() && c.Kafka.ResultTopic != "")
+}
+
+// newOutbox returns the write-back outbox over store, or nil when nothing is
+// written back. deliver may be nil for a command that only records (import,
+// backfill): the serving replicas deliver what it recorded.
+func newOutbox(cfg config, store cache.Store, deliver ingest.Deliverer, logger *slog.Logger) (*ingest.Outbox, error) {
+	if !cfg.writeBacks() {
+		return nil, nil
+	}
+	o, err := ingest.NewOutbox(cfg.Outbox, store, deliver, logger)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	return o, nil
+}
+
+// writeBackTargets is what jobs and the consumer report outcomes to: the
+// outbox, which records them durably and delivers them to the outlets, or
+// the outlets themselves when nothing is written back (they then do nothing).
+func (a *app) writeBackTargets() (ingest.Notifier, events.Outcomes) {
+	if a.outbox != nil {
+		return a.outbox, a.outbox
+	}
+	return a.outlets.notifier, a.outlets.notifier
+}
+
+// startOutbox starts delivering queued write-backs in the background.
+func (a *app) startOutbox() error {
+	if a.outbox == nil {
+		return nil
+	}
+	return a.outbox.Start()
+}
+
+// stopOutbox stops delivering; what is left stays queued in the store.
+func (a *app) stopOutbox(ctx context.Context) error {
+	if a.outbox == nil {
+		return nil
+	}
+	return a.outbox.Stop(ctx)
+}
+
+// recordWriteBack queues the write-back of a cover stored by a command
+// (import, an in-process backfill) for the serving replicas to deliver; o
+// may be nil (nothing is written back).
+func recordWriteBack(ctx context.Context, o *ingest.Outbox, m cache.Manifest) error {
+	if o == nil {
+		return nil
+	}
+	if err := o.Succeeded(ctx, m); err != nil {
+		return fmt.Errorf("stored %s version %s, but its write-back was not queued: %w", m.BookID, m.Version, err)
+	}
+	return nil
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/internal/testenv"
+)
+
+// catalogFixture is a catalog table with the default column names, one row
+// per book with NULL cover columns, on a PostgreSQL at dsn.
+type catalogFixture struct {
+	dsn, table string
+}
+
+func newCatalogFixture(t *testing.T, dsn string, books []string) catalogFixture {
+	t.Helper()
+	f := catalogFixture{dsn: dsn, table: fmt.Sprintf("catalog_wb_%d", time.Now().UnixNano()%1e12)}
+	conn := f.connect(t)
+	defer conn.Close(context.Background())
+	ddl := fmt.Sprintf(`CREATE TABLE %s (book_id text PRIMARY KEY, title text, cover_storage_url text, cover_version text, cover_updated_at timestamptz)`, f.table)
+	if _, err := conn.Exec(t.Context(), ddl); err != nil {
+		t.Fatalf("%s: %v", ddl, err)
+	}
+	for _, b := range books {
+		if _, err := conn.Exec(t.Context(), fmt.Sprintf(`INSERT INTO %s (book_id, title) VALUES ($1, $2)`, f.table), b, "title of "+b); err != nil {
+			t.Fatalf("insert %s: %v", b, err)
+		}
+	}
+	return f
+}
+
+func (f catalogFixture) connect(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), f.dsn)
+	if err != nil {
+		t.Fatalf("connect to the test PostgreSQL: %v", err)
+	}
+	return conn
+}
+
+// env is what the service and the commands need to write back to it.
+func (f catalogFixture) env() map[string]string {
+	return map[string]string{"CATALOG_DATABASE_URL": f.dsn, "CATALOG_TABLE": f.table}
+}
+
+// rows returns each book's cover_version and cover_storage_url ("" for NULL).
+func (f catalogFixture) rows(t *testing.T, conn *pgx.Conn) map[string][2]string {
+	t.Helper()
+	rs, err := conn.Query(t.Context(), fmt.Sprintf(`SELECT book_id, coalesce(cover_version, ''), coalesce(cover_storage_url, '') FROM %s`, f.table))
+	if err != nil {
+		t.Fatalf("select: %v", err)
+	}
+	defer rs.Close()
+	out := map[string][2]string{}
+	for rs.Next() {
+		var b, v, u string
+		if err := rs.Scan(&b, &v, &u); err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+		out[b] = [2]string{v, u}
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatalf("select: %v", err)
+	}
+	return out
+}
+
+// waitRows polls until every book in want has its version and storage URL,
+// or fails after bound.
+func (f catalogFixture) waitRows(t *testing.T, want map[string]string, bound time.Duration) {
+	t.Helper()
+	conn := f.connect(t)
+	defer conn.Close(context.Background())
+	deadline := time.Now().Add(bound)
+	for {
+		got := f.rows(t, conn)
+		var wrong []string
+		for book, version := range want {
+			wantURL := cache.StorageURL("book-covers", cache.OriginalKey(book, version))
+			if got[book] != [2]string{version, wantURL} {
+				wrong = append(wrong, fmt.Sprintf("%s=%v (want %s %s)", book, got[book], version, wantURL))
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s, %d of %d catalog rows not written back: %s", bound, len(wrong), len(want), strings.Join(wrong, "; "))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitOutboxEmpty fails unless outbox/ empties within 10s.
+func waitOutboxEmpty(t *testing.T, store cache.Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n := outboxLen(t, store); n != 0; n = outboxLen(t, store) {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox/ still holds %d entries after every write-back landed, want empty", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// outboxLen counts the write-backs queued in store.
+func outboxLen(t *testing.T, store cache.Store) int {
+	t.Helper()
+	keys, err := store.List(context.Background(), cache.OutboxPrefix())
+	if err != nil {
+		t.Fatalf("List(outbox/): %v", err)
+	}
+	return len(keys)
+}
+
+// TestWriteBackSurvivesPostgresStopped is issue 11's test: PostgreSQL is
+// stopped (the real server, not a fake) while 20 POST /process jobs run;
+// every job still succeeds, because its write-back is durably queued in the
+// outbox, and when PostgreSQL starts again 30 s after it stopped all 20
+// rows are updated and the outbox is empty.
+func TestWriteBackSurvivesPostgresStopped(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	const n = 20
+	var books []string
+	for i := range n {
+		books = append(books, fmt.Sprintf("WB-%02d", i))
+	}
+	catalog := newCatalogFixture(t, pg.URL, books)
+	src := newSource(t)
+	cover := readTestdata(t, "photo-1600x2400-baseline.jpg")
+	store := localStore(t)
+	overrides := catalog.env()
+	// Retries back off up to 5s (default 1m) so the rows land soon after the
+	// restart; CATALOG_TIMEOUT bounds an attempt against the stopped server.
+	overrides["OUTBOX_RETRY_MAX"] = "5s"
+	overrides["CATALOG_TIMEOUT"] = "2s"
+	svc := startService(t, store, src, overrides)
+
+	pg.Stop()
+	stoppedAt := time.Now()
+	ids := map[string]string{}
+	for _, b := range books {
+		ids[b] = svc.process(b, src.add("/"+b+".jpg", cover), "")
+	}
+	want := map[string]string{}
+	for _, b := range books {
+		j := svc.waitJob(ids[b])
+		if j.State != "succeeded" || j.Version == "" {
+			t.Fatalf("job for %s with PostgreSQL stopped = %+v, want succeeded with a version (its write-back is queued)", b, j)
+		}
+		want[b] = j.Version
+	}
+	keys, err := svc.store.List(t.Context(), cache.OutboxPrefix())
+	if err != nil || len(keys) != n {
+		t.Fatalf("outbox/ with PostgreSQL stopped = %d entries (err %v), want %d", len(keys), err, n)
+	}
+	// The outbox keeps trying while the database is down.
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, svc, "covers_outbox_delivery_errors_total") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("covers_outbox_delivery_errors_total stayed 0 with PostgreSQL stopped: no delivery was attempted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := metricValue(t, svc, "covers_outbox_pending"); got != n {
+		t.Errorf("covers_outbox_pending with PostgreSQL stopped = %v, want %d", got, n)
+	}
+
+	time.Sleep(time.Until(stoppedAt.Add(30 * time.Second)))
+	pg.Start()
+	restarted := time.Now()
+	catalog.waitRows(t, want, 60*time.Second)
+	t.Logf("all %d rows written back %s after PostgreSQL restarted", n, time.Since(restarted).Round(100*time.Millisecond))
+	waitOutboxEmpty(t, svc.store)
+	if got := metricValue(t, svc, "covers_outbox_delivered_total"); got < n {
+		t.Errorf("covers_outbox_delivered_total = %v, want at least %d", got, n)
+	}
+}
+
+// TestCommandWriteBacksDeliveredByService: `image-worker import` and an
+// in-process backfill store covers and only queue their write-backs in the
+// store's outbox; a serving replica started afterwards on the same store
+// delivers them to the catalog.
+func TestCommandWriteBacksDeliveredByService(t *testing.T) {
+	catalog := newCatalogFixture(t, testenv.Postgres(t), []string{"IMP-1", "BF-1", "BF-2"})
+	origin := newSource(t)
+	cover := readTestdata(t, "photo-1600x2400-baseline.jpg")
+	dir := t.TempDir()
+	input := filepath.Join(t.TempDir(), "books.csv")
+	csv := fmt.Sprintf("book_id,image_url\nBF-1,%s\nBF-2,%s\n", origin.add("/bf1.jpg", cover), origin.add("/bf2.jpg", cover))
+	if err := os.WriteFile(input, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATA_DIR": dir, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "error",
+		"SOURCE_ALLOW_PRIVATE_HOSTS": origin.hostPort()}
+	for k, v := range catalog.env() {
+		env[k] = v
+	}
+	for _, args := range [][]string{
+		{"import", "--book", "IMP-1", "../../testdata/photo-1600x2400-baseline.jpg"},
+		{"backfill", "--progress-every", "1h", input},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(t.Context(), args, lookupMap(env), &out, &errOut); code != 0 {
+			t.Fatalf("image-worker %s = exit %d\nstdout: %s\nstderr: %s", args[0], code, out.String(), errOut.String())
+		}
+	}
+
+	store, err := cache.NewLocalStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := store.List(t.Context(), cache.OutboxPrefix())
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("outbox/ after import and backfill = %v (err %v), want 3 entries", keys, err)
+	}
+	conn := catalog.connect(t)
+	for book, row := range catalog.rows(t, conn) {
+		if row != [2]string{} {
+			t.Errorf("row %s = %v before any replica ran, want untouched (the commands only queue)", book, row)
+		}
+	}
+	conn.Close(context.Background())
+	want := map[string]string{}
+	for _, book := range []string{"IMP-1", "BF-1", "BF-2"} {
+		obj, err := store.Get(t.Context(), cache.ManifestKey(book))
+		if err != nil {
+			t.Fatalf("manifest of %s: %v", book, err)
+		}
+		var m cache.Manifest
+		if err := json.Unmarshal(obj.Data, &m); err != nil {
+			t.Fatalf("manifest of %s: %v", book, err)
+		}
+		want[book] = m.Version
+	}
+
+	startService(t, store, nil, catalog.env())
+	catalog.waitRows(t, want, 30*time.Second)
+	waitOutboxEmpty(t, store)
+}
