@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,11 +15,18 @@ import (
 	"github.com/bookcovers/image-worker/signing"
 )
 
-// stalledStore is a store whose reads never answer until their context
-// ends, as a SIGSTOPped MinIO; writes go to the local store underneath.
-type stalledStore struct{ cache.Store }
+// stalledStore is a store whose reads, once stalled is set, never answer
+// until their context ends, as a SIGSTOPped MinIO; writes go to the local
+// store underneath.
+type stalledStore struct {
+	cache.Store
+	stalled *atomic.Bool
+}
 
-func (stalledStore) Get(ctx context.Context, key string) (cache.Object, error) {
+func (s stalledStore) Get(ctx context.Context, key string) (cache.Object, error) {
+	if !s.stalled.Load() {
+		return s.Store.Get(ctx, key)
+	}
 	<-ctx.Done()
 	return cache.Object{}, fmt.Errorf("store get %s: %w: %w", key, cache.ErrTimeout, ctx.Err())
 }
@@ -34,13 +42,14 @@ func TestStoreBudgetAnswers504(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := stalledStore{local}
+	store := stalledStore{Store: local, stalled: new(atomic.Bool)}
 	logger := slog.New(slog.DiscardHandler)
 	manifests := cache.NewManifests(store, time.Hour, 10*budget)
 	// B2's manifest is in memory: its requests stall on the variant or metadata read.
 	if err := manifests.Put(t.Context(), cache.Manifest{BookID: "B2", Version: "3f9a1c2b7d4e"}); err != nil {
 		t.Fatal(err)
 	}
+	store.stalled.Store(true)
 	vcfg := cache.DefaultVariantsConfig()
 	vcfg.GroupName = fmt.Sprintf("proxy-budget-%d", benchGroupSeq.Add(1))
 	vcfg.StoreTimeout = 10 * budget
