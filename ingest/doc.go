@@ -9,6 +9,11 @@
 // forever, by whichever serving replica claims it. It is transport-agnostic: HTTP, Kafka and the
 // CLI call the same Warmer. It does not render variants.
 //
+// Jobs keeps open jobs under an index of their own (jobs-open/), each owned
+// under a lease that its owner's heartbeat extends and that others take
+// with a conditional write once it has expired (jobs_lease.go); start-up
+// reads nothing, finished records expire by the store's lifecycle rule.
+//
 // Warm and Store take the time that orders the book's covers (an event's
 // time, a job's arrival, an import's read): when the book already holds a
 // cover at least as new, nothing is fetched or made current and the current
@@ -22,7 +27,9 @@
 // covers_ingest_original_bytes_total, covers_ingest_fetch_retries_total,
 // covers_ingest_jobs_submitted_total, covers_ingest_jobs_deduplicated_total,
 // covers_ingest_jobs_finished_total{result}, covers_ingest_jobs_retries_total,
-// covers_ingest_jobs_queued, covers_panics_total{component="jobs"} (a job
+// covers_ingest_jobs_queued, covers_ingest_jobs_taken_over_total,
+// covers_ingest_jobs_lost_lease_total, covers_ingest_job_notify_errors_total,
+// covers_panics_total{component="jobs"} (a job
 // whose work panicked fails with "internal"; the worker goes on),
 // covers_outbox_pending, covers_outbox_oldest_age_seconds (alert on it: a
 // write-back that keeps failing is kept, never dropped),

@@ -45,21 +45,22 @@ type Jobs struct {
 	owner       string
 	sf          singleflight.Group
 
-	mu      sync.Mutex
-	active  map[string]*Job // by job id: queued or running, owned by this process
-	byKey   map[string]string
-	etags   map[string]string // ETag of the open record this process last wrote
-	seen    map[string]string // open jobs of live owners, by id, from the last scan
-	tries   map[string]int    // failed notifications per job, for the backoff
-	recent  map[string]*Job   // finished, kept so Get answers while the store is down
-	order   []string          // finished ids, oldest first, bounding recent
-	pending []string          // queued job ids, FIFO
-	done    doneSignals       // closed by finish for Wait (wait.go)
-	signal  chan struct{}
-	closing chan struct{}
-	wg      sync.WaitGroup
-	timers  sync.WaitGroup
-	loops   sync.WaitGroup
+	mu       sync.Mutex
+	active   map[string]*Job // by job id: queued or running, owned by this process
+	byKey    map[string]string
+	etags    map[string]string // ETag of the open record this process last wrote
+	creating map[string]bool   // records whose creation is under way
+	seen     map[string]string // open jobs of live owners, by id, from the last scan
+	tries    map[string]int    // failed notifications per job, for the backoff
+	recent   map[string]*Job   // finished, kept so Get answers while the store is down
+	order    []string          // finished ids, oldest first, bounding recent
+	pending  []string          // queued job ids, FIFO
+	done     doneSignals       // closed by finish for Wait (wait.go)
+	signal   chan struct{}
+	closing  chan struct{}
+	wg       sync.WaitGroup
+	timers   sync.WaitGroup
+	loops    sync.WaitGroup
 
 	set                                       *metrics.Set
 	submitted, deduped, succeeded, failed, re *metrics.Counter
@@ -82,7 +83,7 @@ func NewJobs(cfg JobsConfig, store cache.Store, warm Warm, validateURL func(stri
 	j := &Jobs{
 		cfg: cfg, store: store, warm: warm, validateURL: validateURL, notifier: notifier, log: logger.With("owner", owner), now: time.Now, owner: owner,
 		active: map[string]*Job{}, byKey: map[string]string{}, recent: map[string]*Job{},
-		etags: map[string]string{}, seen: map[string]string{}, tries: map[string]int{},
+		etags: map[string]string{}, creating: map[string]bool{}, seen: map[string]string{}, tries: map[string]int{},
 		signal: make(chan struct{}, 1), closing: make(chan struct{}),
 		set:          set,
 		submitted:    set.NewCounter(`covers_ingest_jobs_submitted_total`),

@@ -17,8 +17,12 @@ type JobsConfig struct {
 	RetryBase    time.Duration // backoff base for storage retries
 	RetryMax     time.Duration // backoff cap
 	StoreTimeout time.Duration // budget of one job-record write
-	Retention    time.Duration // finished job records expire this long after they finish (lifecycle rule)
-	RecentJobs   int           // finished jobs kept in memory for GET /jobs
+	// SubmitTimeout bounds the write of a new job's record, which POST
+	// /process waits for (STORE_TIMEOUT in cmd): a hung store answers 503
+	// within it.
+	SubmitTimeout time.Duration
+	Retention     time.Duration // finished job records expire this long after they finish (lifecycle rule)
+	RecentJobs    int           // finished jobs kept in memory for GET /jobs
 	// Lease is how long a job stays owned by a process that stopped
 	// heartbeating (JOB_LEASE): another replica takes it over within
 	// about 1.5 leases. The heartbeat is written every Lease/3.
@@ -32,7 +36,7 @@ type JobsConfig struct {
 func DefaultJobsConfig() JobsConfig {
 	return JobsConfig{
 		Workers: 4, QueueSize: 10_000, Timeout: 30 * time.Second, MaxAttempts: 20,
-		RetryBase: time.Second, RetryMax: 30 * time.Second, StoreTimeout: 10 * time.Second,
+		RetryBase: time.Second, RetryMax: 30 * time.Second, StoreTimeout: 10 * time.Second, SubmitTimeout: 2 * time.Second,
 		Retention: 7 * 24 * time.Hour, RecentJobs: 10_000, Lease: 30 * time.Second,
 	}
 }
@@ -46,7 +50,7 @@ func (c JobsConfig) Validate() error {
 	if c.QueueSize < 1 {
 		errs = append(errs, errors.New("JOB_QUEUE_SIZE must be at least 1"))
 	}
-	if c.Timeout <= 0 || c.StoreTimeout <= 0 || c.RetryBase <= 0 || c.RetryMax < c.RetryBase {
+	if c.Timeout <= 0 || c.StoreTimeout <= 0 || c.SubmitTimeout <= 0 || c.RetryBase <= 0 || c.RetryMax < c.RetryBase {
 		errs = append(errs, errors.New("jobs: timeouts and retry durations must be positive, retry max >= base"))
 	}
 	if c.Lease < 3*time.Millisecond {

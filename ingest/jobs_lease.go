@@ -188,7 +188,16 @@ func (j *Jobs) consider(ctx context.Context, id string, r scanRound) {
 		return
 	}
 	if rec.Owner == j.owner {
-		return // being recorded as finished by this process
+		j.mu.Lock()
+		_, recording := j.etags[id]
+		creating := j.creating[id]
+		j.mu.Unlock()
+		if recording || creating {
+			return // being created, or recorded as finished, by this process
+		}
+		// A record this process created although its write timed out (the
+		// store took it after Submit gave up): run it rather than leave it
+		// owned by nobody who knows of it.
 	}
 	if rec.Owner != "" {
 		exp := j.heartbeatExpiry(sctx, rec.Owner, owners, now)

@@ -41,9 +41,22 @@ func (j *Jobs) create(ctx context.Context, job *Job) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.cfg.StoreTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.cfg.SubmitTimeout)
 	defer cancel()
+	j.mu.Lock()
+	j.creating[job.ID] = true // the scan leaves it alone until we know
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		delete(j.creating, job.ID)
+		j.mu.Unlock()
+	}()
 	etag, err := j.store.PutIf(sctx, cache.OpenJobKey(job.ID), data, "application/json", cache.Condition{IfNoneMatch: true})
+	if errors.Is(err, cache.ErrTimeout) {
+		// POST /process's contract knows 503 for a store that cannot take
+		// the job, whether it refused or did not answer in time.
+		return fmt.Errorf("save job %s: %w: %w", job.ID, cache.ErrUnavailable, err)
+	}
 	if err != nil {
 		return fmt.Errorf("save job %s: %w", job.ID, err)
 	}

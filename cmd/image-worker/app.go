@@ -108,6 +108,10 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 		}
 		checks = append(checks, proxy.Check{Name: "kafka", Pinger: a.consumer})
 	}
+	if a.outlets.catalog != nil {
+		// Reported, never a reason to leave the pool: write-backs wait in the outbox.
+		checks = append(checks, proxy.Check{Name: "catalog", Pinger: a.outlets.catalog})
+	}
 	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
 		Manifests: a.manifests, Variants: a.variants, Placeholders: renderer,
 		Jobs: a.jobs, Verifier: signer, Checks: checks, Logger: logger,

@@ -112,6 +112,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Jobs.RetryBase = e.duration("JOB_RETRY_BASE", c.Jobs.RetryBase)
 	c.Jobs.RetryMax = e.duration("JOB_RETRY_MAX", c.Jobs.RetryMax)
 	c.Jobs.Lease = e.duration("JOB_LEASE", c.Jobs.Lease)
+	c.Jobs.SubmitTimeout = c.StoreTimeout
 	c.Jobs.Timeout = c.Fetch.Timeout + c.Jobs.StoreTimeout
 
 	c.Proxy = proxy.DefaultConfig()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func (a budgetAnswer) String() string {
 // STORE_TIMEOUT=budgetStoreTimeout, with two covers stored: KEPT, whose
 // manifest and 320.webp are in memory, and COLD, whose manifest is not (as
 // on a replica that has not read it yet).
-func startBudgetService(t *testing.T, bucket string) (*testenv.MinIOServer, *service) {
+func startBudgetService(t *testing.T, bucket string) (*testenv.MinIOServer, *service, *source) {
 	t.Helper()
 	m, store := privateMinIOStore(t, bucket, 10*time.Second)
 	src := newSource(t)
@@ -49,7 +50,7 @@ func startBudgetService(t *testing.T, bucket string) (*testenv.MinIOServer, *ser
 		t.Fatalf("warm-up: %v", a)
 	}
 	svc.app.manifests.Forget("COLD")
-	return m, svc
+	return m, svc, src
 }
 
 // getTimed requests a signed cover path and reads its error code, if any.
@@ -70,6 +71,38 @@ func getTimed(t *testing.T, svc *service, path string) budgetAnswer {
 	return a
 }
 
+// processAndReady posts a job and asks /ready while the store misbehaves,
+// timing both: POST /process answers 503 storage_unavailable with
+// Retry-After (its frozen contract) within the budget, /ready 200 degraded
+// within its own 2 s budget.
+func processAndReady(t *testing.T, svc *service, src *source, what string) {
+	t.Helper()
+	start := time.Now()
+	payload := fmt.Sprintf(`{"book_id":"NEWJOB","image_url":%q}`, src.add("/new.jpg", readTestdata(t, "cover-50x75-tiny.jpg")))
+	resp, err := http.Post(svc.base+"/process", "application/json", strings.NewReader(payload))
+	if err != nil {
+		t.Fatalf("POST /process: %v", err)
+	}
+	var body struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	took := time.Since(start)
+	t.Logf("%s: POST /process = %d %q after %v", what, resp.StatusCode, body.Error.Code, took.Round(time.Millisecond))
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "storage_unavailable" || resp.Header.Get("Retry-After") == "" || took > budgetBound {
+		t.Errorf("%s: POST /process = %d %q (Retry-After %q) after %v; want 503 storage_unavailable with Retry-After within %v",
+			what, resp.StatusCode, body.Error.Code, resp.Header.Get("Retry-After"), took, budgetBound)
+	}
+	start = time.Now()
+	ready, readyBody := do(t, http.MethodGet, svc.base+"/ready", nil)
+	took = time.Since(start)
+	t.Logf("%s: /ready = %d %s after %v", what, ready.StatusCode, readyBody, took.Round(time.Millisecond))
+	if ready.StatusCode != 200 || !strings.Contains(string(readyBody), `"object_store":"unreachable"`) || took > budgetBound {
+		t.Errorf("%s: /ready = %d %s after %v; want 200 degraded (object_store unreachable) within %v", what, ready.StatusCode, readyBody, took, budgetBound)
+	}
+}
+
 // wantStoreFailure checks a prompt 504 storage_timeout or 503
 // storage_unavailable with Retry-After.
 func wantStoreFailure(t *testing.T, a budgetAnswer, what string) {
@@ -88,7 +121,7 @@ func wantStoreFailure(t *testing.T, a budgetAnswer, what string) {
 // storage_timeout with Retry-After within the budget, alone or eight at
 // once, holding no render slot; after SIGCONT the same covers render.
 func TestStalledMinIOIsBoundedByTheStoreBudget(t *testing.T) {
-	m, svc := startBudgetService(t, "budget-stalled")
+	m, svc, src := startBudgetService(t, "budget-stalled")
 	m.Pause()
 	if a := getTimed(t, svc, "/covers/KEPT/320.webp"); a.status != 200 || a.took > time.Second {
 		t.Errorf("cover in memory with MinIO stalled: %v; want 200 at once", a)
@@ -114,6 +147,7 @@ func TestStalledMinIOIsBoundedByTheStoreBudget(t *testing.T) {
 	if n := metricValue(t, svc, "covers_transform_in_flight"); n != 0 {
 		t.Errorf("covers_transform_in_flight = %v with MinIO stalled, want 0 (no render slot held)", n)
 	}
+	processAndReady(t, svc, src, "MinIO stalled")
 
 	m.Resume()
 	for _, path := range []string{"/covers/COLD/320.webp", "/covers/KEPT/200.webp"} {
@@ -135,7 +169,7 @@ func TestStalledMinIOIsBoundedByTheStoreBudget(t *testing.T) {
 // refused): covers that need the store answer 503 storage_unavailable with
 // Retry-After at once, not after the budget; a cover in memory is served.
 func TestKilledMinIOAnswersWithinTheStoreBudget(t *testing.T) {
-	m, svc := startBudgetService(t, "budget-killed")
+	m, svc, src := startBudgetService(t, "budget-killed")
 	m.Stop()
 	if a := getTimed(t, svc, "/covers/KEPT/320.webp"); a.status != 200 || a.took > time.Second {
 		t.Errorf("cover in memory with MinIO killed: %v; want 200 at once", a)
@@ -147,4 +181,5 @@ func TestKilledMinIOAnswersWithinTheStoreBudget(t *testing.T) {
 		}
 		t.Log(a)
 	}
+	processAndReady(t, svc, src, "MinIO killed")
 }

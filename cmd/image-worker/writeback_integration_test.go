@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,6 +177,15 @@ func TestWriteBackSurvivesPostgresStopped(t *testing.T) {
 	if got := metricValue(t, svc, "covers_outbox_pending"); got != n {
 		t.Errorf("covers_outbox_pending with PostgreSQL stopped = %v, want %d", got, n)
 	}
+	// Readiness reports the catalog and stays 200: the replica serves.
+	start := time.Now()
+	ready, readyBody := do(t, http.MethodGet, svc.base+"/ready", nil)
+	if ready.StatusCode != 200 || !strings.Contains(string(readyBody), `"catalog":"unreachable"`) || time.Since(start) > 4*time.Second {
+		t.Errorf("/ready with PostgreSQL stopped = %d %s after %v; want 200 degraded, catalog unreachable, within 4s", ready.StatusCode, readyBody, time.Since(start))
+	}
+	if got := metricValue(t, svc, `covers_dependency_up{dependency="catalog"}`); got != 0 {
+		t.Errorf(`covers_dependency_up{dependency="catalog"} with PostgreSQL stopped = %v, want 0`, got)
+	}
 
 	time.Sleep(time.Until(stoppedAt.Add(30 * time.Second)))
 	pg.Start()
@@ -183,6 +193,9 @@ func TestWriteBackSurvivesPostgresStopped(t *testing.T) {
 	catalog.waitRows(t, want, 60*time.Second)
 	t.Logf("all %d rows written back %s after PostgreSQL restarted", n, time.Since(restarted).Round(100*time.Millisecond))
 	waitOutboxEmpty(t, svc.store)
+	if ready, readyBody := do(t, http.MethodGet, svc.base+"/ready", nil); ready.StatusCode != 200 || !strings.Contains(string(readyBody), `"catalog":"ok"`) {
+		t.Errorf("/ready after PostgreSQL restarted = %d %s; want 200 with catalog ok", ready.StatusCode, readyBody)
+	}
 	if got := metricValue(t, svc, "covers_outbox_delivered_total"); got < n {
 		t.Errorf("covers_outbox_delivered_total = %v, want at least %d", got, n)
 	}
