@@ -414,7 +414,7 @@ func (j *Jobs) retryAfter(job *Job, delay time.Duration) {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			j.requeue(job)
+			j.recovered("requeue job "+job.ID, func() { j.requeue(job) })
 		case <-j.closing:
 			// Stays open in the store: taken over after this process.
 		}
@@ -516,7 +516,7 @@ func (j *Jobs) record(ctx context.Context, final Job, attempt int) {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			j.record(ctx, final, attempt+1)
+			j.recovered("record job "+final.ID, func() { j.record(ctx, final, attempt+1) })
 		case <-j.closing:
 		}
 	}()
