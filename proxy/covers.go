@@ -17,12 +17,15 @@ import (
 )
 
 // cover serves GET and HEAD /covers/{book_id}/{size}.{format}. The order
-// matters: nothing is looked up, fetched or rendered before the signature
-// has been checked.
+// matters: nothing is looked up, fetched or rendered before the URL has been
+// found canonical and its signature checked.
 func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	req, err := h.parseCoverFast(ps.ByName("book_id"), ps.ByName("file"), r.URL.RawQuery)
 	if err != nil {
 		return err
+	}
+	if err := checkCanonical(r.URL, &req); err != nil {
+		return fmt.Errorf("cover: %w", err)
 	}
 	if !h.d.Verifier.Disabled() {
 		if err := h.d.Verifier.Verify(r.URL.Path, req.Params, req.Sig); err != nil {
