@@ -150,6 +150,33 @@ func TestNonCanonicalURLs(t *testing.T) {
 	}
 }
 
+// TestCoverKeyClampedToOriginal: the variant key is built from the size the
+// 1600x2400 original can give, so over-wide widths and oversized boxes with
+// one output share one key; sizes it can give keep theirs.
+func TestCoverKeyClampedToOriginal(t *testing.T) {
+	t.Parallel()
+	h, l, signer := newCanonicalFixture(t, false)
+	cases := []struct{ size, want string }{
+		{"320", "320"}, {"1600", "1600"}, {"1601", "1600"}, {"2048", "1600"}, {"xlarge", "1280"},
+		{"320x480", "320x480"}, {"1800x2048", "1600x1820"}, {"2048x2048", "1600x1600"}, {"1800x100", "1600x89"},
+	}
+	for _, c := range cases {
+		u, err := signer.SignedURL("/covers/B123/" + c.size + ".webp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(l.variantKeys())
+		rec := serve(h, http.MethodGet, u, nil)
+		keys := l.variantKeys()
+		if rec.Code != http.StatusOK || len(keys) != before+1 {
+			t.Fatalf("GET %s = %d, %d variant lookups; want 200 and 1", u, rec.Code, len(keys)-before)
+		}
+		if got := keys[len(keys)-1].Size(); got != c.want {
+			t.Errorf("GET %s looked up variant size %s, want %s", u, got, c.want)
+		}
+	}
+}
+
 // FuzzCanonicalCoverURL: for any request target, a request that gets as far
 // as a lookup (parsed, canonical, and with verification off so any sig
 // passes) has exactly the raw path and query that signing.CanonicalURL emits
