@@ -92,7 +92,9 @@ func BookPrefixes(bookID string) []string {
 }
 
 // VariantKey names one rendered variant. It is immutable: a version is the
-// content hash of the original, so the bytes behind a key never change.
+// content hash of the original, so the bytes behind a key never change. Its
+// size is the size the render gives, already clamped to the original by the
+// caller (renders never enlarge), so requests with one output share one key.
 type VariantKey struct {
 	BookID  string
 	Version string

@@ -3,8 +3,12 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"path"
 	"strings"
+
+	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/transform"
@@ -16,6 +20,9 @@ var (
 	errBadSize   = errors.New("proxy: invalid size")
 	errBadFormat = errors.New("proxy: unsupported format")
 	errBadQuery  = errors.New("proxy: invalid query")
+	// errNonCanonical: the URL is not byte for byte the form the signer
+	// emits (signing.CanonicalURL), though it may parse and verify.
+	errNonCanonical = errors.New("proxy: non-canonical url")
 )
 
 // coverRequest is a parsed GET /covers/{book_id}/{size}.{format} request.
@@ -136,4 +143,79 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkCanonical refuses a parsed cover or meta.json request whose raw path
+// and query are not exactly what signing.CanonicalURL emits for its parts.
+// The signature covers the decoded path and the parsed query, while a CDN
+// keys on the raw request URI: without this check "%6D" for "m", a trailing
+// "&" or "&&", reordered or empty parameters would each verify and each be
+// another cache entry (and render) for one signature.
+//
+// The parsed parts allow it to compare bytes without building anything: the
+// book id, size and format are made of characters no escaping touches, so the
+// raw path must be the decoded one (net/url sets RawPath only when the two
+// differ); the query may hold only exp, v and sig (parseCoverQuery), so it
+// must be "exp=E&v=V&sig=S" with absent ones left out, each value non-empty
+// and made of characters url.QueryEscape leaves alone. Nothing else, not even
+// a lone "?", is canonical.
+func checkCanonical(u *url.URL, req *coverRequest) error {
+	switch {
+	case u.RawPath != "":
+		return fmt.Errorf("check canonical: escaped path: %w", errNonCanonical)
+	case u.ForceQuery:
+		return fmt.Errorf("check canonical: empty query: %w", errNonCanonical)
+	case !canonicalQuery(u.RawQuery, req.Exp, req.V, req.Sig):
+		return fmt.Errorf("check canonical: query: %w", errNonCanonical)
+	}
+	return nil
+}
+
+// canonicalQuery reports whether raw is exactly "exp=E&v=V&sig=S" for the
+// given values, the empty ones left out, each value needing no escaping.
+func canonicalQuery(raw, exp, v, sig string) bool {
+	rest, sep := raw, ""
+	for _, p := range [...]struct{ name, val string }{{"exp=", exp}, {"v=", v}, {"sig=", sig}} {
+		if p.val == "" {
+			continue
+		}
+		if !isQueryPlain(p.val) {
+			return false
+		}
+		for _, part := range [...]string{sep, p.name, p.val} {
+			var ok bool
+			if rest, ok = strings.CutPrefix(rest, part); !ok {
+				return false
+			}
+		}
+		sep = "&"
+	}
+	return rest == ""
+}
+
+// isQueryPlain reports whether url.QueryEscape leaves s unchanged.
+func isQueryPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// notFound answers a request no route matched: a cover or meta.json path
+// spelled with a double or trailing slash or a dot segment is 400
+// non_canonical_url (the router never redirects it), anything else 404.
+func notFound(_ http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if p := path.Clean(r.URL.Path); p != r.URL.Path && isCoverPath(p) {
+		return fmt.Errorf("route %q: %w", p, errNonCanonical)
+	}
+	return errNotFound
+}
+
+// isCoverPath reports whether p has the shape of /covers/{book_id}/{file}.
+func isCoverPath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/covers/")
+	return ok && strings.Count(rest, "/") == 1 && !strings.HasPrefix(rest, "/") && !strings.HasSuffix(rest, "/")
 }

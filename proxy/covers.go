@@ -17,12 +17,17 @@ import (
 )
 
 // cover serves GET and HEAD /covers/{book_id}/{size}.{format}. The order
-// matters: nothing is looked up, fetched or rendered before the signature
-// has been checked.
+// matters: nothing is looked up, fetched or rendered before the URL has been
+// found canonical and its signature checked. A size larger than the original
+// can give is answered with the variant it renders at (the same bytes, ETag
+// and Last-Modified as that size's URL), under the URL as requested.
 func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	req, err := h.parseCoverFast(ps.ByName("book_id"), ps.ByName("file"), r.URL.RawQuery)
 	if err != nil {
 		return err
+	}
+	if err := checkCanonical(r.URL, &req); err != nil {
+		return fmt.Errorf("cover: %w", err)
 	}
 	if !h.d.Verifier.Disabled() {
 		if err := h.d.Verifier.Verify(r.URL.Path, req.Params, req.Sig); err != nil {
@@ -44,7 +49,11 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 		}
 		return fmt.Errorf("cover: %w", err)
 	}
-	key := cache.VariantKey{BookID: req.BookID, Version: m.Version, Width: req.Width, Height: req.Height, Format: string(req.Format)}
+	// Renders never enlarge: every size the original cannot give shares the
+	// key of the size it renders at (transform.ClampSize), so over-wide
+	// requests are one entry in memory and in the store, not one each.
+	width, height := transform.ClampSize(m.Width, m.Height, req.Width, req.Height)
+	key := cache.VariantKey{BookID: req.BookID, Version: m.Version, Width: width, Height: height, Format: string(req.Format)}
 	v, err := h.variant(ctx, key)
 	if err != nil {
 		return fmt.Errorf("cover: %w", err)

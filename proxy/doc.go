@@ -4,6 +4,13 @@
 // and request ids, panic recovery, access logs and metrics (middleware.go).
 // It holds no business logic: it calls small interfaces it declares.
 //
+// A cover or meta.json URL is accepted only in the byte form the signer
+// emits (signing.CanonicalURL; checkCanonical in coverpath.go): any other
+// spelling is 400 non_canonical_url before the signature is checked or
+// anything looked up, so one signature is one cache key at every layer. A
+// cover's variant key is clamped to what the original can give
+// (transform.ClampSize) before it is built.
+//
 // Config.AccessLog (ACCESS_LOG) logs every request; off, only 4xx/5xx are
 // logged. Config.Pprof (PPROF) mounts net/http/pprof on the internal router.
 // Config.StoreTimeout (STORE_TIMEOUT) is the store budget of a cover or

@@ -48,6 +48,7 @@ var errorTable = []struct {
 	{errBadSize, apiError{400, "bad_size", "size must be a preset, W or WxH within the allowed range"}},
 	{errBadFormat, apiError{400, "bad_format", "format must be webp or avif"}},
 	{errBadQuery, apiError{400, "bad_query", "only the v, exp and sig parameters are allowed, once each"}},
+	{errNonCanonical, apiError{400, "non_canonical_url", "the URL must be exactly as signed: no needless escaping, no empty or reordered parameters, no extra slashes"}},
 	{errBadJSON, apiError{400, "bad_json", "the body must be a JSON object"}},
 	{errMissingField, apiError{400, "missing_field", "book_id and image_url are required strings"}},
 	{cache.ErrInvalidBookID, apiError{400, "invalid_book_id", ingest.Message("invalid_book_id")}},

@@ -27,6 +27,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{"bad size", wrap(errBadSize), 400, "bad_size"},
 		{"bad query", wrap(errBadQuery), 400, "bad_query"},
+		{"non-canonical url", wrap(errNonCanonical), 400, "non_canonical_url"},
 		{"book id", wrap(cache.ErrInvalidBookID), 400, "invalid_book_id"},
 		{"bad expiry", wrap(signing.ErrBadExpiry), 400, "bad_expiry"},
 		{"missing sig", wrap(signing.ErrMissingSignature), 403, "missing_signature"},

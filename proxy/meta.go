@@ -56,6 +56,9 @@ func (h *handlers) meta(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if err := parseCoverQuery(r.URL.RawQuery, &req); err != nil {
 		return err
 	}
+	if err := checkCanonical(r.URL, &req); err != nil {
+		return fmt.Errorf("meta: %w", err)
+	}
 	if !h.d.Verifier.Disabled() {
 		if err := h.d.Verifier.Verify(r.URL.Path, req.Params, req.Sig); err != nil {
 			return fmt.Errorf("meta: %w", err)

@@ -101,14 +101,7 @@ type metaFixture struct {
 
 func newMetaFixture(t *testing.T, disabled bool, mutate func(*Deps)) *metaFixture {
 	t.Helper()
-	key := make([]byte, 32)
-	for i := range key {
-		key[i] = byte(i)
-	}
-	signer, err := signing.New(signing.Config{Keys: [][]byte{key}, Disabled: disabled})
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := readmeSigner(t, disabled)
 	f := &metaFixture{
 		updated: time.Unix(1_790_000_000, 0).UTC(),
 		metas:   &metaSource{},

@@ -152,9 +152,7 @@ func newRouter(h *handlers) *httprouter.Router {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleOPTIONS = false
-	r.NotFound = plain(h.wrap("not_found", func(http.ResponseWriter, *http.Request, httprouter.Params) error {
-		return errNotFound
-	}))
+	r.NotFound = plain(h.wrap("not_found", notFound))
 	r.MethodNotAllowed = plain(h.wrap("not_allowed", func(http.ResponseWriter, *http.Request, httprouter.Params) error {
 		return errMethod
 	}))

@@ -13,6 +13,13 @@
 // join cannot be ambiguous for them; the proxy rejects any other parameter and
 // duplicates before calling Verify.
 //
+// A signed URL has one byte form, CanonicalURL (what SignedURL emits): the
+// path escaped as net/url escapes it by default, the parameters sorted by name
+// then value and query-escaped, sig last. The signature covers decoded parts,
+// so "%6D" for "m", a trailing "&" or reordered parameters would verify too;
+// the proxy refuses every such spelling (400 non_canonical_url) so that one
+// signature is one cache key at the CDN, in memory and in the store.
+//
 // Keys rotate: the first key of Config.Keys signs, every key verifies. Each
 // comparison runs in constant time (hmac.Equal). Signing can only be turned off
 // explicitly (Config.Disabled, from IMAGE_SIGNING_DISABLED=true); then Verify

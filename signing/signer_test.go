@@ -189,7 +189,12 @@ func TestSignedURL(t *testing.T) {
 		{"reorders params", "/covers/B123/320x480.webp?v=3f9a1c2b7d4e&exp=1893456000", "/covers/B123/320x480.webp?exp=1893456000&v=3f9a1c2b7d4e&sig=", nil},
 		{"empty query", "/covers/B123/320.webp?", "/covers/B123/320.webp?sig=", nil},
 		{"escapes values", "/c/x.webp?v=a+b%26c", "/c/x.webp?v=a+b%26c&sig=", nil},
-		{"keeps path escaping", "/c/a%20b.webp", "/c/a%20b.webp?sig=", nil},
+		{"keeps needed path escaping", "/c/a%20b.webp", "/c/a%20b.webp?sig=", nil},
+		{"drops needless path escaping", "/covers/NOBOOK/%6Dedium.webp", "/covers/NOBOOK/medium.webp?sig=", nil},
+		{"escaped slash decoded", "/c/a%2fb.webp", "/c/a/b.webp?sig=", nil},
+		{"re-escapes values", "/c/x.webp?%76=%61", "/c/x.webp?v=a&sig=", nil},
+		{"drops empty pairs", "/c/x.webp?&v=1&&", "/c/x.webp?v=1&sig=", nil},
+		{"escaped double slash", "/%2Fevil.example/x", "", ErrBadURL},
 		{"already signed", "/c/x.webp?v=1&sig=abc", "", ErrBadURL},
 		{"relative", "c/x.webp", "", ErrBadURL},
 		{"empty", "", "", ErrBadURL},
@@ -234,6 +239,35 @@ func verifySignedURL(t *testing.T, s *Signer, signed string) {
 	q.Del("sig")
 	if err := s.Verify(u.Path, q, sig); err != nil {
 		t.Errorf("Verify(path %q, %v, sig from %q) = %v, want nil", u.Path, q, signed, err)
+	}
+	if again := CanonicalURL(u.Path, q, sig); again != signed {
+		t.Errorf("CanonicalURL of the parsed parts of %q = %q, want the signed URL itself", signed, again)
+	}
+}
+
+func TestCanonicalURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, path string
+		params     url.Values
+		sig, want  string
+	}{
+		{"path only", "/covers/B123/320.webp", nil, "", "/covers/B123/320.webp"},
+		{"sig only", "/covers/B123/320.webp", nil, "S", "/covers/B123/320.webp?sig=S"},
+		{"exp before v before sig", "/c/x.webp", url.Values{"v": {"abc"}, "exp": {"9"}}, "S", "/c/x.webp?exp=9&v=abc&sig=S"},
+		{"sig in params is ignored", "/c/x.webp", url.Values{"sig": {"old"}, "v": {"1"}}, "S", "/c/x.webp?v=1&sig=S"},
+		{"values sorted", "/c/x.webp", url.Values{"v": {"b", "a"}}, "", "/c/x.webp?v=a&v=b"},
+		{"path escaped only where needed", "/c/a b/é.webp", nil, "", "/c/a%20b/%C3%A9.webp"},
+		{"query escaped", "/c/x.webp", url.Values{"v": {"a b&c"}}, "", "/c/x.webp?v=a+b%26c"},
+		{"empty value kept", "/c/x.webp", url.Values{"v": {""}}, "", "/c/x.webp?v="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := CanonicalURL(tt.path, tt.params, tt.sig); got != tt.want {
+				t.Errorf("CanonicalURL(%q, %v, %q) = %q, want %q", tt.path, tt.params, tt.sig, got, tt.want)
+			}
+		})
 	}
 }
 

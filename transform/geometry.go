@@ -72,6 +72,33 @@ func plan(srcW, srcH int, req Request) geometry {
 	return geometry{width: w, height: h, crop: true}
 }
 
+// ClampSize returns the size whose render gives exactly the pixels that a
+// render of width x height (height 0: keep the aspect) gives from an upright
+// srcW x srcH original without Enlarge, and that every other size with the
+// same output shares, so that a cache key built from it names one variant:
+//
+//   - width only: a width above srcW becomes srcW (renders never enlarge;
+//     any width from srcW up gives the original's width);
+//   - box: a box larger than the original on either side becomes the box the
+//     render scales it down to (uniformly, keeping the requested aspect, until
+//     it fits in the original), so 1000x1500 and 1200x1800 on a 600x900
+//     original are both 600x900. A box that fits is unchanged.
+//
+// The render of the clamped size plans the same geometry as the request's
+// (TestClampSizeRendersTheSame), so its bytes are the request's. An unknown
+// original size (srcW or srcH <= 0, a manifest from before sizes were
+// recorded) or an invalid request returns the request unchanged.
+func ClampSize(srcW, srcH, width, height int) (int, int) {
+	if srcW <= 0 || srcH <= 0 || width <= 0 || height < 0 {
+		return width, height
+	}
+	if height == 0 {
+		return min(width, srcW), 0
+	}
+	g := plan(srcW, srcH, Request{Width: width, Height: height})
+	return g.width, g.height
+}
+
 // fitAspect returns the largest box with the aspect of w x h that fits in
 // availW x availH; it repairs a box render whose source turned out smaller
 // than planned (an orientation Probe could not see).

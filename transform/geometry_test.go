@@ -53,3 +53,59 @@ func TestFitAspect(t *testing.T) {
 		})
 	}
 }
+
+func TestClampSize(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name             string
+		srcW, srcH, w, h int
+		wantW, wantH     int
+	}{
+		{"width below the original", 600, 900, 320, 0, 320, 0},
+		{"width of the original", 600, 900, 600, 0, 600, 0},
+		{"width above the original", 600, 900, 700, 0, 600, 0},
+		{"largest width", 600, 900, 2048, 0, 600, 0},
+		{"box inside", 600, 900, 320, 480, 320, 480},
+		{"box of the original's aspect, larger", 600, 900, 1200, 1800, 600, 900},
+		{"square box, larger", 600, 900, 2048, 2048, 600, 600},
+		{"wide box, only wider", 600, 900, 1200, 300, 600, 150},
+		{"tall box, only taller", 600, 900, 100, 1800, 50, 900},
+		{"unknown original", 0, 0, 2048, 0, 2048, 0},
+		{"unknown original height", 600, 0, 2048, 2048, 2048, 2048},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if w, h := ClampSize(tc.srcW, tc.srcH, tc.w, tc.h); w != tc.wantW || h != tc.wantH {
+				t.Errorf("ClampSize(%dx%d, %d, %d) = %d, %d; want %d, %d", tc.srcW, tc.srcH, tc.w, tc.h, w, h, tc.wantW, tc.wantH)
+			}
+		})
+	}
+}
+
+// TestClampSizeRendersTheSame: for every original and request, the clamped
+// size plans the very geometry the request plans (so the render's pixels are
+// the same), clamping again changes nothing, and a clamped size never exceeds
+// the original.
+func TestClampSizeRendersTheSame(t *testing.T) {
+	t.Parallel()
+	sources := [][2]int{{600, 900}, {1600, 2400}, {50, 75}, {4272, 356}, {356, 4272}, {1, 20000}, {16, 16}, {601, 899}}
+	sizes := []int{0, 1, 15, 16, 17, 49, 50, 51, 75, 96, 320, 355, 356, 357, 599, 600, 601, 899, 900, 901, 1280, 1599, 1600, 1601, 2047, 2048, 4272}
+	for _, src := range sources {
+		for _, w := range sizes[1:] {
+			for _, h := range sizes {
+				cw, ch := ClampSize(src[0], src[1], w, h)
+				req, clamped := Request{Width: w, Height: h, Format: WebP}, Request{Width: cw, Height: ch, Format: WebP}
+				if got, want := plan(src[0], src[1], clamped), plan(src[0], src[1], req); got != want {
+					t.Fatalf("%dx%d original: %dx%d clamps to %dx%d, which plans %+v; the request plans %+v", src[0], src[1], w, h, cw, ch, got, want)
+				}
+				if again, againH := ClampSize(src[0], src[1], cw, ch); again != cw || againH != ch {
+					t.Fatalf("%dx%d original: ClampSize(%dx%d) = %dx%d, then %dx%d; want a fixed point", src[0], src[1], w, h, cw, ch, again, againH)
+				}
+				if cw > src[0] || ch > src[1] || (h == 0) != (ch == 0) {
+					t.Fatalf("%dx%d original: %dx%d clamps to %dx%d, over the original or of another kind", src[0], src[1], w, h, cw, ch)
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -279,6 +280,57 @@ func TestEdgeNginxCachesCovers(t *testing.T) {
 					t.Errorf("%s %s reached the origin = %v, want %v", c.method, c.path, reached, c.reachesOrigin)
 				}
 			})
+		}
+	})
+
+	t.Run("non-canonical spellings are refused before any render", func(t *testing.T) {
+		// The signature covers the decoded path and the parsed query, the edge
+		// keys on the raw URI: each spelling below verifies, and each would be
+		// another edge entry and another render. small (160) is asked for by
+		// no other subtest, so a render counted here would be one of them.
+		u := signed("/covers/EDGE1/small.webp")
+		_, q, _ := strings.Cut(u, "?")
+		u160 := signed("/covers/EDGE1/160.webp")
+		_, q160, _ := strings.Cut(u160, "?")
+		variants := []struct{ name, url string }{
+			{"trailing &", u + "&"},
+			{"trailing &&", u + "&&"},
+			{"leading &", "/covers/EDGE1/small.webp?&" + q},
+			{"percent-encoded preset", "/covers/EDGE1/%73mall.webp?" + q},
+			{"percent-encoded width", "/covers/EDGE1/%31%36%30.webp?" + q160},
+			{"escaped parameter name", "/covers/EDGE1/small.webp?%73ig=" + strings.TrimPrefix(q, "sig=")},
+			{"double slash", "//covers/EDGE1/small.webp?" + q},
+			{"trailing slash", "/covers/EDGE1/small.webp/?" + q},
+		}
+		rendersBefore := renders()
+		for _, v := range variants {
+			t.Run(v.name, func(t *testing.T) {
+				before := originRequests(t, origin)
+				for i := range 2 {
+					r := e.mustGet(t, v.url, nil)
+					var body struct {
+						Error struct{ Code string } `json:"error"`
+					}
+					_ = json.Unmarshal(r.body, &body)
+					if r.status != http.StatusBadRequest || body.Error.Code != "non_canonical_url" || r.header.Get("Cache-Control") != "no-store" || r.header.Get("X-Cache-Status") != "MISS" {
+						t.Errorf("GET %d = %d %q X-Cache-Status %q Cache-Control %q, want 400 non_canonical_url MISS no-store", i+1, r.status, body.Error.Code, r.header.Get("X-Cache-Status"), r.header.Get("Cache-Control"))
+					}
+				}
+				after := originRequests(t, origin)
+				if got := after["covers 400"] + after["not_found 400"] - before["covers 400"] - before["not_found 400"]; got != 2 {
+					t.Errorf("two GETs reached the origin as 400 %v times, want 2 (errors are not cached)", got)
+				}
+				if got := routeTotal(after, "") - routeTotal(before, ""); got != 2 {
+					t.Errorf("two GETs made %v origin requests, want 2", got)
+				}
+			})
+		}
+		if got := renders() - rendersBefore; got != 0 {
+			t.Errorf("%d non-canonical spellings, each asked twice, rendered %v times, want 0", len(variants), got)
+		}
+		wantCover(t, "GET of the canonical URL", e.mustGet(t, u, nil), 160, 240)
+		if got := renders() - rendersBefore; got != 1 {
+			t.Errorf("the canonical URL after them rendered %v times, want 1", got)
 		}
 	})
 
