@@ -29,6 +29,8 @@ func TestClassify(t *testing.T) {
 		{"bad query", wrap(errBadQuery), 400, "bad_query"},
 		{"book id", wrap(cache.ErrInvalidBookID), 400, "invalid_book_id"},
 		{"bad expiry", wrap(signing.ErrBadExpiry), 400, "bad_expiry"},
+		{"no bearer token", wrap(errTokenMissing), 401, "unauthorized"},
+		{"wrong bearer token", wrap(errTokenWrong), 403, "forbidden"},
 		{"missing sig", wrap(signing.ErrMissingSignature), 403, "missing_signature"},
 		{"bad sig", wrap(signing.ErrBadSignature), 403, "bad_signature"},
 		{"expired", wrap(signing.ErrExpired), 410, "expired"},
