@@ -144,11 +144,12 @@ WORKDIR /app
 # DATA_DIR: the embedded local store (and anything else on disk) lives on
 # the /data volume.
 # LISTEN_ADDR: the public listener, behind the CDN/edge.
-# INTERNAL_ADDR: metrics and the groupcache peer pool. The
-# service defaults to 127.0.0.1:8081, which nothing outside the container
-# could reach; in a container the metrics scraper and the groupcache peers
-# must reach it, so the image binds all interfaces. Do NOT publish 8081 to
-# the internet: keep it on the private/cluster network only (no -p 8081).
+# INTERNAL_ADDR: metrics, the groupcache peer pool and the write routes.
+# Loopback by default, like the service: nothing outside the container
+# reaches it until a deployment says which address to bind. The shipped
+# ones bind the container's own address on the private network (Kubernetes:
+# $(POD_IP):8081 from the downward API; Compose: the replica's service
+# name), never 0.0.0.0. Do NOT publish 8081 (no -p 8081).
 # MALLOC_ARENA_MAX: glibc's per-thread arenas fragment badly under libvips'
 # many worker threads; 2 arenas keeps RSS flat (the imgproxy advice).
 # VIPS_BLOCK_UNTRUSTED: libvips refuses its loaders marked untrusted (in this
@@ -156,7 +157,7 @@ WORKDIR /app
 # (vips_block_untrusted_set); this is defence in depth.
 ENV DATA_DIR=/data \
     LISTEN_ADDR=:8000 \
-    INTERNAL_ADDR=0.0.0.0:8081 \
+    INTERNAL_ADDR=127.0.0.1:8081 \
     MALLOC_ARENA_MAX=2 \
     VIPS_BLOCK_UNTRUSTED=1
 

@@ -30,6 +30,11 @@
 // Renders are not counted: a fill says when its reads are done
 // (StoreReadsDone).
 //
+// The groupcache peer handler (Peers.Handler) answers only requests with
+// PEER_SECRET when one is set (401 without, 403 wrong; the pool sends it on
+// every peer request) and only for keys the public cover path could produce
+// (a KeyCheck that cmd takes from proxy; 400 otherwise).
+//
 // Versions only move forward: each manifest carries the version time that
 // orders the book's covers (Manifest.Order). Manifests.Advance replaces a
 // manifest only with a later one, compare-and-swap on the object's ETag
@@ -42,6 +47,7 @@
 // covers_cache_meta_lookups_total{layer,result}, covers_cache_meta_computations_total{result},
 // covers_cache_meta_store_write_errors_total, covers_cache_peers,
 // covers_cache_peer_refresh_errors_total, covers_cache_peer_changes_total,
+// covers_cache_peer_requests_total{result="served|bad_key|no_secret|wrong_secret"},
 // covers_cache_hot_bytes, covers_cache_shed_total,
 // covers_cache_original_lookups_total{result}, covers_cache_original_bytes,
 // covers_store_operations_total{op,result}, covers_store_operation_duration_seconds{op},

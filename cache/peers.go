@@ -27,6 +27,11 @@ type PeersConfig struct {
 	DNS     string        // GROUPCACHE_PEERS_DNS: "name:port" of a headless service
 	Refresh time.Duration // GROUPCACHE_PEERS_REFRESH: how often DNS is re-resolved
 	Timeout time.Duration // GROUPCACHE_PEER_TIMEOUT: a peer that does not answer in time is bypassed
+	// Secret (PEER_SECRET) is sent on every peer request (PeerSecretHeader)
+	// and required on every one served; empty turns the check off. Rolling
+	// it out replica by replica costs hit rate, never requests: a refused
+	// peer request is rendered locally.
+	Secret string
 }
 
 // DefaultPeersConfig returns the defaults: refresh 10s, peer timeout 3s.
@@ -56,10 +61,25 @@ func (c PeersConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("GROUPCACHE_PEERS_DNS=%q must be name:port", c.DNS))
 		}
 	}
+	if c.Secret != "" && !validPeerSecret(c.Secret) {
+		errs = append(errs, fmt.Errorf("PEER_SECRET must be at least %d printable ASCII characters without spaces", MinPeerSecretLength))
+	}
 	if c.Refresh <= 0 || c.Timeout <= 0 {
 		errs = append(errs, errors.New("GROUPCACHE_PEERS_REFRESH and GROUPCACHE_PEER_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+func validPeerSecret(s string) bool {
+	if len(s) < MinPeerSecretLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // HostResolver resolves a name to addresses (*net.Resolver satisfies it).
@@ -100,12 +120,15 @@ func NewPeers(cfg PeersConfig, resolver HostResolver, logger *slog.Logger) (*Pee
 		change:     set.NewCounter(`covers_cache_peer_changes_total`),
 	}
 	p.pool = groupcache.NewHTTPPoolOpts(cfg.Self, &groupcache.HTTPPoolOptions{BasePath: PeerBasePath})
-	transport := &http.Transport{
+	var transport http.RoundTripper = &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: min(cfg.Timeout, time.Second)}).DialContext,
 		ResponseHeaderTimeout: cfg.Timeout,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
+	}
+	if cfg.Secret != "" {
+		transport = &secretTransport{next: transport, secret: cfg.Secret}
 	}
 	p.pool.Transport = func(context.Context) http.RoundTripper { return transport }
 	// A peer's load must not die with the asking replica's request.
@@ -122,8 +145,12 @@ func NewPeers(cfg PeersConfig, resolver HostResolver, logger *slog.Logger) (*Pee
 // Metrics returns the peer metrics.
 func (p *Peers) Metrics() *metrics.Set { return p.set }
 
-// Handler serves the peer protocol; mount it at PeerBasePath on the internal router.
-func (p *Peers) Handler() http.Handler { return p.pool }
+// Handler serves the peer protocol; mount it at PeerBasePath on the internal
+// router. It answers only requests with PEER_SECRET (when set) for keys that
+// check accepts, the keys the public cover path can produce (see peerGuard).
+func (p *Peers) Handler(check KeyCheck) http.Handler {
+	return newPeerGuard(p.pool, p.cfg.Secret, check, p.set)
+}
 
 // Current returns the peer base URLs in use, self included, sorted.
 func (p *Peers) Current() []string {

@@ -104,6 +104,11 @@ func checkPeers(c map[string]any, internalPort int) []string {
 		if e["GROUPCACHE_SELF"] != want {
 			problems = append(problems, fmt.Sprintf("%s: GROUPCACHE_SELF %q, want %q", w, e["GROUPCACHE_SELF"], want))
 		}
+		// The internal listener binds the replica's own address on the
+		// compose network (its service name), never all interfaces.
+		if want := fmt.Sprintf("%s:%d", w, internalPort); e["INTERNAL_ADDR"] != want {
+			problems = append(problems, fmt.Sprintf("%s: INTERNAL_ADDR %q, want %q", w, e["INTERNAL_ADDR"], want))
+		}
 		selves = append(selves, e["GROUPCACHE_SELF"])
 		peers := strings.Split(e["GROUPCACHE_PEERS"], ",")
 		slices.Sort(peers)
@@ -151,6 +156,12 @@ func TestComposeCluster(t *testing.T) {
 			mapAt(c, "services", "image-worker-1", "environment")["GROUPCACHE_PEERS"] = "http://image-worker-1:8081,http://image-worker-2:8081"
 		}, "image-worker-1: GROUPCACHE_PEERS"},
 		{"two replicas", func(c map[string]any) { delete(mapAt(c, "services"), "image-worker-3") }, "want 3"},
+		{"internal on all interfaces", func(c map[string]any) {
+			mapAt(c, "services", "image-worker-3", "environment")["INTERNAL_ADDR"] = "0.0.0.0:8081"
+		}, "image-worker-3: INTERNAL_ADDR"},
+		{"internal bind left to the image", func(c map[string]any) {
+			delete(mapAt(c, "services", "image-worker-1", "environment"), "INTERNAL_ADDR")
+		}, "image-worker-1: INTERNAL_ADDR"},
 		{"internal port published", func(c map[string]any) {
 			mapAt(c, "services", "image-worker-1")["ports"] = []any{"127.0.0.1:8001:8000", "127.0.0.1:9081:8081/tcp"}
 		}, "publishes the internal port"},
@@ -187,7 +198,7 @@ func TestComposeWorkers(t *testing.T) {
 		if bad := unknownEnv(names, f.knownEnv); len(bad) > 0 {
 			t.Errorf("%s: variables the service does not read: %v", w, bad)
 		}
-		for _, k := range []string{"IMAGE_SIGNING_KEYS", "S3_SECRET_KEY"} {
+		for _, k := range []string{"IMAGE_SIGNING_KEYS", "S3_SECRET_KEY", "PROCESS_TOKENS"} {
 			if !strings.HasPrefix(e[k], "${") || !strings.Contains(e[k], ":?") {
 				t.Errorf("%s: %s = %q, want a required ${VAR:?message}", w, k, e[k])
 			}

@@ -154,7 +154,7 @@ func TestK8sSecretHasOnlyPlaceholders(t *testing.T) {
 	c := loadCluster(t)
 	s := c.ofKind("Secret")[0]
 	data := mapAt(s.obj, "stringData")
-	for _, k := range []string{"IMAGE_SIGNING_KEYS", "S3_ACCESS_KEY", "S3_SECRET_KEY"} {
+	for _, k := range []string{"IMAGE_SIGNING_KEYS", "S3_ACCESS_KEY", "S3_SECRET_KEY", "PROCESS_TOKENS", "PEER_SECRET"} {
 		v := str(data, k)
 		if !strings.Contains(v, "REPLACE") {
 			t.Errorf("%s %s = %q, want a REPLACE placeholder", s, k, v)
@@ -165,5 +165,15 @@ func TestK8sSecretHasOnlyPlaceholders(t *testing.T) {
 		if _, err := hex.DecodeString(strings.TrimSpace(k)); err == nil {
 			t.Errorf("%s IMAGE_SIGNING_KEYS holds a usable hex key", s)
 		}
+	}
+	// Likewise a token or peer secret the service would accept (bearer token
+	// alphabet, no spaces): the placeholders must make it refuse to start.
+	for _, tok := range strings.Split(str(data, "PROCESS_TOKENS"), ",") {
+		if usableSecretRE.MatchString(strings.TrimSpace(tok)) {
+			t.Errorf("%s PROCESS_TOKENS holds a usable token %q", s, tok)
+		}
+	}
+	if usableSecretRE.MatchString(str(data, "PEER_SECRET")) {
+		t.Errorf("%s PEER_SECRET %q would be accepted", s, str(data, "PEER_SECRET"))
 	}
 }

@@ -135,7 +135,7 @@ func TestK8sDocumentsWellFormed(t *testing.T) {
 	wantAPI := map[string]string{
 		"Deployment": "apps/v1", "Service": "v1", "ConfigMap": "v1", "Secret": "v1",
 		"PodDisruptionBudget": "policy/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
-		"ScaledObject": "keda.sh/v1alpha1",
+		"ScaledObject": "keda.sh/v1alpha1", "NetworkPolicy": "networking.k8s.io/v1",
 	}
 	seen := map[string]int{}
 	for _, d := range c.docs {
@@ -157,7 +157,7 @@ func TestK8sDocumentsWellFormed(t *testing.T) {
 		}
 	}
 	for kind, want := range map[string]int{"Deployment": 1, "Service": 2, "ConfigMap": 1, "Secret": 1,
-		"PodDisruptionBudget": 1, "HorizontalPodAutoscaler": 1, "ScaledObject": 1} {
+		"PodDisruptionBudget": 1, "HorizontalPodAutoscaler": 1, "ScaledObject": 1, "NetworkPolicy": 1} {
 		if seen[kind] != want {
 			t.Errorf("%d %s documents, want %d", seen[kind], kind, want)
 		}
@@ -232,6 +232,17 @@ func TestK8sDeploymentEnv(t *testing.T) {
 	if i, j := slices.Index(c.envOrder, "POD_IP"), slices.Index(c.envOrder, "GROUPCACHE_SELF"); i < 0 || j < i {
 		t.Errorf("env order %v: POD_IP must come before GROUPCACHE_SELF for $(POD_IP) to expand", c.envOrder)
 	}
+	// The internal listener binds the pod IP, the address GROUPCACHE_SELF
+	// and the headless Service's DNS answers name, never 0.0.0.0.
+	if got, want := c.env["INTERNAL_ADDR"], fmt.Sprintf("$(POD_IP):%d", internal); got != want {
+		t.Errorf("INTERNAL_ADDR = %q, want %q (the pod IP from the downward API)", got, want)
+	}
+	if i, j := slices.Index(c.envOrder, "POD_IP"), slices.Index(c.envOrder, "INTERNAL_ADDR"); i < 0 || j < i {
+		t.Errorf("env order %v: POD_IP must come before INTERNAL_ADDR for $(POD_IP) to expand", c.envOrder)
+	}
+	if v, ok := mapAt(c.one(t, "ConfigMap", "image-worker-config").obj, "data")["INTERNAL_ADDR"]; ok {
+		t.Errorf("the ConfigMap sets INTERNAL_ADDR = %v too; the container's env wins, so it only misleads", v)
+	}
 	if c.env["GROUPCACHE_PEERS"] != "" {
 		t.Errorf("GROUPCACHE_PEERS = %q: use GROUPCACHE_PEERS_DNS only", c.env["GROUPCACHE_PEERS"])
 	}
@@ -240,7 +251,7 @@ func TestK8sDeploymentEnv(t *testing.T) {
 	if !ok || host != headless.name() || p != strconv.Itoa(internal) {
 		t.Errorf("GROUPCACHE_PEERS_DNS = %q, want %s:%d (the headless Service, the internal port)", c.env["GROUPCACHE_PEERS_DNS"], headless.name(), internal)
 	}
-	for _, k := range []string{"IMAGE_SIGNING_KEYS", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_ENDPOINT"} {
+	for _, k := range []string{"IMAGE_SIGNING_KEYS", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_ENDPOINT", "PROCESS_TOKENS", "PEER_SECRET"} {
 		if _, ok := c.env[k]; !ok {
 			t.Errorf("%s is not given to the container", k)
 		}

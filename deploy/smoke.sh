@@ -11,6 +11,8 @@
 #   SMOKE_ORIGIN   a replica's public port   (default http://127.0.0.1:8001, image-worker-1)
 #   SMOKE_EDGE     the nginx edge            (default http://127.0.0.1:8080)
 #   SMOKE_TIMEOUT  seconds to wait for the edge and for the job (default 90)
+#   PROCESS_TOKENS the stack's tokens (as exported for docker compose); the first
+#                  one is sent as Authorization: Bearer with POST /process
 # Exit status 0 only when every check passed.
 set -euo pipefail
 
@@ -62,7 +64,10 @@ else
   [[ $src != *'"'* && $src != *'\'* ]] || die "the URL must not contain quotes or backslashes"
   echo "== POST $origin/process (book $book)"
   body=$(printf '{"book_id":"%s","image_url":"%s"}' "$book" "$src")
-  resp=$(curl -sS -X POST -H 'Content-Type: application/json' --data "$body" -w '\n%{http_code}' "$origin/process") ||
+  [[ -n ${PROCESS_TOKENS:-} ]] || die "PROCESS_TOKENS is not set (the stack needs it too)"
+  # The token goes to curl through a header file, never on its command line (ps).
+  printf 'Authorization: Bearer %s\n' "$(tr -d ' ' <<<"${PROCESS_TOKENS%%,*}")" >"$tmp/auth"
+  resp=$(curl -sS -X POST -H 'Content-Type: application/json' -H "@$tmp/auth" --data "$body" -w '\n%{http_code}' "$origin/process") ||
     die "POST /process: no answer from $origin"
   code=$(tail -n 1 <<<"$resp")
   [[ $code == 202 ]] || die "POST /process answered $code: $(sed '$d' <<<"$resp")"

@@ -23,7 +23,10 @@ type Config struct {
 	StoreTimeout   time.Duration  // STORE_TIMEOUT: one budget for all the store calls of a cover or meta.json request
 	ReadyTimeout   time.Duration  // budget of the readiness probe
 	RetryAfter     time.Duration  // Retry-After on 503, 429 and 504 storage_timeout
-	AdminToken     string         // ADMIN_TOKEN: bearer token for DELETE /covers/{id} on the public listener
+	AdminToken     string         // ADMIN_TOKEN: bearer token for DELETE /covers/{id} on both listeners
+	// ProcessTokens (PROCESS_TOKENS) are the bearer tokens accepted by POST
+	// /process and /v2/process on both listeners; empty leaves them open.
+	ProcessTokens []string
 	// AccessLog (ACCESS_LOG) logs one line per request. When false, only
 	// requests answered with a 4xx or 5xx are logged: a JSON line per
 	// cache hit is a write(2) per request, a measurable share of a hit.
@@ -72,6 +75,7 @@ func (c Config) Validate() error {
 	if c.ProcessMaxBody <= 0 || c.RequestTimeout <= 0 || c.StoreTimeout <= 0 || c.ReadyTimeout <= 0 || c.PlaceholderAge <= 0 {
 		errs = append(errs, errors.New("proxy: body limit and timeouts must be positive"))
 	}
+	errs = append(errs, checkTokens(c.ProcessTokens)...)
 	return errors.Join(errs...)
 }
 

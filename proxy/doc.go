@@ -17,6 +17,13 @@
 // meta.json request (cache.WithStoreBudget): past it, 504 storage_timeout
 // with Retry-After.
 //
+// Writes need bearer tokens on both listeners (auth.go): POST /process and
+// /v2/process one of Config.ProcessTokens (PROCESS_TOKENS) when any are set,
+// DELETE /covers/{book_id} Config.AdminToken; 401 unauthorized without a
+// token, 403 forbidden with another, compared in constant time, never
+// logged. Config.CheckVariantKey is the public path's key grammar, which the
+// groupcache peer handler applies too.
+//
 // Routes are labelled health, ready, process, process_v2, jobs, covers, meta,
 // purge, not_found and not_allowed.
 //

@@ -30,6 +30,8 @@ func TestClassify(t *testing.T) {
 		{"non-canonical url", wrap(errNonCanonical), 400, "non_canonical_url"},
 		{"book id", wrap(cache.ErrInvalidBookID), 400, "invalid_book_id"},
 		{"bad expiry", wrap(signing.ErrBadExpiry), 400, "bad_expiry"},
+		{"no bearer token", wrap(errTokenMissing), 401, "unauthorized"},
+		{"wrong bearer token", wrap(errTokenWrong), 403, "forbidden"},
 		{"missing sig", wrap(signing.ErrMissingSignature), 403, "missing_signature"},
 		{"bad sig", wrap(signing.ErrBadSignature), 403, "bad_signature"},
 		{"expired", wrap(signing.ErrExpired), 410, "expired"},

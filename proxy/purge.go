@@ -1,19 +1,14 @@
 package proxy
 
 import (
-	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cache"
 )
-
-var errUnauthorized = errors.New("proxy: admin token required")
 
 // purgeResponse lists what a CDN should purge after a book was removed.
 type purgeResponse struct {
@@ -24,35 +19,22 @@ type purgeResponse struct {
 }
 
 // purge serves DELETE /covers/{book_id}: remove the book's manifest, original
-// and variants. On the public listener it needs ADMIN_TOKEN as a bearer token.
-func (h *handlers) purge(requireToken bool) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-		if requireToken && !h.adminAuthorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="image-worker admin"`)
-			return errUnauthorized
-		}
-		bookID := ps.ByName("book_id")
-		if err := cache.ValidBookID(bookID); err != nil {
-			return fmt.Errorf("purge: %w", err)
-		}
-		res, err := h.d.Purge(r.Context(), bookID)
-		if err != nil {
-			return fmt.Errorf("purge: %w", err)
-		}
-		h.log.Info("book purged", "request_id", requestID(r.Context()), "book_id", bookID, "deleted", res.Deleted)
-		writeJSON(w, http.StatusOK, purgeResponse{
-			BookID: bookID, DeletedObjects: res.Deleted, SurrogateKey: "book-" + bookID,
-			PurgePaths: h.purgePaths(bookID, res.Variants),
-		})
-		return nil
+// and variants. Routes mount it behind admin (ADMIN_TOKEN on both listeners).
+func (h *handlers) purge(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	bookID := ps.ByName("book_id")
+	if err := cache.ValidBookID(bookID); err != nil {
+		return fmt.Errorf("purge: %w", err)
 	}
-}
-
-// adminAuthorized compares the bearer token in constant time; with no
-// ADMIN_TOKEN configured nothing is authorized on the public listener.
-func (h *handlers) adminAuthorized(r *http.Request) bool {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && h.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(h.cfg.AdminToken)) == 1
+	res, err := h.d.Purge(r.Context(), bookID)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	h.log.Info("book purged", "request_id", requestID(r.Context()), "book_id", bookID, "deleted", res.Deleted)
+	writeJSON(w, http.StatusOK, purgeResponse{
+		BookID: bookID, DeletedObjects: res.Deleted, SurrogateKey: "book-" + bookID,
+		PurgePaths: h.purgePaths(bookID, res.Variants),
+	})
+	return nil
 }
 
 // purgePaths names every public path the stored variants were served under:

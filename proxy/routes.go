@@ -100,27 +100,30 @@ func (s *Server) Public() http.Handler {
 	r := newRouter(h)
 	r.GET("/health", h.wrap("health", h.health))
 	r.GET("/ready", h.wrap("ready", h.ready))
-	r.POST("/process", h.wrap("process", h.process))
-	r.POST("/v2/process", h.wrap("process_v2", h.processV2))
+	r.POST("/process", h.wrap("process", h.writer(h.process)))
+	r.POST("/v2/process", h.wrap("process_v2", h.writer(h.processV2)))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
 	coverOrMeta := h.coverOrMeta()
 	r.GET("/covers/:book_id/:file", coverOrMeta)
 	r.HEAD("/covers/:book_id/:file", coverOrMeta)
-	r.DELETE("/covers/:book_id", h.wrap("purge", h.purge(true)))
+	r.DELETE("/covers/:book_id", h.wrap("purge", h.admin(h.purge)))
 	return r
 }
 
 // Internal is the route table of the internal listener: health, readiness,
 // metrics and the groupcache peer protocol. It must never face the CDN.
+// Writes need the same tokens as on the public listener: the internal port
+// is reachable by every peer and the metrics scraper, so it is no boundary
+// of its own.
 func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http.Handler {
 	h := s.h
 	r := newRouter(h)
 	r.GET("/health", h.wrap("health", h.health))
 	r.GET("/ready", h.wrap("ready", h.ready))
-	r.POST("/process", h.wrap("process", h.process))
-	r.POST("/v2/process", h.wrap("process_v2", h.processV2))
+	r.POST("/process", h.wrap("process", h.writer(h.process)))
+	r.POST("/v2/process", h.wrap("process_v2", h.writer(h.processV2)))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
-	r.DELETE("/covers/:book_id", h.wrap("purge", h.purge(false)))
+	r.DELETE("/covers/:book_id", h.wrap("purge", h.admin(h.purge)))
 	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		writeMetrics(w)

@@ -17,6 +17,16 @@ if [ -z "${IMAGE_SIGNING_KEYS:-}" ] && [ -z "${IMAGE_SIGNING_KEYS_FILE:-}" ]; th
   fi
   export IMAGE_SIGNING_KEYS_FILE="$KEYFILE"
 fi
+# POST /process and /v2/process need a bearer token (PROCESS_TOKENS): a dev
+# one, generated once and kept in DATA_DIR like the signing key.
+if [ -z "${PROCESS_TOKENS:-}" ] && [ -z "${PROCESS_TOKENS_FILE:-}" ]; then
+  TOKENFILE="$DATA_DIR/dev-process.token"
+  if [ ! -s "$TOKENFILE" ]; then
+    (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$TOKENFILE")
+    echo ">> generated a DEV process token in $TOKENFILE (do not use it in production)"
+  fi
+  export PROCESS_TOKENS_FILE="$TOKENFILE"
+fi
 "$BIN" import --book sample-1 testdata/photo-1600x2400-baseline.jpg
 port="${LISTEN_ADDR##*:}"
 host="${LISTEN_ADDR%:*}"; [ -z "$host" ] || [ "$host" = "0.0.0.0" ] && host=127.0.0.1
@@ -25,5 +35,16 @@ echo ">> sample cover (320 px WebP):  http://$host:$port$("$BIN" sign /covers/sa
 echo ">> sample cover (640 px AVIF):  http://$host:$port$("$BIN" sign /covers/sample-1/640.avif)"
 echo ">> placeholder (no such book):  http://$host:$port$("$BIN" sign /covers/no-such-book/320x480.webp)"
 echo ">> sign more with: IMAGE_SIGNING_KEYS_FILE=$IMAGE_SIGNING_KEYS_FILE $BIN sign /covers/BOOK/SIZE.FORMAT"
+echo
+echo "!! ============================================================================="
+echo "!! POST /process and /v2/process need a bearer token (PROCESS_TOKENS):"
+if [ -n "${PROCESS_TOKENS_FILE:-}" ]; then
+  echo "!!   curl -H \"Authorization: Bearer \$(cat $PROCESS_TOKENS_FILE)\" -H 'Content-Type: application/json' \\"
+else
+  echo "!!   curl -H \"Authorization: Bearer \$PROCESS_TOKENS\" -H 'Content-Type: application/json' \\"
+fi
+echo "!!     -d '{\"book_id\":\"B1\",\"image_url\":\"https://...\"}' http://$host:$port/process"
+echo "!! Without it: 401 unauthorized; with another token: 403 forbidden."
+echo "!! ============================================================================="
 echo
 exec "$BIN" serve

@@ -149,7 +149,7 @@ func (a *app) publicHandler() http.Handler { return a.http.Public() }
 func (a *app) internalHandler() http.Handler {
 	var peers http.Handler
 	if a.peers != nil {
-		peers = a.peers.Handler()
+		peers = a.peers.Handler(a.cfg.Proxy.CheckVariantKey)
 	}
 	return a.http.Internal(a.writeMetrics, peers)
 }

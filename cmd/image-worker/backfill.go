@@ -44,7 +44,15 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 	input := pos[0]
 	var warmer rowWarmer
 	if *server != "" {
-		if warmer, err = newServerWarmer(*server, *refresh); err != nil {
+		// The service's PROCESS_TOKENS, when it has some: one of them, from
+		// PROCESS_TOKEN or the file PROCESS_TOKEN_FILE names (never a flag,
+		// which every user of the machine could read in ps).
+		e := &env{lookup: lookup}
+		token := e.secret("PROCESS_TOKEN")
+		if err := errors.Join(e.errs...); err != nil {
+			return err
+		}
+		if warmer, err = newServerWarmer(*server, *refresh, token); err != nil {
 			return err
 		}
 	}

@@ -23,18 +23,20 @@ const (
 	serverMaxPollErrors  = 5 // consecutive failed polls before a row gives up
 )
 
-// serverWarmer warms rows through a running service: POST /process, then
-// GET /jobs/{id} until the job is finished. 429 and 503 are retried after
-// Retry-After. The service skips books already at the same URL itself, so
-// in this mode such rows count as warmed.
+// serverWarmer warms rows through a running service: POST /process (with
+// the bearer token PROCESS_TOKEN when set), then GET /jobs/{id} until the
+// job is finished. 429 and 503 are retried after Retry-After. The service
+// skips books already at the same URL itself, so in this mode such rows
+// count as warmed.
 type serverWarmer struct {
 	base    string
 	client  *http.Client
 	refresh bool
+	token   string
 	timeout time.Duration
 }
 
-func newServerWarmer(base string, refresh bool) (*serverWarmer, error) {
+func newServerWarmer(base string, refresh bool, token string) (*serverWarmer, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
 		return nil, fmt.Errorf("%w: --server must be an http(s) base URL such as http://127.0.0.1:8000", errUsage)
@@ -45,6 +47,7 @@ func newServerWarmer(base string, refresh bool) (*serverWarmer, error) {
 		base:    strings.TrimRight(u.String(), "/"),
 		client:  &http.Client{Timeout: serverRequestTimeout, Transport: transport},
 		refresh: refresh,
+		token:   token,
 		timeout: serverRowTimeout,
 	}, nil
 }
@@ -73,6 +76,9 @@ func (s *serverWarmer) submit(ctx context.Context, bookID, imageURL string) (str
 			return "", fmt.Errorf("submit: %w", err)
 		}
 		req.Header.Set("Content-Type", "application/json")
+		if s.token != "" {
+			req.Header.Set("Authorization", "Bearer "+s.token)
+		}
 		status, hdr, b, err := s.do(req)
 		if err != nil {
 			return "", err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -43,6 +45,36 @@ func freeAddr(t *testing.T) string {
 type replica struct {
 	cmd              *exec.Cmd
 	public, internal string
+}
+
+// importLocal imports testdata's 1600x2400 photo as bookID into a new local
+// store with the built binary, and returns the store's DATA_DIR and the
+// cover's version.
+func importLocal(t *testing.T, bin, bookID string) (dataDir, version string) {
+	t.Helper()
+	dataDir = t.TempDir()
+	imp := exec.Command(bin, "import", "--book", bookID, "../../testdata/photo-1600x2400-baseline.jpg")
+	imp.Env = []string{"DATA_DIR=" + dataDir, "IMAGE_SIGNING_KEYS=" + testKeyHex}
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	sum := sha256.Sum256(readTestdata(t, "photo-1600x2400-baseline.jpg"))
+	return dataDir, hex.EncodeToString(sum[:])[:12]
+}
+
+// signedGetter returns a function that GETs a cover path, signed with the
+// test key, from a replica's public port and returns the status (-1 when
+// the replica does not answer).
+func signedGetter(t *testing.T) func(r *replica, path string) int {
+	signer := startServiceSigner(t, testKeyHex)
+	return func(r *replica, path string) int {
+		resp, err := http.Get("http://" + r.public + path + "?sig=" + signer.Sign(path, nil))
+		if err != nil {
+			return -1
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
 }
 
 // startReplica runs the built binary with env and waits until /health answers.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -28,6 +27,10 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		"S3_ENDPOINT": s3.Endpoint, "S3_ACCESS_KEY": s3.AccessKey, "S3_SECRET_KEY": s3.SecretKey,
 		"IMAGE_STORAGE_BUCKET": randomBucket(), "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "",
 		"LOG_LEVEL": "warn", "GROUPCACHE_PEER_TIMEOUT": "2s",
+		// Peer requests carry it: were it not sent, every peer would refuse
+		// (403) and each replica render for itself, and the one-render
+		// assertions below would fail.
+		"PEER_SECRET": "cluster-peer-secret-0123456789",
 	}
 	imp := exec.Command(bin, "import", "--book", "CL1", "../../testdata/photo-1600x2400-baseline.jpg")
 	for k, v := range env {
@@ -49,15 +52,7 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		}
 		return startReplica(t, bin, e)
 	}
-	signer := startServiceSigner(t, testKeyHex)
-	get := func(r *replica, path string) int {
-		resp, err := http.Get("http://" + r.public + path + "?sig=" + signer.Sign(path, nil))
-		if err != nil {
-			return -1
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	get := signedGetter(t)
 	renders := func(reps ...*replica) []float64 {
 		out := make([]float64, len(reps))
 		for i, r := range reps {
@@ -100,6 +95,18 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		}
 	}
 	fmt.Printf("cluster: 12 variants rendered once each, spread over the replicas as %v (owners: %d of 3)\n", perReplica, owners)
+	served := 0.0
+	for i, r := range reps {
+		served += r.metric(t, `covers_cache_peer_requests_total{result="served"}`)
+		for _, refused := range []string{"no_secret", "wrong_secret", "bad_key"} {
+			if n := r.metric(t, `covers_cache_peer_requests_total{result="`+refused+`"}`); n != 0 {
+				t.Errorf("replica %d refused %v peer requests (%s), want 0: peers send PEER_SECRET and public keys only", i+1, n, refused)
+			}
+		}
+	}
+	if served == 0 {
+		t.Error("no peer request was served with PEER_SECRET set")
+	}
 
 	// One variant, 3 x 30 concurrent requests: one render cluster-wide.
 	before = renders(reps...)

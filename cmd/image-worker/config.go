@@ -91,6 +91,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Peers.DNS = e.str("GROUPCACHE_PEERS_DNS", "")
 	c.Peers.Refresh = e.duration("GROUPCACHE_PEERS_REFRESH", c.Peers.Refresh)
 	c.Peers.Timeout = e.duration("GROUPCACHE_PEER_TIMEOUT", c.Peers.Timeout)
+	c.Peers.Secret = e.secret("PEER_SECRET")
 
 	c.Fetch = ingest.DefaultFetchConfig()
 	c.Fetch.MaxBytes = int64(e.integer("MAX_IMAGE_SIZE_MB", 5)) << 20
@@ -128,6 +129,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Proxy.MaxAge = e.duration("COVER_MAX_AGE", c.Proxy.MaxAge)
 	c.Proxy.Placeholders = e.boolean("PLACEHOLDERS", true)
 	c.Proxy.AdminToken = e.secret("ADMIN_TOKEN")
+	c.Proxy.ProcessTokens = proxy.ParseTokens(e.secret("PROCESS_TOKENS"))
 	c.Proxy.AccessLog = e.boolean("ACCESS_LOG", c.Proxy.AccessLog)
 	c.Proxy.Pprof = e.boolean("PPROF", false)
 

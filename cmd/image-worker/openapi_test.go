@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
@@ -44,6 +41,7 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Run("store down", func(t *testing.T) { t.Parallel(); contractStoreDown(t, c) })
 		t.Run("draining", func(t *testing.T) { t.Parallel(); contractDraining(t, c) })
 		t.Run("placeholders off", func(t *testing.T) { t.Parallel(); contractNoPlaceholders(t, c) })
+		t.Run("process tokens", func(t *testing.T) { t.Parallel(); contractProcessTokens(t, c) })
 		t.Run("v2 process and meta.json", func(t *testing.T) { t.Parallel(); contractV2(t, c) })
 		t.Run("v2 process not finished in time", func(t *testing.T) { t.Parallel(); contractV2Timeout(t, c) })
 		t.Run("groupcache peer protocol", func(t *testing.T) { t.Parallel(); contractPeers(t, c) })
@@ -101,6 +99,10 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 const contractAdminToken = "contract-admin-token"
+
+var contractAdmin = map[string]string{"Authorization": "Bearer " + contractAdminToken}
+
+const contractProcessToken = "contract-process-token-0002"
 
 func onPublic(svc *service, method, path string) specCall {
 	return specCall{base: svc.base, method: method, path: path}
@@ -218,6 +220,35 @@ func contractProcess(t *testing.T, c *contract, svc *service, src *source) {
 	})
 }
 
+// contractProcessTokens: with PROCESS_TOKENS set, both write routes on both
+// listeners answer 401 without a bearer token and 403 with a wrong one,
+// and a listed token gets the frozen 202 body.
+func contractProcessTokens(t *testing.T, c *contract) {
+	src := newSource(t)
+	svc := startService(t, localStore(t), src, map[string]string{"PROCESS_TOKENS": "contract-first-token-0001, " + contractProcessToken})
+	img := src.add("/tok.jpg", readTestdata(t, "photo-1600x2400-baseline.jpg"))
+	wrong := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer contract-wrong-token-0001"}
+	auth := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + contractProcessToken}
+	var cases []contractCase
+	for _, path := range []string{"/process", "/v2/process"} {
+		for _, on := range []func(*service, string, string) specCall{onPublic, onInternal} {
+			call := on(svc, "POST", path)
+			where := map[bool]string{false: "public", true: "internal"}[call.internal]
+			cases = append(cases,
+				contractCase{where + " " + path + " 401 without token", call.with(jsonContentType, processBody("T1", img)), 401, "unauthorized"},
+				contractCase{where + " " + path + " 403 wrong token", call.with(wrong, processBody("T1", img)), 403, "forbidden"})
+		}
+	}
+	c.table(t, cases)
+	_, body := c.expect(t, onPublic(svc, "POST", "/process").with(auth, processBody("T1", img)), 202, "")
+	var acc map[string]any
+	if err := json.Unmarshal(body, &acc); err != nil || len(acc) != 3 || acc["message"] != "accepted" || acc["stub"] != false || acc["job_id"] == "" {
+		t.Errorf("202 with a token = %s, want the frozen body", body)
+	}
+	svc.waitJob(fmt.Sprint(acc["job_id"]))
+	c.expect(t, onInternal(svc, "POST", "/v2/process").with(auth, processBody("T1", img)), 200, "")
+}
+
 func contractCovers(t *testing.T, c *contract, svc *service, src *source) {
 	version := svc.warm("C2", src.add("/c2.jpg", readTestdata(t, "photo-1600x2400-baseline.jpg"))).Version
 	get := func(p string) specCall { return onPublic(svc, "GET", signedPath(t, svc, p)) }
@@ -279,9 +310,11 @@ func contractPurge(t *testing.T, c *contract, svc *service, src *source) {
 	svc.warm("C3", src.add("/c3.jpg", readTestdata(t, "photo-1600x2400-baseline.jpg")))
 	c.expect(t, onPublic(svc, "GET", signedPath(t, svc, "/covers/C3/thumb.webp")), 200, "")
 	c.table(t, []contractCase{
-		{"401 without token", onPublic(svc, "DELETE", "/covers/C3"), 401, "unauthorized"},
-		{"401 wrong token", onPublic(svc, "DELETE", "/covers/C3").with(map[string]string{"Authorization": "Bearer wrong"}, ""), 401, "unauthorized"},
-		{"400 book id", onInternal(svc, "DELETE", "/covers/.C3").invalid(), 400, "invalid_book_id"},
+		{"401 without token", onPublic(svc, "DELETE", "/covers/C3").invalid(), 401, "unauthorized"},
+		{"403 wrong token", onPublic(svc, "DELETE", "/covers/C3").with(map[string]string{"Authorization": "Bearer wrong"}, ""), 403, "forbidden"},
+		{"internal 401 without token", onInternal(svc, "DELETE", "/covers/C3").invalid(), 401, "unauthorized"},
+		{"internal 403 wrong token", onInternal(svc, "DELETE", "/covers/C3").with(map[string]string{"Authorization": "Bearer wrong"}, ""), 403, "forbidden"},
+		{"400 book id", onInternal(svc, "DELETE", "/covers/.C3").with(contractAdmin, "").invalid(), 400, "invalid_book_id"},
 	})
 	_, body := c.expect(t, onPublic(svc, "DELETE", "/covers/C3").with(map[string]string{"Authorization": "Bearer " + contractAdminToken}, ""), 200, "")
 	var out struct {
@@ -291,7 +324,7 @@ func contractPurge(t *testing.T, c *contract, svc *service, src *source) {
 	if err := json.Unmarshal(body, &out); err != nil || out.DeletedObjects < 3 || !slices.Contains(out.PurgePaths, "/covers/C3/thumb.webp") {
 		t.Errorf("purge = %s (%v), want manifest, original and variant deleted and thumb.webp listed", body, err)
 	}
-	c.expect(t, onInternal(svc, "DELETE", "/covers/C3"), 200, "")
+	c.expect(t, onInternal(svc, "DELETE", "/covers/C3").with(contractAdmin, ""), 200, "")
 }
 
 // contractUnserved: an operation declared on one listener only is not
@@ -487,19 +520,14 @@ func contractPeers(t *testing.T, c *contract) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := t.TempDir()
-	const original = "../../testdata/photo-1600x2400-baseline.jpg"
-	imp := exec.Command(bin, "import", "--book", "PEER", original)
-	imp.Env = []string{"DATA_DIR=" + data, "IMAGE_SIGNING_KEYS=" + testKeyHex}
-	if out, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("import: %v %s", err, out)
-	}
+	data, version := importLocal(t, bin, "PEER")
 	in := freeAddr(t)
+	const secret = "contract-peer-secret-0003"
 	startReplica(t, bin, map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in,
-		"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
-	sum := sha256.Sum256(readTestdata(t, "photo-1600x2400-baseline.jpg"))
-	key := url.QueryEscape("PEER/" + hex.EncodeToString(sum[:])[:12] + "/320.webp")
-	peer := specCall{base: "http://" + in, internal: true, method: "GET"}
+		"PEER_SECRET": secret,
+		"DATA_DIR":    data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
+	key := url.QueryEscape("PEER/" + version + "/320.webp")
+	peer := specCall{base: "http://" + in, internal: true, method: "GET", header: map[string]string{"X-Peer-Secret": secret}}
 	peer.path = "/_groupcache/covers/" + key
 	_, body := c.expect(t, peer, 200, "")
 	var msg groupcachepb.GetResponse
@@ -509,6 +537,14 @@ func contractPeers(t *testing.T, c *contract) {
 	if info, err := transform.Probe(msg.GetValue(), 0); err != nil || info.Type != "webp" || info.Width != 320 {
 		t.Errorf("peer value = %s %d wide (%v), want webp 320 wide", info.Type, info.Width, err)
 	}
-	peer.path = "/_groupcache/nosuchgroup/" + key
-	c.expect(t, peer, 404, "")
+	at := func(path string, header map[string]string) specCall {
+		return specCall{base: peer.base, internal: true, method: "GET", path: path, header: header}
+	}
+	c.table(t, []contractCase{
+		{"404 no such group", at("/_groupcache/nosuchgroup/"+key, peer.header), 404, ""},
+		{"401 without the secret", at(peer.path, nil), 401, ""},
+		{"403 wrong secret", at(peer.path, map[string]string{"X-Peer-Secret": "contract-wrong-secret-0003"}), 403, ""},
+		{"400 wider than 2048", at("/_groupcache/covers/"+url.QueryEscape("PEER/"+version+"/4096.webp"), peer.header), 400, ""},
+		{"400 unknown format", at("/_groupcache/covers/"+url.QueryEscape("PEER/"+version+"/320.png"), peer.header), 400, ""},
+	})
 }

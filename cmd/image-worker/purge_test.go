@@ -21,14 +21,27 @@ func TestPurgeRemovesABookClusterWide(t *testing.T) {
 			}
 		}
 	}
-	for _, hdr := range []map[string]string{nil, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-admin-token"}} {
-		resp, body := do(t, http.MethodDelete, svc.base+"/covers/GONE", hdr)
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("public DELETE with %v = %d %s, want 401", hdr, resp.StatusCode, body)
+	for _, base := range []string{svc.base, svc.internal} {
+		for _, c := range []struct {
+			hdr  map[string]string
+			want int
+		}{
+			{nil, http.StatusUnauthorized},
+			{map[string]string{"Authorization": "s3cret-admin-token"}, http.StatusUnauthorized},
+			{map[string]string{"Authorization": "Bearer wrong"}, http.StatusForbidden},
+		} {
+			if resp, body := do(t, http.MethodDelete, base+"/covers/GONE", c.hdr); resp.StatusCode != c.want {
+				t.Errorf("DELETE %s/covers/GONE with %v = %d %s, want %d", base, c.hdr, resp.StatusCode, body, c.want)
+			}
 		}
 	}
-	if resp, _ := do(t, http.MethodDelete, other.base+"/covers/GONE", map[string]string{"Authorization": "Bearer "}); resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("public DELETE on a replica without ADMIN_TOKEN = %d, want 401", resp.StatusCode)
+	for _, base := range []string{other.base, other.internal} {
+		if resp, _ := do(t, http.MethodDelete, base+"/covers/GONE", map[string]string{"Authorization": "Bearer "}); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("DELETE %s on a replica without ADMIN_TOKEN = %d, want 401", base, resp.StatusCode)
+		}
+		if resp, _ := do(t, http.MethodDelete, base+"/covers/GONE", map[string]string{"Authorization": "Bearer s3cret-admin-token"}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("DELETE %s with a token on a replica without ADMIN_TOKEN = %d, want 403", base, resp.StatusCode)
+		}
 	}
 	resp, body := do(t, http.MethodDelete, svc.base+"/covers/GONE", map[string]string{"Authorization": "Bearer s3cret-admin-token"})
 	var out struct {
@@ -53,10 +66,11 @@ func TestPurgeRemovesABookClusterWide(t *testing.T) {
 	if resp, _ := do(t, http.MethodGet, other.signed("/covers/GONE/medium.webp"), nil); resp.Header.Get("X-Cover-Placeholder") != "true" {
 		t.Errorf("other replica still serves the cover after MANIFEST_TTL")
 	}
-	if resp, _ := do(t, http.MethodDelete, other.internal+"/covers/GONE", nil); resp.StatusCode != 200 {
-		t.Errorf("internal DELETE without token = %d, want 200", resp.StatusCode)
+	admin := map[string]string{"Authorization": "Bearer s3cret-admin-token"}
+	if resp, _ := do(t, http.MethodDelete, svc.internal+"/covers/GONE", admin); resp.StatusCode != 200 {
+		t.Errorf("internal DELETE with the admin token = %d, want 200", resp.StatusCode)
 	}
-	if resp, _ := do(t, http.MethodDelete, svc.internal+"/covers/..", nil); resp.StatusCode != 400 {
+	if resp, _ := do(t, http.MethodDelete, svc.internal+"/covers/..", admin); resp.StatusCode != 400 {
 		t.Errorf("DELETE bad id = %d, want 400", resp.StatusCode)
 	}
 }

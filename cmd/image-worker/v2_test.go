@@ -277,7 +277,7 @@ func TestMetaJSONComputedOncePerVersion(t *testing.T) {
 	// A restart on the same store serves the stored metadata: no computation,
 	// no read of the original.
 	svc.stop()
-	again := startService(t, store, src, nil)
+	again := startService(t, store, src, map[string]string{"ADMIN_TOKEN": "v2-admin-token"})
 	resp, b := do(t, http.MethodGet, again.signed("/covers/M1/meta.json"), nil)
 	if resp.StatusCode != 200 || !bytes.Equal(b, bodies[0]) {
 		t.Errorf("meta.json after a restart = %d %s, want the same answer", resp.StatusCode, b)
@@ -287,7 +287,7 @@ func TestMetaJSONComputedOncePerVersion(t *testing.T) {
 	}
 
 	// Purge removes the metadata with the book.
-	if resp, b := do(t, http.MethodDelete, again.internal+"/covers/M1", nil); resp.StatusCode != 200 {
+	if resp, b := do(t, http.MethodDelete, again.internal+"/covers/M1", map[string]string{"Authorization": "Bearer v2-admin-token"}); resp.StatusCode != 200 {
 		t.Fatalf("DELETE /covers/M1 = %d %s", resp.StatusCode, b)
 	}
 	if left, err := store.List(t.Context(), "meta/M1/"); err != nil || len(left) != 0 {

@@ -1,0 +1,34 @@
+package proxy
+
+import (
+	"fmt"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// CheckVariantKey reports whether the public cover path could produce the
+// variant key: the book id grammar, a version of the v parameter's grammar,
+// a size that parseSize accepts (canonical decimal, MinDimension..
+// MaxDimension for W and H) and a format it serves. The groupcache peer
+// handler refuses every other key (cmd wires this check into cache.Peers),
+// so the internal port cannot render what a signed public URL could not.
+func (c Config) CheckVariantKey(k cache.VariantKey) error {
+	if err := cache.ValidBookID(k.BookID); err != nil {
+		return fmt.Errorf("check variant key: %w", err)
+	}
+	if k.Version == "" || len(k.Version) > maxVersionLength || !isToken(k.Version) {
+		return fmt.Errorf("check variant key: version: %w", errBadQuery)
+	}
+	if f, err := transform.ParseFormat(k.Format); err != nil || string(f) != k.Format {
+		return fmt.Errorf("check variant key: format %q: %w", k.Format, errBadFormat)
+	}
+	w, h, err := c.parseSize(k.Size())
+	if err != nil {
+		return fmt.Errorf("check variant key: %w", err)
+	}
+	if w != k.Width || h != k.Height {
+		return fmt.Errorf("check variant key: size %s: %w", k.Size(), errBadSize)
+	}
+	return nil
+}
