@@ -15,10 +15,13 @@ import (
 // with a lowercase operation prefix ("fetch: ...: %w"); test with errors.Is.
 var (
 	// ErrInvalidURL: not http/https, userinfo present, no host, longer than
-	// MaxURLLength, unparsable, malformed host or bad port.
+	// MaxURLLength, unparsable, malformed host (an invalid "xn--" label too)
+	// or bad port.
 	ErrInvalidURL = errors.New("ingest: invalid source url")
-	// ErrBlockedAddress: the destination address is refused by policy
-	// (literal IP in the URL or a redirect, or any resolved address at dial time).
+	// ErrBlockedAddress: the destination is refused by policy: a blocked or
+	// denied address (literal IP in the URL or a redirect, or any resolved
+	// address at dial time), a port that is not allowed, or a redirect into
+	// an allow-listed host from another host.
 	ErrBlockedAddress = errors.New("ingest: blocked source address")
 	// ErrTooManyRedirects: more than MaxRedirects redirects, or a redirect loop.
 	ErrTooManyRedirects = errors.New("ingest: too many redirects")
