@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+
+	"github.com/bookcovers/image-worker/cache"
 )
 
 // Errors returned by the fetcher. Each is a sentinel: the fetcher wraps it
@@ -125,14 +127,14 @@ func isNetTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// redactURL keeps scheme, host and path: query strings and userinfo may carry
-// tokens and never reach logs or error messages.
+// redactURL keeps scheme, host and path (cache.PublicSourceURL, the form
+// that is published too): query strings and userinfo may carry tokens and
+// never reach logs or error messages.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	if u, err := url.Parse(raw); err != nil || u.Host == "" {
 		return "<unparsable url>"
 	}
-	return u.Scheme + "://" + u.Host + u.EscapedPath()
+	return cache.PublicSourceURL(raw)
 }
 
 // redactErr rewrites the URL inside any *url.Error in err's chain (net/http
