@@ -23,22 +23,27 @@ type Preview struct {
 }
 
 // CoverMeta is the metadata of one version of a book's cover, stored at
-// MetaKey(book, version). Everything but the Preview comes from the manifest.
+// MetaKey(book, version) and published as meta.json. Everything but the
+// Preview comes from the manifest. It is public: SourceURL is the manifest's
+// URL without userinfo, query and fragment (PublicSourceURL), and
+// SourceURLSHA256 the hash of the full URL (SourceURLSHA256).
 type CoverMeta struct {
-	BookID    string `json:"book_id"`
-	Version   string `json:"version"`
-	SourceURL string `json:"source_url"`
-	Width     int    `json:"width"`
-	Height    int    `json:"height"`
-	Format    string `json:"format"` // of the original: "jpeg", "png", "webp", "avif"...
-	Bytes     int64  `json:"bytes"`
+	BookID          string `json:"book_id"`
+	Version         string `json:"version"`
+	SourceURL       string `json:"source_url"`
+	SourceURLSHA256 string `json:"source_url_sha256"`
+	Width           int    `json:"width"`
+	Height          int    `json:"height"`
+	Format          string `json:"format"` // of the original: "jpeg", "png", "webp", "avif"...
+	Bytes           int64  `json:"bytes"`
 	Preview
 }
 
 // NewCoverMeta joins a manifest and the preview of its version.
 func NewCoverMeta(m Manifest, p Preview) CoverMeta {
 	return CoverMeta{
-		BookID: m.BookID, Version: m.Version, SourceURL: m.SourceURL,
+		BookID: m.BookID, Version: m.Version,
+		SourceURL: PublicSourceURL(m.SourceURL), SourceURLSHA256: SourceURLSHA256(m.SourceURL),
 		Width: m.Width, Height: m.Height, Bytes: m.Bytes,
 		Format:  strings.TrimPrefix(m.ContentType, "image/"),
 		Preview: p,

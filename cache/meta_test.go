@@ -96,7 +96,10 @@ func TestMetasComputeOnceThenServeFromMemoryAndStore(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // let the other callers join the fill
 	close(f.gate)
 	wg.Wait()
-	want := CoverMeta{BookID: "B1", Version: "3f9a1c2b7d4e", SourceURL: "https://a.example/b1.jpg", Width: 1600, Height: 2400, Format: "jpeg", Bytes: 1234,
+	// source_url_sha256 is what sha256sum prints for the URL.
+	want := CoverMeta{BookID: "B1", Version: "3f9a1c2b7d4e", SourceURL: "https://a.example/b1.jpg",
+		SourceURLSHA256: "921c15fb2fba9def66ba19a3cfa6ed31c144cd873f406e38aeee2084a7c0f747",
+		Width:           1600, Height: 2400, Format: "jpeg", Bytes: 1234,
 		Preview: Preview{DominantColor: "#aaaaaa", BlurHash: "Tabc", LQIP: "data:image/webp;base64,AA"}}
 	for i := range results {
 		if errs[i] != nil || results[i] != want {

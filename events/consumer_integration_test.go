@@ -59,7 +59,8 @@ func TestConsumeSuccessPublishesResultAndCommits(t *testing.T) {
 		"book_id":             "book-1",
 		"state":               "succeeded",
 		"version":             version,
-		"source_url":          src,
+		"source_url":          o.url("/covers/b1.jpg"), // published without the query
+		"source_url_sha256":   sha256Hex(src),
 		"storage_url":         "s3://" + testBucket + "/originals/book-1/" + version,
 		"width":               float64(1600),
 		"height":              float64(2400),
@@ -80,6 +81,13 @@ func TestConsumeSuccessPublishesResultAndCommits(t *testing.T) {
 	}
 	if len(got) != len(want)+1 {
 		t.Errorf("result has fields %v, want exactly %d", got, len(want)+1)
+	}
+	if v := string(recs[0].Value); strings.Contains(v, "token") || strings.Contains(v, "secret") {
+		t.Errorf("result event carries the source URL's query: %s", v)
+	}
+	// The manifest keeps the full URL: re-fetches and "same URL" need it.
+	if m, err := cache.NewManifests(warm.store, time.Second, 5*time.Second).Load(context.Background(), "book-1"); err != nil || m.SourceURL != src {
+		t.Errorf("stored manifest source_url = %q (%v), want %q", m.SourceURL, err, src)
 	}
 
 	// The stored original decodes to the source photo's size.

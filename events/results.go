@@ -24,12 +24,15 @@ const (
 	stateFailed    = "failed"
 )
 
-// succeededEvent is the JSON of a success on the result topic.
+// succeededEvent is the JSON of a success on the result topic. Like every
+// published record it carries the source URL without userinfo, query and
+// fragment (cache.PublicSourceURL) and the hash of the full URL.
 type succeededEvent struct {
 	BookID            string `json:"book_id"`
 	State             string `json:"state"`
 	Version           string `json:"version"`
 	SourceURL         string `json:"source_url"`
+	SourceURLSHA256   string `json:"source_url_sha256"`
 	StorageURL        string `json:"storage_url"`
 	Width             int    `json:"width"`
 	Height            int    `json:"height"`
@@ -42,12 +45,13 @@ type succeededEvent struct {
 
 // failedEvent is the JSON of a failed job on the result topic.
 type failedEvent struct {
-	BookID      string      `json:"book_id"`
-	State       string      `json:"state"`
-	JobID       string      `json:"job_id"`
-	SourceURL   string      `json:"source_url"`
-	Error       resultError `json:"error"`
-	ProcessedAt string      `json:"processed_at"`
+	BookID          string      `json:"book_id"`
+	State           string      `json:"state"`
+	JobID           string      `json:"job_id"`
+	SourceURL       string      `json:"source_url"`
+	SourceURLSHA256 string      `json:"source_url_sha256"`
+	Error           resultError `json:"error"`
+	ProcessedAt     string      `json:"processed_at"`
 }
 
 type resultError struct {
@@ -110,7 +114,8 @@ func (r *Results) Succeeded(ctx context.Context, m cache.Manifest) error {
 		BookID:            m.BookID,
 		State:             stateSucceeded,
 		Version:           m.Version,
-		SourceURL:         m.SourceURL,
+		SourceURL:         cache.PublicSourceURL(m.SourceURL),
+		SourceURLSHA256:   cache.SourceURLSHA256(m.SourceURL),
 		StorageURL:        cache.StorageURL(r.bucket, cache.OriginalKey(m.BookID, m.Version)),
 		Width:             m.Width,
 		Height:            m.Height,
@@ -123,18 +128,20 @@ func (r *Results) Succeeded(ctx context.Context, m cache.Manifest) error {
 }
 
 // Failed publishes the failure of a job (POST /process) so the catalog can
-// show it. code is a stable error code and message its fixed public text.
+// show it. code is a stable error code and message its fixed public text;
+// sourceURL is the job's URL as submitted, published redacted and hashed.
 func (r *Results) Failed(ctx context.Context, jobID, bookID, sourceURL, code, message string) error {
 	if r == nil || r.topic == "" {
 		return nil
 	}
 	return r.publish(ctx, stateFailed, bookID, failedEvent{
-		BookID:      bookID,
-		State:       stateFailed,
-		JobID:       jobID,
-		SourceURL:   sourceURL,
-		Error:       resultError{Code: code, Message: message},
-		ProcessedAt: r.now().UTC().Format(time.RFC3339),
+		BookID:          bookID,
+		State:           stateFailed,
+		JobID:           jobID,
+		SourceURL:       cache.PublicSourceURL(sourceURL),
+		SourceURLSHA256: cache.SourceURLSHA256(sourceURL),
+		Error:           resultError{Code: code, Message: message},
+		ProcessedAt:     r.now().UTC().Format(time.RFC3339),
 	})
 }
 

@@ -2,11 +2,15 @@ package events
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/cache"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -34,8 +38,9 @@ func TestResultsFailedPublishesTheJobFailure(t *testing.T) {
 	}
 	want := map[string]any{
 		"book_id": "book-1", "state": "failed", "job_id": "job-7", "source_url": "https://img.example/c.jpg",
-		"error":        map[string]any{"code": "not_an_image", "message": "the original is not a supported image"},
-		"processed_at": "2030-01-02T03:04:05Z",
+		"source_url_sha256": "6bbdc473c1640bf6e010bc2e35a8dfff99336393e31e3b2b572b206e152f793c", // sha256sum of the URL
+		"error":             map[string]any{"code": "not_an_image", "message": "the original is not a supported image"},
+		"processed_at":      "2030-01-02T03:04:05Z",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("failed result = %v, want %v", got, want)
@@ -61,4 +66,54 @@ func TestResultsErrorWhenTopicMissing(t *testing.T) {
 	if n := r.errs.Get(); n != 1 {
 		t.Errorf("result_errors_total = %d, want 1", n)
 	}
+}
+
+// TestResultsPublishNoSecrets: both result events of a source URL with
+// userinfo and a query carry the URL without them, and the hash of the full
+// URL so a consumer can still match the URL it sent.
+func TestResultsPublishNoSecrets(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, testResult))
+	cl, _ := newClient(t, c)
+	r := NewResults(cl, testConfig(c))
+	const full = "https://reader:pa55w0rd@img.example:8443/c.jpg?X-Amz-Signature=deadbeef&api_token=s3cr3t"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m := cache.Manifest{BookID: "book-1", Version: "0123456789ab", SourceURL: full, ContentType: "image/jpeg",
+		Width: 10, Height: 15, Bytes: 99, UpdatedAt: time.Unix(1_800_000_000, 0)}
+	if err := r.Succeeded(ctx, m); err != nil {
+		t.Fatalf("Succeeded: %v", err)
+	}
+	if err := r.Failed(ctx, "job-7", "book-1", full, "not_an_image", "the original is not a supported image"); err != nil {
+		t.Fatalf("Failed: %v", err)
+	}
+	recs := readTopic(t, c, testResult)
+	if len(recs) != 2 {
+		t.Fatalf("result topic = %d records, want 2", len(recs))
+	}
+	for _, rec := range recs {
+		v := string(rec.Value)
+		for _, secret := range []string{"reader", "pa55w0rd", "X-Amz-Signature", "deadbeef", "api_token", "s3cr3t", "@"} {
+			if strings.Contains(v, secret) {
+				t.Errorf("result event contains %q: %s", secret, v)
+			}
+		}
+		var got struct {
+			State     string `json:"state"`
+			SourceURL string `json:"source_url"`
+			Hash      string `json:"source_url_sha256"`
+		}
+		if err := json.Unmarshal(rec.Value, &got); err != nil {
+			t.Fatalf("result %s: %v", v, err)
+		}
+		if got.SourceURL != "https://img.example:8443/c.jpg" || got.Hash != sha256Hex(full) {
+			t.Errorf("%s event source_url, source_url_sha256 = %q, %q; want the public form and the hash of the full URL", got.State, got.SourceURL, got.Hash)
+		}
+	}
+}
+
+// sha256Hex is the lowercase hex SHA-256 of s, as sha256sum prints it.
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

@@ -56,7 +56,7 @@ func normaliseHostPort(hostport string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return net.JoinHostPort(h.name, strconv.Itoa(n)), nil
+	return hostPortKey(h, uint16(n)), nil
 }
 
 // safeDialer is the http.Transport DialContext. It never hands a host name to
@@ -66,23 +66,25 @@ func normaliseHostPort(hostport string) (string, error) {
 // the IP addresses one after the other. The net.Dialer's Control hook checks
 // the final ip:port once more right before connect(2), so a resolver that
 // changes its answer (DNS rebinding) still cannot reach a private address.
-// A "host:port" in the allow list is dialled without the address checks,
-// and its Control hook permits exactly the addresses it resolved to.
+// A port outside the policy's allowed ports is refused before any lookup,
+// and an address in the operator's deny ranges like a private one. A
+// "host:port" in the allow list is dialled without the port and address
+// checks, and its Control hook permits exactly the addresses it resolved to.
 type safeDialer struct {
 	resolver  Resolver
-	allow     allowList
+	policy    policy
 	keepAlive time.Duration
 	// dial connects one ip:port; tests replace it to prove no dial happens.
 	dial func(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error)
 }
 
-func newSafeDialer(resolver Resolver, allow allowList) *safeDialer {
+func newSafeDialer(resolver Resolver, p policy) *safeDialer {
 	if resolver == nil {
 		resolver = net.DefaultResolver
 	}
 	return &safeDialer{
 		resolver:  resolver,
-		allow:     allow,
+		policy:    p,
 		keepAlive: 30 * time.Second,
 		dial: func(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
 			return d.DialContext(ctx, network, address)
@@ -108,8 +110,13 @@ func (d *safeDialer) DialContext(ctx context.Context, network, address string) (
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", address, err)
 	}
-	key := net.JoinHostPort(h.name, strconv.FormatUint(portNum, 10))
-	allowed := d.allow.has(key)
+	key := hostPortKey(h, uint16(portNum))
+	allowed := d.policy.allow.has(key)
+	if !allowed {
+		if err := d.policy.checkPort(uint16(portNum)); err != nil {
+			return nil, fmt.Errorf("dial %s: %w", key, err)
+		}
+	}
 
 	addrs := []netip.Addr{h.addr}
 	if !h.addr.IsValid() {
@@ -120,7 +127,7 @@ func (d *safeDialer) DialContext(ctx context.Context, network, address string) (
 	targets := make([]netip.AddrPort, 0, len(addrs))
 	for _, a := range addrs {
 		if !allowed {
-			if err := CheckAddr(a); err != nil {
+			if err := d.policy.checkAddr(a); err != nil {
 				return nil, fmt.Errorf("dial %s: %w", key, err)
 			}
 		}
@@ -133,7 +140,7 @@ func (d *safeDialer) DialContext(ctx context.Context, network, address string) (
 			permit[netip.AddrPortFrom(t.Addr().Unmap(), t.Port())] = true
 		}
 	}
-	nd := &net.Dialer{KeepAlive: d.keepAlive, Control: dialControl(permit)}
+	nd := &net.Dialer{KeepAlive: d.keepAlive, Control: dialControl(d.policy, permit)}
 	var errs []error
 	for i, t := range targets {
 		dctx, cancel := partialDeadline(ctx, len(targets)-i)
@@ -188,11 +195,12 @@ func partialDeadline(ctx context.Context, n int) (context.Context, context.Cance
 }
 
 // dialControl is the last line of defence, run by net.Dialer after the
-// socket exists and before connect(2): the final ip:port must pass CheckAddr
-// unless it is one of the permitted (allow-listed) addresses. The address
+// socket exists and before connect(2): the final ip:port must pass the
+// policy's port and address checks (CheckAddr and the deny ranges) unless it
+// is one of the permitted (allow-listed) addresses. The address
 // is unmapped first because net.IP prints ::ffff:a.b.c.d as a.b.c.d anyway,
 // and the inner IPv4 address is what gets checked.
-func dialControl(permit map[netip.AddrPort]bool) func(network, address string, c syscall.RawConn) error {
+func dialControl(p policy, permit map[netip.AddrPort]bool) func(network, address string, c syscall.RawConn) error {
 	return func(network, address string, _ syscall.RawConn) error {
 		if network != "tcp4" && network != "tcp6" {
 			return fmt.Errorf("dial control %s: network %q: %w", address, network, ErrBlockedAddress)
@@ -205,7 +213,10 @@ func dialControl(permit map[netip.AddrPort]bool) func(network, address string, c
 		if permit[ap] {
 			return nil
 		}
-		if err := CheckAddr(ap.Addr()); err != nil {
+		if err := p.checkPort(ap.Port()); err != nil {
+			return fmt.Errorf("dial control: %w", err)
+		}
+		if err := p.checkAddr(ap.Addr()); err != nil {
 			return fmt.Errorf("dial control: %w", err)
 		}
 		return nil

@@ -1,6 +1,7 @@
 // Package ingest takes originals in: the safe fetcher (SSRF policy checked at
 // dial time, redirect re-checks, streaming size cap, retries with backoff
-// inside one time budget), validation by magic bytes and header dimensions,
+// inside one time budget; the policy's ports, deny ranges and allow list are
+// in destpolicy.go), validation by magic bytes and header dimensions,
 // storing the original and its manifest (Warmer), and the durable job queue
 // behind POST /process (Jobs), and the write-back outbox (Outbox): every
 // effect of a stored cover or a failed job (result event, catalog update) is

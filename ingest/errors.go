@@ -67,7 +67,7 @@ func Message(code string) string {
 var messages = map[string]string{
 	"invalid_book_id":     "book_id must be 1-128 characters of [A-Za-z0-9._-] and must not start with '.'",
 	"invalid_url":         "image_url must be an absolute http or https URL without credentials, at most 2048 bytes",
-	"blocked_address":     "image_url points to an address that is not allowed",
+	"blocked_address":     "image_url points to an address or port that is not allowed",
 	"too_many_redirects":  "the source redirected too many times",
 	"too_large":           "the original is larger than the size limit",
 	"source_rejected":     "the source answered with a client error",

@@ -21,7 +21,9 @@ type FetchConfig struct {
 	MaxBytes       int64         // largest accepted body (MAX_IMAGE_SIZE_MB * 1 MiB)
 	MaxRedirects   int           // redirects followed; one more fails
 	MaxURLLength   int           // bytes, source and redirect URLs
-	AllowPrivate   []string      // exact "host:port" reachable although private (SOURCE_ALLOW_PRIVATE_HOSTS)
+	AllowPrivate   []string      // exact "host:port" reachable although private (SOURCE_ALLOW_PRIVATE_HOSTS); its port is allowed too
+	AllowedPorts   []int         // destination ports a URL or redirect may name (SOURCE_ALLOWED_PORTS)
+	DenyCIDRs      []string      // operator ranges refused like private ones (SOURCE_DENY_CIDRS)
 	MaxAttempts    int           // attempts within the budget
 	RetryBase      time.Duration // first backoff ceiling; doubles per retry (full jitter)
 	RetryMax       time.Duration // backoff ceiling cap
@@ -37,6 +39,7 @@ func DefaultFetchConfig() FetchConfig {
 		MaxBytes:       5 << 20,
 		MaxRedirects:   3,
 		MaxURLLength:   DefaultMaxURLLength,
+		AllowedPorts:   defaultAllowedPorts(),
 		MaxAttempts:    3,
 		RetryBase:      200 * time.Millisecond,
 		RetryMax:       2 * time.Second,
@@ -78,8 +81,8 @@ func (c FetchConfig) Validate() error {
 	if c.UserAgent == "" || strings.ContainsAny(c.UserAgent, "\r\n") {
 		add("UserAgent must be a non-empty single line")
 	}
-	if _, err := newAllowList(c.AllowPrivate); err != nil {
-		add("AllowPrivate: %w", err)
+	if _, err := newPolicy(c.AllowPrivate, c.AllowedPorts, c.DenyCIDRs); err != nil {
+		add("%w", err)
 	}
 	return errors.Join(errs...)
 }
@@ -98,7 +101,7 @@ type Fetched struct {
 // concurrent use.
 type Fetcher struct {
 	cfg       FetchConfig
-	allow     allowList
+	policy    policy
 	logger    *slog.Logger
 	dialer    *safeDialer
 	transport *http.Transport
@@ -121,12 +124,12 @@ func NewFetcher(cfg FetchConfig, logger *slog.Logger) (*Fetcher, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	allow, _ := newAllowList(cfg.AllowPrivate) // validated above
+	p, _ := newPolicy(cfg.AllowPrivate, cfg.AllowedPorts, cfg.DenyCIDRs) // validated above
 	f := &Fetcher{
 		cfg:     cfg,
-		allow:   allow,
+		policy:  p,
 		logger:  logger,
-		dialer:  newSafeDialer(cfg.Resolver, allow),
+		dialer:  newSafeDialer(cfg.Resolver, p),
 		set:     metrics.NewSet(),
 		results: make(map[string]*metrics.Counter, len(fetchResults)),
 	}
@@ -159,9 +162,11 @@ func (f *Fetcher) Metrics() *metrics.Set { return f.set }
 func (f *Fetcher) Close() { f.transport.CloseIdleConnections() }
 
 // ValidateURL is the package ValidateURL with this fetcher's length limit
-// and allow list: the check Fetch makes before any I/O.
+// and policy (allowed ports, deny ranges, allow list): the check Fetch makes
+// before any I/O.
 func (f *Fetcher) ValidateURL(raw string) (*url.URL, error) {
-	return validateURL(raw, f.cfg.MaxURLLength, f.allow)
+	u, _, err := validateURL(raw, f.cfg.MaxURLLength, f.policy)
+	return u, err
 }
 
 // Fetch downloads rawURL within cfg.Timeout. Transient failures (connection
@@ -270,16 +275,24 @@ func (f *Fetcher) logBlocked(ctx context.Context, rawURL string, err error) {
 	}
 }
 
-// checkRedirect re-validates every redirect target (scheme, userinfo, literal
-// IP policy; the dialer checks names), refuses loops and more than
+// checkRedirect re-validates every redirect target (scheme, userinfo, port,
+// literal IP policy; the dialer checks names), refuses a redirect into an
+// allow-listed host:port from any other host:port (policy.checkRedirectHop:
+// the redirecting URL is the last of via), refuses loops and more than
 // MaxRedirects redirects, and drops the Referer so a query token of one
 // host never travels to the next.
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > f.cfg.MaxRedirects {
 		return fmt.Errorf("redirect: more than %d: %w", f.cfg.MaxRedirects, ErrTooManyRedirects)
 	}
-	u, err := f.ValidateURL(req.URL.String())
+	u, to, err := validateURL(req.URL.String(), f.cfg.MaxURLLength, f.policy)
 	if err != nil {
+		return fmt.Errorf("redirect: %w", err)
+	}
+	// The redirecting URL passed validateURL itself (as the source or as an
+	// earlier hop), so its key is well-formed; if not, it matches nothing.
+	_, from, _ := validateURL(via[len(via)-1].URL.String(), f.cfg.MaxURLLength, f.policy)
+	if err := f.policy.checkRedirectHop(from, to); err != nil {
 		return fmt.Errorf("redirect: %w", err)
 	}
 	target := u.String()

@@ -9,16 +9,21 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+
+	"github.com/bookcovers/image-worker/cache"
 )
 
 // Errors returned by the fetcher. Each is a sentinel: the fetcher wraps it
 // with a lowercase operation prefix ("fetch: ...: %w"); test with errors.Is.
 var (
 	// ErrInvalidURL: not http/https, userinfo present, no host, longer than
-	// MaxURLLength, unparsable, malformed host or bad port.
+	// MaxURLLength, unparsable, malformed host (an invalid "xn--" label too)
+	// or bad port.
 	ErrInvalidURL = errors.New("ingest: invalid source url")
-	// ErrBlockedAddress: the destination address is refused by policy
-	// (literal IP in the URL or a redirect, or any resolved address at dial time).
+	// ErrBlockedAddress: the destination is refused by policy: a blocked or
+	// denied address (literal IP in the URL or a redirect, or any resolved
+	// address at dial time), a port that is not allowed, or a redirect into
+	// an allow-listed host from another host.
 	ErrBlockedAddress = errors.New("ingest: blocked source address")
 	// ErrTooManyRedirects: more than MaxRedirects redirects, or a redirect loop.
 	ErrTooManyRedirects = errors.New("ingest: too many redirects")
@@ -122,14 +127,14 @@ func isNetTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// redactURL keeps scheme, host and path: query strings and userinfo may carry
-// tokens and never reach logs or error messages.
+// redactURL keeps scheme, host and path (cache.PublicSourceURL, the form
+// that is published too): query strings and userinfo may carry tokens and
+// never reach logs or error messages.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	if u, err := url.Parse(raw); err != nil || u.Host == "" {
 		return "<unparsable url>"
 	}
-	return u.Scheme + "://" + u.Host + u.EscapedPath()
+	return cache.PublicSourceURL(raw)
 }
 
 // redactErr rewrites the URL inside any *url.Error in err's chain (net/http

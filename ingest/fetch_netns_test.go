@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"testing"
@@ -69,5 +70,94 @@ func TestNetNSLoopbackStillWorks(t *testing.T) {
 	res, err := f.Fetch(context.Background(), srv.URL+"/")
 	if err != nil || string(res.Body) != "inside" {
 		t.Fatalf("Fetch(%s) = %q, %v; want \"inside\"", srv.URL, res.Body, err)
+	}
+}
+
+// TestNetNSFetchPortsDenyRangesAndIDN: the policy's new refusals through
+// Fetch, with their codes. Refused ports and malformed hosts are never
+// resolved.
+func TestNetNSFetchPortsDenyRangesAndIDN(t *testing.T) {
+	testenv.RequireNetNS(t)
+	t.Parallel()
+	tests := []struct {
+		name     string
+		url      string
+		code     string
+		resolves bool
+	}{
+		{"malformed a-label", "http://xn--localhost-.example/c.jpg", "invalid_url", false},
+		{"a-label of ascii in a subdomain", "https://covers.xn--zz-.example/c.jpg", "invalid_url", false},
+		{"a-label to a control char", "http://xn--a.example/c.jpg", "invalid_url", false},
+		{"bad a-label beside a unicode label", "http://xn--localhost-.bücher.example/c.jpg", "invalid_url", false},
+		{"port 8080", "http://public.example:8080/c.jpg", "blocked_address", false},
+		{"port 22 literal", "http://8.8.8.8:22/", "blocked_address", false},
+		{"v6 pod range by name", "http://pods.example/c.jpg", "blocked_address", true},
+		{"v6 pod range literal", "http://[2600:1f18::5]/c.jpg", "blocked_address", false},
+		{"v4 operator range", "http://11.1.2.3/c.jpg", "blocked_address", false},
+		// Allowed by policy, so the dial happens and fails: no route here.
+		{"valid idn", "http://bücher.example/c.jpg", "fetch_failed", true},
+		{"public name", "https://public.example/c.jpg", "fetch_failed", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resolver := &fakeResolver{answers: map[string][]netip.Addr{
+				"public.example":         addrs("8.8.8.8"),
+				"pods.example":           addrs("2600:1f18:1::5"),
+				"xn--bcher-kva.example":  addrs("8.8.4.4"),
+				"xn--localhost-.example": addrs("8.8.8.8"),
+			}}
+			f := testFetcher(t, func(c *FetchConfig) {
+				c.Resolver = resolver
+				c.DenyCIDRs = testDeny
+				c.MaxAttempts = 1
+				c.Timeout = 2 * time.Second
+			})
+			_, err := f.Fetch(context.Background(), tt.url)
+			t.Logf("Fetch(%s) = %v", tt.url, err)
+			if Code(err) != tt.code {
+				t.Errorf("Fetch(%s) = %v (code %s), want %s", tt.url, err, Code(err), tt.code)
+			}
+			if asked := resolver.calls.Load() > 0; asked != tt.resolves {
+				t.Errorf("Fetch(%s): resolver asked=%v, want %v", tt.url, asked, tt.resolves)
+			}
+		})
+	}
+}
+
+// TestNetNSRedirectFromPublicIntoAllowListed: a source on the internet (a
+// public name; its connection is handed to a loopback server standing in
+// for it) redirects into an allow-listed private host:port. That is
+// blocked_address and the private host never sees a request, though the
+// same host is fetched directly without trouble.
+func TestNetNSRedirectFromPublicIntoAllowListed(t *testing.T) {
+	testenv.RequireNetNS(t)
+	t.Parallel()
+	internal := newTestServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "internal") })
+	attacker := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, internal.URL+"/secret", http.StatusFound)
+	})
+	resolver := &fakeResolver{answers: map[string][]netip.Addr{"evil.example": addrs("8.8.8.8")}}
+	f := testFetcher(t, func(c *FetchConfig) { c.Resolver = resolver }, internal.hostPort())
+	dial := f.dialer.dial
+	f.dialer.dial = func(ctx context.Context, nd *net.Dialer, network, address string) (net.Conn, error) {
+		if address == "8.8.8.8:80" { // the public source: served by the loopback stand-in
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", attacker.hostPort())
+		}
+		return dial(ctx, nd, network, address)
+	}
+	_, err := f.Fetch(context.Background(), "http://evil.example/cover.jpg")
+	if !errors.Is(err, ErrBlockedAddress) || Code(err) != "blocked_address" {
+		t.Errorf("Fetch(public redirecting into %s) = %v, want blocked_address", internal.hostPort(), err)
+	}
+	if attacker.requests.Load() != 1 {
+		t.Errorf("the public source saw %d requests, want 1", attacker.requests.Load())
+	}
+	if n := internal.requests.Load(); n != 0 {
+		t.Errorf("the allow-listed host saw %d requests, want 0", n)
+	}
+	if res, err := f.Fetch(context.Background(), internal.URL+"/direct"); err != nil || string(res.Body) != "internal" {
+		t.Errorf("Fetch(%s/direct) = %q, %v; want \"internal\"", internal.URL, res.Body, err)
 	}
 }

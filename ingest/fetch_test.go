@@ -236,7 +236,13 @@ func TestFetchRefusesLoopbackOutsideAllowList(t *testing.T) {
 		"localhost":      addrs("127.0.0.1"),
 		"rebind.example": addrs("127.0.0.1"),
 	}}
-	f := testFetcher(t, func(c *FetchConfig) { c.Resolver = resolver }, allowed.hostPort())
+	// The forbidden port is an allowed port here, so what refuses each URL
+	// is the address policy (the port policy has tests of its own).
+	portNum, _ := strconv.Atoi(port)
+	f := testFetcher(t, func(c *FetchConfig) {
+		c.Resolver = resolver
+		c.AllowedPorts = []int{80, 443, portNum}
+	}, allowed.hostPort())
 
 	urls := []string{
 		"http://127.0.0.1:" + port + "/",

@@ -128,6 +128,11 @@ func parseHost(h string) (hostInfo, error) {
 		return hostInfo{}, err
 	}
 	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if err := checkALabel(l); err != nil {
+			return hostInfo{}, err
+		}
+	}
 	if !isNumericLabel(labels[len(labels)-1]) {
 		return hostInfo{name: h}, nil
 	}
@@ -163,6 +168,26 @@ func checkHostName(h string) error {
 				return fmt.Errorf("invalid character %q in host name: %w", c, ErrInvalidURL)
 			}
 		}
+	}
+	return nil
+}
+
+// checkALabel refuses a label in the IDNA "xn--" form that is not the
+// canonical encoding of a valid international label: bad punycode
+// ("xn--zz-"), an encoding of plain ASCII ("xn--localhost-" decodes to
+// "localhost") or of disallowed code points, or a non-canonical encoding.
+// Such a host can name nothing, so it is an invalid URL and never reaches
+// the resolver. Other labels pass unchanged.
+func checkALabel(l string) error {
+	if !strings.HasPrefix(l, "xn--") {
+		return nil
+	}
+	u, err := idna.Lookup.ToUnicode(l)
+	if err != nil || u == "" || isASCII(u) || strings.Contains(u, ".") {
+		return fmt.Errorf("malformed international host label: %w", ErrInvalidURL)
+	}
+	if back, err := idna.Lookup.ToASCII(u); err != nil || back != l {
+		return fmt.Errorf("non-canonical international host label: %w", ErrInvalidURL)
 	}
 	return nil
 }
@@ -233,22 +258,33 @@ func parseIPv4Part(p string) (uint64, bool) {
 
 // ValidateURL checks a source URL before any I/O and returns it normalised
 // (host canonical, fragment dropped): scheme http or https, no userinfo, a
-// host, a port in 1-65535, at most maxLen bytes (<= 0 means
-// DefaultMaxURLLength). An IP literal host in any form is checked with
-// CheckAddr and refused with ErrBlockedAddress unless its exact "ip:port"
-// is listed in allowPrivate. Host names are not resolved here: the dialer
-// checks every resolved address.
+// well-formed host, a port in 1-65535, at most maxLen bytes (<= 0 means
+// DefaultMaxURLLength); any of these failing is ErrInvalidURL. Then the
+// destination: a port other than 80 and 443, or an IP literal host in
+// any form that CheckAddr refuses, is ErrBlockedAddress, unless the exact
+// "host:port" is listed in allowPrivate. Host names are not resolved here:
+// the dialer checks every resolved address.
 func ValidateURL(raw string, maxLen int, allowPrivate ...string) (*url.URL, error) {
-	allow, _ := newAllowList(allowPrivate)
-	return validateURL(raw, maxLen, allow)
+	u, _, err := validateURL(raw, maxLen, defaultPolicy(allowPrivate))
+	return u, err
 }
 
-func validateURL(raw string, maxLen int, allow allowList) (*url.URL, error) {
+// validateURL is ValidateURL under the policy p; it also returns the
+// normalised host:port key of the destination (hostPortKey).
+func validateURL(raw string, maxLen int, p policy) (*url.URL, string, error) {
+	u, key, err := parseSourceURL(raw, maxLen, p)
+	if err != nil {
+		return nil, "", fmt.Errorf("validate url: %w", err)
+	}
+	return u, key, nil
+}
+
+func parseSourceURL(raw string, maxLen int, p policy) (*url.URL, string, error) {
 	if maxLen <= 0 {
 		maxLen = DefaultMaxURLLength
 	}
 	if len(raw) > maxLen {
-		return nil, fmt.Errorf("validate url: %d bytes, over %d: %w", len(raw), maxLen, ErrInvalidURL)
+		return nil, "", fmt.Errorf("%d bytes, over %d: %w", len(raw), maxLen, ErrInvalidURL)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -256,36 +292,39 @@ func validateURL(raw string, maxLen int, allow allowList) (*url.URL, error) {
 		if ue, ok := err.(*url.Error); ok {
 			cause = ue.Err
 		}
-		return nil, fmt.Errorf("validate url: %v: %w", cause, ErrInvalidURL)
+		return nil, "", fmt.Errorf("%v: %w", cause, ErrInvalidURL)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("validate url: scheme %q not allowed: %w", u.Scheme, ErrInvalidURL)
+		return nil, "", fmt.Errorf("scheme %q not allowed: %w", u.Scheme, ErrInvalidURL)
 	}
 	if u.Opaque != "" || u.Host == "" {
-		return nil, fmt.Errorf("validate url: missing host: %w", ErrInvalidURL)
+		return nil, "", fmt.Errorf("missing host: %w", ErrInvalidURL)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("validate url: userinfo not allowed: %w", ErrInvalidURL)
+		return nil, "", fmt.Errorf("userinfo not allowed: %w", ErrInvalidURL)
 	}
 	port := u.Port()
-	effective := port
-	if port == "" {
-		effective = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	} else {
+	effective := map[string]uint16{"http": 80, "https": 443}[u.Scheme]
+	if port != "" {
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("validate url: bad port %q: %w", port, ErrInvalidURL)
+			return nil, "", fmt.Errorf("bad port %q: %w", port, ErrInvalidURL)
 		}
-		port = strconv.Itoa(n)
-		effective = port
+		port, effective = strconv.Itoa(n), uint16(n)
 	}
 	h, err := parseHost(u.Hostname())
 	if err != nil {
-		return nil, fmt.Errorf("validate url: %w", err)
+		return nil, "", err
 	}
-	if h.addr.IsValid() && !allow.has(net.JoinHostPort(h.name, effective)) {
-		if err := CheckAddr(h.addr); err != nil {
-			return nil, fmt.Errorf("validate url: %w", err)
+	key := hostPortKey(h, effective)
+	if !p.allow.has(key) {
+		if err := p.checkPort(effective); err != nil {
+			return nil, "", err
+		}
+		if h.addr.IsValid() {
+			if err := p.checkAddr(h.addr); err != nil {
+				return nil, "", err
+			}
 		}
 	}
 	out := *u
@@ -297,5 +336,5 @@ func validateURL(raw string, maxLen int, allow allowList) (*url.URL, error) {
 		out.Host = net.JoinHostPort(h.name, port)
 	}
 	out.Fragment, out.RawFragment = "", ""
-	return &out, nil
+	return &out, key, nil
 }

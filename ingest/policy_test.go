@@ -98,13 +98,20 @@ func TestValidateURL(t *testing.T) {
 		{"plain https", "https://covers.example.com/a/b.jpg?sig=x#frag", nil, nil, "https://covers.example.com/a/b.jpg?sig=x"},
 		{"uppercase and trailing dot", "HTTP://Covers.Example.COM./x.png", nil, nil, "http://covers.example.com/x.png"},
 		{"idn host", "https://bücher.example/c.jpg", nil, nil, "https://xn--bcher-kva.example/c.jpg"},
-		{"public ip literal", "http://8.8.8.8:8080/x", nil, nil, "http://8.8.8.8:8080/x"},
+		{"public ip literal", "http://8.8.8.8/x", nil, nil, "http://8.8.8.8/x"},
+		{"https on port 80", "https://8.8.8.8:80/x", nil, nil, "https://8.8.8.8:80/x"},
+		{"valid a-label", "https://xn--bcher-kva.example/c.jpg", nil, nil, "https://xn--bcher-kva.example/c.jpg"},
+		{"uppercase a-label", "https://XN--BCHER-KVA.example/c.jpg", nil, nil, "https://xn--bcher-kva.example/c.jpg"},
+		{"deviation a-label kept", "https://xn--zca.example/c.jpg", nil, nil, "https://xn--zca.example/c.jpg"},
 		{"public decimal ip normalised", "http://134744072/x", nil, nil, "http://8.8.8.8/x"},
 		{"port leading zeros", "http://example.com:0080/", nil, nil, "http://example.com:80/"},
 		{"allowed exact loopback", "http://127.0.0.1:8081/x", []string{"127.0.0.1:8081"}, nil, "http://127.0.0.1:8081/x"},
 		{"allowed via other spelling", "http://2130706433:8081/x", []string{"127.0.0.1:8081"}, nil, "http://127.0.0.1:8081/x"},
 
 		{"allow list is port exact", "http://127.0.0.1:8082/", []string{"127.0.0.1:8081"}, ErrBlockedAddress, ""},
+		{"port outside the default list", "http://8.8.8.8:8080/x", nil, ErrBlockedAddress, ""},
+		{"name on a port outside the list", "https://covers.example.com:8443/x", nil, ErrBlockedAddress, ""},
+		{"allow-listed port is for that host only", "http://covers.example.com:8081/x", []string{"127.0.0.1:8081"}, ErrBlockedAddress, ""},
 		{"allow list default port", "http://127.0.0.1/", []string{"127.0.0.1:8081"}, ErrBlockedAddress, ""},
 		{"loopback", "http://127.0.0.1/", nil, ErrBlockedAddress, ""},
 		{"decimal", "http://2130706433/", nil, ErrBlockedAddress, ""},
@@ -148,6 +155,15 @@ func TestValidateURL(t *testing.T) {
 		{"v6 zone", "http://[fe80::1%25eth0]/", nil, ErrInvalidURL, ""},
 		{"empty label", "http://a..b/", nil, ErrInvalidURL, ""},
 		{"control char", "http://example.com/\x00", nil, ErrInvalidURL, ""},
+		{"a-label decoding to ascii", "http://xn--localhost-.example/", nil, ErrInvalidURL, ""},
+		{"a-label of ascii, other port", "http://xn--localhost-.example:8080/", []string{"xn--localhost-.example:8080"}, ErrInvalidURL, ""},
+		{"a-label bare prefix", "http://xn--.example/", nil, ErrInvalidURL, ""},
+		{"a-label to a control char", "http://xn--a.example/", nil, ErrInvalidURL, ""},
+		{"a-label bad punycode", "http://xn--zz-9999999999999.example/", nil, ErrInvalidURL, ""},
+		{"a-label trailing hyphen", "http://cdn.xn--ab--.example/", nil, ErrInvalidURL, ""},
+		{"a-label overflow", "http://xn--99999999999999a.example/", nil, ErrInvalidURL, ""},
+		{"bad a-label beside a unicode label", "http://xn--localhost-.bücher.example/", nil, ErrInvalidURL, ""},
+		{"a-label of a mapped code point", "http://xn--bcher-kva.example.xn--wca/", nil, ErrInvalidURL, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,7 +202,8 @@ func TestValidateURLLengthBoundary(t *testing.T) {
 
 func FuzzValidateURL(f *testing.F) {
 	for _, s := range []string{"http://example.com/a.jpg", "http://2130706433/", "http://[::ffff:127.0.0.1]/",
-		"https://bücher.example/", "http://0x7f.1/", "http://u@h/", "http://h:99999/"} {
+		"https://bücher.example/", "http://0x7f.1/", "http://u@h/", "http://h:99999/",
+		"http://xn--localhost-.example/", "http://xn--bcher-kva.example:443/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -202,6 +219,14 @@ func FuzzValidateURL(f *testing.F) {
 		}
 		if a, perr := netip.ParseAddr(u.Hostname()); perr == nil && CheckAddr(a) != nil {
 			t.Fatalf("ValidateURL(%q) accepted blocked address %s", raw, a)
+		}
+		if p := u.Port(); p != "" && p != "80" && p != "443" {
+			t.Fatalf("ValidateURL(%q) accepted port %s outside the default 80,443", raw, p)
+		}
+		for _, l := range strings.Split(u.Hostname(), ".") {
+			if strings.HasPrefix(l, "xn--") && checkALabel(l) != nil {
+				t.Fatalf("ValidateURL(%q) accepted a malformed a-label %q", raw, l)
+			}
 		}
 		// Normalised output is a fixed point.
 		again, err := ValidateURL(u.String(), 1<<20)
@@ -223,6 +248,37 @@ func (r *fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.A
 		return a, nil
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// testPolicy is the default policy (ports 80, 443) with an allow list and
+// deny ranges.
+func testPolicy(t *testing.T, allow []string, deny ...string) policy {
+	t.Helper()
+	p, err := newPolicy(allow, defaultAllowedPorts(), deny)
+	if err != nil {
+		t.Fatalf("newPolicy(%v, %v): %v", allow, deny, err)
+	}
+	return p
+}
+
+// recordDials replaces d's dial function: it records each address, checks
+// that the Control hook the real dial would run accepts it, and fails the
+// dial, so nothing is ever connected.
+func recordDials(t *testing.T, d *safeDialer) *[]string {
+	t.Helper()
+	var got []string
+	d.dial = func(_ context.Context, nd *net.Dialer, _, address string) (net.Conn, error) {
+		got = append(got, address)
+		network := "tcp4"
+		if !netip.MustParseAddrPort(address).Addr().Is4() {
+			network = "tcp6"
+		}
+		if err := nd.Control(network, address, nil); err != nil {
+			t.Errorf("Control(%s %s) = %v, want nil", network, address, err)
+		}
+		return nil, errors.New("test: no network")
+	}
+	return &got
 }
 
 func addrs(ss ...string) []netip.Addr {
@@ -251,7 +307,7 @@ func TestDialerRefusesBeforeDialing(t *testing.T) {
 	}{
 		{"name resolving to private", "evil.example:80", "tcp", true, ErrBlockedAddress},
 		{"public and private mix", "mixed.example:443", "tcp", true, ErrBlockedAddress},
-		{"localhost via resolver", "localhost:8080", "tcp", true, ErrBlockedAddress},
+		{"localhost via resolver", "localhost:80", "tcp", true, ErrBlockedAddress},
 		{"metadata via resolver", "metadata.example:80", "tcp", true, ErrBlockedAddress},
 		{"mapped answer is unmapped then checked", "mapped.example:80", "tcp", true, ErrBlockedAddress},
 		{"literal loopback", "127.0.0.1:80", "tcp", false, ErrBlockedAddress},
@@ -264,7 +320,7 @@ func TestDialerRefusesBeforeDialing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := newSafeDialer(resolver, nil)
+			d := newSafeDialer(resolver, testPolicy(t, nil))
 			var dials atomic.Int64
 			d.dial = func(context.Context, *net.Dialer, string, string) (net.Conn, error) {
 				dials.Add(1)
@@ -311,29 +367,13 @@ func TestDialerDialsResolvedIPNotName(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			allow, err := newAllowList(tt.allow)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := newSafeDialer(resolver, allow)
-			var got []string
-			d.dial = func(_ context.Context, nd *net.Dialer, _, address string) (net.Conn, error) {
-				got = append(got, address)
-				// The Control hook the real dial would run must accept it.
-				network := "tcp4"
-				if !netip.MustParseAddrPort(address).Addr().Is4() {
-					network = "tcp6"
-				}
-				if err := nd.Control(network, address, nil); err != nil {
-					t.Errorf("Control(%s %s) = %v, want nil", network, address, err)
-				}
-				return nil, errors.New("test: no network")
-			}
+			d := newSafeDialer(resolver, testPolicy(t, tt.allow))
+			got := recordDials(t, d)
 			if _, err := d.DialContext(context.Background(), "tcp", tt.address); err == nil {
 				t.Fatal("DialContext succeeded with a failing dial")
 			}
-			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Errorf("DialContext(%s) dialled %v, want %v", tt.address, got, tt.want)
+			if strings.Join(*got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("DialContext(%s) dialled %v, want %v", tt.address, *got, tt.want)
 			}
 		})
 	}
@@ -362,7 +402,7 @@ func TestDialControl(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			// A nil RawConn: a refusal must come before the socket is touched.
-			err := dialControl(tt.permit)(tt.network, tt.address, nil)
+			err := dialControl(testPolicy(t, nil), tt.permit)(tt.network, tt.address, nil)
 			if got := errors.Is(err, ErrBlockedAddress); got != tt.blocked {
 				t.Errorf("Control(%s %s) = %v, want blocked=%v", tt.network, tt.address, err, tt.blocked)
 			}
@@ -375,7 +415,7 @@ func TestDialControl(t *testing.T) {
 func TestDialControlStopsRealConnect(t *testing.T) {
 	t.Parallel()
 	ln, accepted := countingListener(t)
-	nd := &net.Dialer{Control: dialControl(nil)}
+	nd := &net.Dialer{Control: dialControl(testPolicy(t, nil), nil)}
 	conn, err := nd.DialContext(context.Background(), "tcp", ln.Addr().String())
 	if err == nil {
 		conn.Close()

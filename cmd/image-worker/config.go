@@ -97,6 +97,8 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	c.Fetch.MaxBytes = int64(e.integer("MAX_IMAGE_SIZE_MB", 5)) << 20
 	c.Fetch.Timeout = e.duration("PROCESS_TIMEOUT_SEC", c.Fetch.Timeout)
 	c.Fetch.AllowPrivate = e.list("SOURCE_ALLOW_PRIVATE_HOSTS")
+	c.Fetch.AllowedPorts = e.intList("SOURCE_ALLOWED_PORTS", c.Fetch.AllowedPorts)
+	c.Fetch.DenyCIDRs = e.list("SOURCE_DENY_CIDRS")
 
 	c.Transform = transform.DefaultConfig()
 	c.Transform.WebPQuality = e.integer("WEBP_QUALITY", c.Transform.WebPQuality)

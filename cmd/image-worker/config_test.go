@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -111,5 +112,29 @@ func TestHealthCommand(t *testing.T) {
 	svc.stop()
 	if code := run(context.Background(), []string{"health"}, lookupMap(map[string]string{"LISTEN_ADDR": addr}), &out, &errb); code == 0 {
 		t.Fatalf("health against a stopped service exited 0")
+	}
+}
+
+func TestConfigSourcePolicy(t *testing.T) {
+	cfg, err := loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex}))
+	if err != nil || fmt.Sprint(cfg.Fetch.AllowedPorts) != "[80 443]" || len(cfg.Fetch.DenyCIDRs) != 0 {
+		t.Fatalf("defaults: ports %v, deny %v (%v); want [80 443], none", cfg.Fetch.AllowedPorts, cfg.Fetch.DenyCIDRs, err)
+	}
+	cfg, err = loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex,
+		"SOURCE_ALLOWED_PORTS": "443, 8443", "SOURCE_DENY_CIDRS": "2600:1f18::/32, 11.0.0.0/8"}))
+	if err != nil || fmt.Sprint(cfg.Fetch.AllowedPorts) != "[443 8443]" || strings.Join(cfg.Fetch.DenyCIDRs, ",") != "2600:1f18::/32,11.0.0.0/8" {
+		t.Fatalf("set: ports %v, deny %v (%v); want [443 8443], both ranges", cfg.Fetch.AllowedPorts, cfg.Fetch.DenyCIDRs, err)
+	}
+	for _, tt := range []struct{ name, value, want string }{
+		{"SOURCE_ALLOWED_PORTS", "80,http", `"http"`},
+		{"SOURCE_ALLOWED_PORTS", "0,443", "port 0 "},
+		{"SOURCE_DENY_CIDRS", "10.0.0.0/33", `"10.0.0.0/33"`},
+		{"SOURCE_DENY_CIDRS", "pods", `"pods"`},
+		{"SOURCE_ALLOW_PRIVATE_HOSTS", "xn--localhost-.example:9000", `"xn--localhost-.example:9000"`},
+	} {
+		_, err := loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex, tt.name: tt.value}))
+		if err == nil || !strings.Contains(err.Error(), tt.name) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s=%s: loadConfig = %v, want an error naming %s and %s", tt.name, tt.value, err, tt.name, tt.want)
+		}
 	}
 }

@@ -88,3 +88,21 @@ func (e *env) list(name string) []string {
 	}
 	return out
 }
+
+// intList reads a comma-separated list of integers; unset or empty keeps def.
+func (e *env) intList(name string, def []int) []int {
+	items := e.list(name)
+	if len(items) == 0 {
+		return def
+	}
+	out := make([]int, 0, len(items))
+	for _, s := range items {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s: %q is not an integer", name, s))
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}

@@ -360,7 +360,8 @@ func TestOpenAPIHarnessCatchesDrift(t *testing.T) {
 		return h
 	}
 	blurhash := "T" + strings.Repeat("0", 27)
-	meta := `"book_id":"B1","version":"0123456789ab","source_url":"https://images.example.com/b1.jpg","width":1600,"height":2400,` +
+	urlHash := "32698cf322d2132c41d2dae6a07b10629dd9e9412a093e89d9a0b59f301bedf3"
+	meta := `"book_id":"B1","version":"0123456789ab","source_url":"https://images.example.com/b1.jpg","source_url_sha256":"` + urlHash + `","width":1600,"height":2400,` +
 		`"format":"jpeg","bytes":1000,"dominant_color":"#7a5c3e","blurhash":"` + blurhash + `","lqip":"data:image/webp;base64,UklGRg==",` +
 		`"covers":{"thumb":{"webp":"/covers/B1/thumb.webp?v=0123456789ab&sig=` + strings.Repeat("A", 43) + `","avif":"/covers/B1/thumb.avif?v=0123456789ab"}}`
 	cases := []struct {
@@ -398,6 +399,8 @@ func TestOpenAPIHarnessCatchesDrift(t *testing.T) {
 		{"HEAD 200 with a body", "HEAD", "/covers/B1/320.avif", 200, image("image/avif"), avif, `has a body`},
 		{"meta.json as agreed", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + meta + `}`, ""},
 		{"meta.json with job_id", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + meta + `,"job_id":"` + jobID + `"}`, `/job_id`},
+		{"meta.json without source_url_sha256", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + strings.Replace(meta, `"source_url_sha256":"`+urlHash+`",`, "", 1) + `}`, `source_url_sha256`},
+		{"meta.json source_url_sha256 not hex", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + strings.Replace(meta, urlHash, strings.ToUpper(urlHash), 1) + `}`, `/source_url_sha256`},
 		{"meta.json blurhash of 4x3 components", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + strings.Replace(meta, blurhash, "L"+blurhash[1:], 1) + `}`, `/blurhash`},
 		{"meta.json lqip over 1024 bytes", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + strings.Replace(meta, "UklGRg==", strings.Repeat("A", 1024), 1) + `}`, `/lqip`},
 		{"v2 as agreed", "POST", "/v2/process", 200, base, `{` + meta + `,"job_id":"` + jobID + `"}`, ""},
