@@ -178,7 +178,7 @@ func TestVariantsFlushGivesUpWithItsContext(t *testing.T) {
 
 func TestHotIndexStaysWithinItsBound(t *testing.T) {
 	t.Parallel()
-	h := newHotIndex(10_000)
+	h := newHotIndex[VariantKey](10_000)
 	for i := range 100 {
 		h.add(VariantKey{BookID: "B", Version: "v", Width: 16 + i, Format: "webp"}, Variant{Bytes: make([]byte, 1000)})
 		if h.size() > 10_000 {
