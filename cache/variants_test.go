@@ -53,6 +53,14 @@ func newTestVariants(tb testing.TB, store Store, fill FillFunc, mutate func(*Var
 	if err != nil {
 		tb.Fatalf("NewVariants(%+v): %v", cfg, err)
 	}
+	// Writes behind a response may outlive the test: let them finish before
+	// the test's temporary store directory is removed (cleanups run last
+	// registered first, and the store's directory was made before this).
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = v.Flush(ctx)
+	})
 	return v
 }
 
