@@ -35,6 +35,14 @@
 // every peer request) and only for keys the public cover path could produce
 // (a KeyCheck that cmd takes from proxy; 400 otherwise).
 //
+// Placeholders (placeholders.go) are variants too, in a second, small
+// groupcache group: a book without a cover maps to one of at most 16
+// palette entries (FNV-1a of its id), and each (entry, size, format) is
+// rendered once per cluster and kept in memory only (never in the store:
+// after a restart it costs one small render again). Their keys
+// ("p{entry}/{size}.{format}") live in their own group, so they can never
+// name a real variant.
+//
 // Versions only move forward: each manifest carries the version time that
 // orders the book's covers (Manifest.Order). Manifests.Advance replaces a
 // manifest only with a later one, compare-and-swap on the object's ETag
@@ -49,9 +57,11 @@
 // covers_cache_peer_refresh_errors_total, covers_cache_peer_changes_total,
 // covers_cache_peer_requests_total{result="served|bad_key|no_secret|wrong_secret"},
 // covers_cache_hot_bytes, covers_cache_shed_total,
+// covers_cache_placeholder_lookups_total{result="hit|render|error"},
+// covers_cache_placeholder_memory_bytes,
 // covers_cache_original_lookups_total{result}, covers_cache_original_bytes,
 // covers_store_operations_total{op,result}, covers_store_operation_duration_seconds{op},
-// covers_panics_total{component="variants|manifests|metas|originals"} (a
+// covers_panics_total{component="variants|placeholders|manifests|metas|originals"} (a
 // fill, load or write behind a response that panicked: it fails alone,
 // wrapping ErrPanic with the stack, and the process goes on).
 package cache

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -88,7 +89,13 @@ func peerRequestKey(path string, check KeyCheck) (VariantKey, error) {
 	}
 	k, err := ParseVariantKey(key)
 	if err != nil {
-		return VariantKey{}, fmt.Errorf("peer request: %w: %w", ErrBadPeerKey, err)
+		// The placeholders group's keys (placeholders.go): the same size
+		// and format limits apply, under a pseudo-book.
+		pk, perr := ParsePlaceholderKey(key)
+		if perr != nil || pk.Entry >= MaxPlaceholderEntries {
+			return VariantKey{}, fmt.Errorf("peer request: %w: %w", ErrBadPeerKey, err)
+		}
+		k = VariantKey{BookID: "placeholder", Version: "p" + strconv.Itoa(pk.Entry), Width: pk.Width, Height: pk.Height, Format: pk.Format}
 	}
 	if check != nil {
 		if err := check(k); err != nil {

@@ -57,6 +57,11 @@ func TestPeerGuard(t *testing.T) {
 		{"extra segment", "", peerPath("covers", "B123/v/a/320.webp"), nil, 400},
 		{"no key", "", PeerBasePath + "covers", nil, 400},
 		{"no group", "", PeerBasePath + "/B123%2Fv%2F320.webp", nil, 400},
+		{"placeholder key", "", peerPath("covers-placeholders", "p7/320.webp"), nil, 200},
+		{"placeholder box", "", peerPath("covers-placeholders", "p15/200x300.avif"), nil, 200},
+		{"placeholder entry past the palette", "", peerPath("covers-placeholders", "p16/320.webp"), nil, 400},
+		{"placeholder over the cap", "", peerPath("covers-placeholders", "p3/4096.webp"), nil, 400},
+		{"placeholder bad format", "", peerPath("covers-placeholders", "p3/320.png"), nil, 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -100,7 +100,7 @@ func Tag(b []byte) string {
 // goroutine with the bytes and their tag computed once.
 type Variants struct {
 	group   *groupcache.Group
-	hot     *hotIndex
+	hot     *hotIndex[VariantKey]
 	store   Store
 	fill    FillFunc
 	timeout time.Duration
@@ -125,6 +125,14 @@ type loadMarkKey struct{}
 // loadMark lets Get tell whether its own call ran the loader.
 type loadMark struct{ loaded bool }
 
+// markLoaded records, in the mark of the Get whose context reached the
+// loader (none when a peer asked), that this call ran it.
+func markLoaded(ctx context.Context) {
+	if mark, ok := ctx.Value(loadMarkKey{}).(*loadMark); ok {
+		mark.loaded = true
+	}
+}
+
 // NewVariants creates the groupcache group. groupcache keeps a process-wide
 // registry of groups, so each name may be used once per process.
 func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Logger) (*Variants, error) {
@@ -137,7 +145,7 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 	}
 	set := metrics.NewSet()
 	v := &Variants{
-		hot:              newHotIndex(hotBytes),
+		hot:              newHotIndex[VariantKey](hotBytes),
 		store:            store,
 		fill:             fill,
 		timeout:          cfg.FillTimeout,
@@ -190,27 +198,9 @@ func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, err
 		return vr, nil
 	}
 	mark := &loadMark{}
-	lctx, cancel := context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), loadMarkKey{}, mark), v.timeout)
-	type result struct {
-		b   []byte
-		err error
-	}
-	ch := make(chan result, 1)
+	lctx := context.WithValue(context.WithoutCancel(ctx), loadMarkKey{}, mark)
 	skey := key.String()
-	go func() {
-		defer cancel()
-		var (
-			view groupcache.ByteView
-			err  error
-		)
-		defer func() { ch <- result{viewBytes(view), err} }()
-		defer recoverTo(&err, v.panics, "get variant "+skey)
-		err = v.group.Get(lctx, skey, groupcache.ByteViewSink(&view))
-	}()
-	r, err := await(ctx, ch, func() bool { return v.reads.active(skey) })
-	if err == nil {
-		err = r.err
-	}
+	b, err := sharedGet(ctx, lctx, v.timeout, v.group, skey, v.panics, "get variant ", func() bool { return v.reads.active(skey) })
 	if err != nil {
 		return Variant{}, fmt.Errorf("get variant: %w", err)
 	}
@@ -219,9 +209,38 @@ func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, err
 	} else {
 		v.memHit.Inc()
 	}
-	vr := Variant{Bytes: r.b, Tag: Tag(r.b)}
+	vr := Variant{Bytes: b, Tag: Tag(b)}
 	v.hot.add(key, vr)
 	return vr, nil
+}
+
+// sharedGet gets skey from group on its own goroutine, on lctx (a context
+// already detached from the caller) bounded by timeout, and waits for it
+// under ctx (await: the caller's context, its store budget while reading
+// says the load is still reading the store). A panic in the load fails
+// this get alone, counted in panics.
+func sharedGet(ctx, lctx context.Context, timeout time.Duration, group *groupcache.Group, skey string, panics *metrics.Counter, what string, reading func() bool) ([]byte, error) {
+	lctx, cancel := context.WithTimeout(lctx, timeout)
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer cancel()
+		var (
+			view groupcache.ByteView
+			err  error
+		)
+		defer func() { ch <- result{viewBytes(view), err} }()
+		defer recoverTo(&err, panics, what+skey)
+		err = group.Get(lctx, skey, groupcache.ByteViewSink(&view))
+	}()
+	r, err := await(ctx, ch, reading)
+	if err == nil {
+		err = r.err
+	}
+	return r.b, err
 }
 
 // Cached returns a variant only if this replica holds it in memory (the
@@ -261,9 +280,7 @@ func (v *Variants) Flush(ctx context.Context) error {
 // key waiting forever.
 func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) (err error) {
 	defer recoverTo(&err, v.panics, "fill variant "+skey)
-	if mark, ok := ctx.Value(loadMarkKey{}).(*loadMark); ok {
-		mark.loaded = true
-	}
+	markLoaded(ctx)
 	key, err := ParseVariantKey(skey)
 	if err != nil {
 		return err
@@ -355,26 +372,27 @@ func viewBytes(view groupcache.ByteView) []byte {
 // hotIndex maps recently served keys to their variants, sharing the bytes
 // with groupcache. It is bounded in bytes; when full, entries picked by map
 // iteration order (effectively at random) make room. Keys are immutable
-// (a version is a content hash), so an entry is never stale.
-type hotIndex struct {
+// (a version is a content hash; a placeholder's pixels depend only on its
+// key), so an entry is never stale.
+type hotIndex[K comparable] struct {
 	mu    sync.RWMutex
-	m     map[VariantKey]Variant
+	m     map[K]Variant
 	bytes int64
 	limit int64
 }
 
-func newHotIndex(limit int64) *hotIndex {
-	return &hotIndex{m: make(map[VariantKey]Variant), limit: limit}
+func newHotIndex[K comparable](limit int64) *hotIndex[K] {
+	return &hotIndex[K]{m: make(map[K]Variant), limit: limit}
 }
 
-func (h *hotIndex) get(k VariantKey) (Variant, bool) {
+func (h *hotIndex[K]) get(k K) (Variant, bool) {
 	h.mu.RLock()
 	v, ok := h.m[k]
 	h.mu.RUnlock()
 	return v, ok
 }
 
-func (h *hotIndex) add(k VariantKey, v Variant) {
+func (h *hotIndex[K]) add(k K, v Variant) {
 	n := int64(len(v.Bytes))
 	if n > h.limit/4 {
 		return // one huge variant must not flush the index
@@ -395,7 +413,7 @@ func (h *hotIndex) add(k VariantKey, v Variant) {
 	h.bytes += n
 }
 
-func (h *hotIndex) size() int64 {
+func (h *hotIndex[K]) size() int64 {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.bytes

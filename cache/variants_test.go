@@ -53,6 +53,14 @@ func newTestVariants(tb testing.TB, store Store, fill FillFunc, mutate func(*Var
 	if err != nil {
 		tb.Fatalf("NewVariants(%+v): %v", cfg, err)
 	}
+	// Writes behind a response may outlive the test: let them finish before
+	// the test's temporary store directory is removed (cleanups run last
+	// registered first, and the store's directory was made before this).
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = v.Flush(ctx)
+	})
 	return v
 }
 
@@ -178,7 +186,7 @@ func TestVariantsFlushGivesUpWithItsContext(t *testing.T) {
 
 func TestHotIndexStaysWithinItsBound(t *testing.T) {
 	t.Parallel()
-	h := newHotIndex(10_000)
+	h := newHotIndex[VariantKey](10_000)
 	for i := range 100 {
 		h.add(VariantKey{BookID: "B", Version: "v", Width: 16 + i, Format: "webp"}, Variant{Bytes: make([]byte, 1000)})
 		if h.size() > 10_000 {

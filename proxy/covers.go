@@ -179,23 +179,3 @@ func (h *handlers) cacheControl(req coverRequest, current string, now time.Time)
 		return "public, max-age=" + strconv.FormatInt(maxAge, 10) + ", stale-while-revalidate=" + strconv.FormatInt(int64(h.cfg.StaleWhile.Seconds()), 10)
 	}
 }
-
-var placeholderValue = []string{"true"}
-
-// placeholder serves a generated cover for a book that has none, or 404 when
-// placeholders are off.
-func (h *handlers) placeholder(w http.ResponseWriter, r *http.Request, req coverRequest) error {
-	if !h.cfg.Placeholders {
-		return fmt.Errorf("cover %s: %w", req.BookID, errNoCover)
-	}
-	res, err := h.d.Placeholders.Placeholder(r.Context(), req.BookID, transform.Request{Width: req.Width, Height: req.Height, Format: req.Format})
-	if err != nil {
-		return fmt.Errorf("placeholder: %w", err)
-	}
-	hd := w.Header()
-	hd["Cache-Control"] = h.headerConsts().placeholder
-	hd["X-Cover-Placeholder"] = placeholderValue
-	setBookKeys(hd, req.BookID)
-	writeBody(w, r, res.Bytes, res.ContentType, time.Time{})
-	return nil
-}

@@ -1,6 +1,7 @@
 // Package proxy is the HTTP layer: the route tables of the public and the
 // internal listener (routes.go), request parsing (coverpath.go, process.go),
 // the one error→status mapping (errors.go), CDN cache headers (headers.go),
+// the placeholder answer of a book without a cover (placeholder.go),
 // and request ids, panic recovery, access logs and metrics (middleware.go).
 // It holds no business logic: it calls small interfaces it declares.
 //

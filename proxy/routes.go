@@ -15,7 +15,6 @@ import (
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/ingest"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // ManifestSource resolves a book's current version.
@@ -26,11 +25,6 @@ type ManifestSource interface {
 // VariantSource returns a variant's bytes, rendering it on a miss.
 type VariantSource interface {
 	Get(ctx context.Context, key cache.VariantKey) ([]byte, error)
-}
-
-// PlaceholderRenderer draws a placeholder cover.
-type PlaceholderRenderer interface {
-	Placeholder(ctx context.Context, seed string, req transform.Request) (transform.Result, error)
 }
 
 // JobQueue takes warm jobs.
@@ -54,7 +48,7 @@ type Pinger interface {
 type Deps struct {
 	Manifests    ManifestSource
 	Variants     VariantSource
-	Placeholders PlaceholderRenderer
+	Placeholders PlaceholderSource // placeholder.go
 	Jobs         JobQueue
 	Verifier     Verifier
 	Checks       []Check // readiness: every dependency that must answer

@@ -31,7 +31,10 @@
 //     with fail on, under the gate. What libvips cannot decode is
 //     ErrRenderFailed (ingest's corrupt_image), so a broken original is
 //     never stored.
-//   - Renderer.Meta and Renderer.Placeholder run in workers too.
+//   - Renderer.Meta and Renderer.Placeholder run in workers too. A
+//     placeholder draws one of PaletteSize (16) colours and nothing of the
+//     book, so its pixels depend only on (palette entry, size, format) and
+//     callers can cache one render per combination for every book.
 //
 // # Render workers: containment of codec crashes
 //

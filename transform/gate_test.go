@@ -158,7 +158,7 @@ func TestRendererGate(t *testing.T) {
 	if !errors.Is(err, ErrOverloaded) || time.Since(start) > 100*time.Millisecond {
 		t.Fatalf("Render with slot and queue full = %v after %v; want ErrOverloaded at once", err, time.Since(start))
 	}
-	_, err = r.Placeholder(context.Background(), "x", req)
+	_, err = r.Placeholder(context.Background(), 0, req)
 	if !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("Placeholder with slot and queue full = %v; want ErrOverloaded", err)
 	}

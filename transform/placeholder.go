@@ -3,22 +3,42 @@ package transform
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"math"
 
 	"github.com/davidbyttow/govips/v2/vips"
 )
 
-// Placeholder renders a generated cover for a book whose original is missing:
-// a muted background whose hue comes from a hash of seed (so one book always
-// gets the same colour), a darker band across the lower third and a thin
-// lighter band near the top, like a plain cloth binding. The size is Width x
-// Height, or Width x Width*3/2 when Height is 0 (Enlarge does not apply:
-// there is no original). It goes through the render gate but is counted in
-// covers_transform_placeholders_total, not in Renders.
-func (r *Renderer) Placeholder(ctx context.Context, seed string, req Request) (Result, error) {
+// PaletteSize is the number of placeholder colours. A placeholder's pixels
+// depend only on its palette entry, size and format, so callers can render
+// each combination once and share it between every book that maps to the
+// entry (the cache picks the entry from a hash of the book id).
+const PaletteSize = 16
+
+// paletteHues are the hues (degrees) of the palette: evenly spaced around
+// the wheel, started off the pure primaries so none reads as a warning
+// colour at the muted saturation the placeholders use.
+var paletteHues = func() [PaletteSize]float64 {
+	var h [PaletteSize]float64
+	for i := range h {
+		h[i] = 10 + float64(i)*360/PaletteSize
+	}
+	return h
+}()
+
+// Placeholder renders a generated cover for a book whose original is
+// missing: a muted background of palette entry entry (0..PaletteSize-1), a
+// darker band across the lower third and a thin lighter band near the top,
+// like a plain cloth binding. Nothing of the book is drawn, so the result
+// depends only on (entry, size, format). The size is Width x Height, or
+// Width x Width*3/2 when Height is 0 (Enlarge does not apply: there is no
+// original). It goes through the render gate but is counted in
+// covers_transform_placeholders_total (Placeholders), not in Renders.
+func (r *Renderer) Placeholder(ctx context.Context, entry int, req Request) (Result, error) {
 	if err := req.validate(); err != nil {
 		return Result{}, fmt.Errorf("transform placeholder: %w", err)
+	}
+	if entry < 0 || entry >= PaletteSize {
+		return Result{}, fmt.Errorf("transform placeholder: palette entry %d not in 0..%d: %w", entry, PaletteSize-1, ErrInvalidRequest)
 	}
 	w, h := req.Width, req.Height
 	if h == 0 {
@@ -34,16 +54,22 @@ func (r *Renderer) Placeholder(ctx context.Context, seed string, req Request) (R
 	defer release()
 
 	r.placeholders.Inc()
-	resp, out, err := r.pool.call(ctx, workerRequest{Op: opPlaceholder, Seed: seed, Req: Request{Width: w, Height: h, Format: req.Format}}, nil)
+	resp, out, err := r.pool.call(ctx, workerRequest{Op: opPlaceholder, Entry: entry, Req: Request{Width: w, Height: h, Format: req.Format}}, nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("transform placeholder %dx%d: %w", w, h, err)
 	}
 	return Result{Bytes: out, Width: resp.Width, Height: resp.Height, Format: req.Format, ContentType: req.Format.ContentType()}, nil
 }
 
+// Placeholders is the number of placeholders that reached a render worker.
+func (r *Renderer) Placeholders() uint64 { return r.placeholders.Get() }
+
 // placeholder draws and encodes a w x h placeholder (in a render worker).
-func (e engine) placeholder(seed string, w, h int, f Format) (Result, error) {
-	img, err := drawPlaceholder(seed, w, h)
+func (e engine) placeholder(entry, w, h int, f Format) (Result, error) {
+	if entry < 0 || entry >= PaletteSize {
+		return Result{}, fmt.Errorf("placeholder: palette entry %d: %w", entry, ErrInvalidRequest)
+	}
+	img, err := drawPlaceholder(entry, w, h)
 	if err != nil {
 		return Result{}, err
 	}
@@ -56,8 +82,8 @@ func (e engine) placeholder(seed string, w, h int, f Format) (Result, error) {
 }
 
 // drawPlaceholder builds the placeholder image in libvips.
-func drawPlaceholder(seed string, w, h int) (*vips.ImageRef, error) {
-	bg, band, stripe := seedColours(seed)
+func drawPlaceholder(entry, w, h int) (*vips.ImageRef, error) {
+	bg, band, stripe := paletteColours(entry)
 	img, err := vips.Black(w, h)
 	if err != nil {
 		return nil, vipsFailed("black", err)
@@ -95,13 +121,10 @@ func drawPlaceholder(seed string, w, h int) (*vips.ImageRef, error) {
 	return img, nil
 }
 
-// seedColours derives a muted background, a darker band and a lighter
-// stripe of the same hue from an FNV-1a hash of seed.
-func seedColours(seed string) (bg [3]uint8, band, stripe vips.ColorRGBA) {
-	f := fnv.New64a()
-	f.Write([]byte(seed))
-	sum := f.Sum64()
-	hue := float64(sum%360) / 360
+// paletteColours gives a muted background, a darker band and a lighter
+// stripe of the hue of palette entry entry.
+func paletteColours(entry int) (bg [3]uint8, band, stripe vips.ColorRGBA) {
+	hue := paletteHues[entry] / 360
 	bg = hsl(hue, 0.35, 0.55)
 	d := hsl(hue, 0.40, 0.30)
 	l := hsl(hue, 0.30, 0.80)

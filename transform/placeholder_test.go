@@ -26,7 +26,7 @@ func TestPlaceholder(t *testing.T) {
 				t.Parallel()
 				req := tc.req
 				req.Format = f
-				res, err := r.Placeholder(context.Background(), "book-42", req)
+				res, err := r.Placeholder(context.Background(), 7, req)
 				if err != nil {
 					t.Fatalf("Placeholder(%+v): %v", req, err)
 				}
@@ -39,25 +39,25 @@ func TestPlaceholder(t *testing.T) {
 	}
 }
 
-// One seed always gives the same colours; different seeds differ; the band
-// is darker than the background.
+// One entry always gives the same colours; different entries differ; the
+// band is darker than the background.
 func TestPlaceholderDesign(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, nil)
-	draw := func(seed string) decoded {
-		res, err := r.Placeholder(context.Background(), seed, Request{Width: 120, Format: WebP})
+	draw := func(entry int) decoded {
+		res, err := r.Placeholder(context.Background(), entry, Request{Width: 120, Format: WebP})
 		if err != nil {
-			t.Fatalf("Placeholder(%q): %v", seed, err)
+			t.Fatalf("Placeholder(%d): %v", entry, err)
 		}
 		return checkOutput(t, res, WebP, 120, 180)
 	}
-	a1, a2, b := draw("9780141439518"), draw("9780141439518"), draw("9780007117116")
+	a1, a2, b := draw(2), draw(2), draw(9)
 	bgA1, bgA2, bgB := meanRGB(a1.pixels, 0.1, 0.3, 0.9, 0.5), meanRGB(a2.pixels, 0.1, 0.3, 0.9, 0.5), meanRGB(b.pixels, 0.1, 0.3, 0.9, 0.5)
 	if dist(bgA1, bgA2) > 3 {
-		t.Fatalf("same seed gave backgrounds %.0f and %.0f; want the same", bgA1, bgA2)
+		t.Fatalf("same entry gave backgrounds %.0f and %.0f; want the same", bgA1, bgA2)
 	}
 	if dist(bgA1, bgB) < 10 {
-		t.Fatalf("different seeds gave backgrounds %.0f and %.0f; want visibly different", bgA1, bgB)
+		t.Fatalf("entries 2 and 9 gave backgrounds %.0f and %.0f; want visibly different", bgA1, bgB)
 	}
 	band := meanRGB(a1.pixels, 0.1, 0.62, 0.9, 0.74)
 	if luma(band) > luma(bgA1)-30 {
@@ -83,22 +83,40 @@ func TestPlaceholderRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := r.Placeholder(context.Background(), "s", tc.req); !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Placeholder(%+v) error = %v; want %v", tc.req, err, tc.wantErr)
+			if _, err := r.Placeholder(context.Background(), 0, tc.req); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Placeholder(0, %+v) error = %v; want %v", tc.req, err, tc.wantErr)
 			}
 		})
 	}
+	for _, entry := range []int{-1, PaletteSize} {
+		if _, err := r.Placeholder(context.Background(), entry, Request{Width: 100, Format: WebP}); !errors.Is(err, ErrInvalidRequest) {
+			t.Fatalf("Placeholder(%d, 100 webp) error = %v; want ErrInvalidRequest", entry, err)
+		}
+	}
+	if n := r.Placeholders(); n != 0 {
+		t.Fatalf("Placeholders() = %d after refused requests only; want 0", n)
+	}
 }
 
-func TestSeedColoursSpreadHues(t *testing.T) {
+// The palette has PaletteSize distinct, muted backgrounds, each with a band
+// darker and a stripe lighter than itself.
+func TestPaletteColours(t *testing.T) {
 	t.Parallel()
-	seen := map[[3]uint8]bool{}
-	for _, seed := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
-		bg, _, _ := seedColours(seed)
-		seen[bg] = true
-	}
-	if len(seen) < 6 {
-		t.Fatalf("8 seeds gave %d distinct backgrounds; want at least 6", len(seen))
+	seen := map[[3]uint8]int{}
+	for entry := range PaletteSize {
+		bg, band, stripe := paletteColours(entry)
+		if prev, ok := seen[bg]; ok {
+			t.Fatalf("entries %d and %d have the same background %v", prev, entry, bg)
+		}
+		seen[bg] = entry
+		l := func(r, g, b uint8) float64 { return luma([3]float64{float64(r), float64(g), float64(b)}) }
+		bgL := l(bg[0], bg[1], bg[2])
+		if bandL, stripeL := l(band.R, band.G, band.B), l(stripe.R, stripe.G, stripe.B); bandL >= bgL || stripeL <= bgL {
+			t.Fatalf("entry %d: band luma %.0f, background %.0f, stripe %.0f; want band < background < stripe", entry, bandL, bgL, stripeL)
+		}
+		if bgL < 60 || bgL > 200 {
+			t.Fatalf("entry %d: background luma %.0f; want a muted mid tone (60..200)", entry, bgL)
+		}
 	}
 }
 

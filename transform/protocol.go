@@ -34,9 +34,9 @@ const (
 // workerRequest is the header of one request; the payload is the original
 // (empty for placeholders).
 type workerRequest struct {
-	Op   workerOp `json:"op"`
-	Req  Request  `json:"req,omitzero"`
-	Seed string   `json:"seed,omitempty"`
+	Op    workerOp `json:"op"`
+	Req   Request  `json:"req,omitzero"`
+	Entry int      `json:"entry,omitempty"` // placeholders: the palette entry
 }
 
 // workerResponse is the header of one response; the payload is the encoded

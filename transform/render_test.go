@@ -187,11 +187,14 @@ func TestRenderMetrics(t *testing.T) {
 	if _, err := r.Render(context.Background(), src[:len(src)/2], Request{Width: 32, Format: AVIF}); !errors.Is(err, ErrRenderFailed) {
 		t.Fatalf("Render(half a JPEG) error = %v; want ErrRenderFailed", err)
 	}
-	if _, err := r.Placeholder(context.Background(), "seed", Request{Width: 32, Format: WebP}); err != nil {
+	if _, err := r.Placeholder(context.Background(), 3, Request{Width: 32, Format: WebP}); err != nil {
 		t.Fatalf("Placeholder: %v", err)
 	}
 	if n := r.Renders(); n != 4 {
 		t.Fatalf("Renders() = %d; want 4 (placeholders not counted)", n)
+	}
+	if n := r.Placeholders(); n != 1 {
+		t.Fatalf("Placeholders() = %d; want 1", n)
 	}
 	var buf bytes.Buffer
 	r.Metrics().WritePrometheus(&buf)

@@ -67,7 +67,7 @@ func (e engine) serve(req workerRequest, src []byte) (resp workerResponse, body 
 		}
 	}()
 	if req.Op == opPlaceholder {
-		res, err := e.placeholder(req.Seed, req.Req.Width, req.Req.Height, req.Req.Format)
+		res, err := e.placeholder(req.Entry, req.Req.Width, req.Req.Height, req.Req.Format)
 		if err != nil {
 			return responseError(err), nil
 		}

@@ -28,6 +28,7 @@ type app struct {
 	renderer  *transform.Renderer
 	manifests *cache.Manifests
 	variants  *cache.Variants
+	holders   *cache.Placeholders // placeholders of books without a cover
 	metas     *cache.Metas
 	warmer    *ingest.Warmer
 	jobs      *ingest.Jobs
@@ -76,6 +77,9 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("variant cache: %w", err)
 	}
+	if a.holders, err = newPlaceholders(cfg, renderer); err != nil {
+		return nil, err
+	}
 	metasCfg := cache.DefaultMetasConfig()
 	metasCfg.FillTimeout = cfg.Variants.FillTimeout
 	metasCfg.StoreTimeout = cfg.StoreTimeout
@@ -113,7 +117,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 		checks = append(checks, proxy.Check{Name: "catalog", Pinger: a.outlets.catalog})
 	}
 	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
-		Manifests: a.manifests, Variants: a.variants, Placeholders: renderer,
+		Manifests: a.manifests, Variants: a.variants, Placeholders: a.holders,
 		Jobs: a.jobs, Verifier: signer, Checks: checks, Logger: logger,
 		Draining: a.draining.Load,
 		Metas:    a.metas, Signer: signer, JobWaiter: a.jobs, ProcessWait: cfg.Jobs.Timeout,
@@ -124,7 +128,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	components := []any{store, originals, renderer, fetcher, a.manifests, a.variants, a.metas, a.jobs, a.http}
+	components := []any{store, originals, renderer, fetcher, a.manifests, a.variants, a.holders, a.metas, a.jobs, a.http}
 	if a.peers != nil {
 		components = append(components, a.peers)
 	}
@@ -177,6 +181,37 @@ func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFun
 		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Format: format})
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", key, err)
+		}
+		return res.Bytes, nil
+	}
+}
+
+// newPlaceholders builds the placeholder cache: its own groupcache group,
+// named after the variant group (the same on every replica), memory only,
+// over the renderer's palette.
+func newPlaceholders(cfg config, r *transform.Renderer) (*cache.Placeholders, error) {
+	pcfg := cache.DefaultPlaceholdersConfig()
+	pcfg.GroupName = cfg.Variants.GroupName + "-placeholders"
+	pcfg.FillTimeout = cfg.Variants.FillTimeout
+	pcfg.Entries = transform.PaletteSize
+	p, err := cache.NewPlaceholders(pcfg, placeholderFill(r))
+	if err != nil {
+		return nil, fmt.Errorf("placeholder cache: %w", err)
+	}
+	return p, nil
+}
+
+// placeholderFill renders the placeholder of one palette entry, size and
+// format, through the render gate.
+func placeholderFill(r *transform.Renderer) cache.PlaceholderFillFunc {
+	return func(ctx context.Context, key cache.PlaceholderKey) ([]byte, error) {
+		format, err := transform.ParseFormat(key.Format)
+		if err != nil {
+			return nil, err
+		}
+		res, err := r.Placeholder(ctx, key.Entry, transform.Request{Width: key.Width, Height: key.Height, Format: format})
+		if err != nil {
+			return nil, fmt.Errorf("render placeholder %s: %w", key, err)
 		}
 		return res.Bytes, nil
 	}
