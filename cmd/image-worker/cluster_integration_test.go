@@ -26,7 +26,10 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	env := map[string]string{
 		"S3_ENDPOINT": s3.Endpoint, "S3_ACCESS_KEY": s3.AccessKey, "S3_SECRET_KEY": s3.SecretKey,
 		"IMAGE_STORAGE_BUCKET": randomBucket(), "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "",
-		"LOG_LEVEL": "warn", "GROUPCACHE_PEER_TIMEOUT": "2s",
+		// A generous peer timeout: a replica that just joined starts its
+		// render workers on its first render, slow on a loaded 2-core test
+		// machine, and a timed-out peer is bypassed (rendered locally).
+		"LOG_LEVEL": "warn", "GROUPCACHE_PEER_TIMEOUT": "10s",
 		// Peer requests carry it: were it not sent, every peer would refuse
 		// (403) and each replica render for itself, and the one-render
 		// assertions below would fail.
