@@ -167,7 +167,12 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 	})
 
 	checkOneOriginalPerBook(t, store, books, resultVersions(t, brokers))
+	// A job shows succeeded first, then its finished record is written.
 	keys, err := store.List(context.Background(), cache.JobsPrefix())
+	for wait := time.Now().Add(10 * time.Second); (err != nil || len(keys) != len(jobIDs)) && time.Now().Before(wait); {
+		time.Sleep(50 * time.Millisecond)
+		keys, err = store.List(context.Background(), cache.JobsPrefix())
+	}
 	if err != nil || len(keys) != len(jobIDs) {
 		t.Fatalf("job records: %d (%v), want %d", len(keys), err, len(jobIDs))
 	}
