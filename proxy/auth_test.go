@@ -31,6 +31,7 @@ type authFixture struct {
 	public   http.Handler
 	internal http.Handler
 	log      *bytes.Buffer
+	srv      *Server
 }
 
 func newAuthFixture(t *testing.T, mutate func(*Config)) *authFixture {
@@ -52,7 +53,8 @@ func newAuthFixture(t *testing.T, mutate func(*Config)) *authFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.public, f.internal = srv.Public(), srv.Internal(func(io.Writer) {}, nil)
+	f.public, f.internal, f.srv = srv.Public(), srv.Internal(func(io.Writer) {}, nil), srv
+	t.Cleanup(srv.Close)
 	return f
 }
 
@@ -202,6 +204,9 @@ func TestTokensAndSignaturesNeverLogged(t *testing.T) {
 	}
 	serve(f.public, http.MethodGet, "/covers/B123/320.webp?sig="+sig, map[string]string{"Authorization": "Bearer " + wrong})
 	serve(f.public, http.MethodGet, "/covers/B123/meta.json?exp=1&sig="+sig, nil)
+	if err := f.srv.FlushAccessLog(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	logs := f.log.String()
 	if !strings.Contains(logs, `"status":403`) || !strings.Contains(logs, `"status":202`) {
 		t.Fatalf("log %q: want the requests' access lines", logs)

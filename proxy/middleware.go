@@ -17,11 +17,12 @@ import (
 )
 
 type handlers struct {
-	cfg  Config
-	d    Deps
-	log  *slog.Logger
-	set  *metrics.Set
-	deps *dependencies
+	cfg    Config
+	d      Deps
+	log    *slog.Logger
+	set    *metrics.Set
+	deps   *dependencies
+	access *accessLog // nil: access lines are written by the request itself
 
 	constOnce sync.Once
 	consts    headerConsts
@@ -220,9 +221,12 @@ func (h *handlers) wrap(route string, fn handlerFunc) httprouter.Handle {
 		m.duration.Update(d.Seconds())
 		m.requests(sw.status).Inc()
 		if !quiet && (h.cfg.AccessLog || sw.status >= 400) {
-			h.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method),
-				slog.String("route", route), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
-				slog.Int64("bytes", sw.bytes), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
+			line := accessLine{id: id, method: r.Method, route: route, path: r.URL.Path, status: sw.status, bytes: sw.bytes, took: d}
+			if h.access != nil {
+				h.access.add(line)
+			} else {
+				(&accessLog{log: h.log}).write(line)
+			}
 		}
 	}
 }

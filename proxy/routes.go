@@ -82,8 +82,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	set := metrics.NewSet()
 	h := &handlers{cfg: cfg, d: d, log: d.Logger, set: set, deps: newDependencies(d.Checks, cfg.ReadyTimeout, set)}
+	h.access = newAccessLog(d.Logger, set)
 	return &Server{h: h, set: set}, nil
 }
+
+// FlushAccessLog writes every access line queued so far (tests, shutdown).
+func (s *Server) FlushAccessLog(ctx context.Context) error { return s.h.access.Flush(ctx) }
+
+// Close writes the queued access lines and stops their writer; call it
+// once the listeners have drained.
+func (s *Server) Close() { s.h.access.Close() }
 
 // Metrics returns the HTTP metrics.
 func (s *Server) Metrics() *metrics.Set { return s.set }

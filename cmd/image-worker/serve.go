@@ -90,6 +90,7 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 	defer cancel()
 	errs := []error{serveErr}
 	errs = append(errs, pubSrv.Shutdown(sctx), intSrv.Shutdown(sctx))
+	a.http.Close()                              // the access lines of the drained requests
 	errs = append(errs, a.variants.Flush(sctx)) // variants written behind their responses
 	stopConsumer()
 	select {
