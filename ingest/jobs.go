@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -398,12 +397,10 @@ func (j *Jobs) attempts(job *Job) int {
 	return job.Attempts
 }
 
+// backoff is the package's exponential backoff with full jitter
+// (Backoff) under the job queue's JOB_RETRY_* settings.
 func (j *Jobs) backoff(attempt int) time.Duration {
-	d := j.cfg.RetryBase << min(attempt, 20)
-	if d <= 0 || d > j.cfg.RetryMax {
-		d = j.cfg.RetryMax
-	}
-	return time.Duration(rand.Int64N(int64(d)) + 1)
+	return Backoff(attempt, j.cfg.RetryBase, j.cfg.RetryMax, nil)
 }
 
 func (j *Jobs) retryAfter(job *Job, delay time.Duration) {

@@ -79,8 +79,11 @@ func (a *accessLog) drain() {
 	}
 }
 
-func (a *accessLog) write(l accessLine) {
-	a.log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("request_id", l.id), slog.String("method", l.method),
+func (a *accessLog) write(l accessLine) { writeAccessLine(a.log, l) }
+
+// writeAccessLine formats and writes one access line.
+func writeAccessLine(log *slog.Logger, l accessLine) {
+	log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("request_id", l.id), slog.String("method", l.method),
 		slog.String("route", l.route), slog.String("path", l.path), slog.Int("status", l.status),
 		slog.Int64("bytes", l.bytes), slog.Float64("duration_ms", float64(l.took.Microseconds())/1000))
 }

@@ -225,7 +225,7 @@ func (h *handlers) wrap(route string, fn handlerFunc) httprouter.Handle {
 			if h.access != nil {
 				h.access.add(line)
 			} else {
-				(&accessLog{log: h.log}).write(line)
+				writeAccessLine(h.log, line)
 			}
 		}
 	}
