@@ -48,12 +48,17 @@ type VariantsConfig struct {
 	// and more on a busy machine). Variants that are only in the store are
 	// refused too until the queue has room; memory hits are never affected.
 	Shed func(pending int) error
+	// StoredIndexTTL is how long a listing of a version's stored variants
+	// is trusted to answer "is this variant already stored?" without a
+	// store read (storedIndex); 0 asks the store on every miss.
+	StoredIndexTTL time.Duration
 }
 
 // DefaultVariantsConfig returns the defaults: 256 MiB, 30s fills with 2s
-// store phases, 16 writes behind.
+// store phases, 16 writes behind, listings of stored variants trusted for
+// 5 minutes.
 func DefaultVariantsConfig() VariantsConfig {
-	return VariantsConfig{GroupName: "covers", CacheBytes: 256 << 20, FillTimeout: 30 * time.Second, StoreTimeout: 2 * time.Second, WriteBehind: 16}
+	return VariantsConfig{GroupName: "covers", CacheBytes: 256 << 20, FillTimeout: 30 * time.Second, StoreTimeout: 2 * time.Second, WriteBehind: 16, StoredIndexTTL: 5 * time.Minute}
 }
 
 // Validate names every problem of the config.
@@ -76,6 +81,9 @@ func (c VariantsConfig) Validate() error {
 	}
 	if c.WriteBehind < 0 {
 		errs = append(errs, errors.New("variants: write-behind must not be negative"))
+	}
+	if c.StoredIndexTTL < 0 {
+		errs = append(errs, errors.New("variants: stored index TTL must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -108,6 +116,7 @@ type Variants struct {
 	reads   storeReads    // fills of this process reading the store
 	shed    func(pending int) error
 	pending atomic.Int64 // loads past Shed, reading the store
+	index   *storedIndex // nil: every miss asks the store
 	log     *slog.Logger
 	behind  chan struct{} // write-behind slots
 	writes  sync.WaitGroup
@@ -115,6 +124,7 @@ type Variants struct {
 	set                                   *metrics.Set
 	memHit, memMiss                       *metrics.Counter
 	storeHit, storeMiss, storeErr         *metrics.Counter
+	storeSkipped                          *metrics.Counter
 	renderOK, renderErr, storeWriteErrors *metrics.Counter
 	shedTotal                             *metrics.Counter
 	panics                                *metrics.Counter
@@ -159,11 +169,17 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 		storeHit:         set.NewCounter(`covers_cache_lookups_total{layer="store",result="hit"}`),
 		storeMiss:        set.NewCounter(`covers_cache_lookups_total{layer="store",result="miss"}`),
 		storeErr:         set.NewCounter(`covers_cache_lookups_total{layer="store",result="error"}`),
+		storeSkipped:     set.NewCounter(`covers_cache_store_reads_skipped_total`),
 		renderOK:         set.NewCounter(`covers_cache_lookups_total{layer="render",result="hit"}`),
 		renderErr:        set.NewCounter(`covers_cache_lookups_total{layer="render",result="error"}`),
 		storeWriteErrors: set.NewCounter(`covers_cache_store_write_errors_total`),
 		shedTotal:        set.NewCounter(`covers_cache_shed_total`),
 		panics:           panicCounter(set, "variants"),
+	}
+	if cfg.StoredIndexTTL > 0 {
+		v.index = newStoredIndex(cfg.StoredIndexTTL, storedIndexPage, func(ctx context.Context, prefix string, limit int) ([]string, error) {
+			return store.ListPage(ctx, prefix, "", limit)
+		})
 	}
 	v.group = groupcache.NewGroup(cfg.GroupName, cfg.CacheBytes-hotBytes, groupcache.GetterFunc(v.load))
 	set.NewGauge(`covers_cache_memory_bytes`, func() float64 {
@@ -256,10 +272,16 @@ func (v *Variants) Cached(key VariantKey) (Variant, bool) {
 }
 
 // Flush waits until every variant written behind its response is in the
-// store, or ctx ends. Call it on shutdown, after the listeners drained.
+// store and every listing of stored variants has ended, or ctx ends. Call it on shutdown, after the listeners drained.
 func (v *Variants) Flush(ctx context.Context) error {
 	done := make(chan struct{})
-	go func() { v.writes.Wait(); close(done) }()
+	go func() {
+		v.writes.Wait()
+		if v.index != nil {
+			v.index.wait()
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil
@@ -294,12 +316,11 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 	end := v.reads.begin(skey)
 	defer end()
 	fctx := &budgetCtx{Context: ctx, b: storeBudget{deadline: time.Now().Add(v.storeTO), readsDone: end}}
-	v.pending.Add(1)
-	obj, err := v.getStored(fctx, key)
-	v.pending.Add(-1)
+	obj, err := v.readStored(fctx, key)
 	switch {
 	case err == nil:
 		v.storeHit.Inc()
+		v.index.stored(key)
 		return dest.SetBytes(obj.Data)
 	case errors.Is(err, ErrNotFound):
 		v.storeMiss.Inc()
@@ -340,6 +361,22 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 	return dest.SetBytes(data)
 }
 
+// storedIndexPage is the longest listing of one version's variants the
+// stored index trusts.
+const storedIndexPage = 1000
+
+// readStored reads a stored variant, unless the stored index knows it is not
+// there (ErrNotFound at once, counted as skipped).
+func (v *Variants) readStored(ctx context.Context, key VariantKey) (Object, error) {
+	if v.index.absent(key, v.storeTO) {
+		v.storeSkipped.Inc()
+		return Object{}, fmt.Errorf("read stored variant %s: known absent: %w", key, ErrNotFound)
+	}
+	v.pending.Add(1)
+	defer v.pending.Add(-1)
+	return v.getStored(ctx, key)
+}
+
 // getStored reads a stored variant within ctx's store budget.
 func (v *Variants) getStored(ctx context.Context, key VariantKey) (Object, error) {
 	ctx, cancel := withBudget(ctx)
@@ -353,7 +390,9 @@ func (v *Variants) put(ctx context.Context, key VariantKey, data []byte) {
 	if err := v.store.Put(ctx, key.StoreKey(), data, "image/"+key.Format); err != nil {
 		v.storeWriteErrors.Inc()
 		v.log.Warn("store variant failed", "book_id", key.BookID, "layer", "store", "error", err)
+		return
 	}
+	v.index.stored(key)
 }
 
 // byteGrabber captures the slice a ByteView writes, without copying it.

@@ -3,9 +3,14 @@ package transform
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/davidbyttow/govips/v2/vips"
 )
 
 // BenchmarkWorkerOverhead measures what rendering in a worker process
@@ -54,4 +59,91 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkRenderCPU compares the CPU time of one cold render through a
+// Renderer (this process plus its worker, from /proc) with that of libvips
+// alone in this process (vips_thumbnail_buffer and the saver, the floor of
+// `make bench`), in alternating batches so both see the same machine load.
+// CPU time moves much less with the neighbours' load than wall time does.
+func BenchmarkRenderCPU(b *testing.B) {
+	src := testdata(b, "photo-1600x2400-baseline.jpg")
+	r := newTestRenderer(b, func(c *Config) { c.MaxConcurrent = 1 })
+	info, err := Probe(src, r.cfg.MaxPixels)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 10
+	for _, f := range formats {
+		req := Request{Width: 320, Format: f}
+		b.Run(fmt.Sprintf("%s/320", f), func(b *testing.B) {
+			render(b, r, src, req) // the worker is up
+			var floorCPU, workerCPU float64
+			var n int
+			for b.Loop() {
+				c0 := processCPU(os.Getpid())
+				for range batch {
+					if err := withLoader(info.Type, func() error { return floorRender(src, 320, f, r.cfg) }); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c1 := processCPU(os.Getpid())
+				w1 := workersCPU(r)
+				for range batch {
+					if _, err := r.Render(context.Background(), src, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+				floorCPU += c1 - c0
+				workerCPU += processCPU(os.Getpid()) - c1 + workersCPU(r) - w1
+				n += batch
+			}
+			b.ReportMetric(1000*floorCPU/float64(n), "floor-cpu-ms")
+			b.ReportMetric(1000*workerCPU/float64(n), "service-cpu-ms")
+			b.ReportMetric(floorCPU/workerCPU, "floor/service")
+		})
+	}
+}
+
+// floorRender is libvips alone: what loadbench's floor runs.
+func floorRender(src []byte, width int, f Format, cfg Config) error {
+	img, err := vips.LoadThumbnailFromBuffer(src, width, vipsMaxCoord, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	if f == AVIF {
+		p := vips.NewAvifExportParams()
+		p.Quality, p.Effort, p.Bitdepth, p.StripMetadata = cfg.AVIFQuality, cfg.AVIFEffort, 8, true
+		_, _, err = img.ExportAvif(p)
+		return err
+	}
+	p := vips.NewWebpExportParams()
+	p.Quality, p.StripMetadata = cfg.WebPQuality, true
+	_, _, err = img.ExportWebp(p)
+	return err
+}
+
+func workersCPU(r *Renderer) float64 {
+	var total float64
+	for _, pid := range r.WorkerPIDs() {
+		total += processCPU(pid)
+	}
+	return total
+}
+
+// processCPU is a process's user+system CPU time in seconds, from /proc.
+func processCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
 }

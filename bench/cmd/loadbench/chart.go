@@ -91,6 +91,9 @@ func writeChart(path string, r *results) error {
 		hi.Color, hi.Shape, hi.Radius = c, draw.TriangleGlyph{}, vg.Points(4)
 		lat.Add(line, lo, hi)
 	}
+	if len(labels) == 0 {
+		return nil // no scenario gave latencies: nothing to draw
+	}
 	lat.NominalX(labels...)
 	lat.X.Tick.Label.Rotation = math.Pi / 4
 	lat.X.Tick.Label.XAlign = draw.XRight

@@ -193,6 +193,9 @@ func (b *bench) setup(ctx context.Context, m *minio) error {
 	}
 	if b.opts.profileDir != "" {
 		b.env["PPROF"] = "true"
+		if err := os.MkdirAll(b.opts.profileDir, 0o755); err != nil {
+			return err
+		}
 	}
 	for _, kv := range strings.Split(b.opts.extraEnv, ",") {
 		if k, v, ok := strings.Cut(kv, "="); ok {
