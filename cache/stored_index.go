@@ -15,35 +15,39 @@ import (
 // round trip on the response path and the store's own CPU, on every first
 // render of a variant).
 //
-// What it knows comes from one listing of the version's variants, taken in
-// the background after the first miss of that version in this process (that
-// miss asks the store as before, so the listing never adds latency), and
-// from the variants this process has stored or read since. A listing is
-// trusted for ttl. The index errs one way only: a variant it does not know
-// of is asked for in the store as before; a variant it believes absent may
-// have been stored since by another replica, which costs one render of
-// identical bytes (versions are content hashes and renders are
-// deterministic). groupcache routes each key to one owner, so that happens
-// only around a change of the peer set or a restart within ttl of a listing.
+// What it knows comes from one listing of the version's variants, and from
+// the variants this process has stored or read since. A listing costs the
+// store about three GETs that miss (MinIO, 16 KB objects), so it is taken
+// only for a version that has missed listAfter times in this process, in the
+// background (those misses ask the store as before, so a listing never adds
+// latency). A listing is trusted for ttl. The index errs one way only: a
+// variant it does not know of is asked for in the store as before; a variant
+// it believes absent may have been stored since by another replica, which
+// costs one render of identical bytes (versions are content hashes and
+// renders are deterministic). groupcache routes each key to one owner, so
+// that happens only around a change of the peer set or a restart within ttl
+// of a listing.
 type storedIndex struct {
-	ttl  time.Duration
-	page int // a listing of this many names or more is incomplete: not trusted
-	list func(ctx context.Context, prefix string, limit int) ([]string, error)
+	ttl       time.Duration
+	page      int // a listing of this many names or more may be incomplete: not trusted
+	listAfter int // misses of a version before it is listed
+	list      func(ctx context.Context, prefix string, limit int) ([]string, error)
 
 	mu       sync.Mutex
-	versions *lru.Cache // "book/version" -> *versionListing
-	inFlight map[string]bool
+	versions *lru.Cache // "book/version" -> *versionState
 	lists    sync.WaitGroup
 }
 
-// versionListing is what the index knows of one version. Only a complete
-// listing is trusted; an untrusted entry keeps the names this process stored
-// while a listing was on its way, and when the last listing failed or was
-// too long to be complete, so that it is not retried at once.
-type versionListing struct {
-	at      time.Time
-	trusted bool
-	names   map[string]bool // "320.webp", "320x480.avif"
+// versionState is what the index knows of one version. Only a complete
+// listing younger than ttl is trusted. Until then it counts the version's
+// misses and keeps the names this process stored, for the listing to merge.
+type versionState struct {
+	trusted  bool
+	listing  bool      // a listing is on its way
+	at       time.Time // of the last listing (zero: none yet)
+	misses   int       // since the last listing
+	names    map[string]bool
+	tooLarge bool // the last listing filled a page
 }
 
 // storedIndexVersions bounds how many versions the index remembers.
@@ -52,17 +56,27 @@ const storedIndexVersions = 20000
 // storedIndexRetry is how long after a failed listing the next is tried.
 const storedIndexRetry = 10 * time.Second
 
-func newStoredIndex(ttl time.Duration, page int, list func(ctx context.Context, prefix string, limit int) ([]string, error)) *storedIndex {
-	return &storedIndex{ttl: ttl, page: page, list: list, versions: lru.New(storedIndexVersions), inFlight: map[string]bool{}}
+func newStoredIndex(ttl time.Duration, page, listAfter int, list func(ctx context.Context, prefix string, limit int) ([]string, error)) *storedIndex {
+	return &storedIndex{ttl: ttl, page: page, listAfter: listAfter, list: list, versions: lru.New(storedIndexVersions)}
 }
 
 func versionOf(key VariantKey) string { return key.BookID + "/" + key.Version }
 
 func nameOf(key VariantKey) string { return key.Size() + "." + key.Format }
 
-// absent reports whether the index knows that key is not in the store. When
-// it has no trusted listing of the version, it starts one in the background
-// (bounded by timeout) and reports false.
+// state returns the state of a version, made if missing. Call with mu held.
+func (ix *storedIndex) state(ver string) *versionState {
+	if v, ok := ix.versions.Get(ver); ok {
+		return v.(*versionState)
+	}
+	s := &versionState{names: map[string]bool{}}
+	ix.versions.Add(ver, s)
+	return s
+}
+
+// absent reports whether the index knows that key is not in the store. A
+// miss it cannot answer counts towards a listing of the version, started in
+// the background (bounded by timeout).
 func (ix *storedIndex) absent(key VariantKey, timeout time.Duration) bool {
 	if ix == nil {
 		return false
@@ -70,28 +84,24 @@ func (ix *storedIndex) absent(key VariantKey, timeout time.Duration) bool {
 	ver := versionOf(key)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	var retryAfter time.Duration
-	if v, ok := ix.versions.Get(ver); ok {
-		l := v.(*versionListing)
-		age := time.Since(l.at)
-		switch {
-		case l.trusted && age < ix.ttl:
-			return !l.names[nameOf(key)]
-		case l.trusted:
-			ix.versions.Remove(ver)
-		case l.at.IsZero():
-			retryAfter = 0 // names kept for a listing on its way
-		case len(l.names) >= ix.page:
-			retryAfter = ix.ttl // too many variants to list: ask the store
-		default:
-			retryAfter = storedIndexRetry
+	s := ix.state(ver)
+	age := time.Since(s.at)
+	if s.trusted {
+		if age < ix.ttl {
+			return !s.names[nameOf(key)]
 		}
-		if age < retryAfter {
-			return false
-		}
+		s.trusted, s.misses = false, 0
 	}
-	if !ix.inFlight[ver] {
-		ix.inFlight[ver] = true
+	s.misses++
+	wait := time.Duration(0)
+	switch {
+	case s.tooLarge:
+		wait = ix.ttl // too many variants to list: ask the store
+	case !s.at.IsZero():
+		wait = storedIndexRetry // the last listing failed
+	}
+	if !s.listing && s.misses >= ix.listAfter && age >= wait {
+		s.listing = true
 		ix.lists.Add(1)
 		go ix.fetch(ver, timeout)
 	}
@@ -109,18 +119,13 @@ func (ix *storedIndex) fetch(ver string, timeout time.Duration) {
 	keys, err := ix.list(ctx, prefix, ix.page)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	delete(ix.inFlight, ver)
-	l := &versionListing{at: at, trusted: err == nil && len(keys) < ix.page, names: make(map[string]bool, len(keys))}
+	s := ix.state(ver)
+	s.listing, s.at, s.misses = false, at, 0
+	s.tooLarge = err == nil && len(keys) >= ix.page
+	s.trusted = err == nil && !s.tooLarge
 	for _, k := range keys {
-		l.names[strings.TrimPrefix(k, prefix)] = true
+		s.names[strings.TrimPrefix(k, prefix)] = true
 	}
-	// Variants stored by this process while the listing was on its way.
-	if v, ok := ix.versions.Get(ver); ok {
-		for n := range v.(*versionListing).names {
-			l.names[n] = true
-		}
-	}
-	ix.versions.Add(ver, l)
 }
 
 // stored records that key is in the store (this process wrote or read it).
@@ -128,16 +133,9 @@ func (ix *storedIndex) stored(key VariantKey) {
 	if ix == nil {
 		return
 	}
-	ver := versionOf(key)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if v, ok := ix.versions.Get(ver); ok {
-		v.(*versionListing).names[nameOf(key)] = true
-		return
-	}
-	if ix.inFlight[ver] {
-		ix.versions.Add(ver, &versionListing{names: map[string]bool{nameOf(key): true}})
-	}
+	ix.state(versionOf(key)).names[nameOf(key)] = true
 }
 
 // wait waits for the listings in flight (tests).

@@ -86,30 +86,34 @@ func TestStoredIndexSkipsTheStoreReadOfVariantsItKnowsAreAbsent(t *testing.T) {
 	f := &countingFill{}
 	v := newTestVariants(t, s, f.fill, nil)
 
-	getVariant(t, v, sizeKey(320, "webp")) // first miss of the version: asks the store, lists in the background
-	settle(t, v)
-	if g, l, r := s.reads.Load(), s.lists.Load(), f.calls.Load(); g != 1 || l != 1 || r != 1 {
-		t.Fatalf("first miss: %d variant reads, %d listings, %d renders; want 1, 1, 1", g, l, r)
+	// The first storedIndexListAfter misses of the version ask the store;
+	// the last of them starts a listing in the background.
+	for i, w := range []int{320, 360, 400} {
+		getVariant(t, v, sizeKey(w, "webp"))
+		settle(t, v)
+		if g, l, r := s.reads.Load(), s.lists.Load(), f.calls.Load(); g != int64(i+1) || r != int64(i+1) || l != int64(i/2) {
+			t.Fatalf("miss %d: %d variant reads, %d listings, %d renders; want %d, %d, %d", i+1, g, l, r, i+1, i/2, i+1)
+		}
 	}
 	for _, w := range []int{200, 240, 280} {
 		getVariant(t, v, sizeKey(w, "avif"))
 	}
 	settle(t, v)
-	if g, l, r := s.reads.Load(), s.lists.Load(), f.calls.Load(); g != 1 || l != 1 || r != 4 {
-		t.Fatalf("three more misses: %d variant reads, %d listings, %d renders; want 1, 1, 4 (no store read for a variant the listing lacks)", g, l, r)
+	if g, l, r := s.reads.Load(), s.lists.Load(), f.calls.Load(); g != 3 || l != 1 || r != 6 {
+		t.Fatalf("three more misses: %d variant reads, %d listings, %d renders; want 3, 1, 6 (no store read for a variant the listing lacks)", g, l, r)
 	}
 	if n := v.storeSkipped.Get(); n != 3 {
 		t.Errorf("covers_cache_store_reads_skipped_total = %d, want 3", n)
 	}
-	if n := v.storeMiss.Get(); n != 4 {
-		t.Errorf("store misses = %d, want 4 (a skipped read is still a store miss)", n)
+	if n := v.storeMiss.Get(); n != 6 {
+		t.Errorf("store misses = %d, want 6 (a skipped read is still a store miss)", n)
 	}
 	got, err := v.Get(t.Context(), other)
 	if err != nil || string(got) != "stored by a peer" {
 		t.Fatalf("Get %s = %q, %v; want the stored bytes", other, got, err)
 	}
-	if g, r := s.reads.Load(), f.calls.Load(); g != 2 || r != 4 {
-		t.Errorf("a listed variant: %d variant reads, %d renders; want 2 and 4 (read, not rendered)", g, r)
+	if g, r := s.reads.Load(), f.calls.Load(); g != 4 || r != 6 {
+		t.Errorf("a listed variant: %d variant reads, %d renders; want 4 and 6 (read, not rendered)", g, r)
 	}
 	// A variant this process stored is known: after its eviction from
 	// memory it would be read, not rendered. Here: it is in the index.
@@ -133,12 +137,12 @@ func TestStoredIndexAsksTheStoreWhenItCannotTrustAListing(t *testing.T) {
 			c.setup(s)
 			f := &countingFill{}
 			v := newTestVariants(t, s, f.fill, nil)
-			for _, w := range []int{200, 240, 280, 320} {
+			for _, w := range []int{200, 240, 280, 320, 360, 400} {
 				getVariant(t, v, sizeKey(w, "webp"))
 				settle(t, v)
 			}
-			if g, r := s.reads.Load(), f.calls.Load(); g != 4 || r != 4 {
-				t.Errorf("4 misses: %d variant reads, %d renders; want 4 and 4", g, r)
+			if g, r := s.reads.Load(), f.calls.Load(); g != 6 || r != 6 {
+				t.Errorf("6 misses: %d variant reads, %d renders; want 6 and 6", g, r)
 			}
 			if l := s.lists.Load(); l != 1 {
 				t.Errorf("listings = %d, want 1 (not retried at once)", l)
@@ -167,7 +171,7 @@ func TestStoredIndexOffAsksTheStoreOnEveryMiss(t *testing.T) {
 func TestStoredIndexTrustsAListingForItsTTL(t *testing.T) {
 	t.Parallel()
 	s := newListingStore(t)
-	ix := newStoredIndex(time.Hour, 100, func(ctx context.Context, prefix string, limit int) ([]string, error) {
+	ix := newStoredIndex(time.Hour, 100, 1, func(ctx context.Context, prefix string, limit int) ([]string, error) {
 		return s.ListPage(ctx, prefix, "", limit)
 	})
 	k := sizeKey(320, "webp")
@@ -181,7 +185,7 @@ func TestStoredIndexTrustsAListingForItsTTL(t *testing.T) {
 	// The listing grows old: it is dropped and taken again.
 	ix.mu.Lock()
 	l, _ := ix.versions.Get(versionOf(k))
-	l.(*versionListing).at = time.Now().Add(-2 * time.Hour)
+	l.(*versionState).at = time.Now().Add(-2 * time.Hour)
 	ix.mu.Unlock()
 	if err := s.Store.Put(t.Context(), k.StoreKey(), []byte("x"), "image/webp"); err != nil {
 		t.Fatal(err)

@@ -177,7 +177,7 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 		panics:           panicCounter(set, "variants"),
 	}
 	if cfg.StoredIndexTTL > 0 {
-		v.index = newStoredIndex(cfg.StoredIndexTTL, storedIndexPage, func(ctx context.Context, prefix string, limit int) ([]string, error) {
+		v.index = newStoredIndex(cfg.StoredIndexTTL, storedIndexPage, storedIndexListAfter, func(ctx context.Context, prefix string, limit int) ([]string, error) {
 			return store.ListPage(ctx, prefix, "", limit)
 		})
 	}
@@ -362,8 +362,12 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 }
 
 // storedIndexPage is the longest listing of one version's variants the
-// stored index trusts.
-const storedIndexPage = 1000
+// stored index trusts; storedIndexListAfter is how many misses of a version
+// make it worth listing.
+const (
+	storedIndexPage      = 1000
+	storedIndexListAfter = 3
+)
 
 // readStored reads a stored variant, unless the stored index knows it is not
 // there (ErrNotFound at once, counted as skipped).
