@@ -37,7 +37,7 @@ test: deps-test
 	bash scripts/test.sh
 
 vet:
-	gofmt -l . | (! grep .) && $(GO) vet ./...
+	gofmt -l . | (! grep .) && $(GO) vet ./... && cd bench && $(GO) vet ./...
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZTIME)
@@ -48,7 +48,7 @@ fuzz: deps
 bench: build deps-test
 	mkdir -p bench/results
 	set -o pipefail; $(GO) test -run '^$$' -bench 'Verify|ParseCover|CoverHit|BareHandler|VariantsHit|ManifestsCurrent|VariantKey|Render$$|WorkerOverhead' -benchmem ./signing/ ./proxy/ ./cache/ ./transform/ | tee bench/results/gobench.txt
-	$(GO) build -o bin/loadbench ./bench/cmd/loadbench
+	cd bench && $(GO) build -o ../bin/loadbench ./cmd/loadbench
 	bin/loadbench -bin $(BIN) -out bench/results -gobench bench/results/gobench.txt
 
 # A bounded soak (SOAK_DURATION, default 3m) of mixed hits, misses and hostile
