@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"image"
 	"image/color"
 	"image/png"
 	"math"
 	"time"
 
+	"github.com/buckket/go-blurhash"
 	"github.com/davidbyttow/govips/v2/vips"
 )
 
@@ -222,99 +224,31 @@ func dominantColour(rgb []byte) string {
 	return fmt.Sprintf("#%02x%02x%02x", avg(sums[best][0]), avg(sums[best][1]), avg(sums[best][2]))
 }
 
-// blurHashAlphabet is BlurHash's base 83.
-const blurHashAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
-
 // EncodeBlurHash encodes packed 8-bit sRGB pixels (w*h*3 bytes) as a
-// BlurHash (https://blurha.sh, the public algorithm of woltapp/blurhash)
-// with cx components across and cy down, each 1..9. The result has
-// 4+2*cx*cy characters; its first character encodes (cx-1)+(cy-1)*9.
+// BlurHash (https://blurha.sh) with cx components across and cy down, each
+// 1..9, through github.com/buckket/go-blurhash. The result has 4+2*cx*cy
+// characters; its first character encodes (cx-1)+(cy-1)*9. It is "" for
+// components out of range or a short buffer.
 func EncodeBlurHash(rgb []byte, w, h, cx, cy int) string {
 	if cx < 1 || cx > 9 || cy < 1 || cy > 9 || w < 1 || h < 1 || len(rgb) < w*h*3 {
 		return ""
 	}
-	var lin [256]float64
-	for i := range lin {
-		lin[i] = srgbToLinear(i)
+	hash, err := blurhash.Encode(cx, cy, packedRGB{pix: rgb, w: w, h: h})
+	if err != nil {
+		return ""
 	}
-	factors := make([][3]float64, cx*cy)
-	cosX := make([]float64, w)
-	cosY := make([]float64, h)
-	for j := 0; j < cy; j++ {
-		for y := range h {
-			cosY[y] = math.Cos(math.Pi * float64(j) * float64(y) / float64(h))
-		}
-		for i := 0; i < cx; i++ {
-			for x := range w {
-				cosX[x] = math.Cos(math.Pi * float64(i) * float64(x) / float64(w))
-			}
-			var f [3]float64
-			for y := range h {
-				row := rgb[y*w*3:]
-				for x := range w {
-					basis := cosX[x] * cosY[y]
-					f[0] += basis * lin[row[3*x]]
-					f[1] += basis * lin[row[3*x+1]]
-					f[2] += basis * lin[row[3*x+2]]
-				}
-			}
-			norm := 2.0
-			if i == 0 && j == 0 {
-				norm = 1
-			}
-			scale := norm / float64(w*h)
-			factors[j*cx+i] = [3]float64{f[0] * scale, f[1] * scale, f[2] * scale}
-		}
-	}
-	out := make([]byte, 0, 4+2*cx*cy)
-	out = appendBase83(out, (cx-1)+(cy-1)*9, 1)
-	maxValue := 1.0
-	if len(factors) > 1 {
-		actual := 0.0
-		for _, f := range factors[1:] {
-			actual = max(actual, math.Abs(f[0]), math.Abs(f[1]), math.Abs(f[2]))
-		}
-		q := int(max(0, min(82, math.Floor(actual*166-0.5))))
-		maxValue = float64(q+1) / 166
-		out = appendBase83(out, q, 1)
-	} else {
-		out = appendBase83(out, 0, 1)
-	}
-	dc := factors[0]
-	out = appendBase83(out, linearToSRGB(dc[0])<<16|linearToSRGB(dc[1])<<8|linearToSRGB(dc[2]), 4)
-	for _, f := range factors[1:] {
-		q := func(v float64) int {
-			return int(max(0, min(18, math.Floor(signPow(v/maxValue, 0.5)*9+9.5))))
-		}
-		out = appendBase83(out, q(f[0])*19*19+q(f[1])*19+q(f[2]), 2)
-	}
-	return string(out)
+	return hash
 }
 
-func appendBase83(b []byte, n, digits int) []byte {
-	for i := 1; i <= digits; i++ {
-		d := n / int(math.Pow(83, float64(digits-i))) % 83
-		b = append(b, blurHashAlphabet[d])
-	}
-	return b
+// packedRGB is an image.Image over packed 8-bit RGB pixels, read in place.
+type packedRGB struct {
+	pix  []byte
+	w, h int
 }
 
-func srgbToLinear(v int) float64 {
-	f := float64(v) / 255
-	if f <= 0.04045 {
-		return f / 12.92
-	}
-	return math.Pow((f+0.055)/1.055, 2.4)
-}
-
-func linearToSRGB(v float64) int {
-	v = max(0, min(1, v))
-	if v <= 0.0031308 {
-		return int(v*12.92*255 + 0.5)
-	}
-	return int((1.055*math.Pow(v, 1/2.4)-0.055)*255 + 0.5)
-}
-
-func signPow(v, exp float64) float64 {
-	return math.Copysign(math.Pow(math.Abs(v), exp), v)
+func (p packedRGB) ColorModel() color.Model { return color.RGBAModel }
+func (p packedRGB) Bounds() image.Rectangle { return image.Rect(0, 0, p.w, p.h) }
+func (p packedRGB) At(x, y int) color.Color {
+	i := 3 * (y*p.w + x)
+	return color.RGBA{R: p.pix[i], G: p.pix[i+1], B: p.pix[i+2], A: 255}
 }
