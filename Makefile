@@ -3,6 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/image-worker
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+STATICCHECK_MODULE := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 FUZZTIME ?= 20s
 
@@ -24,6 +25,7 @@ deps-test: deps
 	@bash scripts/apt-install.sh $(TEST_PACKAGES)
 	@command -v node >/dev/null 2>&1 || bash scripts/apt-install.sh nodejs
 	@[ -x "$(GOBIN_DIR)/minio" ] || { echo ">> go install $(MINIO_MODULE)"; $(GO) install $(MINIO_MODULE); }
+	@[ -x "$(GOBIN_DIR)/staticcheck" ] || { echo ">> go install $(STATICCHECK_MODULE)"; $(GO) install $(STATICCHECK_MODULE); }
 
 build: deps
 	$(GO) build -o $(BIN) ./cmd/image-worker
@@ -36,8 +38,10 @@ run: build
 test: deps-test
 	bash scripts/test.sh
 
-vet:
-	gofmt -l . | (! grep .) && $(GO) vet ./... && cd bench && $(GO) vet ./...
+# gofmt, go vet and staticcheck on both modules, and go.mod tidy (scripts/vet.sh).
+vet: deps
+	@[ -x "$(GOBIN_DIR)/staticcheck" ] || { echo ">> go install $(STATICCHECK_MODULE)"; $(GO) install $(STATICCHECK_MODULE); }
+	bash scripts/vet.sh
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZTIME)

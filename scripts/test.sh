@@ -14,20 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo ">> gofmt and go vet"
-unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"
-if [ -n "$unformatted" ]; then echo "not gofmt-ed: $unformatted"; exit 1; fi
-"$GO" vet ./...
-(cd bench && "$GO" vet ./...)
-
-echo ">> go.mod is tidy (the service module and the bench module)"
-for dir in . bench; do
-  (cd "$dir" && cp go.mod /tmp/go.mod.$$ && cp go.sum /tmp/go.sum.$$ && "$GO" mod tidy &&
-    if ! cmp -s go.mod /tmp/go.mod.$$ || ! cmp -s go.sum /tmp/go.sum.$$; then
-      cp /tmp/go.mod.$$ go.mod; cp /tmp/go.sum.$$ go.sum; echo "go mod tidy changes $dir/go.mod or go.sum"; exit 1
-    fi)
-done
-rm -f /tmp/go.mod.$$ /tmp/go.sum.$$
+bash scripts/vet.sh
 
 echo ">> starting MinIO"
 bash scripts/minio-server.sh start "$tmp"

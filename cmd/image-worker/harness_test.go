@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -306,12 +305,4 @@ func localStore(t *testing.T) cache.Store {
 		t.Fatalf("NewLocalStore: %v", err)
 	}
 	return s
-}
-
-func mustQuery(t *testing.T, raw string) url.Values {
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
 }

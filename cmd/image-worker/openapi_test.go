@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/golang/groupcache/groupcachepb"
-	"github.com/golang/protobuf/proto"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/transform"
@@ -531,7 +532,7 @@ func contractPeers(t *testing.T, c *contract) {
 	peer.path = "/_groupcache/covers/" + key
 	_, body := c.expect(t, peer, 200, "")
 	var msg groupcachepb.GetResponse
-	if err := proto.Unmarshal(body, &msg); err != nil {
+	if err := proto.Unmarshal(body, protoadapt.MessageV2Of(&msg)); err != nil {
 		t.Fatalf("peer answer is not a GetResponse: %v", err)
 	}
 	if info, err := transform.Probe(msg.GetValue(), 0); err != nil || info.Type != "webp" || info.Width != 320 {
