@@ -66,7 +66,7 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	ctx, cancel := context.WithTimeout(ctx, contactSheetTimeout)
 	defer cancel()
 	presets := sheetPresets(cfg.Proxy.Sizes)
-	var panels []sheetPanel
+	var panels []transform.SheetPanel
 	var title string
 	if *server != "" {
 		transform.Startup(cfg.Transform, logger)
@@ -83,7 +83,7 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	if *scale != 1 {
 		title += fmt.Sprintf("  ·  drawn at %g%%", *scale*100)
 	}
-	png, layout, err := composeContactSheet(title, panels, *scale, *palette)
+	png, layout, err := transform.ComposeContactSheet(title, panels, *scale, *palette)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func sheetPresets(sizes map[string]int) []sheetPreset {
 
 // localPanels renders each preset from the stored original of the book's
 // current version with the fill function the variant cache uses on a miss.
-func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []sheetPreset) (cache.Manifest, []sheetPanel, error) {
+func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []sheetPreset) (cache.Manifest, []transform.SheetPanel, error) {
 	store, err := newStore(ctx, cfg, logger)
 	if err != nil {
 		return cache.Manifest{}, nil, fmt.Errorf("open object store: %w", err)
@@ -132,21 +132,21 @@ func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID st
 	}
 	defer renderer.Close()
 	fill := renderFill(cache.NewOriginals(store, 0), renderer)
-	panels := make([]sheetPanel, 0, len(presets))
+	panels := make([]transform.SheetPanel, 0, len(presets))
 	for _, p := range presets {
 		key := cache.VariantKey{BookID: bookID, Version: m.Version, Width: p.Width, Format: string(format)}
 		b, err := fill(ctx, key)
 		if err != nil {
 			return m, nil, fmt.Errorf("contact sheet: preset %s: %w", p.Name, err)
 		}
-		panels = append(panels, sheetPanel{Name: p.Name, Data: b})
+		panels = append(panels, transform.SheetPanel{Name: p.Name, Data: b})
 	}
 	return m, panels, nil
 }
 
 // serverPanels fetches each preset from a running service with a signed
 // URL. A placeholder answer means the book has no cover there.
-func serverPanels(ctx context.Context, cfg config, base, bookID string, format transform.Format, presets []sheetPreset) ([]sheetPanel, error) {
+func serverPanels(ctx context.Context, cfg config, base, bookID string, format transform.Format, presets []sheetPreset) ([]transform.SheetPanel, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: --server must be an http(s) base URL", errUsage)
@@ -157,7 +157,7 @@ func serverPanels(ctx context.Context, cfg config, base, bookID string, format t
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	panels := make([]sheetPanel, 0, len(presets))
+	panels := make([]transform.SheetPanel, 0, len(presets))
 	for _, p := range presets {
 		path := "/covers/" + bookID + "/" + p.Name + "." + string(format)
 		if !cfg.Signing.Disabled {
@@ -183,7 +183,7 @@ func serverPanels(ctx context.Context, cfg config, base, bookID string, format t
 		case resp.StatusCode != http.StatusOK:
 			return nil, fmt.Errorf("contact sheet: GET preset %s: %w", p.Name, serviceFailure("GET /covers", resp.StatusCode, b))
 		}
-		panels = append(panels, sheetPanel{Name: p.Name, Data: b})
+		panels = append(panels, transform.SheetPanel{Name: p.Name, Data: b})
 	}
 	return panels, nil
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bookcovers/image-worker/transform"
 )
 
 // sheetEnv is the environment of a contact sheet on a local store in dir.
@@ -39,14 +41,15 @@ func decodeSheet(t *testing.T, path string) image.Image {
 func farFromBackground(img image.Image, x, y int) bool {
 	r, g, b, _ := img.At(x, y).RGBA()
 	d := func(v uint32, bg uint8) int { return max(int(v>>8)-int(bg), int(bg)-int(v>>8)) }
-	return d(r, sheetBackground.R)+d(g, sheetBackground.G)+d(b, sheetBackground.B) > 40
+	bg := transform.SheetBackground
+	return d(r, bg.R)+d(g, bg.G)+d(b, bg.B) > 40
 }
 
 // coverRuns finds the covers standing on the sheet's baseline: runs of
 // columns with non-background pixels in the band just above it.
 func coverRuns(img image.Image, band int) []image.Rectangle {
 	bounds := img.Bounds()
-	baseline := bounds.Max.Y - sheetMargin - sheetLabelHeight - sheetLabelGap
+	baseline := transform.SheetBaseline(bounds.Dy())
 	var runs []image.Rectangle
 	start := -1
 	for x := bounds.Min.X; x <= bounds.Max.X; x++ {
@@ -71,7 +74,8 @@ func coverRuns(img image.Image, band int) []image.Rectangle {
 // inkBelow counts dark label pixels under a cover.
 func inkBelow(img image.Image, r image.Rectangle) int {
 	n := 0
-	for y := r.Max.Y + sheetLabelGap; y < r.Max.Y+sheetLabelGap+sheetLabelHeight; y++ {
+	box := transform.SheetLabelBox(r)
+	for y := box.Min.Y; y < box.Max.Y; y++ {
 		for x := r.Min.X; x < r.Min.X+60; x++ {
 			cr, cg, cb, _ := img.At(x, y).RGBA()
 			if (cr>>8)+(cg>>8)+(cb>>8) < 3*100 {

@@ -1,21 +1,22 @@
-package main
+package transform
 
 import (
 	"fmt"
 	"html"
 	"image"
+	"image/color"
 
 	"github.com/davidbyttow/govips/v2/vips"
 )
 
-// sheetPanel is one preset's encoded variant.
-type sheetPanel struct {
+// SheetPanel is one preset's encoded variant, for a contact sheet.
+type SheetPanel struct {
 	Name string
 	Data []byte
 }
 
-// sheetLayout is where composeContactSheet put things, in sheet pixels.
-type sheetLayout struct {
+// SheetLayout is where ComposeContactSheet put things, in sheet pixels.
+type SheetLayout struct {
 	Width, Height int
 	Panels        []image.Rectangle // one per panel, in order
 }
@@ -31,19 +32,37 @@ const (
 	sheetMinSlot     = 104 // narrowest column, so every label fits at one size
 )
 
-var (
-	sheetBackground = vips.Color{R: 246, G: 244, B: 239}
-	sheetInk        = vips.Color{R: 38, G: 38, B: 38}
-)
+// SheetBackground is the colour of a contact sheet behind the covers.
+var SheetBackground = color.RGBA{R: 246, G: 244, B: 239, A: 255}
 
-// composeContactSheet decodes each panel with libvips, stands the covers
+// sheetInk is the colour of the sheet's text.
+var sheetInk = vips.Color{R: 38, G: 38, B: 38}
+
+// sheetBackground is SheetBackground for libvips.
+func sheetBackground() *vips.Color {
+	return &vips.Color{R: SheetBackground.R, G: SheetBackground.G, B: SheetBackground.B}
+}
+
+// SheetBaseline is the y of the line the covers of a sheet height pixels
+// tall stand on.
+func SheetBaseline(height int) int {
+	return height - sheetMargin - sheetLabelHeight - sheetLabelGap
+}
+
+// SheetLabelBox is the box of the label under the cover drawn in r.
+func SheetLabelBox(r image.Rectangle) image.Rectangle {
+	return image.Rect(r.Min.X, r.Max.Y+sheetLabelGap, r.Min.X+max(r.Dx(), sheetMinSlot), r.Max.Y+sheetLabelGap+sheetLabelHeight)
+}
+
+// ComposeContactSheet decodes each panel (the service's own variants, WebP
+// or AVIF) with libvips in this process, stands the covers
 // side by side on a light background (bottom-aligned, smallest first as
 // given), labels each with its preset name and pixel size, titles the sheet
 // and encodes it as PNG. scale shrinks the drawn covers; the labels keep the
 // variants' real sizes.
-func composeContactSheet(title string, panels []sheetPanel, scale float64, palette bool) ([]byte, sheetLayout, error) {
+func ComposeContactSheet(title string, panels []SheetPanel, scale float64, palette bool) ([]byte, SheetLayout, error) {
 	if len(panels) == 0 {
-		return nil, sheetLayout{}, fmt.Errorf("contact sheet: no presets")
+		return nil, SheetLayout{}, fmt.Errorf("contact sheet: no presets")
 	}
 	imgs := make([]*vips.ImageRef, 0, len(panels))
 	defer func() {
@@ -55,12 +74,12 @@ func composeContactSheet(title string, panels []sheetPanel, scale float64, palet
 	for i, p := range panels {
 		img, err := vips.NewImageFromBuffer(p.Data)
 		if err != nil {
-			return nil, sheetLayout{}, fmt.Errorf("contact sheet: decode preset %s: %w", p.Name, err)
+			return nil, SheetLayout{}, fmt.Errorf("contact sheet: decode preset %s: %w", p.Name, err)
 		}
 		imgs = append(imgs, img)
 		labels[i] = fmt.Sprintf("<b>%s</b>\n%d×%d", html.EscapeString(p.Name), img.Width(), img.Height())
-		if err := opaqueSRGB(img, scale); err != nil {
-			return nil, sheetLayout{}, fmt.Errorf("contact sheet: prepare preset %s: %w", p.Name, err)
+		if err := sheetOpaque(img, scale); err != nil {
+			return nil, SheetLayout{}, fmt.Errorf("contact sheet: prepare preset %s: %w", p.Name, err)
 		}
 	}
 	layout := planSheet(imgs)
@@ -70,7 +89,7 @@ func composeContactSheet(title string, panels []sheetPanel, scale float64, palet
 	}
 	defer canvas.Close()
 	r0 := layout.Panels[0]
-	if err := canvas.EmbedBackground(r0.Min.X, r0.Min.Y, layout.Width, layout.Height, &sheetBackground); err != nil {
+	if err := canvas.EmbedBackground(r0.Min.X, r0.Min.Y, layout.Width, layout.Height, sheetBackground()); err != nil {
 		return nil, layout, fmt.Errorf("contact sheet: canvas: %w", err)
 	}
 	for i, img := range imgs[1:] {
@@ -79,11 +98,11 @@ func composeContactSheet(title string, panels []sheetPanel, scale float64, palet
 			return nil, layout, fmt.Errorf("contact sheet: place preset %s: %w", panels[i+1].Name, err)
 		}
 	}
-	if err := drawText(canvas, html.EscapeString(title), sheetMargin, sheetMargin, layout.Width-2*sheetMargin, 22); err != nil {
+	if err := sheetText(canvas, html.EscapeString(title), sheetMargin, sheetMargin, layout.Width-2*sheetMargin, 22); err != nil {
 		return nil, layout, err
 	}
 	for i, r := range layout.Panels {
-		if err := drawText(canvas, labels[i], r.Min.X, r.Max.Y+sheetLabelGap, max(r.Dx(), sheetMinSlot)+sheetGap-8, sheetLabelHeight); err != nil {
+		if err := sheetText(canvas, labels[i], r.Min.X, r.Max.Y+sheetLabelGap, max(r.Dx(), sheetMinSlot)+sheetGap-8, sheetLabelHeight); err != nil {
 			return nil, layout, err
 		}
 	}
@@ -94,16 +113,16 @@ func composeContactSheet(title string, panels []sheetPanel, scale float64, palet
 	return png, layout, nil
 }
 
-// opaqueSRGB brings a decoded variant to 3-band 8-bit sRGB on the sheet
+// sheetOpaque brings a decoded variant to 3-band 8-bit sRGB on the sheet
 // background (grey covers become RGB, alpha is flattened) and scales it.
-func opaqueSRGB(img *vips.ImageRef, scale float64) error {
+func sheetOpaque(img *vips.ImageRef, scale float64) error {
 	if img.Interpretation() != vips.InterpretationSRGB {
 		if err := img.ToColorSpace(vips.InterpretationSRGB); err != nil {
 			return err
 		}
 	}
 	if img.HasAlpha() {
-		if err := img.Flatten(&sheetBackground); err != nil {
+		if err := img.Flatten(sheetBackground()); err != nil {
 			return err
 		}
 	}
@@ -118,14 +137,14 @@ func opaqueSRGB(img *vips.ImageRef, scale float64) error {
 // planSheet puts the covers left to right, bottom-aligned on one baseline
 // under the title, with room for the labels below. Each cover has a column
 // at least sheetMinSlot wide.
-func planSheet(imgs []*vips.ImageRef) sheetLayout {
+func planSheet(imgs []*vips.ImageRef) SheetLayout {
 	maxH, sumW := 0, 0
 	for _, img := range imgs {
 		maxH = max(maxH, img.Height())
 		sumW += max(img.Width(), sheetMinSlot)
 	}
 	baseline := sheetMargin + sheetTitleHeight + maxH
-	l := sheetLayout{
+	l := SheetLayout{
 		Width:  max(sheetMinWidth, 2*sheetMargin+sumW+sheetGap*(len(imgs)-1)),
 		Height: baseline + sheetLabelGap + sheetLabelHeight + sheetMargin,
 	}
@@ -137,9 +156,9 @@ func planSheet(imgs []*vips.ImageRef) sheetLayout {
 	return l
 }
 
-// drawText writes Pango markup with libvips' text operator into the box
+// sheetText writes Pango markup with libvips' text operator into the box
 // at (x, y); libvips fits the text to the box height.
-func drawText(canvas *vips.ImageRef, markup string, x, y, width, height int) error {
+func sheetText(canvas *vips.ImageRef, markup string, x, y, width, height int) error {
 	err := canvas.Label(&vips.LabelParams{
 		Text:      markup,
 		Font:      "DejaVu Sans",
