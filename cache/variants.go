@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/cespare/xxhash/v2"
 	"github.com/golang/groupcache"
-	"golang.org/x/sync/singleflight"
 )
 
 // FillFunc renders a variant that is in neither memory nor the store.
@@ -230,35 +228,6 @@ func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, err
 	return vr, nil
 }
 
-// sharedGet gets skey from group on its own goroutine, on lctx (a context
-// already detached from the caller) bounded by timeout, and waits for it
-// under ctx (await: the caller's context, its store budget while reading
-// says the load is still reading the store). A panic in the load fails
-// this get alone, counted in panics.
-func sharedGet(ctx, lctx context.Context, timeout time.Duration, group *groupcache.Group, skey string, panics *metrics.Counter, what string, reading func() bool) ([]byte, error) {
-	lctx, cancel := context.WithTimeout(lctx, timeout)
-	type result struct {
-		b   []byte
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer cancel()
-		var (
-			view groupcache.ByteView
-			err  error
-		)
-		defer func() { ch <- result{viewBytes(view), err} }()
-		defer recoverTo(&err, panics, what+skey)
-		err = group.Get(lctx, skey, groupcache.ByteViewSink(&view))
-	}()
-	r, err := await(ctx, ch, reading)
-	if err == nil {
-		err = r.err
-	}
-	return r.b, err
-}
-
 // Cached returns a variant only if this replica holds it in memory (the
 // hot index), with no store read, no render and no wait: what a request can
 // still be served when the manifest cannot be read because the store is
@@ -397,174 +366,4 @@ func (v *Variants) put(ctx context.Context, key VariantKey, data []byte) {
 		return
 	}
 	v.index.stored(key)
-}
-
-// byteGrabber captures the slice a ByteView writes, without copying it.
-type byteGrabber struct{ b []byte }
-
-func (g *byteGrabber) Write(p []byte) (int, error) { g.b = p; return len(p), nil }
-
-// viewBytes returns the bytes behind a groupcache ByteView without a copy.
-// The values this cache stores are always byte-backed and never modified.
-func viewBytes(view groupcache.ByteView) []byte {
-	var g byteGrabber
-	_, _ = view.WriteTo(&g)
-	return g.b
-}
-
-// hotIndex maps recently served keys to their variants, sharing the bytes
-// with groupcache. It is bounded in bytes; when full, entries picked by map
-// iteration order (effectively at random) make room. Keys are immutable
-// (a version is a content hash; a placeholder's pixels depend only on its
-// key), so an entry is never stale.
-type hotIndex[K comparable] struct {
-	mu    sync.RWMutex
-	m     map[K]Variant
-	bytes int64
-	limit int64
-}
-
-func newHotIndex[K comparable](limit int64) *hotIndex[K] {
-	return &hotIndex[K]{m: make(map[K]Variant), limit: limit}
-}
-
-func (h *hotIndex[K]) get(k K) (Variant, bool) {
-	h.mu.RLock()
-	v, ok := h.m[k]
-	h.mu.RUnlock()
-	return v, ok
-}
-
-func (h *hotIndex[K]) add(k K, v Variant) {
-	n := int64(len(v.Bytes))
-	if n > h.limit/4 {
-		return // one huge variant must not flush the index
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.m[k]; ok {
-		return
-	}
-	for ek, ev := range h.m {
-		if h.bytes+n <= h.limit {
-			break
-		}
-		delete(h.m, ek)
-		h.bytes -= int64(len(ev.Bytes))
-	}
-	h.m[k] = v
-	h.bytes += n
-}
-
-func (h *hotIndex[K]) size() int64 {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.bytes
-}
-
-// Originals keeps recently read originals in memory for renders: the
-// variants of one cover are usually asked for together (a page shows a
-// thumbnail and a larger size, in WebP and AVIF), and each render would
-// otherwise read the same original from the store. Concurrent reads of one
-// original share a single store read. An original is immutable (its key
-// carries the content hash), so an entry is never stale. Safe for
-// concurrent use.
-type Originals struct {
-	store Store
-	limit int64
-	sf    singleflight.Group
-
-	mu    sync.Mutex
-	lru   *list.List // of *originalEntry, most recent first
-	index map[string]*list.Element
-	bytes int64
-
-	hits, misses, panics *metrics.Counter
-	set                  *metrics.Set
-}
-
-type originalEntry struct {
-	key  string
-	data []byte
-}
-
-// NewOriginals keeps up to maxBytes of originals; 0 keeps none (every Get
-// reads the store).
-func NewOriginals(store Store, maxBytes int64) *Originals {
-	set := metrics.NewSet()
-	o := &Originals{store: store, limit: maxBytes, lru: list.New(), index: map[string]*list.Element{}, set: set,
-		hits:   set.NewCounter(`covers_cache_original_lookups_total{result="hit"}`),
-		misses: set.NewCounter(`covers_cache_original_lookups_total{result="miss"}`),
-		panics: panicCounter(set, "originals")}
-	set.NewGauge(`covers_cache_original_bytes`, func() float64 {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		return float64(o.bytes)
-	})
-	return o
-}
-
-// Metrics returns the originals metrics.
-func (o *Originals) Metrics() *metrics.Set { return o.set }
-
-// Get returns the original of one version of a book, shared: the caller
-// must not modify it. Errors are the store's (ErrNotFound when missing).
-func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, error) {
-	key := OriginalKey(bookID, version)
-	o.mu.Lock()
-	if el, ok := o.index[key]; ok {
-		o.lru.MoveToFront(el)
-		data := el.Value.(*originalEntry).data
-		o.mu.Unlock()
-		o.hits.Inc()
-		return data, nil
-	}
-	o.mu.Unlock()
-	o.misses.Inc()
-	ch := o.sf.DoChan(key, func() (_ any, err error) {
-		defer recoverTo(&err, o.panics, "load original "+key)
-		// Detached from this caller, bounded by its deadline and its store budget.
-		rctx, cancel := withBudget(context.WithoutCancel(ctx))
-		defer cancel()
-		if d, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			rctx, cancel = context.WithDeadline(rctx, d)
-			defer cancel()
-		}
-		obj, err := o.store.Get(rctx, key)
-		if err != nil {
-			return nil, err
-		}
-		o.add(key, obj.Data)
-		return obj.Data, nil
-	})
-	r, err := await(ctx, ch, alwaysReading)
-	if err == nil {
-		err = r.Err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get original: %w", err)
-	}
-	return r.Val.([]byte), nil
-}
-
-func (o *Originals) add(key string, data []byte) {
-	n := int64(len(data))
-	if n > o.limit/4 {
-		return
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if _, ok := o.index[key]; ok {
-		return
-	}
-	for o.bytes+n > o.limit {
-		el := o.lru.Back()
-		e := el.Value.(*originalEntry)
-		o.lru.Remove(el)
-		delete(o.index, e.key)
-		o.bytes -= int64(len(e.data))
-	}
-	o.index[key] = o.lru.PushFront(&originalEntry{key: key, data: data})
-	o.bytes += n
 }

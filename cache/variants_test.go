@@ -184,24 +184,6 @@ func TestVariantsFlushGivesUpWithItsContext(t *testing.T) {
 	}
 }
 
-func TestHotIndexStaysWithinItsBound(t *testing.T) {
-	t.Parallel()
-	h := newHotIndex[VariantKey](10_000)
-	for i := range 100 {
-		h.add(VariantKey{BookID: "B", Version: "v", Width: 16 + i, Format: "webp"}, Variant{Bytes: make([]byte, 1000)})
-		if h.size() > 10_000 {
-			t.Fatalf("after %d adds: %d bytes, over the 10000 bound", i+1, h.size())
-		}
-	}
-	if len(h.m) != 10 {
-		t.Errorf("entries = %d, want 10 of 1000 bytes", len(h.m))
-	}
-	h.add(VariantKey{BookID: "B", Version: "v", Width: 1, Format: "webp"}, Variant{Bytes: make([]byte, 5000)})
-	if _, ok := h.get(VariantKey{BookID: "B", Version: "v", Width: 1, Format: "webp"}); ok {
-		t.Error("a variant larger than a quarter of the bound was indexed")
-	}
-}
-
 // countingGetStore counts Gets and can hold them until release closes.
 type countingGetStore struct {
 	Store
@@ -215,74 +197,6 @@ func (s *countingGetStore) Get(ctx context.Context, key string) (Object, error) 
 		<-s.release
 	}
 	return s.Store.Get(ctx, key)
-}
-
-func TestOriginalsReadEachOriginalOnce(t *testing.T) {
-	t.Parallel()
-	local := newLocalTestStore(t, t.TempDir())
-	data := bytes.Repeat([]byte{7}, 1000)
-	if err := local.Put(t.Context(), OriginalKey("B1", "v1"), data, "image/jpeg"); err != nil {
-		t.Fatal(err)
-	}
-	s := &countingGetStore{Store: local, release: make(chan struct{})}
-	o := NewOriginals(s, 1<<20)
-	var wg sync.WaitGroup
-	var bad atomic.Int64
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got, err := o.Get(t.Context(), "B1", "v1")
-			if err != nil || !bytes.Equal(got, data) {
-				bad.Add(1)
-			}
-		}()
-	}
-	time.Sleep(20 * time.Millisecond) // let the callers pile up on the one read
-	close(s.release)
-	wg.Wait()
-	if _, err := o.Get(t.Context(), "B1", "v1"); err != nil {
-		t.Fatal(err)
-	}
-	if n := s.gets.Load(); n != 1 || bad.Load() != 0 {
-		t.Errorf("21 Gets of one original: %d store reads, %d wrong answers; want 1 and 0", n, bad.Load())
-	}
-	if _, err := o.Get(t.Context(), "B1", "missing"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get of a missing original = %v, want ErrNotFound", err)
-	}
-}
-
-func TestOriginalsEvictLeastRecentlyUsed(t *testing.T) {
-	t.Parallel()
-	local := newLocalTestStore(t, t.TempDir())
-	for _, v := range []string{"a", "b", "c", "d", "e"} {
-		if err := local.Put(t.Context(), OriginalKey("B1", v), make([]byte, 1000), "image/jpeg"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := &countingGetStore{Store: local}
-	o := NewOriginals(s, 4000) // room for four
-	reads := func(v string) int64 {
-		before := s.gets.Load()
-		if _, err := o.Get(t.Context(), "B1", v); err != nil {
-			t.Fatal(err)
-		}
-		return s.gets.Load() - before
-	}
-	for _, v := range []string{"a", "b", "c", "d", "a", "e"} { // e evicts b, the least recently used
-		reads(v)
-		if o.bytes > 4000 {
-			t.Fatalf("after %s: %d bytes held, over the 4000 bound", v, o.bytes)
-		}
-	}
-	for _, c := range []struct {
-		v    string
-		want int64
-	}{{"a", 0}, {"e", 0}, {"b", 1}} {
-		if got := reads(c.v); got != c.want {
-			t.Errorf("Get(%s): %d store reads, want %d", c.v, got, c.want)
-		}
-	}
 }
 
 func TestVariantsShedBeforeTheStore(t *testing.T) {

@@ -1,0 +1,107 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/golang/groupcache/lru"
+	"golang.org/x/sync/singleflight"
+)
+
+// Originals keeps recently read originals in memory for renders: the
+// variants of one cover are usually asked for together (a page shows a
+// thumbnail and a larger size, in WebP and AVIF), and each render would
+// otherwise read the same original from the store. Concurrent reads of one
+// original share a single store read. An original is immutable (its key
+// carries the content hash), so an entry is never stale. Safe for
+// concurrent use.
+type Originals struct {
+	store Store
+	limit int64
+	sf    singleflight.Group
+
+	mu    sync.Mutex
+	lru   *lru.Cache // key -> []byte, bounded by bytes (evictions below)
+	bytes int64
+
+	hits, misses, panics *metrics.Counter
+	set                  *metrics.Set
+}
+
+// NewOriginals keeps up to maxBytes of originals; 0 keeps none (every Get
+// reads the store).
+func NewOriginals(store Store, maxBytes int64) *Originals {
+	set := metrics.NewSet()
+	o := &Originals{store: store, limit: maxBytes, lru: lru.New(0), set: set,
+		hits:   set.NewCounter(`covers_cache_original_lookups_total{result="hit"}`),
+		misses: set.NewCounter(`covers_cache_original_lookups_total{result="miss"}`),
+		panics: panicCounter(set, "originals")}
+	o.lru.OnEvicted = func(_ lru.Key, v any) { o.bytes -= int64(len(v.([]byte))) }
+	set.NewGauge(`covers_cache_original_bytes`, func() float64 {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return float64(o.bytes)
+	})
+	return o
+}
+
+// Metrics returns the originals metrics.
+func (o *Originals) Metrics() *metrics.Set { return o.set }
+
+// Get returns the original of one version of a book, shared: the caller
+// must not modify it. Errors are the store's (ErrNotFound when missing).
+func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, error) {
+	key := OriginalKey(bookID, version)
+	o.mu.Lock()
+	if v, ok := o.lru.Get(key); ok {
+		o.mu.Unlock()
+		o.hits.Inc()
+		return v.([]byte), nil
+	}
+	o.mu.Unlock()
+	o.misses.Inc()
+	ch := o.sf.DoChan(key, func() (_ any, err error) {
+		defer recoverTo(&err, o.panics, "load original "+key)
+		// Detached from this caller, bounded by its deadline and its store budget.
+		rctx, cancel := withBudget(context.WithoutCancel(ctx))
+		defer cancel()
+		if d, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithDeadline(rctx, d)
+			defer cancel()
+		}
+		obj, err := o.store.Get(rctx, key)
+		if err != nil {
+			return nil, err
+		}
+		o.add(key, obj.Data)
+		return obj.Data, nil
+	})
+	r, err := await(ctx, ch, alwaysReading)
+	if err == nil {
+		err = r.Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get original: %w", err)
+	}
+	return r.Val.([]byte), nil
+}
+
+func (o *Originals) add(key string, data []byte) {
+	n := int64(len(data))
+	if n > o.limit/4 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.lru.Get(key); ok {
+		return
+	}
+	for o.bytes+n > o.limit && o.lru.Len() > 0 {
+		o.lru.RemoveOldest() // OnEvicted takes its bytes off
+	}
+	o.lru.Add(key, data)
+	o.bytes += n
+}
