@@ -28,7 +28,7 @@ deps-test: deps
 	@[ -x "$(GOBIN_DIR)/staticcheck" ] || { echo ">> go install $(STATICCHECK_MODULE)"; $(GO) install $(STATICCHECK_MODULE); }
 
 build: deps
-	$(GO) build -o $(BIN) ./cmd/image-worker
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/image-worker
 
 # Runs the service on the embedded local store with a generated dev key and a sample cover.
 run: build

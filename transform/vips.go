@@ -49,3 +49,7 @@ func vipsLogHandler(logger *slog.Logger) vips.LoggingHandlerFunction {
 		logger.Log(context.Background(), l, "libvips", "domain", domain, "message", msg)
 	}
 }
+
+// LibvipsVersion is the version of the libvips library this process has
+// loaded ("8.14.1"), read without starting libvips.
+func LibvipsVersion() string { return vips.Version }

@@ -22,18 +22,17 @@ var errInterrupted = errors.New("interrupted")
 // image-worker backfill [--concurrency 8] [--server URL] [--failures F] [--refresh] FILE
 func backfillCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	concurrency := fs.Int("concurrency", 8, "covers warmed at once")
 	server := fs.String("server", "", "warm through a running service at this base URL (POST /process, GET /jobs/{id}) instead of in-process")
 	failures := fs.String("failures", "", "CSV file for failed rows (default: next to the input, FILE.failures.csv)")
 	refresh := fs.Bool("refresh", false, "download every original again, even when the book is already at the same URL")
 	every := fs.Duration("progress-every", 5*time.Second, "interval of the plain progress lines when stderr is not a terminal")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, usageOf("backfill"), stdout)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("%w: image-worker backfill [--concurrency 8] [--server URL] [--failures FILE] [--refresh] FILE.csv|FILE.jsonl", errUsage)
+		return usageError(usageOf("backfill"))
 	}
 	if *concurrency < 1 || *concurrency > 1024 {
 		return fmt.Errorf("%w: --concurrency must be 1..1024", errUsage)
@@ -206,19 +205,4 @@ func countInput(path string) (int64, error) {
 		return 0, err
 	}
 	return countRows(rows)
-}
-
-// parseInterspersed parses flags given before or after positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
 }

@@ -382,24 +382,27 @@ func TestBackfillUsage(t *testing.T) {
 	dir := t.TempDir()
 	noHeader := filepath.Join(dir, "noheader.csv")
 	writeTestFile(t, noHeader, "B1,http://127.0.0.1:9/x.jpg\n")
+	// A wrong command line exits 2, a failed backfill 1.
 	cases := []struct {
 		name string
 		args []string
+		code int
 		want string
 	}{
-		{"no file", nil, "usage"},
-		{"two files", []string{"a.csv", "b.csv"}, "usage"},
-		{"zero concurrency", []string{"--concurrency", "0", noHeader}, "concurrency"},
-		{"missing file", []string{filepath.Join(dir, "nope.csv")}, "no such file"},
-		{"missing header", []string{noHeader}, "no book_id or image_url column"},
-		{"bad server URL", []string{"--server", "ftp://127.0.0.1", noHeader}, "--server must be an http(s) base URL"},
+		{"no file", nil, 2, "usage"},
+		{"two files", []string{"a.csv", "b.csv"}, 2, "usage"},
+		{"zero concurrency", []string{"--concurrency", "0", noHeader}, 2, "concurrency"},
+		{"unknown flag", []string{"--bogus", noHeader}, 2, "-bogus"},
+		{"missing file", []string{filepath.Join(dir, "nope.csv")}, 1, "no such file"},
+		{"missing header", []string{noHeader}, 1, "no book_id or image_url column"},
+		{"bad server URL", []string{"--server", "ftp://127.0.0.1", noHeader}, 2, "--server must be an http(s) base URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			code, stdout, stderr := runBackfillCmd(context.Background(), nil, tc.args...)
-			if code != 1 || !strings.Contains(stderr, tc.want) {
-				t.Errorf("backfill %v = %d, stderr %q; want 1 and %q", tc.args, code, stderr, tc.want)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Errorf("backfill %v = %d, stderr %q; want %d and %q", tc.args, code, stderr, tc.code, tc.want)
 			}
 			if stdout != "" {
 				t.Errorf("backfill %v printed %q, want nothing on stdout", tc.args, stdout)

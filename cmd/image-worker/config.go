@@ -55,6 +55,18 @@ func (c config) kafkaEnabled() bool { return len(c.Kafka.Brokers) > 0 }
 
 // loadConfig reads and validates the environment, naming every problem.
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
+	return readConfig(lookup, true)
+}
+
+// loadStoreConfig is loadConfig for a command that stores covers but never
+// signs or verifies a URL (import): the signing keys may be absent.
+func loadStoreConfig(lookup func(string) (string, bool)) (config, error) {
+	return readConfig(lookup, false)
+}
+
+// readConfig reads and validates the configuration; the signing keys are
+// checked only when withKeys is set.
+func readConfig(lookup func(string) (string, bool), withKeys bool) (config, error) {
 	e := &env{lookup: lookup}
 	c := config{
 		ListenAddr:    e.str("LISTEN_ADDR", ":8000"),
@@ -172,7 +184,10 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		errs = append(errs, c.Catalog.Validate())
 	}
 	errs = append(errs, c.Outbox.Validate())
-	errs = append(errs, c.Timeouts.Validate(), c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate(), c.Signing.Validate())
+	errs = append(errs, c.Timeouts.Validate(), c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate())
+	if withKeys {
+		errs = append(errs, c.Signing.Validate())
+	}
 	return c, errors.Join(errs...)
 }
 

@@ -31,18 +31,17 @@ const contactSheetTimeout = 2 * time.Minute
 // image-worker contact-sheet [--out FILE.png] [--server URL] [--format webp|avif] [--scale 1] [--palette] BOOK_ID
 func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("contact-sheet", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	out := fs.String("out", "", "PNG file to write (default BOOK_ID-contact-sheet.png)")
 	server := fs.String("server", "", "fetch the variants from a running service at this base URL (signed with IMAGE_SIGNING_KEYS) instead of rendering them here")
 	formatName := fs.String("format", "webp", "variant format: webp or avif")
 	scale := fs.Float64("scale", 1, "draw the covers at this fraction of their pixel size (labels keep the real sizes)")
 	palette := fs.Bool("palette", false, "write an 8-bit palette PNG (much smaller; for docs)")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, usageOf("contact-sheet"), stdout)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("%w: image-worker contact-sheet [--out FILE.png] [--server URL] [--format webp|avif] [--scale 1] [--palette] BOOK_ID", errUsage)
+		return usageError(usageOf("contact-sheet"))
 	}
 	bookID := pos[0]
 	if err := cache.ValidBookID(bookID); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -10,7 +11,14 @@ import (
 )
 
 // healthCmd checks the local service's /health, for the container HEALTHCHECK.
-func healthCmd(ctx context.Context, _ []string, lookup func(string) (string, bool), stdout io.Writer) error {
+func healthCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout io.Writer) error {
+	pos, err := parseArgs(flag.NewFlagSet("health", flag.ContinueOnError), args, usageOf("health"), stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageError(usageOf("health"))
+	}
 	e := &env{lookup: lookup}
 	addr := e.str("LISTEN_ADDR", ":8000")
 	host, port, err := net.SplitHostPort(addr)

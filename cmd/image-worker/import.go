@@ -18,19 +18,20 @@ import (
 // validation as POST /process: image-worker import --book B123 cover.jpg
 func importCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	book := fs.String("book", "", "book id")
-	if err := fs.Parse(args); err != nil {
+	book := fs.String("book", "", "book id (required)")
+	pos, err := parseArgs(fs, args, usageOf("import"), stdout)
+	if err != nil {
 		return err
 	}
-	if *book == "" || fs.NArg() != 1 {
-		return fmt.Errorf("%w: image-worker import --book ID FILE", errUsage)
+	if *book == "" || len(pos) != 1 {
+		return usageError(usageOf("import"))
 	}
-	cfg, err := loadConfig(lookup)
+	cfg, err := loadStoreConfig(lookup)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	logger := newLogger(stderr, cfg.LogLevel)
-	path := fs.Arg(0)
+	path := pos[0]
 	st, err := os.Stat(path)
 	if err != nil {
 		return err

@@ -1,17 +1,22 @@
 // Command image-worker is the book-cover image origin. Subcommands:
 //
-//	serve              run the HTTP service (default)
-//	sign PATH          print a signed cover path
-//	import --book ID FILE   store a local file as a book's original
-//	health             exit 0 when the local service answers /health
-//	keygen             print a new random signing key (hex)
-//	redrive [-max N] [-since T] [-until T]   copy dead letters back to the main topic
-//	backfill [--concurrency 8] [--server URL] [--failures F] FILE   warm every cover listed in a CSV or JSON Lines file
-//	contact-sheet [--out FILE.png] [--server URL] BOOK_ID   render a book's presets side by side into a PNG
+//	serve            run the HTTP service (the default)
+//	sign PATH        print a signed cover path
+//	import           store a local file as a book's original
+//	health           exit 0 when the local service answers /health
+//	keygen           print a new random signing key (hex)
+//	redrive          copy dead letters back to the main topic
+//	backfill         warm every cover listed in a CSV or JSON Lines file
+//	contact-sheet    render a book's presets side by side into a PNG
+//	version          print the build information
+//
+// "image-worker COMMAND --help" shows a command's flags. Exit codes: 0 done,
+// 1 the work failed, 2 the command line is wrong.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +37,39 @@ func main() {
 	os.Exit(code)
 }
 
+// usages are the subcommands' usage lines, in the order of the overview.
+var usages = []struct{ name, usage string }{
+	{"serve", "serve"},
+	{"sign", "sign [--ttl 1h] /covers/BOOK_ID/SIZE.FORMAT[?v=VERSION]"},
+	{"import", "import --book BOOK_ID FILE"},
+	{"health", "health"},
+	{"keygen", "keygen"},
+	{"redrive", "redrive [--max N] [--since 1h|RFC3339] [--until 1h|RFC3339]"},
+	{"backfill", "backfill [--concurrency 8] [--server URL] [--failures FILE] [--refresh] [--progress-every 5s] FILE.csv|FILE.jsonl"},
+	{"contact-sheet", "contact-sheet [--out FILE.png] [--server URL] [--format webp|avif] [--scale 1] [--palette] BOOK_ID"},
+	{"version", "version"},
+}
+
+// usageOf returns a subcommand's usage line.
+func usageOf(name string) string {
+	for _, u := range usages {
+		if u.name == name {
+			return u.usage
+		}
+	}
+	return name
+}
+
+// overview prints every subcommand's usage line.
+func overview(w io.Writer) {
+	fmt.Fprintln(w, "usage: image-worker COMMAND [flags] [arguments]   (default COMMAND: serve)")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, u := range usages {
+		fmt.Fprintf(w, "  image-worker %s\n", u.usage)
+	}
+	fmt.Fprintln(w, "\nimage-worker COMMAND --help shows a command's flags; the service reads its configuration from the environment (README, Configuration).")
+}
+
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 {
@@ -40,7 +78,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	var err error
 	switch cmd {
 	case "serve":
-		err = serveCmd(ctx, lookup, stderr)
+		err = serveCmd(ctx, args, lookup, stdout, stderr)
 	case "sign":
 		err = signCmd(args, lookup, stdout)
 	case "import":
@@ -48,28 +86,29 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	case "health":
 		err = healthCmd(ctx, args, lookup, stdout)
 	case "keygen":
-		err = keygenCmd(stdout)
+		err = keygenCmd(args, stdout)
 	case "redrive":
 		err = redriveCmd(ctx, args, lookup, stdout, stderr)
 	case "backfill":
 		err = backfillCmd(ctx, args, lookup, stdout, stderr)
 	case "contact-sheet":
 		err = contactSheetCmd(ctx, args, lookup, stdout, stderr)
+	case "version", "--version", "-version":
+		err = versionCmd(args, stdout)
 	case renderWorkerCmd:
 		// Internal: started by the service itself, one process per render
 		// slot; speaks a binary protocol on stdin/stdout.
 		err = transform.ServeWorker(os.Stdin, os.Stdout, newLogger(stderr, slog.LevelWarn))
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: image-worker [serve|sign PATH|import --book ID FILE|health|keygen|redrive [-max N] [-since T] [-until T]|backfill [--concurrency 8] [--server URL] [--failures F] FILE|contact-sheet [--out FILE.png] [--server URL] BOOK_ID]")
-		return 0
+	case "help", "-h", "--help", "-help":
+		overview(stdout)
+		return exitOK
 	default:
-		err = fmt.Errorf("%w: unknown command %q (serve, sign, import, health, keygen, redrive, backfill, contact-sheet)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q (image-worker --help lists them)", errUsage, cmd)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errHelp) {
 		fmt.Fprintf(stderr, "image-worker %s: %v\n", cmd, err)
-		return 1
 	}
-	return 0
+	return exitCode(err)
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {

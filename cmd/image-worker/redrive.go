@@ -18,12 +18,15 @@ func redriveCmd(ctx context.Context, args []string, lookup func(string) (string,
 	maxN := fs.Int("max", 0, "redrive at most N records (0: no count bound)")
 	since := fs.String("since", "", "only dead letters at or after this time: a duration ago (1h) or RFC3339")
 	until := fs.String("until", "", "only dead letters up to this time: a duration ago or RFC3339 (default: now)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args, usageOf("redrive"), stdout)
+	if err != nil {
 		return err
+	}
+	if len(pos) != 0 {
+		return usageError(usageOf("redrive"))
 	}
 	now := time.Now()
 	opts := events.RedriveOptions{Max: *maxN}
-	var err error
 	if opts.Since, err = parseWhen(*since, now); err != nil {
 		return fmt.Errorf("%w: -since: %v", errUsage, err)
 	}

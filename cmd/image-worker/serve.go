@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +16,17 @@ import (
 // shutdownGrace bounds the drain of in-flight requests and jobs.
 const shutdownGrace = 25 * time.Second
 
-func serveCmd(ctx context.Context, lookup func(string) (string, bool), stderr io.Writer) error {
+// serveCmd runs the HTTP service; its configuration comes from the
+// environment (README, Configuration).
+func serveCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	pos, err := parseArgs(fs, args, usageOf("serve"), stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("%w: serve takes no arguments (its configuration is the environment)", errUsage)
+	}
 	cfg, err := loadConfig(lookup)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)

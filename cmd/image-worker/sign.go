@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bookcovers/image-worker/proxy"
 	"github.com/bookcovers/image-worker/signing"
 )
 
@@ -17,25 +18,30 @@ import (
 func signCmd(args []string, lookup func(string) (string, bool), stdout io.Writer) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	ttl := fs.Duration("ttl", 0, "add exp = now + ttl (0: no expiry)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args, usageOf("sign"), stdout)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: image-worker sign [-ttl 1h] /covers/BOOK/SIZE.FORMAT[?v=...]", errUsage)
+	if len(pos) != 1 {
+		return usageError(usageOf("sign"))
 	}
-	e := &env{lookup: lookup}
-	keys, err := signing.ParseKeys(e.secret("IMAGE_SIGNING_KEYS"))
+	cfg, err := loadConfig(lookup)
 	if err != nil {
-		return fmt.Errorf("IMAGE_SIGNING_KEYS: %w", err)
+		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	if len(keys) == 0 {
+	// Refused as the server would refuse it, with its error code.
+	if err := cfg.Proxy.CheckCoverURL(pos[0]); err != nil {
+		_, code := proxy.ErrorCode(err)
+		return fmt.Errorf("%w: %s: %v", errUsage, code, err)
+	}
+	if len(cfg.Signing.Keys) == 0 {
 		return fmt.Errorf("IMAGE_SIGNING_KEYS (or IMAGE_SIGNING_KEYS_FILE) is empty: %w", signing.ErrNoKeys)
 	}
-	signer, err := signing.New(signing.Config{Keys: keys})
+	signer, err := signing.New(signing.Config{Keys: cfg.Signing.Keys})
 	if err != nil {
 		return err
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	if *ttl > 0 {
 		u, err := url.Parse(path)
 		if err != nil {
@@ -55,7 +61,14 @@ func signCmd(args []string, lookup func(string) (string, bool), stdout io.Writer
 }
 
 // keygenCmd prints a new 32-byte signing key as hex.
-func keygenCmd(stdout io.Writer) error {
+func keygenCmd(args []string, stdout io.Writer) error {
+	pos, err := parseArgs(flag.NewFlagSet("keygen", flag.ContinueOnError), args, usageOf("keygen"), stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageError(usageOf("keygen"))
+	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return err
