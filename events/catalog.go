@@ -68,7 +68,7 @@ type Catalog struct {
 	stale    *metrics.Counter
 	noRow    *metrics.Counter
 	failed   *metrics.Counter
-	duration *metrics.Histogram
+	duration *metrics.PrometheusHistogram
 }
 
 // NewCatalog validates cfg and builds a small connection pool. It does not
@@ -103,7 +103,7 @@ func NewCatalog(ctx context.Context, cfg CatalogConfig, logger *slog.Logger) (*C
 		stale:    set.NewCounter(`covers_catalog_updates_total{result="stale"}`),
 		noRow:    set.NewCounter(`covers_catalog_updates_total{result="no_row"}`),
 		failed:   set.NewCounter(`covers_catalog_updates_total{result="error"}`),
-		duration: set.NewHistogram(`covers_catalog_update_duration_seconds`),
+		duration: set.NewPrometheusHistogramExt(`covers_catalog_update_duration_seconds`, catalogBuckets),
 	}, nil
 }
 
@@ -209,3 +209,8 @@ func (c *Catalog) Metrics() *metrics.Set { return c.set }
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (c *Catalog) Close() { c.pool.Close() }
+
+// catalogBuckets are the upper bounds, in seconds, of the catalog update
+// histogram: one indexed UPDATE takes about a millisecond on a local
+// PostgreSQL, CATALOG_TIMEOUT bounds it.
+var catalogBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}

@@ -21,7 +21,7 @@ type consumerMetrics struct {
 
 	succeeded, skipped, deadLettered, failed *metrics.Counter
 
-	duration       *metrics.Histogram
+	duration       *metrics.PrometheusHistogram
 	retries        *metrics.Counter
 	inFlight       *metrics.Gauge
 	dlqWriteErrors *metrics.Counter
@@ -41,7 +41,7 @@ func newConsumerMetrics() *consumerMetrics {
 		skipped:        events(resultSkipped),
 		deadLettered:   events(resultDeadLettered),
 		failed:         events(resultFailed),
-		duration:       set.NewHistogram("covers_kafka_processing_duration_seconds"),
+		duration:       set.NewPrometheusHistogramExt("covers_kafka_processing_duration_seconds", processingBuckets),
 		retries:        set.NewCounter("covers_kafka_retries_total"),
 		inFlight:       set.NewGauge("covers_kafka_in_flight", nil),
 		dlqWriteErrors: set.NewCounter("covers_kafka_dlq_write_errors_total"),
@@ -61,3 +61,9 @@ func (m *consumerMetrics) deadLetters(code string) *metrics.Counter {
 func (m *consumerMetrics) lag(partition int32) *metrics.Gauge {
 	return m.set.GetOrCreateGauge(`covers_kafka_lag_records{partition="`+strconv.Itoa(int(partition))+`"}`, nil)
 }
+
+// processingBuckets are the upper bounds, in seconds, of the per-record
+// processing histogram: a record whose cover is already current takes a
+// millisecond; a warm is a fetch, a check render and store writes (0.1-2 s),
+// bounded by the job timeout.
+var processingBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}

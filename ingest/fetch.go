@@ -110,7 +110,7 @@ type Fetcher struct {
 
 	set      *metrics.Set
 	results  map[string]*metrics.Counter
-	duration *metrics.Histogram
+	duration *metrics.PrometheusHistogram
 	bytes    *metrics.Counter
 	retries  *metrics.Counter
 }
@@ -149,7 +149,7 @@ func NewFetcher(cfg FetchConfig, logger *slog.Logger) (*Fetcher, error) {
 	for _, r := range fetchResults {
 		f.results[r] = f.set.NewCounter(`covers_ingest_fetches_total{result="` + r + `"}`)
 	}
-	f.duration = f.set.NewHistogram("covers_ingest_fetch_duration_seconds")
+	f.duration = f.set.NewPrometheusHistogramExt("covers_ingest_fetch_duration_seconds", fetchBuckets)
 	f.bytes = f.set.NewCounter("covers_ingest_original_bytes_total")
 	f.retries = f.set.NewCounter("covers_ingest_fetch_retries_total")
 	return f, nil
@@ -305,3 +305,7 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	req.Header.Del("Referer")
 	return nil
 }
+
+// fetchBuckets are the upper bounds, in seconds, of the fetch histogram:
+// from a few ms (a nearby origin) to FETCH_TIMEOUT and retries.
+var fetchBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
