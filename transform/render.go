@@ -44,6 +44,8 @@ type Renderer struct {
 	ladders        [2]*metrics.Counter // [ok, error]: ladder operations
 	ladderOutputs  *metrics.Counter    // variants made by ladders
 	ladderDuration *metrics.Histogram
+	batched        *metrics.Counter // renders taken into another's operation
+	batch          batcher
 
 	// beforeWork, when set (tests only), runs while holding a render slot,
 	// before the worker is called.
@@ -91,6 +93,7 @@ func NewRenderer(cfg Config, logger *slog.Logger) (*Renderer, error) {
 	}
 	r.ladderOutputs = r.set.NewCounter(`covers_transform_ladder_outputs_total`)
 	r.ladderDuration = r.set.NewHistogram(`covers_transform_ladder_duration_seconds`)
+	r.batched = r.set.NewCounter(`covers_transform_batched_total`)
 	r.set.NewGauge("covers_transform_queue_depth", func() float64 { return float64(r.gate.queueDepth()) })
 	r.set.NewGauge("covers_transform_in_flight", func() float64 { return float64(r.gate.inFlight()) })
 	return r, nil
@@ -156,6 +159,9 @@ func (r *Renderer) Render(ctx context.Context, src []byte, req Request) (Result,
 			g.width, g.height, r.cfg.MaxPixels, ErrTooManyPixels)
 	}
 
+	if req.Source != "" {
+		return r.renderBatched(ctx, src, info, req)
+	}
 	release, err := r.acquire(ctx, nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("transform render: %w", err)

@@ -166,7 +166,10 @@ func (a *app) writeMetrics(w io.Writer) {
 }
 
 // renderFill renders a variant from the original of its version (recently
-// read originals are kept in memory by originals).
+// read originals are kept in memory by originals). The request names its
+// original (book and version), so concurrent misses for several sizes of
+// one cover that queue for a render slot together are rendered as one
+// ladder operation (transform.Request.Source).
 func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFunc {
 	return func(ctx context.Context, key cache.VariantKey) ([]byte, error) {
 		format, err := transform.ParseFormat(key.Format)
@@ -178,7 +181,7 @@ func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFun
 			return nil, fmt.Errorf("read original: %w", err)
 		}
 		cache.StoreReadsDone(ctx) // what follows is the render, not a store call
-		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Format: format})
+		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Format: format, Source: key.BookID + "/" + key.Version})
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", key, err)
 		}
