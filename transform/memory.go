@@ -10,15 +10,6 @@ static VipsImage *cover_copy_memory(VipsImage *in) { return vips_image_copy_memo
 
 static void cover_unref(VipsImage *im) { g_object_unref(im); }
 
-// cover_shrink is vips_shrink by an integer factor on both axes (a box
-// average), or NULL with the error in vips' buffer.
-static VipsImage *cover_shrink(VipsImage *in, int k) {
-	VipsImage *out = NULL;
-	if (vips_shrink(in, &out, (double) k, (double) k, NULL))
-		return NULL;
-	return out;
-}
-
 static const char *cover_error_buffer(void) { return vips_error_buffer(); }
 static void cover_error_clear(void) { vips_error_clear(); }
 */
@@ -59,20 +50,9 @@ func materialise(img *vips.ImageRef) error {
 	return replaceImage(img, "copy to memory", func(in *C.VipsImage) *C.VipsImage { return C.cover_copy_memory(in) })
 }
 
-// boxShrink shrinks img by the integer factor k on both axes, averaging
-// k x k blocks (vips_shrink): what JPEG shrink-on-load does in the DCT
-// domain, so that an output derived from a larger decode resamples like
-// the single render that decoded at 1/k.
-func boxShrink(img *vips.ImageRef, k int) error {
-	if k <= 1 {
-		return nil
-	}
-	return replaceImage(img, "shrink", func(in *C.VipsImage) *C.VipsImage { return C.cover_shrink(in, C.int(k)) })
-}
-
 // replaceImage makes img the image op returns for its current image (a new
-// reference, or NULL on error). govips exposes neither
-// vips_image_copy_memory nor vips_shrink, so this swaps the image pointer
+// reference, or NULL on error). govips does not expose
+// vips_image_copy_memory, so this swaps the image pointer
 // inside the ImageRef, which the calling goroutine owns: the old reference
 // is given back, the new one kept (govips unrefs it when img is closed).
 func replaceImage(img *vips.ImageRef, what string, op func(in *C.VipsImage) *C.VipsImage) error {
