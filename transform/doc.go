@@ -35,7 +35,8 @@
 //     WebP, HEIF/AVIF and TIFF (whose loaders shrink by any factor or pick
 //     a pyramid page) one decode per size shared by its formats. Each
 //     decode is computed into memory once (memory.go: vips_image_copy_memory,
-//     which govips does not expose) and every output is
+//     which govips does not expose; a decode over a quarter of the decode
+//     budget is not held but rendered output by output) and every output is
 //     vips_thumbnail_image of it with its single render's arguments, so a
 //     ladder output has the single render's size, format and pixels (the
 //     test holds SSIM >= 0.995; it measures 1.0000 on every case). Deriving

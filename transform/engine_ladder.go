@@ -99,8 +99,9 @@ func (e engine) ladder(t SourceType, src []byte, dispW, dispH int, reqs []Reques
 	for _, l := range order {
 		idx := groups[l]
 		base, err := e.loadLevel(t, src, l, reqs[idx[0]])
-		if errors.Is(err, errNoMaterialise) {
-			// A govips whose images cannot be shared: one render each.
+		if errors.Is(err, errNoMaterialise) || errors.Is(err, errLevelTooLarge) {
+			// A govips whose images cannot be shared, or a decode too
+			// large to hold in memory: one (streaming) render each.
 			for _, i := range idx {
 				out[i].res, out[i].err = e.render(t, src, plans[i], reqs[i])
 			}
@@ -135,11 +136,45 @@ func (e engine) loadLevel(t SourceType, src []byte, l level, req Request) (*vips
 	if err != nil {
 		return nil, err
 	}
+	if n, limit := imageBytes(img), e.shareLimit(); n > limit {
+		img.Close()
+		return nil, fmt.Errorf("level of %d bytes over %d: %w", n, limit, errLevelTooLarge)
+	}
 	if err := materialise(img); err != nil {
 		img.Close()
 		return nil, err
 	}
 	return img, nil
+}
+
+// errLevelTooLarge: a shared decode would hold more memory than a ladder
+// may (engine.shareLimit).
+var errLevelTooLarge = errors.New("decode too large to share")
+
+// shareLimit is the most bytes one shared decode may hold in memory: a
+// quarter of the decode budget (50 MB at the default 50 MP), so that a
+// worker running a ladder stays within the memory a single render of the
+// largest original needs (memory_bound_test.go). A single render streams
+// its decode through the resize; a shared one is held whole. A 1600x2400
+// RGB cover at full size is 11.5 MB; larger levels render one by one.
+func (e engine) shareLimit() int64 {
+	return DecodedBytesPerPixel * e.cfg.MaxPixels / 4
+}
+
+// imageBytes is the size of img's pixels once computed.
+func imageBytes(img *vips.ImageRef) int64 {
+	per := int64(1)
+	switch img.BandFormat() {
+	case vips.BandFormatUshort, vips.BandFormatShort:
+		per = 2
+	case vips.BandFormatUint, vips.BandFormatInt, vips.BandFormatFloat:
+		per = 4
+	case vips.BandFormatDouble, vips.BandFormatComplex:
+		per = 8
+	case vips.BandFormatDpComplex:
+		per = 16
+	}
+	return int64(img.Width()) * int64(img.Height()) * int64(img.Bands()) * per
 }
 
 // loadShrunk loads the first page of src with only the loader of t

@@ -120,3 +120,35 @@ func TestRenderLadderEachFailsAlone(t *testing.T) {
 		t.Errorf("RenderLadder of a non-image = %v, want ErrNotAnImage", err)
 	}
 }
+
+// TestRenderLadderRendersOneByOneOverTheShareLimit: with a pixel budget so
+// small that the full decode of the 800x1200 PNG is over the share limit,
+// the ladder still makes every output, in one worker operation, by single
+// renders.
+func TestRenderLadderRendersOneByOneOverTheShareLimit(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, func(c *Config) { c.MaxPixels = 1_000_000 })
+	if limit := (engine{cfg: r.cfg}).shareLimit(); limit >= 800*1200*4 {
+		t.Fatalf("share limit %d: the test needs it below the PNG's %d bytes", limit, 800*1200*4)
+	}
+	src := testdata(t, "cover-800x1200-alpha.png")
+	reqs := []Request{{Width: 96, Format: WebP}, {Width: 320, Format: AVIF}, {Width: 200, Height: 200, Format: WebP}}
+	got, err := r.RenderLadder(context.Background(), src, reqs)
+	if err != nil {
+		t.Fatalf("RenderLadder: %v", err)
+	}
+	if r.Renders() != 1 {
+		t.Errorf("Renders() = %d, want 1 operation", r.Renders())
+	}
+	for i, req := range reqs {
+		want := render(t, r, src, req)
+		lo, so := decodeOutput(t, got[i].Bytes), decodeOutput(t, want.Bytes)
+		if lo.format != req.Format || lo.width != so.width || lo.height != so.height {
+			t.Errorf("%+v: ladder %s %dx%d, single %s %dx%d", req, lo.format, lo.width, lo.height, so.format, so.width, so.height)
+			continue
+		}
+		if s := ssim(t, lo.pixels, so.pixels); s < 1-maxLadderSSIMLoss {
+			t.Errorf("%+v: SSIM %.5f against the single render", req, s)
+		}
+	}
+}
