@@ -122,7 +122,7 @@ func checkLadder(resp workerResponse, body []byte, n int) error {
 	}
 	total := 0
 	for _, o := range resp.Outputs {
-		if o.Len < 0 {
+		if o.Len < 0 || o.Code != "" && o.Len != 0 {
 			return fmt.Errorf("output length %d: %w: %w", o.Len, errBadLadder, ErrRenderFailed)
 		}
 		total += o.Len

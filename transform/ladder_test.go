@@ -152,3 +152,28 @@ func TestRenderLadderRendersOneByOneOverTheShareLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckLadderRefusesMismatchedResponses(t *testing.T) {
+	t.Parallel()
+	ok := ladderOutput{Width: 1, Height: 1, Len: 3}
+	failed := ladderOutput{Code: "render_failed", Message: "x"}
+	cases := []struct {
+		name    string
+		outputs []ladderOutput
+		body    int
+		n       int
+		wantErr bool
+	}{
+		{"matching", []ladderOutput{ok, failed, ok}, 6, 3, false},
+		{"too few outputs", []ladderOutput{ok}, 3, 2, true},
+		{"lengths over the payload", []ladderOutput{ok, ok}, 5, 2, true},
+		{"negative length", []ladderOutput{{Len: -1}}, 0, 1, true},
+		{"failed output with bytes", []ladderOutput{{Code: "render_failed", Len: 3}}, 3, 1, true},
+	}
+	for _, c := range cases {
+		err := checkLadder(workerResponse{Outputs: c.outputs}, make([]byte, c.body), c.n)
+		if (err != nil) != c.wantErr || err != nil && !errors.Is(err, ErrRenderFailed) {
+			t.Errorf("%s: checkLadder = %v, want error %v (ErrRenderFailed)", c.name, err, c.wantErr)
+		}
+	}
+}
