@@ -51,7 +51,7 @@ fuzz: deps
 # interleaved with its own baseline. Writes bench/results/latest.{md,json,png}.
 bench: build deps-test
 	mkdir -p bench/results
-	set -o pipefail; $(GO) test -run '^$$' -bench 'Verify|ParseCover|CoverHit|BareHandler|VariantsHit|ManifestsCurrent|VariantKey|Render$$|WorkerOverhead' -benchmem ./signing/ ./proxy/ ./cache/ ./transform/ | tee bench/results/gobench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench 'Verify|ParseCover|CoverHit|BareHandler|VariantsHit|ManifestsCurrent|VariantKey|Render$$|WorkerOverhead|RenderCPU|Ladder' -benchmem ./signing/ ./proxy/ ./cache/ ./transform/ | tee bench/results/gobench.txt
 	cd bench && $(GO) build -o ../bin/loadbench ./cmd/loadbench
 	bin/loadbench -bin $(BIN) -out bench/results -gobench bench/results/gobench.txt
 

@@ -240,6 +240,11 @@ func (v *Variants) Cached(key VariantKey) (Variant, bool) {
 	return vr, ok
 }
 
+// Stored tells the variant cache that key was written to the store by
+// someone else in this process (the prerenderer), so that its index of
+// stored variants reads it from there instead of rendering it again.
+func (v *Variants) Stored(key VariantKey) { v.index.stored(key) }
+
 // Flush waits until every variant written behind its response is in the
 // store and every listing of stored variants has ended, or ctx ends. Call it on shutdown, after the listeners drained.
 func (v *Variants) Flush(ctx context.Context) error {

@@ -8,7 +8,10 @@
 // recorded as an entry under outbox/ in the store before the job or event
 // counts as done, then delivered in the background, retried with backoff
 // forever, by whichever serving replica claims it. It is transport-agnostic: HTTP, Kafka and the
-// CLI call the same Warmer. It does not render variants.
+// CLI call the same Warmer. It renders variants only to warm a new cover:
+// the Prerenderer (PRERENDER) renders the configured variants of a freshly
+// stored original in one ladder operation (transform.RenderLadderEach) and
+// writes them under their variant keys; it never fails a warm.
 //
 // Jobs keeps open jobs under an index of their own (jobs-open/), each owned
 // under a lease that its owner's heartbeat extends and that others take
@@ -35,5 +38,8 @@
 // covers_outbox_pending, covers_outbox_oldest_age_seconds (alert on it: a
 // write-back that keeps failing is kept, never dropped),
 // covers_outbox_recorded_total, covers_outbox_delivered_total,
-// covers_outbox_delivery_errors_total, covers_panics_total{component="outbox"}.
+// covers_outbox_delivery_errors_total, covers_panics_total{component="outbox"},
+// covers_ingest_prerenders_total{result="ok|partial|overloaded|busy|error"}
+// (books whose variants were warmed, or skipped: the render queue was full,
+// or MaxPending books were already warming), covers_ingest_prerendered_variants_total.
 package ingest

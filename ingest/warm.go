@@ -50,11 +50,20 @@ type Warmer struct {
 	check     Checker
 	log       *slog.Logger
 	now       func() time.Time
+	stored    func(ctx context.Context, m cache.Manifest, original []byte)
 }
 
 // NewWarmer returns a Warmer.
 func NewWarmer(source Source, store cache.Store, manifests *cache.Manifests, check Checker, logger *slog.Logger) *Warmer {
 	return &Warmer{source: source, store: store, manifests: manifests, check: check, log: logger, now: time.Now}
+}
+
+// OnStored sets a function called after Store has made a new original the
+// current cover (m is its manifest), before Store returns: cmd passes the
+// Prerenderer's Start (background) or, for backfill, its Prerender. Call it
+// before the Warmer is used.
+func (w *Warmer) OnStored(f func(ctx context.Context, m cache.Manifest, original []byte)) {
+	w.stored = f
 }
 
 // Warm makes the original at imageURL the current cover of bookID as of at,
@@ -125,6 +134,9 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 	}, "store original")
 	if err == nil && m.Version == version {
 		w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height)
+		if w.stored != nil {
+			w.stored(ctx, m, original)
+		}
 	}
 	return m, err
 }

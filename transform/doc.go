@@ -26,6 +26,30 @@
 //     profile (Adobe RGB, ProPhoto) to sRGB, bring 16-bit to 8-bit, keep
 //     alpha, strip all metadata and encode WebP or AVIF. Grey originals stay
 //     grey.
+//   - Renderer.RenderLadder (and RenderLadderEach) makes several variants
+//     of one original in ONE worker operation under ONE gate slot: outputs
+//     that start from the same decode share it (engine_ladder.go). For a
+//     JPEG that is one decode per DCT shrink-on-load level vips_thumbnail
+//     would pick (1, 2, 4 or 8; the default ladder of a 1600x2400 original
+//     needs four), for PNG and GIF one full decode for every size, for
+//     WebP, HEIF/AVIF and TIFF (whose loaders shrink by any factor or pick
+//     a pyramid page) one decode per size shared by its formats. Each
+//     decode is computed into memory once (memory.go: vips_image_copy_memory,
+//     which govips does not expose; a decode over a quarter of the decode
+//     budget is not held but rendered output by output) and every output is
+//     vips_thumbnail_image of it with its single render's arguments, so a
+//     ladder output has the single render's size, format and pixels (the
+//     test holds SSIM >= 0.995; it measures 1.0000 on every case). Deriving
+//     every size from one decode at the largest size was measured and
+//     refused: its small outputs are resampled differently from the
+//     shrink-on-load single renders (SSIM 0.95-0.97 against them) and it
+//     saves almost no CPU, since encoding is about 90% of a ladder's work.
+//   - A Render whose Request names its original (Source) and that waits in
+//     the gate queue together with Renders of other sizes of the same
+//     original is taken into one ladder with them by the first to get a
+//     slot (batch.go); only requests already queued are combined. Each
+//     waiter gets its own result, and the shared operation is cancelled
+//     (its worker killed) only when every waiter has given up.
 //   - Renderer.Check is the ingest check: CheckOriginal (Probe plus end
 //     markers) and one whole decode in a worker into a 32-px thumbnail
 //     with fail on, under the gate. What libvips cannot decode is
@@ -181,8 +205,16 @@
 //	covers_transform_worker_peak_rss_bytes                                gauge, highest peak RSS of a worker during one operation
 //	covers_transform_meta_total{result}                                   cover metadata computations (Meta)
 //	covers_transform_meta_duration_seconds                                histogram, time per metadata computation
+//	covers_transform_ladders_total{result="ok|error"}                     ladder operations (RenderLadder, batched Renders)
+//	covers_transform_ladder_outputs_total                                 variants made by ladders
+//	covers_transform_ladder_duration_seconds                              histogram, time per ladder operation
+//	covers_transform_batched_total                                        Renders taken into another waiting Render's ladder
 //
 // Requests refused by Probe, by request validation or by the gate are not
-// counted as renders; Renderer.Renders returns the same total as the sum of
-// covers_transform_renders_total.
+// counted as renders. covers_transform_renders_total counts variants: each
+// output of a ladder counts once under its format. Renderer.Renders counts
+// worker operations that render: a Render is one, and so is a whole ladder
+// however many outputs it has (it decodes once per level), so without
+// ladders it equals the sum of covers_transform_renders_total, and with
+// them it is that sum minus ladder_outputs_total plus ladders_total.
 package transform

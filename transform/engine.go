@@ -18,16 +18,23 @@ type engine struct{ cfg Config }
 // makes loaders stop at the first warning (a truncated JPEG) instead of
 // returning grey-filled pixels.
 func loadThumbnail(t SourceType, src []byte, width, height int, crop vips.Interesting, size vips.Size) (*vips.ImageRef, error) {
+	return loadWith(t, "thumbnail", func() (*vips.ImageRef, error) {
+		return vips.LoadThumbnailFromBuffer(src, width, height, crop, size, vips.NewImportParams())
+	})
+}
+
+// loadWith runs a govips load with only the loader of t unblocked.
+func loadWith(t SourceType, op string, load func() (*vips.ImageRef, error)) (*vips.ImageRef, error) {
 	var img *vips.ImageRef
 	var vipsErr error
 	if err := withLoader(t, func() error {
-		img, vipsErr = vips.LoadThumbnailFromBuffer(src, width, height, crop, size, vips.NewImportParams())
+		img, vipsErr = load()
 		return nil
 	}); err != nil {
 		return nil, err
 	}
 	if vipsErr != nil {
-		return nil, vipsFailed("thumbnail", vipsErr)
+		return nil, vipsFailed(op, vipsErr)
 	}
 	return img, nil
 }
@@ -50,30 +57,50 @@ func (e engine) checkDecode(t SourceType, src []byte) error {
 // render runs libvips: thumbnail with shrink-on-load, colour normalisation,
 // encoding. Every libvips failure is wrapped in ErrRenderFailed.
 func (e engine) render(t SourceType, src []byte, g geometry, req Request) (Result, error) {
-	size := vips.SizeDown
+	w, h, crop, size := thumbArgs(g, req)
+	img, err := loadThumbnail(t, src, w, h, crop, size)
+	if err != nil {
+		return Result{}, err
+	}
+	defer img.Close()
+	if err := fitCrop(img, g); err != nil {
+		return Result{}, err
+	}
+	return e.finish(img, req.Format)
+}
+
+// thumbArgs are the vips_thumbnail arguments of the plan g of req.
+func thumbArgs(g geometry, req Request) (width, height int, crop vips.Interesting, size vips.Size) {
+	size = vips.SizeDown
 	if req.Enlarge {
 		size = vips.SizeBoth
 	}
 	// Width-only requests keep the aspect inside a box MaxOutputSide high, so
 	// an extreme aspect (1x20000) still gives an image every encoder accepts.
-	crop, height := vips.InterestingNone, MaxOutputSide
+	crop, height = vips.InterestingNone, MaxOutputSide
 	if g.crop {
 		crop, height = vips.InterestingAttention, g.height
 	}
-	img, err := loadThumbnail(t, src, g.width, height, crop, size)
-	if err != nil {
-		return Result{}, err
-	}
-	defer img.Close()
+	return g.width, height, crop, size
+}
 
+// fitCrop repairs a box thumbnail whose original was smaller than Probe's
+// header suggested (an orientation it could not see): it crops to the
+// requested aspect.
+func fitCrop(img *vips.ImageRef, g geometry) error {
 	if g.crop && (img.Width() != g.width || img.Height() != g.height) {
-		// The original was smaller than Probe's header suggested (an
-		// orientation it could not see): crop to the requested aspect.
 		w, h := fitAspect(g.width, g.height, img.Width(), img.Height())
 		if err := img.SmartCrop(w, h, vips.InterestingAttention); err != nil {
-			return Result{}, vipsFailed("crop", err)
+			return vipsFailed("crop", err)
 		}
 	}
+	return nil
+}
+
+// finish brings a sized image to the output rules (normalise), removes its
+// metadata and encodes it: the last steps of render and of each output of
+// a ladder.
+func (e engine) finish(img *vips.ImageRef, f Format) (Result, error) {
 	if err := normalise(img); err != nil {
 		return Result{}, err
 	}
@@ -82,11 +109,11 @@ func (e engine) render(t SourceType, src []byte, g geometry, req Request) (Resul
 	if err := img.RemoveMetadata(); err != nil {
 		return Result{}, vipsFailed("remove metadata", err)
 	}
-	buf, err := e.encode(img, req.Format)
+	buf, err := e.encode(img, f)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Bytes: buf, Width: img.Width(), Height: img.Height(), Format: req.Format, ContentType: req.Format.ContentType()}, nil
+	return Result{Bytes: buf, Width: img.Width(), Height: img.Height(), Format: f, ContentType: f.ContentType()}, nil
 }
 
 // encode writes img as WebP or AVIF with every metadata block stripped

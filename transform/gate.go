@@ -2,6 +2,7 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 )
@@ -26,9 +27,19 @@ func newGate(workers, queue int) *gate {
 	}
 }
 
+// errTaken: a caller's request was taken into another caller's operation
+// while it waited (batch.go); it holds no slot.
+var errTaken = errors.New("taken into another render")
+
 // acquire waits for a render slot. On success the caller must call release
 // exactly once.
 func (g *gate) acquire(ctx context.Context) (release func(), err error) {
+	return g.acquireOr(ctx, nil)
+}
+
+// acquireOr is acquire that also leaves the queue, with errTaken, when stop
+// (may be nil) is closed while the caller waits.
+func (g *gate) acquireOr(ctx context.Context, stop <-chan struct{}) (release func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("transform gate: %w", err)
 	}
@@ -46,6 +57,10 @@ func (g *gate) acquire(ctx context.Context) (release func(), err error) {
 		g.waiting.Add(-1)
 		<-g.admit
 		return nil, fmt.Errorf("transform gate: waiting for a render slot: %w", ctx.Err())
+	case <-stop:
+		g.waiting.Add(-1)
+		<-g.admit
+		return nil, errTaken
 	}
 	g.running.Add(1)
 	release = func() {

@@ -20,6 +20,12 @@ type Request struct {
 	// is scaled down uniformly until it fits, so the requested aspect ratio
 	// is kept.
 	Enlarge bool
+	// Source, when set, names the original (cmd passes book id and
+	// version): a Render waiting for a slot is then taken into the
+	// operation of another waiting Render of the same Source, and both are
+	// made from one decode (batch.go). Callers must give equal Sources only
+	// to equal originals. It does not change the output.
+	Source string `json:"-"`
 }
 
 // validate checks the request fields that do not depend on the original.

@@ -29,14 +29,17 @@ const (
 	opMeta        workerOp = "meta"
 	opPlaceholder workerOp = "placeholder"
 	opCheck       workerOp = "check"
+	opLadder      workerOp = "ladder"
 )
 
 // workerRequest is the header of one request; the payload is the original
 // (empty for placeholders).
 type workerRequest struct {
-	Op    workerOp `json:"op"`
-	Req   Request  `json:"req,omitzero"`
-	Entry int      `json:"entry,omitempty"` // placeholders: the palette entry
+	Op  workerOp `json:"op"`
+	Req Request  `json:"req,omitzero"`
+	// Reqs are the outputs of a ladder (opLadder), all from one decode.
+	Reqs  []Request `json:"reqs,omitempty"`
+	Entry int       `json:"entry,omitempty"` // placeholders: the palette entry
 }
 
 // workerResponse is the header of one response; the payload is the encoded
@@ -48,6 +51,9 @@ type workerResponse struct {
 	Width   int    `json:"width,omitempty"`
 	Height  int    `json:"height,omitempty"`
 	Meta    *Meta  `json:"meta,omitempty"`
+	// Outputs describe a ladder's outputs, in the order of its requests;
+	// the payload is their bytes, one after another.
+	Outputs []ladderOutput `json:"outputs,omitempty"`
 	// PeakRSS is the worker's peak resident set during this operation
 	// (VmHWM, reset before each operation), in bytes; 0 where unknown.
 	PeakRSS int64 `json:"peak_rss,omitempty"`

@@ -41,6 +41,12 @@ type Renderer struct {
 	metaOutcomes [2]*metrics.Counter // [ok, error]
 	metaDuration *metrics.Histogram
 
+	ladders        [2]*metrics.Counter // [ok, error]: ladder operations
+	ladderOutputs  *metrics.Counter    // variants made by ladders
+	ladderDuration *metrics.Histogram
+	batched        *metrics.Counter // renders taken into another's operation
+	batch          batcher
+
 	// beforeWork, when set (tests only), runs while holding a render slot,
 	// before the worker is called.
 	beforeWork func()
@@ -81,6 +87,13 @@ func NewRenderer(cfg Config, logger *slog.Logger) (*Renderer, error) {
 		r.set.NewCounter(`covers_transform_meta_total{result="error"}`),
 	}
 	r.metaDuration = r.set.NewHistogram(`covers_transform_meta_duration_seconds`)
+	r.ladders = [2]*metrics.Counter{
+		r.set.NewCounter(`covers_transform_ladders_total{result="ok"}`),
+		r.set.NewCounter(`covers_transform_ladders_total{result="error"}`),
+	}
+	r.ladderOutputs = r.set.NewCounter(`covers_transform_ladder_outputs_total`)
+	r.ladderDuration = r.set.NewHistogram(`covers_transform_ladder_duration_seconds`)
+	r.batched = r.set.NewCounter(`covers_transform_batched_total`)
 	r.set.NewGauge("covers_transform_queue_depth", func() float64 { return float64(r.gate.queueDepth()) })
 	r.set.NewGauge("covers_transform_in_flight", func() float64 { return float64(r.gate.inFlight()) })
 	return r, nil
@@ -114,9 +127,11 @@ func (r *Renderer) Saturated(pending int) error {
 	return nil
 }
 
-// Renders is the number of renders that reached a render worker,
-// successful or not. Originals refused by Probe, requests refused by the
-// gate and placeholders are not counted.
+// Renders is the number of render operations that reached a render
+// worker, successful or not: a Render is one, and so is a whole ladder
+// (RenderLadder, however many outputs it makes, since it decodes once).
+// Originals refused by Probe, requests refused by the gate and
+// placeholders are not counted.
 func (r *Renderer) Renders() uint64 { return r.renders.Load() }
 
 // Render makes one variant of src. The original is probed first (pure Go,
@@ -144,15 +159,31 @@ func (r *Renderer) Render(ctx context.Context, src []byte, req Request) (Result,
 			g.width, g.height, r.cfg.MaxPixels, ErrTooManyPixels)
 	}
 
-	release, err := r.gate.acquire(ctx)
+	if req.Source != "" {
+		return r.renderBatched(ctx, src, info, req)
+	}
+	release, err := r.acquire(ctx, nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("transform render: %w", err)
 	}
 	defer release()
+	return r.renderOne(ctx, src, info, req)
+}
+
+// acquire waits for a render slot (gate.acquire) and runs the test hook.
+func (r *Renderer) acquire(ctx context.Context, stop <-chan struct{}) (func(), error) {
+	release, err := r.gate.acquireOr(ctx, stop)
+	if err != nil {
+		return nil, err
+	}
 	if r.beforeWork != nil {
 		r.beforeWork()
 	}
+	return release, nil
+}
 
+// renderOne runs one render in a worker; the caller holds a slot.
+func (r *Renderer) renderOne(ctx context.Context, src []byte, info Info, req Request) (Result, error) {
 	r.renders.Add(1)
 	start := time.Now()
 	resp, out, err := r.pool.call(ctx, workerRequest{Op: opRender, Req: req}, src)

@@ -89,6 +89,8 @@ func (e engine) serve(req workerRequest, src []byte) (resp workerResponse, body 
 			return responseError(err), nil
 		}
 		return workerResponse{Width: res.Width, Height: res.Height}, res.Bytes
+	case opLadder:
+		return e.serveLadder(info, src, req.Reqs)
 	case opMeta:
 		m, err := computeMeta(info.Type, src)
 		if err != nil {

@@ -31,6 +31,7 @@ type app struct {
 	holders   *cache.Placeholders // placeholders of books without a cover
 	metas     *cache.Metas
 	warmer    *ingest.Warmer
+	prerender *ingest.Prerenderer // warms a new cover's PRERENDER variants
 	jobs      *ingest.Jobs
 	http      *proxy.Server
 	peers     *cache.Peers // nil without GROUPCACHE_SELF
@@ -66,17 +67,18 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	a := &app{cfg: cfg, log: logger, store: store, renderer: renderer}
-	warmer, manifests, fetcher, err := newWarmPipeline(cfg, store, renderer, logger)
+	warmer, manifests, fetcher, prerender, err := newWarmPipeline(cfg, store, renderer, false, logger)
 	if err != nil {
 		return nil, err
 	}
-	a.warmer, a.manifests = warmer, manifests
+	a.warmer, a.manifests, a.prerender = warmer, manifests, prerender
 	originals := cache.NewOriginals(store, 32<<20)
 	cfg.Variants.Shed = renderer.Saturated // a new variant is refused before any store round trip when renders are saturated
 	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(originals, renderer), logger)
 	if err != nil {
 		return nil, fmt.Errorf("variant cache: %w", err)
 	}
+	a.prerender.OnStored(a.variants.Stored) // prerendered variants are read, not rendered again
 	if a.holders, err = newPlaceholders(cfg, renderer); err != nil {
 		return nil, err
 	}
@@ -128,7 +130,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	components := []any{store, originals, renderer, fetcher, a.manifests, a.variants, a.holders, a.metas, a.jobs, a.http}
+	components := []any{store, originals, renderer, fetcher, a.manifests, a.variants, a.holders, a.metas, a.jobs, a.http, a.prerender}
 	if a.peers != nil {
 		components = append(components, a.peers)
 	}
@@ -166,7 +168,10 @@ func (a *app) writeMetrics(w io.Writer) {
 }
 
 // renderFill renders a variant from the original of its version (recently
-// read originals are kept in memory by originals).
+// read originals are kept in memory by originals). The request names its
+// original (book and version), so concurrent misses for several sizes of
+// one cover that queue for a render slot together are rendered as one
+// ladder operation (transform.Request.Source).
 func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFunc {
 	return func(ctx context.Context, key cache.VariantKey) ([]byte, error) {
 		format, err := transform.ParseFormat(key.Format)
@@ -178,7 +183,7 @@ func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFun
 			return nil, fmt.Errorf("read original: %w", err)
 		}
 		cache.StoreReadsDone(ctx) // what follows is the render, not a store call
-		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Format: format})
+		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Format: format, Source: key.BookID + "/" + key.Version})
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", key, err)
 		}
@@ -234,16 +239,51 @@ var errUsage = errors.New("usage")
 // newWarmPipeline builds the ingest path of the service (the safe fetcher,
 // the manifests and the Warmer, which checks each original by decoding it
 // in one of the renderer's workers) on an opened store: newApp and the
-// commands that warm covers in-process (backfill) share it.
-func newWarmPipeline(cfg config, store cache.Store, renderer *transform.Renderer, logger *slog.Logger) (*ingest.Warmer, *cache.Manifests, *ingest.Fetcher, error) {
+// commands that warm covers in-process (backfill) share it. After a new
+// original is stored, the Warmer renders its PRERENDER variants in one
+// ladder operation: in the background (the job or event is not held for
+// it), or, with inline (backfill), before Store returns, so that bulk
+// warming is paced by its own renders instead of skipping them when the
+// render queue is full.
+func newWarmPipeline(cfg config, store cache.Store, renderer *transform.Renderer, inline bool, logger *slog.Logger) (*ingest.Warmer, *cache.Manifests, *ingest.Fetcher, *ingest.Prerenderer, error) {
 	fetcher, err := ingest.NewFetcher(cfg.Fetch, logger)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("fetcher: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("fetcher: %w", err)
+	}
+	prerender, err := ingest.NewPrerenderer(cfg.Prerender, renderer, store, logger)
+	if err != nil {
+		fetcher.Close()
+		return nil, nil, nil, nil, fmt.Errorf("prerender: %w", err)
 	}
 	// A shared manifest load has its own STORE_TIMEOUT; a request waits for
 	// it within its own store budget (proxy).
 	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.StoreTimeout)
 	manifests.SetStale(cfg.ManifestStale)
 	warmer := ingest.NewWarmer(fetcher, store, manifests, renderer, logger)
-	return warmer, manifests, fetcher, nil
+	if prerender.Enabled() {
+		if inline {
+			warmer.OnStored(func(ctx context.Context, m cache.Manifest, original []byte) {
+				// Its own PRERENDER budget, not what is left of the
+				// warm's; an interrupt still stops it.
+				pctx, cancel := withoutDeadline(ctx)
+				defer cancel()
+				prerender.Prerender(pctx, m, original)
+			})
+		} else {
+			warmer.OnStored(prerender.Start)
+		}
+	}
+	return warmer, manifests, fetcher, prerender, nil
+}
+
+// withoutDeadline returns ctx without its deadline: it ends when ctx is
+// cancelled, not when ctx times out.
+func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
+	return d, func() { stop(); cancel() }
 }

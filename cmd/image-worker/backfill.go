@@ -59,13 +59,14 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 	if err != nil {
 		return err
 	}
+	var local *localWarmer
 	if warmer == nil {
-		local, closeFn, err := newLocalWarmer(ctx, lookup, stderr, *refresh)
+		l, closeFn, err := newLocalWarmer(ctx, lookup, stderr, *refresh)
 		if err != nil {
 			return err
 		}
 		defer closeFn()
-		warmer = local
+		warmer, local = l, l
 	}
 	if *failures == "" {
 		*failures = defaultFailuresPath(input)
@@ -89,7 +90,12 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 	inflight, abort := interruptibleInFlight(ctx, stderr, prog.tty)
 	defer abort()
 	readErr := runBackfill(ctx, inflight, rows, warmer, *concurrency, prog, fails)
-	return summarise(ctx, stdout, prog, fails, readErr)
+	err = summarise(ctx, stdout, prog, fails, readErr)
+	if local != nil && local.prerender.Enabled() {
+		books, variants := local.prerender.Prerendered()
+		fmt.Fprintf(stdout, "backfill: PRERENDER: %d variants stored for %d books, one render operation per book\n", variants, books)
+	}
+	return err
 }
 
 // newLocalWarmer builds the in-process pipeline from the service's own
@@ -109,7 +115,10 @@ func newLocalWarmer(ctx context.Context, lookup func(string) (string, bool), std
 	if err != nil {
 		return nil, nil, fmt.Errorf("start renderer: %w", err)
 	}
-	warmer, manifests, fetcher, err := newWarmPipeline(cfg, store, renderer, logger)
+	// inline: each warmed book's PRERENDER variants are rendered (one
+	// ladder, one decode per shrink-on-load level) before its row counts
+	// as done.
+	warmer, manifests, fetcher, prerender, err := newWarmPipeline(cfg, store, renderer, true, logger)
 	if err != nil {
 		renderer.Close()
 		return nil, nil, err
@@ -121,14 +130,15 @@ func newLocalWarmer(ctx context.Context, lookup func(string) (string, bool), std
 		return nil, nil, err
 	}
 	closeAll := func() { fetcher.Close(); renderer.Close() }
-	return &localWarmer{warmer: warmer, manifests: manifests, outbox: outbox, refresh: refresh, timeout: cfg.Jobs.Timeout}, closeAll, nil
+	return &localWarmer{warmer: warmer, manifests: manifests, prerender: prerender, outbox: outbox, refresh: refresh, timeout: cfg.Jobs.Timeout}, closeAll, nil
 }
 
 // localWarmer warms rows with the service's Warmer against the configured store.
 type localWarmer struct {
 	warmer    *ingest.Warmer
 	manifests *cache.Manifests
-	outbox    *ingest.Outbox // nil: nothing is written back; else warmed rows queue their write-back here
+	prerender *ingest.Prerenderer // runs inline in Warm: PRERENDER variants of each stored original
+	outbox    *ingest.Outbox      // nil: nothing is written back; else warmed rows queue their write-back here
 	refresh   bool
 	timeout   time.Duration // a job's budget: fetch plus store
 }
@@ -136,20 +146,25 @@ type localWarmer struct {
 // warmRow calls Warmer.Warm, whose own idempotence skips a book already at
 // the same source URL; the manifest read first only tells the two apart.
 func (l *localWarmer) warmRow(ctx context.Context, bookID, imageURL string) (rowOutcome, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	wctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	if !l.refresh && cache.ValidBookID(bookID) == nil {
-		if m, err := l.manifests.Load(ctx, bookID); err == nil && m.SourceURL == imageURL {
+		if m, err := l.manifests.Load(wctx, bookID); err == nil && m.SourceURL == imageURL {
 			return outcomeSkipped, nil
 		}
 	}
 	// A row orders against the book's other covers by when it is warmed,
-	// just after it was read: a later row of the same book wins.
-	m, err := l.warmer.Warm(ctx, bookID, imageURL, l.refresh, time.Now())
+	// just after it was read: a later row of the same book wins. Warm
+	// renders the PRERENDER variants of a stored original (its own budget)
+	// before it returns.
+	m, err := l.warmer.Warm(wctx, bookID, imageURL, l.refresh, time.Now())
 	if err != nil {
 		return 0, err
 	}
-	if err := recordWriteBack(ctx, l.outbox, m); err != nil {
+	// The write-back has a budget of its own, after any prerender.
+	rctx, cancelWB := context.WithTimeout(ctx, l.timeout)
+	defer cancelWB()
+	if err := recordWriteBack(rctx, l.outbox, m); err != nil {
 		// A re-run would skip the book (already at this URL): the code
 		// tells the operator to re-run the row with --refresh.
 		return 0, &rowError{code: "writeback_not_queued", message: err.Error()}

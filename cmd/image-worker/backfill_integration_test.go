@@ -89,7 +89,7 @@ func newBackfillBucket(t *testing.T, origin *coverOrigin) backfillBucket {
 	bucket := randomBucket()
 	env := map[string]string{
 		"S3_ENDPOINT": m.Endpoint, "S3_ACCESS_KEY": m.AccessKey, "S3_SECRET_KEY": m.SecretKey,
-		"IMAGE_STORAGE_BUCKET": bucket, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "",
+		"IMAGE_STORAGE_BUCKET": bucket, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "",
 		"LOG_LEVEL": "error", "SOURCE_ALLOW_PRIVATE_HOSTS": origin.hostPort(),
 	}
 	cfg := cache.DefaultMinIOConfig()

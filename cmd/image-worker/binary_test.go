@@ -141,7 +141,7 @@ func TestBinaryPeersRenderOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
-	base := map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"}
+	base := map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"}
 	imp := exec.Command(bin, "import", "--book", "PEER1", "../../testdata/photo-1600x2400-baseline.jpg")
 	imp.Env = []string{"DATA_DIR=" + data, "IMAGE_SIGNING_KEYS=" + testKeyHex}
 	if out, err := imp.CombinedOutput(); err != nil {

@@ -25,7 +25,7 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	}
 	env := map[string]string{
 		"S3_ENDPOINT": s3.Endpoint, "S3_ACCESS_KEY": s3.AccessKey, "S3_SECRET_KEY": s3.SecretKey,
-		"IMAGE_STORAGE_BUCKET": randomBucket(), "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "",
+		"IMAGE_STORAGE_BUCKET": randomBucket(), "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "",
 		// A generous peer timeout: a replica that just joined starts its
 		// render workers on its first render, slow on a loaded 2-core test
 		// machine, and a timed-out peer is bypassed (rendered locally).

@@ -48,6 +48,9 @@ type config struct {
 	Kafka   events.Config        // Kafka consumer and result events; no brokers disables both
 	Catalog events.CatalogConfig // catalog write-back; empty CATALOG_DATABASE_URL disables it
 	Outbox  ingest.OutboxConfig  // durable queue of write-backs (OUTBOX_*)
+	// Prerender (PRERENDER): variants rendered, in one ladder operation,
+	// as soon as a new original is stored.
+	Prerender ingest.PrerenderConfig
 }
 
 // kafkaEnabled reports whether KAFKA_BROKERS names any broker.
@@ -139,6 +142,8 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 		c.Proxy.Sizes = sizes
 	}
 	c.Proxy.MaxDimension = e.integer("MAX_COVER_DIMENSION", c.Proxy.MaxDimension)
+	c.Prerender = prerenderConfig(e, c.Proxy.Sizes, c.Proxy.MinDimension, c.Proxy.MaxDimension)
+	c.Prerender.MaxPending = max(c.Transform.MaxConcurrent, 1)
 	c.Proxy.StoreTimeout = c.StoreTimeout
 	c.Proxy.MaxAge = e.duration("COVER_MAX_AGE", c.Proxy.MaxAge)
 	c.Proxy.Placeholders = e.boolean("PLACEHOLDERS", true)
@@ -183,7 +188,7 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	if c.Catalog.Enabled() {
 		errs = append(errs, c.Catalog.Validate())
 	}
-	errs = append(errs, c.Outbox.Validate())
+	errs = append(errs, c.Outbox.Validate(), c.Prerender.Validate())
 	errs = append(errs, c.Timeouts.Validate(), c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate())
 	if withKeys {
 		errs = append(errs, c.Signing.Validate())

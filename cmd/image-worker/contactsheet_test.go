@@ -16,7 +16,7 @@ import (
 
 // sheetEnv is the environment of a contact sheet on a local store in dir.
 func sheetEnv(dir string, extra map[string]string) func(string) (string, bool) {
-	env := map[string]string{"DATA_DIR": dir, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "error"}
+	env := map[string]string{"DATA_DIR": dir, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "error"}
 	for k, v := range extra {
 		env[k] = v
 	}

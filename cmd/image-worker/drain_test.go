@@ -26,7 +26,7 @@ func TestSIGTERMDrainsWithoutFailedRequests(t *testing.T) {
 		t.Fatalf("import: %v %s", err, out)
 	}
 	envFor := func(pub string) map[string]string {
-		return map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn",
+		return map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn",
 			"LISTEN_ADDR": pub, "INTERNAL_ADDR": freeAddr(t), "SHUTDOWN_DELAY": "1s"}
 	}
 	addrs := []string{freeAddr(t), freeAddr(t)}

@@ -251,7 +251,7 @@ func importCover(t *testing.T, bin, data, book string) string {
 func startOrigin(t *testing.T, bin, data string, extra map[string]string) *replica {
 	t.Helper()
 	in := freeAddr(t)
-	env := map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn",
+	env := map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn",
 		"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in}
 	for k, v := range extra {
 		env[k] = v

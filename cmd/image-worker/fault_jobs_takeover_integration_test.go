@@ -21,7 +21,7 @@ func TestLiveReplicaTakesOverADeadReplicasJobs(t *testing.T) {
 	data := t.TempDir()
 	const lease = 2 * time.Second
 	env := map[string]string{
-		"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s",
+		"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s",
 		"SOURCE_ALLOW_PRIVATE_HOSTS": strings.TrimPrefix(origin.srv.URL, "http://"),
 		"JOB_WORKERS":                "1", "JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "500ms", "JOB_LEASE": lease.String(),
 	}

@@ -140,6 +140,7 @@ func startService(t *testing.T, store cache.Store, src *source, overrides map[st
 	vars := map[string]string{
 		"IMAGE_SIGNING_KEYS": testKeyHex,
 		"KAFKA_BROKERS":      "",
+		"PRERENDER":          "", // on-demand renders only, unless a test asks
 		"MANIFEST_TTL":       "1s",
 		"LOG_LEVEL":          "error",
 		"SHUTDOWN_DELAY":     "0s",

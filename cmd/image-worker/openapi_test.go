@@ -526,7 +526,7 @@ func contractPeers(t *testing.T, c *contract) {
 	const secret = "contract-peer-secret-0003"
 	startReplica(t, bin, map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in,
 		"PEER_SECRET": secret,
-		"DATA_DIR":    data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
+		"DATA_DIR":    data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
 	key := url.QueryEscape("PEER/" + version + "/320.webp")
 	peer := specCall{base: "http://" + in, internal: true, method: "GET", header: map[string]string{"X-Peer-Secret": secret}}
 	peer.path = "/_groupcache/covers/" + key

@@ -77,7 +77,7 @@ func TestOverloadShedsRendersAndKeepsServingHits(t *testing.T) {
 		t.Fatalf("import: %v %s", err, out)
 	}
 	// Default render settings: MAX_CONCURRENT_TRANSFORMS = CPUs, queue 4 x CPUs.
-	r := startReplica(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "",
+	r := startReplica(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "",
 		"LOG_LEVEL": "error", "LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": freeAddr(t)})
 	signer := startServiceSigner(t, testKeyHex)
 	url := func(path string) string { return "http://" + r.public + path + "?sig=" + signer.Sign(path, nil) }

@@ -32,7 +32,7 @@ func TestPeerSecretAndKeysBetweenReplicas(t *testing.T) {
 		}
 		return startReplica(t, bin, map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": internals[i],
 			"GROUPCACHE_SELF": "http://" + internals[i], "GROUPCACHE_PEERS": list, "PEER_SECRET": secret,
-			"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
+			"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
 	}
 	get := signedGetter(t)
 	count := func(r *replica, result string) float64 {

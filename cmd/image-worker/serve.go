@@ -114,8 +114,9 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 		errs = append(errs, fmt.Errorf("kafka consumer did not stop: %w", sctx.Err()))
 	}
 	errs = append(errs, a.jobs.Stop(sctx))
-	errs = append(errs, a.stopOutbox(sctx)) // after the jobs, which record into it; before the outlets it delivers to
-	errs = append(errs, a.renderer.Close()) // after the jobs: they check originals in the workers
+	errs = append(errs, a.prerender.Wait(sctx)) // after the jobs and the consumer that start them; before the renderer
+	errs = append(errs, a.stopOutbox(sctx))     // after the jobs, which record into it; before the outlets it delivers to
+	errs = append(errs, a.renderer.Close())     // after the jobs: they check originals in the workers
 	a.outlets.close()
 	var out []error
 	for _, e := range errs {

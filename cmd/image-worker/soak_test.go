@@ -65,7 +65,7 @@ func TestSoak(t *testing.T) {
 		src.add("/cut.jpg", jpg[:len(jpg)/2]),
 		src.add("/page.jpg", []byte("<!doctype html><html></html>")),
 	}
-	r := startReplica(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "",
+	r := startReplica(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "",
 		"LOG_LEVEL": "error", "LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": freeAddr(t), "SHUTDOWN_DELAY": "0s",
 		"GROUPCACHE_SIZE_MB": "16", "MALLOC_ARENA_MAX": "2", "SOURCE_ALLOW_PRIVATE_HOSTS": src.hostPort()})
 	signer := startServiceSigner(t, testKeyHex)

@@ -215,7 +215,7 @@ func TestCommandWriteBacksDeliveredByService(t *testing.T) {
 	if err := os.WriteFile(input, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"DATA_DIR": dir, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "LOG_LEVEL": "error",
+	env := map[string]string{"DATA_DIR": dir, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "error",
 		"SOURCE_ALLOW_PRIVATE_HOSTS": origin.hostPort()}
 	for k, v := range catalog.env() {
 		env[k] = v

@@ -66,6 +66,7 @@ pkg: github.com/bookcovers/image-worker/proxy
 BenchmarkCoverHit/unversioned-2         	  394748	      2954 ns/op	     608 B/op	      11 allocs/op
 pkg: github.com/bookcovers/image-worker/transform
 BenchmarkRender/1600x2400/webp/320-2    	      26	  43177461 ns/op	     16816 out-bytes	   42452 B/op	      83 allocs/op
+BenchmarkLadder/ladder-2                	       5	1126445100 ns/op	       948.6 cpu-ms/ladder	         0.9689 cpu-ratio	  293387 B/op	      30 allocs/op
 PASS
 `
 	path := filepath.Join(t.TempDir(), "gobench.txt")
@@ -79,6 +80,7 @@ PASS
 	want := []goBench{
 		{Name: "proxy.CoverHit/unversioned", NsOp: "2954", BOp: "608", AllocsOp: "11"},
 		{Name: "transform.Render/1600x2400/webp/320", NsOp: "43177461", BOp: "42452", AllocsOp: "83", Other: "16816 out-bytes"},
+		{Name: "transform.Ladder/ladder", NsOp: "1126445100", BOp: "293387", AllocsOp: "30", Other: "948.6 cpu-ms/ladder, 0.9689 cpu-ratio"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("parsed %d benchmarks, want %d: %+v", len(got), len(want), got)
@@ -87,6 +89,9 @@ PASS
 		if got[i] != want[i] {
 			t.Errorf("benchmark %d = %+v, want %+v", i, got[i], want[i])
 		}
+	}
+	if ratio, ok := ladderRatio(got); !ok || ratio != 0.9689 {
+		t.Errorf("ladderRatio = %v, %v; want 0.9689", ratio, ok)
 	}
 }
 

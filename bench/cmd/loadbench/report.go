@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -206,6 +207,13 @@ func (r *results) markdown() string {
 		for _, g := range r.GoBench {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", g.Name, g.NsOp, g.BOp, g.AllocsOp, g.Other)
 		}
+		if ratio, ok := ladderRatio(r.GoBench); ok {
+			verdict := "FAIL"
+			if ratio <= ladderTarget {
+				verdict = "ok"
+			}
+			fmt.Fprintf(&b, "\nLadder (transform.Ladder): CPU of one ladder of the default PRERENDER (5 widths × WebP, AVIF) over 10 independent renders = **%.3f** (target ≤ %.1f): %s.\n", ratio, ladderTarget, verdict)
+		}
 	}
 	if len(r.Failures) > 0 {
 		b.WriteString("\nScenarios that did not complete:\n\n")
@@ -214,6 +222,26 @@ func (r *results) markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// ladderTarget is the CPU ratio a ladder should reach against independent
+// renders of the same variants.
+const ladderTarget = 0.6
+
+// ladderRatio finds the cpu-ratio that BenchmarkLadder/ladder reports.
+func ladderRatio(gs []goBench) (float64, bool) {
+	for _, g := range gs {
+		if g.Name != "transform.Ladder/ladder" {
+			continue
+		}
+		for _, m := range strings.Split(g.Other, ", ") {
+			if v, ok := strings.CutSuffix(m, " cpu-ratio"); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				return f, err == nil
+			}
+		}
+	}
+	return 0, false
 }
 
 // goBench is one line of `go test -bench` output.

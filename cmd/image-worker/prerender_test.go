@@ -1,0 +1,66 @@
+package main
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+func TestPrerenderConfig(t *testing.T) {
+	t.Parallel()
+	presets := func() []ingest.PrerenderVariant {
+		var out []ingest.PrerenderVariant
+		for _, w := range []int{96, 160, 320, 640, 1280} {
+			out = append(out, ingest.PrerenderVariant{Width: w, Format: transform.WebP}, ingest.PrerenderVariant{Width: w, Format: transform.AVIF})
+		}
+		return out
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		want    []ingest.PrerenderVariant
+		wantErr string
+	}{
+		{"unset: every preset in both formats", nil, presets(), ""},
+		{"empty: off", map[string]string{"PRERENDER": ""}, nil, ""},
+		{"off", map[string]string{"PRERENDER": "off"}, nil, ""},
+		{"none", map[string]string{"PRERENDER": " None "}, nil, ""},
+		{"list", map[string]string{"PRERENDER": "medium.webp, 320x480.avif,640"}, []ingest.PrerenderVariant{
+			{Width: 320, Format: transform.WebP}, {Width: 320, Height: 480, Format: transform.AVIF},
+			{Width: 640, Format: transform.WebP}, {Width: 640, Format: transform.AVIF},
+		}, ""},
+		{"presets follow COVER_SIZES", map[string]string{"COVER_SIZES": "a=100,b=200,c=100"}, []ingest.PrerenderVariant{
+			{Width: 100, Format: transform.WebP}, {Width: 100, Format: transform.AVIF},
+			{Width: 200, Format: transform.WebP}, {Width: 200, Format: transform.AVIF},
+		}, ""},
+		{"bad items named", map[string]string{"PRERENDER": "medium.png,huge,5000,320x0,320"}, nil, `["medium.png" "huge" "5000" "320x0"]`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": ""}
+			maps.Copy(env, c.env)
+			cfg, err := loadConfig(lookupMap(env))
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), "PRERENDER") || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("loadConfig(PRERENDER=%q) error = %v, want one naming PRERENDER and %s", c.env["PRERENDER"], err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig(%v): %v", c.env, err)
+			}
+			got := cfg.Prerender.Variants
+			if len(got) != len(c.want) {
+				t.Fatalf("PRERENDER %v = %v, want %v", c.env, got, c.want)
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Errorf("PRERENDER %v variant %d = %+v, want %+v", c.env, i, got[i], c.want[i])
+				}
+			}
+		})
+	}
+}

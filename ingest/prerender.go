@@ -1,0 +1,242 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// PrerenderVariant is one variant rendered as soon as a new original is
+// stored: a width, a box height (0 keeps the aspect) and a format.
+type PrerenderVariant struct {
+	Width, Height int
+	Format        transform.Format
+}
+
+// PrerenderConfig configures the warming of variants after a new original
+// is stored (PRERENDER).
+type PrerenderConfig struct {
+	// Variants are rendered in one ladder operation; none turns warming off.
+	Variants []PrerenderVariant
+	// Timeout bounds one book's ladder: the wait for a render slot, the
+	// render and the store writes.
+	Timeout time.Duration
+	// MaxPending is how many books may be warmed in the background at once
+	// (Start); past it a book is skipped and counted, and its variants
+	// render on demand.
+	MaxPending int
+}
+
+// DefaultPrerenderConfig returns no variants (cmd fills them), a 60 s
+// budget and 4 books in the background.
+func DefaultPrerenderConfig() PrerenderConfig {
+	return PrerenderConfig{Timeout: 60 * time.Second, MaxPending: 4}
+}
+
+// Validate names every problem of the config.
+func (c PrerenderConfig) Validate() error {
+	var errs []error
+	if len(c.Variants) > transform.MaxLadder {
+		errs = append(errs, fmt.Errorf("PRERENDER: %d variants, at most %d", len(c.Variants), transform.MaxLadder))
+	}
+	for _, v := range c.Variants {
+		if v.Width <= 0 || v.Height < 0 || v.Format != transform.WebP && v.Format != transform.AVIF {
+			errs = append(errs, fmt.Errorf("PRERENDER: variant %dx%d.%s is not a width (or box) and webp or avif", v.Width, v.Height, v.Format))
+		}
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("prerender: timeout must be positive"))
+	}
+	if c.MaxPending < 1 {
+		errs = append(errs, errors.New("prerender: max pending must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// Ladder renders several variants of one original in one render operation
+// (transform.Renderer.RenderLadderEach).
+type Ladder interface {
+	RenderLadderEach(ctx context.Context, src []byte, reqs []transform.Request) ([]transform.Result, []error, error)
+}
+
+// Prerenderer warms a new cover's variants: every configured variant of
+// the version, rendered from the original already in memory in one ladder
+// operation under one render slot, each written to the store under its
+// variant key (cache.VariantKey.StoreKey, sizes clamped like the cover
+// path's, transform.ClampSize), so that the first request of each is a
+// store hit. It never fails a warm: a full render queue skips the book
+// (the variants render on demand), other failures are logged; every
+// outcome is counted.
+type Prerenderer struct {
+	cfg     PrerenderConfig
+	ladder  Ladder
+	store   cache.Store
+	log     *slog.Logger
+	pending chan struct{}
+	wg      sync.WaitGroup
+	stored  func(cache.VariantKey) // OnStored; nil: no one to tell
+
+	set      *metrics.Set
+	outcomes map[string]*metrics.Counter
+	variants *metrics.Counter
+}
+
+// Prerender outcomes (covers_ingest_prerenders_total{result}).
+const (
+	prerenderOK         = "ok"         // every variant stored
+	prerenderPartial    = "partial"    // some variants failed to render or store
+	prerenderOverloaded = "overloaded" // the render queue was full: skipped
+	prerenderBusy       = "busy"       // MaxPending books already warming: skipped
+	prerenderError      = "error"      // the ladder failed
+)
+
+// NewPrerenderer returns a Prerenderer; with no variants it does nothing.
+func NewPrerenderer(cfg PrerenderConfig, ladder Ladder, store cache.Store, logger *slog.Logger) (*Prerenderer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Prerenderer{cfg: cfg, ladder: ladder, store: store, log: logger,
+		pending: make(chan struct{}, cfg.MaxPending), set: metrics.NewSet(), outcomes: map[string]*metrics.Counter{}}
+	for _, r := range []string{prerenderOK, prerenderPartial, prerenderOverloaded, prerenderBusy, prerenderError} {
+		p.outcomes[r] = p.set.NewCounter(fmt.Sprintf(`covers_ingest_prerenders_total{result=%q}`, r))
+	}
+	p.variants = p.set.NewCounter(`covers_ingest_prerendered_variants_total`)
+	return p, nil
+}
+
+// OnStored sets what is told of each variant written to the store (the
+// variant cache's index of stored variants, cache.Variants.Stored). Call it
+// before the first warm.
+func (p *Prerenderer) OnStored(fn func(cache.VariantKey)) {
+	if p != nil {
+		p.stored = fn
+	}
+}
+
+// Metrics returns the prerenderer's metrics set.
+func (p *Prerenderer) Metrics() *metrics.Set { return p.set }
+
+// Prerendered returns how many books were warmed (every variant or some)
+// and how many variants were stored, so far.
+func (p *Prerenderer) Prerendered() (books, variants uint64) {
+	return p.outcomes[prerenderOK].Get() + p.outcomes[prerenderPartial].Get(), p.variants.Get()
+}
+
+// Enabled reports whether any variant is configured.
+func (p *Prerenderer) Enabled() bool { return p != nil && len(p.cfg.Variants) > 0 }
+
+// Start warms m's variants in the background, on ctx's values without its
+// cancellation and within Timeout, and returns at once: a job or event is
+// never held for it. When MaxPending books are already warming, the book
+// is skipped.
+func (p *Prerenderer) Start(ctx context.Context, m cache.Manifest, original []byte) {
+	if !p.Enabled() {
+		return
+	}
+	select {
+	case p.pending <- struct{}{}:
+	default:
+		p.outcomes[prerenderBusy].Inc()
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer func() { <-p.pending }()
+		defer func() {
+			if v := recover(); v != nil {
+				p.outcomes[prerenderError].Inc()
+				p.log.Error("prerender panicked", "book_id", m.BookID, "version", m.Version, "panic", fmt.Sprint(v))
+			}
+		}()
+		p.Prerender(context.WithoutCancel(ctx), m, original)
+	}()
+}
+
+// Wait waits for the background warms started so far, until ctx ends.
+func (p *Prerenderer) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("prerender: waiting for background warms: %w", ctx.Err())
+	}
+}
+
+// Prerender renders every configured variant of m's version from original
+// in one ladder and stores each, within Timeout; it returns how many were
+// stored. Failures are counted and logged, never returned.
+func (p *Prerenderer) Prerender(ctx context.Context, m cache.Manifest, original []byte) int {
+	if !p.Enabled() {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	keys, reqs := p.plan(m)
+	res, errs, err := p.ladder.RenderLadderEach(ctx, original, reqs)
+	switch {
+	case errors.Is(err, transform.ErrOverloaded):
+		p.outcomes[prerenderOverloaded].Inc()
+		p.log.Info("prerender skipped: render queue full", "book_id", m.BookID, "version", m.Version)
+		return 0
+	case err != nil:
+		p.outcomes[prerenderError].Inc()
+		p.log.Warn("prerender failed", "book_id", m.BookID, "version", m.Version, "error", err.Error())
+		return 0
+	}
+	stored := 0
+	for i, key := range keys {
+		if errs[i] != nil {
+			p.log.Warn("prerender variant failed", "book_id", m.BookID, "version", m.Version, "variant", key.String(), "error", errs[i].Error())
+			continue
+		}
+		if err := p.store.Put(ctx, key.StoreKey(), res[i].Bytes, "image/"+key.Format); err != nil {
+			p.log.Warn("prerender store failed", "book_id", m.BookID, "layer", "store", "variant", key.String(), "error", err.Error())
+			continue
+		}
+		if p.stored != nil {
+			p.stored(key)
+		}
+		stored++
+	}
+	p.variants.Add(stored)
+	if stored == len(keys) {
+		p.outcomes[prerenderOK].Inc()
+	} else {
+		p.outcomes[prerenderPartial].Inc()
+	}
+	return stored
+}
+
+// plan returns the distinct variant keys of m and their render requests:
+// each size clamped to the original as the cover path clamps it, so the
+// key is the one a request for that size looks up.
+func (p *Prerenderer) plan(m cache.Manifest) ([]cache.VariantKey, []transform.Request) {
+	seen := map[cache.VariantKey]bool{}
+	var keys []cache.VariantKey
+	var reqs []transform.Request
+	for _, v := range p.cfg.Variants {
+		w, h := transform.ClampSize(m.Width, m.Height, v.Width, v.Height)
+		key := cache.VariantKey{BookID: m.BookID, Version: m.Version, Width: w, Height: h, Format: string(v.Format)}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		keys = append(keys, key)
+		reqs = append(reqs, transform.Request{Width: w, Height: h, Format: v.Format})
+	}
+	return keys, reqs
+}

@@ -1,0 +1,177 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// fakeLadder answers every request with bytes naming it, or err; block,
+// when set, holds each call until it is closed.
+type fakeLadder struct {
+	mu    sync.Mutex
+	calls [][]transform.Request
+	err   error
+	fail  map[int]bool // outputs that fail
+	block chan struct{}
+}
+
+func (f *fakeLadder) RenderLadderEach(ctx context.Context, _ []byte, reqs []transform.Request) ([]transform.Result, []error, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, reqs)
+	f.mu.Unlock()
+	if f.block != nil {
+		<-f.block
+	}
+	if f.err != nil {
+		return nil, nil, f.err
+	}
+	res := make([]transform.Result, len(reqs))
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		if f.fail[i] {
+			errs[i] = transform.ErrRenderFailed
+			continue
+		}
+		res[i] = transform.Result{Bytes: fmt.Appendf(nil, "%dx%d.%s", r.Width, r.Height, r.Format), Width: r.Width, Format: r.Format}
+	}
+	return res, errs, nil
+}
+
+func (f *fakeLadder) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func newPrerenderTest(t *testing.T, ladder *fakeLadder, mutate func(*PrerenderConfig)) (*Prerenderer, cache.Store) {
+	t.Helper()
+	store, err := cache.NewLocalStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	cfg := DefaultPrerenderConfig()
+	cfg.Variants = []PrerenderVariant{{Width: 96, Format: transform.WebP}, {Width: 96, Format: transform.AVIF},
+		{Width: 1280, Format: transform.WebP}, {Width: 2000, Format: transform.WebP}, {Width: 300, Height: 300, Format: transform.AVIF}}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	p, err := NewPrerenderer(cfg, ladder, store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("NewPrerenderer: %v", err)
+	}
+	return p, store
+}
+
+// TestPrerenderStoresEveryVariantInOneLadder: one ladder call for all the
+// variants, sizes clamped to the original like the cover path (1280 and
+// 2000 on an 800-wide original are one key, 800), each stored under its
+// variant key; the outcome is counted.
+func TestPrerenderStoresEveryVariantInOneLadder(t *testing.T) {
+	t.Parallel()
+	ladder := &fakeLadder{}
+	p, store := newPrerenderTest(t, ladder, nil)
+	told := map[cache.VariantKey]bool{}
+	p.OnStored(func(k cache.VariantKey) { told[k] = true })
+	m := cache.Manifest{BookID: "B1", Version: "abcdefabcdef", Width: 800, Height: 1200}
+	if n := p.Prerender(t.Context(), m, []byte("original")); n != 4 {
+		t.Errorf("Prerender stored %d variants, want 4", n)
+	}
+	if ladder.count() != 1 || len(ladder.calls[0]) != 4 {
+		t.Fatalf("ladder calls = %v, want one of 4 requests", ladder.calls)
+	}
+	for _, k := range []cache.VariantKey{
+		{BookID: "B1", Version: m.Version, Width: 96, Format: "webp"},
+		{BookID: "B1", Version: m.Version, Width: 96, Format: "avif"},
+		{BookID: "B1", Version: m.Version, Width: 800, Format: "webp"},
+		{BookID: "B1", Version: m.Version, Width: 300, Height: 300, Format: "avif"},
+	} {
+		obj, err := store.Get(t.Context(), k.StoreKey())
+		if err != nil {
+			t.Errorf("stored %s: %v", k.StoreKey(), err)
+			continue
+		}
+		if want := fmt.Sprintf("%dx%d.%s", k.Width, k.Height, k.Format); string(obj.Data) != want || obj.ContentType != "image/"+k.Format {
+			t.Errorf("stored %s = %q (%s), want %q (image/%s)", k.StoreKey(), obj.Data, obj.ContentType, want, k.Format)
+		}
+		if !told[k] {
+			t.Errorf("OnStored was not told of %s", k)
+		}
+	}
+	if len(told) != 4 {
+		t.Errorf("OnStored told of %d variants, want 4", len(told))
+	}
+	if got := p.outcomes[prerenderOK].Get(); got != 1 {
+		t.Errorf("ok outcomes = %d, want 1", got)
+	}
+}
+
+// TestPrerenderNeverFails: a full render queue skips the book, a failed
+// ladder or output is counted; nothing is returned to fail a warm.
+func TestPrerenderNeverFails(t *testing.T) {
+	t.Parallel()
+	m := cache.Manifest{BookID: "B1", Version: "abcdefabcdef", Width: 1600, Height: 2400}
+	cases := []struct {
+		name    string
+		ladder  *fakeLadder
+		stored  int
+		outcome string
+	}{
+		{"overloaded", &fakeLadder{err: fmt.Errorf("gate: %w", transform.ErrOverloaded)}, 0, prerenderOverloaded},
+		{"ladder failed", &fakeLadder{err: transform.ErrRenderFailed}, 0, prerenderError},
+		{"one output failed", &fakeLadder{fail: map[int]bool{1: true}}, 4, prerenderPartial},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, _ := newPrerenderTest(t, c.ladder, nil)
+			if n := p.Prerender(t.Context(), m, []byte("original")); n != c.stored {
+				t.Errorf("Prerender stored %d, want %d", n, c.stored)
+			}
+			if got := p.outcomes[c.outcome].Get(); got != 1 {
+				t.Errorf("%s outcomes = %d, want 1", c.outcome, got)
+			}
+		})
+	}
+}
+
+// TestWarmerStartsPrerenderInBackground: Store returns before the
+// background prerender has rendered; a book arriving while MaxPending are
+// warming is skipped and counted; Wait waits for the rest.
+func TestWarmerStartsPrerenderInBackground(t *testing.T) {
+	t.Parallel()
+	ladder := &fakeLadder{block: make(chan struct{})}
+	p, store := newPrerenderTest(t, ladder, func(c *PrerenderConfig) { c.MaxPending = 1 })
+	manifests := cache.NewManifests(store, time.Minute, 5*time.Second)
+	w := NewWarmer(nil, store, manifests, acceptAll{}, slog.New(slog.DiscardHandler))
+	w.OnStored(p.Start)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, book := range []string{"B1", "B2"} {
+		if _, err := w.Store(t.Context(), book, "https://img.example/"+book, []byte("cover of "+book), at); err != nil {
+			t.Fatalf("Store(%s): %v", book, err)
+		}
+	}
+	// Both Stores returned while the first ladder is still blocked.
+	if got := p.outcomes[prerenderBusy].Get(); got != 1 {
+		t.Errorf("books skipped while one was warming = %d, want 1", got)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait with a ladder still running = %v, want DeadlineExceeded", err)
+	}
+	close(ladder.block)
+	if err := p.Wait(t.Context()); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if ladder.count() != 1 || p.outcomes[prerenderOK].Get() != 1 {
+		t.Errorf("ladders %d, ok outcomes %d; want 1 and 1", ladder.count(), p.outcomes[prerenderOK].Get())
+	}
+}
