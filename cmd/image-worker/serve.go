@@ -25,7 +25,7 @@ func serveCmd(ctx context.Context, lookup func(string) (string, bool), stderr io
 	if err != nil {
 		return fmt.Errorf("open object store: %w", err)
 	}
-	a, err := newApp(ctx, cfg, store, logger)
+	a, err := newApp(ctx, cfg, store, logger, stderr)
 	if err != nil {
 		return err
 	}
