@@ -165,8 +165,9 @@ func (b *bench) hitScenario(ctx context.Context) error {
 		}
 	}
 	if b.opts.profileDir != "" {
-		wait := b.svc.profile(filepath.Join(b.opts.profileDir, "hit.pprof"), b.opts.hitSeg-time.Second)
-		closedLoop(ctx, b.svc.public, conns, b.opts.hitSeg, func(int64) []byte { return svcReq })
+		pd := max(b.opts.hitProfileDur.Truncate(time.Second), time.Second)
+		wait := b.svc.profile(filepath.Join(b.opts.profileDir, "hit.pprof"), pd)
+		closedLoop(ctx, b.svc.public, conns, pd+time.Second, func(int64) []byte { return svcReq })
 		if err := wait(); err != nil {
 			return err
 		}
@@ -175,9 +176,9 @@ func (b *bench) hitScenario(ctx context.Context) error {
 				return err
 			}
 		}
-		wait = profileURL(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", bare.addr, int((b.opts.hitSeg-time.Second).Seconds())),
+		wait = profileURL(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", bare.addr, int(pd.Seconds())),
 			filepath.Join(b.opts.profileDir, "hit-bare.pprof"))
-		closedLoop(ctx, bare.addr, conns, b.opts.hitSeg, func(int64) []byte { return bareReq })
+		closedLoop(ctx, bare.addr, conns, pd+time.Second, func(int64) []byte { return bareReq })
 		if err := wait(); err != nil {
 			return err
 		}
