@@ -75,8 +75,12 @@ func newAccessLog(log *slog.Logger, out io.Writer, set *metrics.Set) *accessLog 
 	return a
 }
 
-// add queues a line, or drops and counts it when the queue is full.
+// add queues a line, or drops and counts it when the queue is full. Lines
+// the logger would not write (a level above INFO) are not queued.
 func (a *accessLog) add(l accessLine) {
+	if !a.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
 	a.mu.Lock()
 	if a.held >= accessLineQueue {
 		a.mu.Unlock()

@@ -302,3 +302,24 @@ func FuzzAppendAccessLine(f *testing.F) {
 		}
 	})
 }
+
+// With the logger above INFO no access line is written, and none waits in
+// the queue or counts as dropped.
+func TestAccessLogQuietAboveInfo(t *testing.T) {
+	t.Parallel()
+	for _, direct := range []bool{true, false} {
+		var buf bytes.Buffer
+		var out io.Writer
+		if direct {
+			out = &buf
+		}
+		a := newAccessLog(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})), out, metrics.NewSet())
+		for range accessLineQueue + 10 {
+			a.add(accessLine{id: "r", method: "GET", route: "covers", path: "/covers/B1/320.webp", status: 200})
+		}
+		a.Close()
+		if buf.Len() != 0 || a.dropped.Get() != 0 {
+			t.Errorf("direct=%v, logger at WARN: wrote %q and dropped %d lines, want nothing written and nothing dropped", direct, buf.String(), a.dropped.Get())
+		}
+	}
+}
