@@ -185,7 +185,7 @@ func (b *bench) hitScenario(ctx context.Context) error {
 	}
 	name := fmt.Sprintf("hit %d B webp, %d connections", len(body), conns)
 	b.logf("%s: bare %.0f/s, service %.0f/s (%v)", name, bareRun.rate(), svcRun.okRate(), svcRun.Status)
-	b.res.addPair(name, "hit", "bare net/http handler", bareRun, svcRun, 0.85, svcRun.okRate()/bareRun.rate())
+	b.res.addPair(name, "hit", "bare net/http handler", bareRun, svcRun, 0.90, svcRun.okRate()/bareRun.rate())
 	return nil
 }
 
@@ -413,7 +413,7 @@ func (b *bench) overloadScenario(ctx context.Context) error {
 		P50: pct(over.ShedLat, 50), P99: o.ShedP99, Target: "p99 < 50 ms", Pass: o.ShedP99 < 50*time.Millisecond,
 		Note: fmt.Sprintf("p90 %s", ms(pct(over.ShedLat, 90)))})
 	b.res.addPair(fmt.Sprintf("hits during overload, %d connections", b.opts.overloadHitConns), "overload-hit", "same hit client, no overload (before and after)",
-		idle, during, 0.8, o.HitDuring/o.HitIdle)
+		idle, during, 0.85, o.HitDuring/o.HitIdle)
 	b.res.addRow(row{Scenario: "peak RSS under overload (VmHWM, serving process + render workers)", Kind: "rss", Side: "service", Value: peak, Target: "<= 600 MB", Pass: peak <= 600,
 		Note: fmt.Sprintf("%.0f MB", peak)})
 	return nil
