@@ -38,7 +38,8 @@ type hitBench struct {
 	renders atomic.Int64
 }
 
-func newHitBench(tb testing.TB, logger *slog.Logger, mutate func(*Config)) *hitBench {
+// logOut is Deps.LogOutput (nil: access lines go through logger).
+func newHitBench(tb testing.TB, logger *slog.Logger, logOut io.Writer, mutate func(*Config)) *hitBench {
 	tb.Helper()
 	store, err := cache.NewLocalStore(tb.TempDir())
 	if err != nil {
@@ -75,7 +76,7 @@ func newHitBench(tb testing.TB, logger *slog.Logger, mutate func(*Config)) *hitB
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := New(cfg, Deps{Manifests: manifests, Variants: variants, Verifier: hb.signer, Logger: logger})
+	srv, err := New(cfg, Deps{Manifests: manifests, Variants: variants, Verifier: hb.signer, Logger: logger, LogOutput: logOut})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -133,6 +134,7 @@ func BenchmarkCoverHit(b *testing.B) {
 	cases := []struct {
 		name       string
 		logger     *slog.Logger
+		logOut     io.Writer
 		mutate     func(*Config)
 		method     string
 		path       string
@@ -140,17 +142,18 @@ func BenchmarkCoverHit(b *testing.B) {
 		wantStatus int
 		wantBytes  int
 	}{
-		{"unversioned", discard, nil, http.MethodGet, "/covers/B123/320.webp", nil, 200, len(benchBody)},
-		{"versioned", discard, nil, http.MethodGet, "/covers/B123/medium.webp?v=3f9a1c2b7d4e", nil, 200, len(benchBody)},
-		{"expiring", discard, nil, http.MethodGet, "/covers/B123/320.webp?exp=4102444800", nil, 200, len(benchBody)},
-		{"head", discard, nil, http.MethodHead, "/covers/B123/320.webp", nil, 200, 0},
-		{"if_none_match", discard, nil, http.MethodGet, "/covers/B123/320.webp", map[string]string{"If-None-Match": "*"}, 304, 0},
-		{"access_log_json", jsonLog, nil, http.MethodGet, "/covers/B123/320.webp", nil, 200, len(benchBody)},
-		{"access_log_off", jsonLog, func(c *Config) { c.AccessLog = false }, http.MethodGet, "/covers/B123/320.webp", nil, 200, len(benchBody)},
+		{"unversioned", discard, nil, nil, http.MethodGet, "/covers/B123/320.webp", nil, 200, len(benchBody)},
+		{"versioned", discard, nil, nil, http.MethodGet, "/covers/B123/medium.webp?v=3f9a1c2b7d4e", nil, 200, len(benchBody)},
+		{"expiring", discard, nil, nil, http.MethodGet, "/covers/B123/320.webp?exp=4102444800", nil, 200, len(benchBody)},
+		{"head", discard, nil, nil, http.MethodHead, "/covers/B123/320.webp", nil, 200, 0},
+		{"if_none_match", discard, nil, nil, http.MethodGet, "/covers/B123/320.webp", map[string]string{"If-None-Match": "*"}, 304, 0},
+		{"access_log_json", jsonLog, io.Discard, nil, http.MethodGet, "/covers/B123/320.webp", nil, 200, len(benchBody)},
+		{"access_log_slog", jsonLog, nil, nil, http.MethodGet, "/covers/B123/320.webp", nil, 200, len(benchBody)},
+		{"access_log_off", jsonLog, io.Discard, func(c *Config) { c.AccessLog = false }, http.MethodGet, "/covers/B123/320.webp", nil, 200, len(benchBody)},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			hb := newHitBench(b, c.logger, c.mutate)
+			hb := newHitBench(b, c.logger, c.logOut, c.mutate)
 			r := hb.request(b, c.method, c.path, c.hdr)
 			w := &discardWriter{hdr: http.Header{}}
 			hb.handler.ServeHTTP(w, r) // fills the cache
@@ -206,7 +209,7 @@ func BenchmarkBareHandler(b *testing.B) {
 // BenchmarkCoverHitParallel runs the hit path on every P at once, to show
 // contention (locks in metrics, the manifest cache, groupcache).
 func BenchmarkCoverHitParallel(b *testing.B) {
-	hb := newHitBench(b, slog.New(slog.DiscardHandler), nil)
+	hb := newHitBench(b, slog.New(slog.DiscardHandler), nil, nil)
 	r := hb.request(b, http.MethodGet, "/covers/B123/320.webp", nil)
 	hb.handler.ServeHTTP(&discardWriter{hdr: http.Header{}}, r)
 	b.ReportAllocs()

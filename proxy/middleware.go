@@ -223,11 +223,12 @@ func (h *handlers) wrap(route string, fn handlerFunc) httprouter.Handle {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		d := time.Since(start)
+		end := time.Now()
+		d := end.Sub(start)
 		m.duration.Update(d.Seconds())
 		m.requests(sw.status).Inc()
 		if !quiet && (h.cfg.AccessLog || sw.status >= 400) {
-			line := accessLine{id: id, method: r.Method, route: route, path: r.URL.Path, status: sw.status, bytes: sw.bytes, took: d}
+			line := accessLine{id: id, method: r.Method, route: route, path: r.URL.Path, status: sw.status, bytes: sw.bytes, took: d, at: end}
 			if h.access != nil {
 				h.access.add(line)
 			} else {

@@ -55,6 +55,10 @@ type Deps struct {
 	Purge        func(ctx context.Context, bookID string) (cache.PurgeResult, error)
 	Draining     func() bool // true once shutdown began: /ready answers 503 first
 	Logger       *slog.Logger
+	// LogOutput is the stream Logger writes to (a JSON handler without
+	// attributes of its own): access lines are built and written to it
+	// directly, in batches. Nil sends them through Logger one at a time.
+	LogOutput io.Writer
 
 	// Metadata (GET /covers/{book_id}/meta.json, POST /v2/process).
 	Metas       MetaSource
@@ -82,7 +86,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	set := metrics.NewSet()
 	h := &handlers{cfg: cfg, d: d, log: d.Logger, set: set, deps: newDependencies(d.Checks, cfg.ReadyTimeout, set)}
-	h.access = newAccessLog(d.Logger, set)
+	h.access = newAccessLog(d.Logger, d.LogOutput, set)
 	return &Server{h: h, set: set}, nil
 }
 

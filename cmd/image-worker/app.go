@@ -54,7 +54,9 @@ func newStore(ctx context.Context, cfg config, logger *slog.Logger) (cache.Store
 }
 
 // newApp builds the service on an opened store. It starts nothing in the background.
-func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Logger) (*app, error) {
+// logOut is the stream logger writes to (access lines go to it directly, in
+// batches); nil sends them through logger.
+func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Logger, logOut io.Writer) (*app, error) {
 	if cfg.Signing.Disabled {
 		logger.Warn("URL SIGNING IS DISABLED (IMAGE_SIGNING_DISABLED=true): anyone can request any size of any cover; never run this in production")
 	}
@@ -120,7 +122,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	}
 	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
 		Manifests: a.manifests, Variants: a.variants, Placeholders: a.holders,
-		Jobs: a.jobs, Verifier: signer, Checks: checks, Logger: logger,
+		Jobs: a.jobs, Verifier: signer, Checks: checks, Logger: logger, LogOutput: logOut,
 		Draining: a.draining.Load,
 		Metas:    a.metas, Signer: signer, JobWaiter: a.jobs, ProcessWait: cfg.Jobs.Timeout,
 		Purge: func(ctx context.Context, bookID string) (cache.PurgeResult, error) {

@@ -157,7 +157,7 @@ func startService(t *testing.T, store cache.Store, src *source, overrides map[st
 	}
 	cfg.Variants.GroupName = fmt.Sprintf("covers-test-%d", groupSeq.Add(1))
 	cs := newCountingStore(store)
-	a, err := newApp(context.Background(), cfg, cs, slog.New(slog.DiscardHandler))
+	a, err := newApp(context.Background(), cfg, cs, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}

@@ -36,7 +36,7 @@ func serveCmd(ctx context.Context, args []string, lookup func(string) (string, b
 	if err != nil {
 		return fmt.Errorf("open object store: %w", err)
 	}
-	a, err := newApp(ctx, cfg, store, logger)
+	a, err := newApp(ctx, cfg, store, logger, stderr)
 	if err != nil {
 		return err
 	}

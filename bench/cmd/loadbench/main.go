@@ -28,6 +28,7 @@ type options struct {
 	profileDir, logDir                                     string
 	rounds, hitRounds                                      int
 	renderSeg, hitSeg, catalogDur, overloadDur, idleDur    time.Duration
+	hitProfileDur                                          time.Duration
 	hitConns, herd, catalogClients, catalogVariants        int
 	catalogStoredPct, overloadHitConns                     int
 	zipfS, overloadFactor, renderCapacity                  float64
@@ -80,11 +81,12 @@ func main() {
 	flag.StringVar(&o.extraEnv, "env", "", "extra service environment, comma-separated K=V (experiments)")
 	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the service (hit and render paths) here; sets PPROF=true")
 	flag.StringVar(&o.logDir, "logs", "", "keep the service logs in this directory (default: a temporary one, removed)")
-	flag.BoolVar(&o.accessLog, "access-log", false, "run the service with ACCESS_LOG=true (one log line per request)")
+	flag.BoolVar(&o.accessLog, "access-log", true, "leave the service's default ACCESS_LOG=true (one log line per request); -access-log=false sets ACCESS_LOG=false")
 	flag.IntVar(&o.rounds, "rounds", 6, "interleaved rounds per render pair (alternating which side goes first)")
 	flag.IntVar(&o.hitRounds, "hit-rounds", 8, "interleaved rounds of the hit pair")
 	flag.DurationVar(&o.renderSeg, "render-seg", 2500*time.Millisecond, "length of one render segment")
 	flag.DurationVar(&o.hitSeg, "hit-seg", 2500*time.Millisecond, "length of one hit segment")
+	flag.DurationVar(&o.hitProfileDur, "hit-profile-dur", 10*time.Second, "length of the CPU profiles of the hit pair (with -profile)")
 	flag.IntVar(&o.hitConns, "hit-conns", 64, "connections of the hit scenario")
 	flag.IntVar(&o.herd, "herd", 200, "concurrent requests of the herd")
 	flag.DurationVar(&o.catalogDur, "catalog-dur", 60*time.Second, "length of the catalog scenario")
@@ -189,7 +191,10 @@ func (b *bench) setup(ctx context.Context, m *minio) error {
 	b.env = map[string]string{
 		"S3_ENDPOINT": m.endpoint, "S3_ACCESS_KEY": m.access, "S3_SECRET_KEY": m.pass, "IMAGE_STORAGE_BUCKET": bucket,
 		"IMAGE_SIGNING_KEYS": hex.EncodeToString(key), "KAFKA_BROKERS": "", "SHUTDOWN_DELAY": "0s",
-		"MALLOC_ARENA_MAX": serviceMallocArenas, "ACCESS_LOG": fmt.Sprint(b.opts.accessLog),
+		"MALLOC_ARENA_MAX": serviceMallocArenas,
+	}
+	if !b.opts.accessLog {
+		b.env["ACCESS_LOG"] = "false"
 	}
 	if b.opts.profileDir != "" {
 		b.env["PPROF"] = "true"
