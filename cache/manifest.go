@@ -56,6 +56,11 @@ type manifestEntry struct {
 	m       Manifest
 	missing bool
 	expires time.Time
+	// refreshAt is when a hit starts a reload in the background (refresh
+	// ahead), so that a book asked for steadily never waits for the store
+	// when its entry runs out; refreshing is set by the hit that starts it.
+	refreshAt  time.Time
+	refreshing atomic.Bool
 	// staleUntil is how long the answer may still be served when a reload
 	// fails because the store does: its first expiry plus the stale bound.
 	staleUntil time.Time
@@ -87,8 +92,8 @@ type Manifests struct {
 
 	stale time.Duration
 
-	set                                   *metrics.Set
-	hits, misses, loadErr, stales, panics *metrics.Counter
+	set                                              *metrics.Set
+	hits, misses, loadErr, stales, refreshes, panics *metrics.Counter
 }
 
 // NewManifests returns a manifest resolver. ttl is MANIFEST_TTL: the longest
@@ -99,17 +104,18 @@ type Manifests struct {
 func NewManifests(store Store, ttl, timeout time.Duration) *Manifests {
 	set := metrics.NewSet()
 	return &Manifests{
-		store:   store,
-		ttl:     ttl,
-		timeout: timeout,
-		stale:   DefaultManifestStale,
-		now:     time.Now,
-		set:     set,
-		hits:    set.NewCounter(`covers_cache_manifest_lookups_total{result="hit"}`),
-		misses:  set.NewCounter(`covers_cache_manifest_lookups_total{result="miss"}`),
-		loadErr: set.NewCounter(`covers_cache_manifest_lookups_total{result="error"}`),
-		stales:  set.NewCounter(`covers_cache_manifest_lookups_total{result="stale"}`),
-		panics:  panicCounter(set, "manifests"),
+		store:     store,
+		ttl:       ttl,
+		timeout:   timeout,
+		stale:     DefaultManifestStale,
+		now:       time.Now,
+		set:       set,
+		hits:      set.NewCounter(`covers_cache_manifest_lookups_total{result="hit"}`),
+		misses:    set.NewCounter(`covers_cache_manifest_lookups_total{result="miss"}`),
+		loadErr:   set.NewCounter(`covers_cache_manifest_lookups_total{result="error"}`),
+		stales:    set.NewCounter(`covers_cache_manifest_lookups_total{result="stale"}`),
+		refreshes: set.NewCounter(`covers_cache_manifest_refreshes_total`),
+		panics:    panicCounter(set, "manifests"),
 	}
 }
 
@@ -130,6 +136,9 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 	v, ok := ms.entries.Load(bookID)
 	if e, _ := v.(*manifestEntry); ok && now.Before(e.expires) {
 		ms.hits.Inc()
+		if !e.refreshAt.IsZero() && !now.Before(e.refreshAt) && e.refreshing.CompareAndSwap(false, true) {
+			ms.refreshAhead(ctx, bookID)
+		}
 		if e.missing {
 			return Manifest{}, fmt.Errorf("manifest %s: %w", bookID, ErrNotFound)
 		}
@@ -172,6 +181,34 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 	}
 	return r.Val.(Manifest), nil
 }
+
+// refreshAhead reloads a book's manifest in the background while its entry
+// is still served: the last quarter of the TTL (at most refreshAheadMax) of
+// an entry that is asked for. A failed reload leaves the entry as it is; it
+// expires at its time, and the next lookup loads (or serves stale) as usual.
+// The entry's expiry never moves later than a TTL after a successful read,
+// so MANIFEST_TTL still bounds how long a replaced version is served.
+func (ms *Manifests) refreshAhead(ctx context.Context, bookID string) {
+	ms.refreshes.Inc()
+	ms.sf.DoChan(bookID, func() (_ any, err error) {
+		defer recoverTo(&err, ms.panics, "refresh manifest "+bookID)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.timeout)
+		defer cancel()
+		m, err := ms.Load(lctx, bookID)
+		switch {
+		case err == nil:
+			ms.remember(bookID, ms.fresh(&manifestEntry{m: m}))
+		case errors.Is(err, ErrNotFound):
+			ms.remember(bookID, ms.fresh(&manifestEntry{missing: true}))
+		default:
+			ms.loadErr.Inc()
+		}
+		return m, err
+	})
+}
+
+// refreshAheadMax bounds how early before its expiry an entry is reloaded.
+const refreshAheadMax = 5 * time.Second
 
 // serveStale answers with an entry past its expiry (the store failed).
 func (ms *Manifests) serveStale(bookID string, old *manifestEntry) (Manifest, error) {
@@ -258,9 +295,10 @@ func (ms *Manifests) Advance(ctx context.Context, m Manifest) (Manifest, error) 
 		m.BookID, maxManifestSwaps, ErrUnavailable)
 }
 
-// fresh sets a just-read entry's expiry and stale bound.
+// fresh sets a just-read entry's expiry, refresh-ahead time and stale bound.
 func (ms *Manifests) fresh(e *manifestEntry) *manifestEntry {
 	e.expires = ms.now().Add(ms.ttl)
+	e.refreshAt = e.expires.Add(-min(ms.ttl/4, refreshAheadMax))
 	e.staleUntil = e.expires.Add(ms.stale)
 	return e
 }
