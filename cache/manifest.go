@@ -148,16 +148,8 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 	old, _ := v.(*manifestEntry)
 	ch := ms.sf.DoChan(bookID, func() (_ any, err error) {
 		defer recoverTo(&err, ms.panics, "load manifest "+bookID)
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.timeout)
-		defer cancel()
-		m, err := ms.Load(lctx, bookID)
-		switch {
-		case err == nil:
-			ms.remember(bookID, ms.fresh(&manifestEntry{m: m}))
-		case errors.Is(err, ErrNotFound):
-			ms.remember(bookID, ms.fresh(&manifestEntry{missing: true}))
-		default:
-			ms.loadErr.Inc()
+		m, err := ms.reload(ctx, bookID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			// The store failed, not the book: serve the last answer stale
 			// (within its bound), and ask the store again shortly.
 			if old != nil && ms.now().Before(old.staleUntil) {
@@ -192,19 +184,27 @@ func (ms *Manifests) refreshAhead(ctx context.Context, bookID string) {
 	ms.refreshes.Inc()
 	ms.sf.DoChan(bookID, func() (_ any, err error) {
 		defer recoverTo(&err, ms.panics, "refresh manifest "+bookID)
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.timeout)
-		defer cancel()
-		m, err := ms.Load(lctx, bookID)
-		switch {
-		case err == nil:
-			ms.remember(bookID, ms.fresh(&manifestEntry{m: m}))
-		case errors.Is(err, ErrNotFound):
-			ms.remember(bookID, ms.fresh(&manifestEntry{missing: true}))
-		default:
-			ms.loadErr.Inc()
-		}
-		return m, err
+		return ms.reload(ctx, bookID)
 	})
+}
+
+// reload reads a book's manifest from the store, detached from ctx's
+// cancellation and within the load timeout, and caches the answer (a
+// manifest, or none). A store failure is counted and returned; the cache
+// is left as it was.
+func (ms *Manifests) reload(ctx context.Context, bookID string) (Manifest, error) {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.timeout)
+	defer cancel()
+	m, err := ms.Load(lctx, bookID)
+	switch {
+	case err == nil:
+		ms.remember(bookID, ms.fresh(&manifestEntry{m: m}))
+	case errors.Is(err, ErrNotFound):
+		ms.remember(bookID, ms.fresh(&manifestEntry{missing: true}))
+	default:
+		ms.loadErr.Inc()
+	}
+	return m, err
 }
 
 // refreshAheadMax bounds how early before its expiry an entry is reloaded.
