@@ -91,9 +91,11 @@ type Manifests struct {
 	count   atomic.Int64 // entries stored since the last reset
 
 	stale time.Duration
+	shed  func() error // SetShed; nil: never shed
 
 	set                                              *metrics.Set
 	hits, misses, loadErr, stales, refreshes, panics *metrics.Counter
+	sheds                                            *metrics.Counter
 }
 
 // NewManifests returns a manifest resolver. ttl is MANIFEST_TTL: the longest
@@ -115,6 +117,7 @@ func NewManifests(store Store, ttl, timeout time.Duration) *Manifests {
 		loadErr:   set.NewCounter(`covers_cache_manifest_lookups_total{result="error"}`),
 		stales:    set.NewCounter(`covers_cache_manifest_lookups_total{result="stale"}`),
 		refreshes: set.NewCounter(`covers_cache_manifest_refreshes_total`),
+		sheds:     set.NewCounter(`covers_cache_manifest_lookups_total{result="shed"}`),
 		panics:    panicCounter(set, "manifests"),
 	}
 }
@@ -122,6 +125,18 @@ func NewManifests(store Store, ttl, timeout time.Duration) *Manifests {
 // SetStale sets how long past its expiry a manifest may be served while
 // the store fails (MANIFEST_STALE); 0 turns stale answers off.
 func (ms *Manifests) SetStale(d time.Duration) { ms.stale = d }
+
+// SetShed sets what a lookup asks before it waits on the store for a book
+// with no fresh entry (cmd passes the renderer's Saturated). While it
+// returns an error (the render queue is full), such a lookup does not
+// wait: a book with an entry past its TTL (within MANIFEST_STALE) gets that
+// entry while a reload runs in the background; a book with no entry gets
+// the error at once. During a render overload a first request for a book
+// then costs a millisecond instead of a store round trip that would mostly
+// end in the same 503 (the store's latency under that load is hundreds of
+// milliseconds), and books asked for steadily keep their answers fresh
+// through refresh ahead. Call it before the first lookup.
+func (ms *Manifests) SetShed(fn func() error) { ms.shed = fn }
 
 // Metrics returns the manifest metrics.
 func (ms *Manifests) Metrics() *metrics.Set { return ms.set }
@@ -146,6 +161,18 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 	}
 	ms.misses.Inc()
 	old, _ := v.(*manifestEntry)
+	if ms.shed != nil {
+		if err := ms.shed(); err != nil {
+			if old != nil && now.Before(old.staleUntil) {
+				if old.refreshing.CompareAndSwap(false, true) {
+					ms.refreshAhead(ctx, bookID)
+				}
+				return ms.serveStale(bookID, old)
+			}
+			ms.sheds.Inc()
+			return Manifest{}, fmt.Errorf("manifest %s: not loaded while shedding: %w", bookID, err)
+		}
+	}
 	ch := ms.sf.DoChan(bookID, func() (_ any, err error) {
 		defer recoverTo(&err, ms.panics, "load manifest "+bookID)
 		m, err := ms.reload(ctx, bookID)

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,5 +110,79 @@ func TestManifestsRefreshAheadOfExpiry(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if v := current(); v != v2.Version || ms.refreshes.Get() != 2 {
 		t.Errorf("after a failed refresh: %s with %d refreshes; want %s and 2 (no retry before expiry)", v, ms.refreshes.Get(), v2.Version)
+	}
+}
+
+// TestManifestsShedWhileRendersAreSaturated: while the shed function says
+// the render queue is full, a lookup never waits on the store: a book with
+// an expired entry gets it while a reload runs behind, a book with none is
+// refused at once with the shed error; with room again, lookups load.
+func TestManifestsShedWhileRendersAreSaturated(t *testing.T) {
+	t.Parallel()
+	local, err := NewLocalStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &gatedStore{Store: local}
+	ms := NewManifests(store, time.Minute, 5*time.Second)
+	var clock atomic.Int64
+	clock.Store(time.Unix(1_800_000_000, 0).UnixNano())
+	ms.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	errFull := errors.New("render queue full")
+	var saturated atomic.Bool
+	ms.SetShed(func() error {
+		if saturated.Load() {
+			return errFull
+		}
+		return nil
+	})
+	ctx := context.Background()
+	for _, b := range []string{"B1", "B2"} {
+		if err := ms.Put(ctx, Manifest{BookID: b, Version: "aaaaaaaaaaaa", VersionTime: ms.now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms.Forget("B2") // B2 is stored but not in this replica's cache
+	v2 := Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: ms.now().Add(time.Second)}
+	data, _ := json.Marshal(v2)
+	if err := local.Put(ctx, ManifestKey("B1"), data, "application/json"); err != nil {
+		t.Fatal(err)
+	}
+
+	saturated.Store(true)
+	store.gate.Store(true) // a lookup that waited on the store would hang
+	clock.Add(int64(2 * time.Minute))
+	gets := store.gets.Load()
+	if m, err := ms.Current(ctx, "B1"); err != nil || m.Version != "aaaaaaaaaaaa" {
+		t.Errorf("saturated, B1 expired: %+v, %v; want the expired entry at once", m, err)
+	}
+	if _, err := ms.Current(ctx, "B2"); !errors.Is(err, errFull) {
+		t.Errorf("saturated, B2 not cached: %v; want the shed error at once", err)
+	}
+	if n := ms.sheds.Get(); n != 1 {
+		t.Errorf("shed lookups = %d, want 1", n)
+	}
+	if n := ms.refreshes.Get(); n != 1 {
+		t.Errorf("refreshes = %d, want 1 (B1's reload behind the answer)", n)
+	}
+	store.gate.Store(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m, err := ms.Current(ctx, "B1")
+		if err == nil && m.Version == v2.Version {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B1 never reloaded behind the answer: %+v, %v", m, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if store.gets.Load() <= gets {
+		t.Error("no store read for B1's reload")
+	}
+
+	saturated.Store(false)
+	if m, err := ms.Current(ctx, "B2"); err != nil || m.Version != "aaaaaaaaaaaa" {
+		t.Errorf("room again, B2: %+v, %v; want it loaded", m, err)
 	}
 }
