@@ -32,6 +32,22 @@ func (s *gatedStore) Get(ctx context.Context, key string) (Object, error) {
 	return s.Store.Get(ctx, key)
 }
 
+// newGatedManifests returns Manifests with a one-minute TTL over a gated
+// local store, on a clock the test moves.
+func newGatedManifests(t *testing.T) (*Manifests, *gatedStore, *LocalStore, *atomic.Int64) {
+	t.Helper()
+	local, err := NewLocalStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &gatedStore{Store: local}
+	ms := NewManifests(store, time.Minute, 5*time.Second)
+	clock := &atomic.Int64{}
+	clock.Store(time.Unix(1_800_000_000, 0).UnixNano())
+	ms.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	return ms, store, local, clock
+}
+
 // TestManifestsRefreshAheadOfExpiry: a book asked for in the last seconds
 // of its entry's TTL is reloaded in the background while the cached answer
 // is served without waiting, once; a successful reload makes the next
@@ -39,15 +55,7 @@ func (s *gatedStore) Get(ctx context.Context, key string) (Object, error) {
 // store; a failed one leaves the entry to expire as usual.
 func TestManifestsRefreshAheadOfExpiry(t *testing.T) {
 	t.Parallel()
-	local, err := NewLocalStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &gatedStore{Store: local}
-	ms := NewManifests(store, time.Minute, 5*time.Second)
-	var clock atomic.Int64
-	clock.Store(time.Unix(1_800_000_000, 0).UnixNano())
-	ms.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	ms, store, local, clock := newGatedManifests(t)
 	advance := func(d time.Duration) { clock.Add(int64(d)) }
 	ctx := context.Background()
 	v1 := Manifest{BookID: "B1", Version: "aaaaaaaaaaaa", VersionTime: ms.now()}
@@ -119,15 +127,7 @@ func TestManifestsRefreshAheadOfExpiry(t *testing.T) {
 // refused at once with the shed error; with room again, lookups load.
 func TestManifestsShedWhileRendersAreSaturated(t *testing.T) {
 	t.Parallel()
-	local, err := NewLocalStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &gatedStore{Store: local}
-	ms := NewManifests(store, time.Minute, 5*time.Second)
-	var clock atomic.Int64
-	clock.Store(time.Unix(1_800_000_000, 0).UnixNano())
-	ms.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	ms, store, local, clock := newGatedManifests(t)
 	errFull := errors.New("render queue full")
 	var saturated atomic.Bool
 	ms.SetShed(func() error {
