@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"strings"
 	"net/http"
 	"net/url"
 	"testing"
@@ -46,6 +48,15 @@ func TestPeerSecretAndKeysBetweenReplicas(t *testing.T) {
 		}
 	}
 	if served := count(a, "served") + count(b, "served"); served == 0 {
+		for _, r := range []*replica{a, b} {
+			resp, _ := http.Get("http://" + r.internal + "/metrics")
+			body, _ := io.ReadAll(resp.Body)
+			for _, l := range strings.Split(string(body), "\n") {
+				if strings.Contains(l, "peer") || strings.Contains(l, "lookups_total") || strings.Contains(l, "renders_total") {
+					t.Log(r.internal, l)
+				}
+			}
+		}
 		t.Errorf("16 variants through two peers with one secret: no peer request served, want some (is the secret sent?)")
 	}
 	for _, r := range []*replica{a, b} {
