@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,6 +147,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if a.outbox != nil {
 		components = append(components, a.outbox)
 	}
+	a.sets = append(a.sets, buildInfoSet(readBuildInfo()))
 	for _, m := range components {
 		if mm, ok := m.(metered); ok {
 			a.sets = append(a.sets, mm.Metrics())
@@ -163,11 +165,15 @@ func (a *app) internalHandler() http.Handler {
 	return a.http.Internal(a.writeMetrics, peers)
 }
 
+// writeMetrics writes the process metrics and every component's set, one
+// group per metric family (writeFamilies).
 func (a *app) writeMetrics(w io.Writer) {
-	metrics.WriteProcessMetrics(w)
+	var buf bytes.Buffer
+	metrics.WriteProcessMetrics(&buf)
 	for _, s := range a.sets {
-		s.WritePrometheus(w)
+		s.WritePrometheus(&buf)
 	}
+	writeFamilies(w, buf.Bytes())
 }
 
 // renderFill renders a variant from the original of its version (recently

@@ -32,6 +32,7 @@ func serveCmd(ctx context.Context, args []string, lookup func(string) (string, b
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	logger := newLogger(stderr, cfg.LogLevel)
+	exposeMetricMetadata()
 	store, err := newStore(ctx, cfg, logger)
 	if err != nil {
 		return fmt.Errorf("open object store: %w", err)
