@@ -141,6 +141,9 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if a.consumer != nil {
 		components = append(components, a.consumer)
 	}
+	if a.outlets.results != nil {
+		components = append(components, a.outlets.results)
+	}
 	if a.outlets.catalog != nil {
 		components = append(components, a.outlets.catalog)
 	}

@@ -13,6 +13,7 @@ import (
 // outlets are what reports processed covers to the rest of the system.
 type outlets struct {
 	producer *kgo.Client      // nil without Kafka
+	results  *events.Results  // nil without Kafka or KAFKA_RESULT_TOPIC
 	catalog  *events.Catalog  // nil without CATALOG_DATABASE_URL
 	notifier *events.Notifier // always set; its parts may be absent
 }
@@ -28,6 +29,7 @@ func newOutlets(ctx context.Context, cfg config, logger *slog.Logger) (*outlets,
 		}
 		o.producer = p
 		results = events.NewResults(p, cfg.Kafka)
+		o.results = results
 	}
 	if cfg.Catalog.Enabled() {
 		c, err := events.NewCatalog(ctx, cfg.Catalog, logger)
