@@ -136,6 +136,7 @@ func TestK8sDocumentsWellFormed(t *testing.T) {
 		"Deployment": "apps/v1", "Service": "v1", "ConfigMap": "v1", "Secret": "v1",
 		"PodDisruptionBudget": "policy/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
 		"ScaledObject": "keda.sh/v1alpha1", "NetworkPolicy": "networking.k8s.io/v1",
+		"PodMonitor": "monitoring.coreos.com/v1",
 	}
 	seen := map[string]int{}
 	for _, d := range c.docs {
@@ -157,7 +158,7 @@ func TestK8sDocumentsWellFormed(t *testing.T) {
 		}
 	}
 	for kind, want := range map[string]int{"Deployment": 1, "Service": 2, "ConfigMap": 1, "Secret": 1,
-		"PodDisruptionBudget": 1, "HorizontalPodAutoscaler": 1, "ScaledObject": 1, "NetworkPolicy": 1} {
+		"PodDisruptionBudget": 1, "HorizontalPodAutoscaler": 1, "ScaledObject": 1, "NetworkPolicy": 1, "PodMonitor": 1} {
 		if seen[kind] != want {
 			t.Errorf("%d %s documents, want %d", seen[kind], kind, want)
 		}
