@@ -11,7 +11,10 @@
 //   - smoke.sh: warms a cover and fetches it twice through the edge (MISS, HIT).
 //   - k8s/: Deployment, ConfigMap, Secret (placeholders), ClusterIP Service,
 //     headless peer Service, PodDisruptionBudget, CPU HorizontalPodAutoscaler;
-//     k8s/keda/: the KEDA ScaledObject that replaces the HPA where KEDA runs.
+//     k8s/keda/: the KEDA ScaledObject that replaces the HPA where KEDA runs;
+//     k8s/monitoring/: the Prometheus Operator PodMonitor.
+//   - prometheus/: alerting rules (alerts.yaml) and their promtool unit tests
+//     (alerts_test.yaml); grafana/: the dashboard.
 //   - nginx/: the caching edge (its own README).
 //
 // What the tests check, without Docker or Kubernetes: every YAML document
@@ -26,7 +29,13 @@
 // runtime stage, resolved by apt, holds none of the libraries libvips must
 // not load (ImageMagick, poppler, librsvg, OpenSlide, matio, cfitsio...) and
 // its build stage compiles Debian's pinned libvips source without them
-// (dockerfile_test.go).
+// (dockerfile_test.go); promtool checks the rules and runs their unit tests,
+// every alert has a unit test that fires it, one that does not, and a
+// runbook section in docs/operations.md, the dashboard and the rules name
+// only documented metrics, and the PodMonitor selects the pods on the
+// internal port (prometheus_test.go). That the rules evaluate and every
+// dashboard query returns data against a real Prometheus scraping the
+// service is tested in cmd/image-worker (prometheus_integration_test.go).
 //
 // What is not tested here: building the image (`make image` builds and
 // checks it with podman; too slow for make test), starting the Compose

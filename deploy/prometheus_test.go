@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -142,5 +143,71 @@ func TestK8sPodMonitor(t *testing.T) {
 	}
 	if !slices.Contains(c.facts.getRoutes, "/metrics") {
 		t.Errorf("proxy/routes.go registers no GET /metrics (routes %v)", c.facts.getRoutes)
+	}
+}
+
+// TestGrafanaDashboardIsWellFormed: the dashboard decodes, panel ids are
+// unique, every panel but a row has a query on the datasource variable, and
+// every covers_* metric it names is documented. (That each query returns
+// data is TestPrometheusScrapesTheService's job, against a real Prometheus.)
+func TestGrafanaDashboardIsWellFormed(t *testing.T) {
+	type target struct {
+		Expr       string `json:"expr"`
+		Datasource struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+	}
+	type panel struct {
+		ID      int      `json:"id"`
+		Title   string   `json:"title"`
+		Type    string   `json:"type"`
+		Panels  []panel  `json:"panels"`
+		Targets []target `json:"targets"`
+	}
+	var d struct {
+		UID        string  `json:"uid"`
+		Panels     []panel `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name, Type string
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal([]byte(readRepo(t, "deploy/grafana/dashboard.json")), &d); err != nil {
+		t.Fatalf("decode grafana/dashboard.json: %v", err)
+	}
+	if len(d.Templating.List) == 0 || d.Templating.List[0].Name != "datasource" || d.Templating.List[0].Type != "datasource" {
+		t.Errorf("templating = %+v, want a datasource variable named datasource", d.Templating.List)
+	}
+	metricsDoc := readRepo(t, "docs/metrics.md")
+	ids := map[int]string{}
+	queries := 0
+	var walk func([]panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			if other, dup := ids[p.ID]; dup {
+				t.Errorf("panels %q and %q share id %d", other, p.Title, p.ID)
+			}
+			ids[p.ID] = p.Title
+			if p.Type != "row" && len(p.Targets) == 0 {
+				t.Errorf("panel %q has no query", p.Title)
+			}
+			for _, tg := range p.Targets {
+				queries++
+				if tg.Datasource.UID != "${datasource}" {
+					t.Errorf("panel %q: datasource uid %q, want ${datasource}", p.Title, tg.Datasource.UID)
+				}
+				for _, m := range metricName.FindAllString(tg.Expr, -1) {
+					if fam := strings.TrimSuffix(m, "_bucket"); !strings.Contains(metricsDoc, "| `"+fam+"` |") {
+						t.Errorf("panel %q uses %s, which docs/metrics.md does not list", p.Title, m)
+					}
+				}
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(d.Panels)
+	if queries == 0 {
+		t.Error("the dashboard has no queries")
 	}
 }

@@ -1,22 +1,28 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestPrometheusScrapesTheService: a real Prometheus (Debian's) scrapes the
-// binary every second while a mixed load runs; through its HTTP API the
-// p99 of the request and render histograms is a finite number, the build
-// is in covers_build_info, the target is up with no scrape error and the
-// TYPE lines reached Prometheus' metadata.
+// binary (with Kafka on a loopback kfake broker) every second while a mixed
+// load runs; through its HTTP API the p99 of the request and render
+// histograms is a finite number, the build is in covers_build_info, the
+// target is up with no scrape error, the TYPE lines reached Prometheus'
+// metadata, every alerting rule of deploy/prometheus/alerts.yaml evaluates
+// without error, and every panel query of deploy/grafana/dashboard.json
+// returns data.
 func TestPrometheusScrapesTheService(t *testing.T) {
 	requireTool(t, "prometheus")
 	svc := startLoadedService(t)
-	prom := startPrometheus(t, []string{svc.rep.internal})
+	prom := startPrometheus(t, []string{svc.rep.internal}, "../../deploy/prometheus/alerts.yaml")
 	svc.keepLoading(t, 300*time.Millisecond)
 
 	finite := func(expr string) {
@@ -86,4 +92,106 @@ func TestPrometheusScrapesTheService(t *testing.T) {
 		}
 	}
 	t.Logf("Prometheus metadata of covers_http_request_duration_seconds: %+v", meta["covers_http_request_duration_seconds"])
+
+	t.Run("alert rules evaluate", func(t *testing.T) {
+		var rules struct {
+			Groups []struct {
+				Rules []struct {
+					Name      string `json:"name"`
+					Health    string `json:"health"`
+					LastError string `json:"lastError"`
+				} `json:"rules"`
+			} `json:"groups"`
+		}
+		waitFor(t, 30*time.Second, "every alerting rule evaluated", func() (bool, string) {
+			if err := prom.get("/api/v1/rules?type=alert", &rules); err != nil {
+				return false, err.Error()
+			}
+			var bad []string
+			n := 0
+			for _, g := range rules.Groups {
+				for _, r := range g.Rules {
+					n++
+					if r.Health != "ok" {
+						bad = append(bad, r.Name+": "+r.Health+" "+r.LastError)
+					}
+				}
+			}
+			return n > 0 && len(bad) == 0, fmt.Sprintf("%d rules, not ok: %v", n, bad)
+		})
+	})
+
+	t.Run("every dashboard panel returns data", func(t *testing.T) {
+		exprs := dashboardQueries(t, "../../deploy/grafana/dashboard.json")
+		for _, q := range exprs {
+			expr := strings.ReplaceAll(q.expr, "$__rate_interval", "30s")
+			if strings.Contains(expr, "$") {
+				t.Errorf("panel %q: query %s has a variable the test cannot fill", q.panel, q.expr)
+				continue
+			}
+			var last string
+			waitFor(t, 60*time.Second, fmt.Sprintf("panel %q: %s returns data", q.panel, expr), func() (bool, string) {
+				v, err := prom.query(expr)
+				if err != nil {
+					return false, err.Error()
+				}
+				for _, s := range v {
+					if f := s.value(); !math.IsNaN(f) && !math.IsInf(f, 0) {
+						last = fmt.Sprintf("%d series, e.g. %v = %v", len(v), s.Metric, f)
+						return true, last
+					}
+				}
+				return false, fmt.Sprintf("%d series, none a finite number", len(v))
+			})
+			t.Logf("panel %q: %s", q.panel, last)
+		}
+		if len(exprs) < 20 {
+			t.Errorf("the dashboard has %d queries, want the whole set", len(exprs))
+		}
+	})
+}
+
+type panelQuery struct{ panel, expr string }
+
+// dashboardQueries returns the query of every target of every panel of a
+// Grafana dashboard (rows' nested panels included).
+func dashboardQueries(t *testing.T, path string) []panelQuery {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type panel struct {
+		Title   string  `json:"title"`
+		Type    string  `json:"type"`
+		Panels  []panel `json:"panels"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	}
+	var d struct {
+		Panels []panel `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	var out []panelQuery
+	var walk func([]panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			if p.Type != "row" && len(p.Targets) == 0 {
+				t.Errorf("panel %q has no query", p.Title)
+			}
+			for _, tg := range p.Targets {
+				if tg.Expr == "" {
+					t.Errorf("panel %q has a target without expr", p.Title)
+					continue
+				}
+				out = append(out, panelQuery{p.Title, tg.Expr})
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(d.Panels)
+	return out
 }
