@@ -100,8 +100,9 @@ func (s *loadedService) load() []string {
 		}
 		return fmt.Sprintf("%s = %d, want %v", what, status, want)
 	}
+	client := &http.Client{Timeout: 30 * time.Second} // a stuck answer ends the round, never the test's cleanup
 	get := func(u string) (int, error) {
-		resp, err := http.Get(u)
+		resp, err := client.Get(u)
 		if err != nil {
 			return 0, err
 		}
@@ -110,7 +111,7 @@ func (s *loadedService) load() []string {
 		return resp.StatusCode, nil
 	}
 	post := func(u, body string) (int, error) {
-		resp, err := http.Post(u, "application/json", strings.NewReader(body))
+		resp, err := client.Post(u, "application/json", strings.NewReader(body))
 		if err != nil {
 			return 0, err
 		}

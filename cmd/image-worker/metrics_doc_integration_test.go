@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // exposedFamily is one metric family as /metrics shows it: its TYPE and
@@ -167,7 +168,7 @@ func TestMetricsDocMatchesTheExposition(t *testing.T) {
 	// The Kafka lag gauge and the dead letters exist once the consumer has
 	// worked; wait for them rather than for a time.
 	var exposed map[string]*exposedFamily
-	waitFor(t, 60e9, "Kafka lag and dead letters exposed", func() (bool, string) {
+	waitFor(t, 60*time.Second, "Kafka lag and dead letters exposed", func() (bool, string) {
 		resp, err := http.Get(svc.metricsURL())
 		if err != nil {
 			return false, err.Error()
