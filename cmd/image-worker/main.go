@@ -12,11 +12,6 @@
 //
 // "image-worker COMMAND --help" shows a command's flags. Exit codes: 0 done,
 // 1 the work failed, 2 the command line is wrong.
-//
-// Metrics: serve exposes every component's set on the internal /metrics,
-// one group per family with HELP and TYPE lines (metrics.go), plus its own
-// covers_build_info{version,revision,go_version,libvips_version}; the whole
-// list is docs/metrics.md.
 package main
 
 import (

@@ -1,5 +1,9 @@
 package main
 
+// The metrics of serve: every component's set on the internal /metrics, one
+// group per family with HELP and TYPE lines, plus covers_build_info; the
+// whole list, with types, labels and units, is docs/metrics.md.
+
 import (
 	"bufio"
 	"bytes"
