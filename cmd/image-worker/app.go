@@ -76,7 +76,7 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	}
 	a.warmer, a.manifests, a.prerender = warmer, manifests, prerender
 	originals := cache.NewOriginals(store, 32<<20)
-	cfg.Variants.Shed = renderer.Saturated // a new variant is refused before any store round trip when renders are saturated
+	cfg.Variants.Shed = renderer.Saturated                             // a new variant is refused before any store round trip when renders are saturated
 	a.manifests.SetShed(func() error { return renderer.Saturated(0) }) // nor does a manifest load wait for the store then
 	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(originals, renderer), logger)
 	if err != nil {

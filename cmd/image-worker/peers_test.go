@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
