@@ -11,7 +11,7 @@ import (
 // batcher combines Renders of one original that wait for a render slot at
 // the same time (concurrent misses for several sizes of one cover): the
 // first of them to get a slot takes every other one still waiting, up to
-// MaxLadder, into one ladder operation (one decode per shrink-on-load
+// Config.MaxBatch in all, into one ladder operation (one decode per shrink-on-load
 // level, see engine.ladder), and each waiter gets its own result. Only
 // requests already queued are combined: nothing waits for company, so a
 // lone request costs what it did.
@@ -49,7 +49,7 @@ func (r *Renderer) renderBatched(ctx context.Context, src []byte, info Info, req
 		}
 		return e.wait(ctx) // taken: another waiter renders it
 	}
-	group := r.batch.take(key, e)
+	group := r.batch.take(key, e, r.cfg.MaxBatch)
 	if group == nil { // taken just as it got a slot
 		release()
 		return e.wait(ctx)
@@ -145,10 +145,10 @@ func (b *batcher) remove(key batchKey, e *batchEntry) bool {
 	return false
 }
 
-// take removes leader and up to MaxLadder-1 other waiters of key, marks
-// the others taken, and returns them, leader first; nil when leader was
-// itself taken.
-func (b *batcher) take(key batchKey, leader *batchEntry) []*batchEntry {
+// take removes leader and up to limit-1 other waiters of key, marks the
+// others taken, and returns them, leader first; nil when leader was itself
+// taken.
+func (b *batcher) take(key batchKey, leader *batchEntry, limit int) []*batchEntry {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	list := b.waiting[key]
@@ -159,7 +159,7 @@ func (b *batcher) take(key batchKey, leader *batchEntry) []*batchEntry {
 		switch {
 		case w == leader:
 			found = true
-		case len(group) < MaxLadder:
+		case len(group) < limit:
 			group = append(group, w)
 		default:
 			rest = append(rest, w)

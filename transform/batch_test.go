@@ -16,7 +16,7 @@ import (
 // for another original is not taken.
 func TestRenderBatchesQueuedRequestsOfOneOriginal(t *testing.T) {
 	t.Parallel()
-	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1; c.QueueSize = 16 })
+	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1; c.QueueSize = 16; c.MaxBatch = MaxLadder })
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
 	other := testdata(t, "cover-800x1200-alpha.png")
 	hold, err := r.gate.acquire(context.Background())
@@ -101,6 +101,44 @@ func TestRenderBatchesQueuedRequestsOfOneOriginal(t *testing.T) {
 	}
 	if got := r.Renders() - before - uint64(len(reqs)); got != 2 {
 		t.Errorf("worker operations for the queued requests = %d, want 2 (one ladder for BOOK-1, one render for BOOK-2)", got)
+	}
+}
+
+// TestRenderBatchTakesAtMostMaxBatch: ten queued renders of one original
+// with MaxBatch 4 run as ladders of 4, 4 and 2, each waiter with its size.
+func TestRenderBatchTakesAtMostMaxBatch(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1; c.QueueSize = 16; c.MaxBatch = 4 })
+	src := testdata(t, "photo-1600x2400-baseline.jpg")
+	hold, err := r.gate.acquire(context.Background())
+	if err != nil {
+		t.Fatalf("hold the slot: %v", err)
+	}
+	reqs := defaultLadder()
+	results := make([]Result, len(reqs))
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		req.Source = "BOOK-1/abc123"
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = r.Render(context.Background(), src, req)
+		}()
+	}
+	waitFor(t, func() bool { return r.gate.queueDepth() == int64(len(reqs)) })
+	hold()
+	wg.Wait()
+	for i, req := range reqs {
+		if errs[i] != nil || results[i].Format != req.Format || results[i].Width != min(req.Width, 1600) {
+			t.Errorf("Render(%s %d) = %s %d, %v", req.Format, req.Width, results[i].Format, results[i].Width, errs[i])
+		}
+	}
+	if got := r.ladders[0].Get(); got != 3 {
+		t.Errorf("ladder operations = %d, want 3 (4 + 4 + 2 of 10 queued)", got)
+	}
+	if got := r.Renders(); got != 3 {
+		t.Errorf("worker operations = %d, want 3", got)
 	}
 }
 

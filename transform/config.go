@@ -27,6 +27,11 @@ type Config struct {
 	// QueueSize is how many renders may wait for a slot; one more gets
 	// ErrOverloaded at once. Zero means no waiting at all.
 	QueueSize int
+	// MaxBatch is the most renders of one original, waiting for a slot at
+	// the same time, that one ladder operation takes (Request.Source): each
+	// of them waits for the whole ladder, so this bounds what combining adds
+	// to a waiter's latency (and a worker's memory). 1 never combines.
+	MaxBatch int
 	// MaxPixels is the largest width*height an original may declare.
 	MaxPixels int64
 	// VipsConcurrency is libvips' worker threads per operation. It is a
@@ -50,6 +55,7 @@ func DefaultConfig() Config {
 		AVIFEffort:      1,
 		MaxConcurrent:   n,
 		QueueSize:       4 * n,
+		MaxBatch:        4,
 		MaxPixels:       50_000_000,
 		VipsConcurrency: 1,
 	}
@@ -79,6 +85,9 @@ func (c Config) validateEngine() error {
 	}
 	if c.MaxConcurrent < 1 {
 		errs = append(errs, fmt.Errorf("MAX_CONCURRENT_TRANSFORMS (MaxConcurrent) %d must be at least 1", c.MaxConcurrent))
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > MaxLadder {
+		errs = append(errs, fmt.Errorf("MaxBatch %d must be in 1..%d", c.MaxBatch, MaxLadder))
 	}
 	if c.QueueSize < 0 {
 		errs = append(errs, fmt.Errorf("TRANSFORM_QUEUE_SIZE (QueueSize) %d must not be negative", c.QueueSize))

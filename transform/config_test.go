@@ -33,11 +33,13 @@ func TestConfigValidate(t *testing.T) {
 		{"avif effort 10", func(c *Config) { c.AVIFEffort = 10 }, []string{"AVIFEffort"}},
 		{"no workers", func(c *Config) { c.MaxConcurrent = 0 }, []string{"MaxConcurrent"}},
 		{"negative queue", func(c *Config) { c.QueueSize = -1 }, []string{"QueueSize"}},
+		{"no batch", func(c *Config) { c.MaxBatch = 0 }, []string{"MaxBatch"}},
+		{"batch over a ladder", func(c *Config) { c.MaxBatch = MaxLadder + 1 }, []string{"MaxBatch"}},
 		{"no pixel limit", func(c *Config) { c.MaxPixels = 0 }, []string{"MaxPixels"}},
 		{"vips threads 0", func(c *Config) { c.VipsConcurrency = 0 }, []string{"VipsConcurrency"}},
 		{"no worker command", func(c *Config) { c.WorkerCommand = nil }, []string{"WorkerCommand"}},
 		{"everything wrong at once", func(c *Config) { *c = Config{QueueSize: -1} },
-			[]string{"WebPQuality", "AVIFQuality", "AVIFEffort", "MaxConcurrent", "QueueSize", "MaxPixels", "VipsConcurrency", "WorkerCommand"}},
+			[]string{"WebPQuality", "AVIFQuality", "AVIFEffort", "MaxConcurrent", "MaxBatch", "QueueSize", "MaxPixels", "VipsConcurrency", "WorkerCommand"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
