@@ -29,8 +29,10 @@ import (
 // in SCHED_IDLE); see docs/benchmarks.md.
 const renderNice = 10
 
-// workerThreads remembers which threads were already lowered.
-var workerThreads struct {
+// threadLowerer lowers the threads of a render worker process and
+// remembers which it already lowered. ServeWorker owns the one of its
+// process.
+type threadLowerer struct {
 	mu       sync.Mutex
 	seen     map[int]bool
 	lastScan atomic.Int64 // unix nanoseconds
@@ -42,47 +44,47 @@ var workerThreads struct {
 // makes it the first process the kernel's OOM killer picks: under memory
 // pressure a worker dies (and costs one render) before the serving process
 // does.
-func lowerProcess() {
+func (l *threadLowerer) lowerProcess() {
 	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
 	if _, err := os.ReadDir("/proc/self/task"); err != nil {
 		_ = syscall.Setpriority(syscall.PRIO_PROCESS, 0, renderNice)
 		return
 	}
-	workerThreads.lastScan.Store(0)
-	lowerWorkers()
+	l.lastScan.Store(0)
+	l.lowerNew()
 }
 
-// lowerWorkers lowers every thread of this process not lowered yet. A
-// worker calls it at start-up and after each operation; it reads
-// /proc/self/task at most every 250 ms.
-func lowerWorkers() {
+// lowerNew lowers every thread of this process not lowered yet. A worker
+// calls it at start-up and after each operation; it reads /proc/self/task
+// at most every 250 ms.
+func (l *threadLowerer) lowerNew() {
 	now := time.Now().UnixNano()
-	last := workerThreads.lastScan.Load()
-	if workerThreads.scanOff.Load() || now-last < int64(250*time.Millisecond) || !workerThreads.lastScan.CompareAndSwap(last, now) {
+	last := l.lastScan.Load()
+	if l.scanOff.Load() || now-last < int64(250*time.Millisecond) || !l.lastScan.CompareAndSwap(last, now) {
 		return
 	}
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
-		workerThreads.scanOff.Store(true)
+		l.scanOff.Store(true)
 		return
 	}
-	workerThreads.mu.Lock()
-	defer workerThreads.mu.Unlock()
-	if workerThreads.seen == nil {
-		workerThreads.seen = map[int]bool{}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen = map[int]bool{}
 	}
 	for _, t := range tasks {
 		tid, err := strconv.Atoi(t.Name())
-		if err != nil || workerThreads.seen[tid] {
+		if err != nil || l.seen[tid] {
 			continue
 		}
 		if err := lowerWorker(tid); errors.Is(err, syscall.ESRCH) {
 			continue // the thread ended meanwhile
 		} else if err != nil {
-			workerThreads.scanOff.Store(true)
+			l.scanOff.Store(true)
 			return
 		}
-		workerThreads.seen[tid] = true
+		l.seen[tid] = true
 	}
 }
 

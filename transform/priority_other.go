@@ -2,6 +2,8 @@
 
 package transform
 
-// lowerProcess and lowerWorkers change scheduling only on Linux.
-func lowerProcess() {}
-func lowerWorkers() {}
+// threadLowerer changes scheduling only on Linux.
+type threadLowerer struct{}
+
+func (*threadLowerer) lowerProcess() {}
+func (*threadLowerer) lowerNew()     {}

@@ -33,14 +33,15 @@ const (
 )
 
 // SheetBackground is the colour of a contact sheet behind the covers.
-var SheetBackground = color.RGBA{R: 246, G: 244, B: 239, A: 255}
+func SheetBackground() color.RGBA { return color.RGBA{R: 246, G: 244, B: 239, A: 255} }
 
 // sheetInk is the colour of the sheet's text.
-var sheetInk = vips.Color{R: 38, G: 38, B: 38}
+func sheetInk() vips.Color { return vips.Color{R: 38, G: 38, B: 38} }
 
 // sheetBackground is SheetBackground for libvips.
 func sheetBackground() *vips.Color {
-	return &vips.Color{R: SheetBackground.R, G: SheetBackground.G, B: SheetBackground.B}
+	bg := SheetBackground()
+	return &vips.Color{R: bg.R, G: bg.G, B: bg.B}
 }
 
 // SheetBaseline is the y of the line the covers of a sheet height pixels
@@ -167,7 +168,7 @@ func sheetText(canvas *vips.ImageRef, markup string, x, y, width, height int) er
 		OffsetX:   vips.ValueOf(float64(x)),
 		OffsetY:   vips.ValueOf(float64(y)),
 		Opacity:   1,
-		Color:     sheetInk,
+		Color:     sheetInk(),
 		Alignment: vips.AlignLow,
 	})
 	if err != nil {

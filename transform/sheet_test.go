@@ -44,7 +44,7 @@ func TestComposeContactSheet(t *testing.T) {
 		}
 	}
 	// A corner is background; the middle of a cover is not.
-	bg := SheetBackground
+	bg := SheetBackground()
 	if c := img.At(1, 1); !sameRGB(c, bg.R, bg.G, bg.B) {
 		t.Errorf("corner pixel %v, want the background %v", c, bg)
 	}

@@ -34,7 +34,8 @@ func ServeWorker(in io.Reader, out io.Writer, logger *slog.Logger) error {
 	}
 	Startup(cfg, logger)
 	blockAllLoaders()
-	lowerProcess()
+	threads := &threadLowerer{}
+	threads.lowerProcess()
 	if err := writeFrame(out, workerResponse{}, nil); err != nil {
 		return fmt.Errorf("render worker: %w", err)
 	}
@@ -54,7 +55,7 @@ func ServeWorker(in io.Reader, out io.Writer, logger *slog.Logger) error {
 		if err := writeFrame(out, resp, body); err != nil {
 			return fmt.Errorf("render worker: %w", err)
 		}
-		lowerWorkers()
+		threads.lowerNew()
 	}
 }
 

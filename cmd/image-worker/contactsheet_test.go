@@ -41,7 +41,7 @@ func decodeSheet(t *testing.T, path string) image.Image {
 func farFromBackground(img image.Image, x, y int) bool {
 	r, g, b, _ := img.At(x, y).RGBA()
 	d := func(v uint32, bg uint8) int { return max(int(v>>8)-int(bg), int(bg)-int(v>>8)) }
-	bg := transform.SheetBackground
+	bg := transform.SheetBackground()
 	return d(r, bg.R)+d(g, bg.G)+d(b, bg.B) > 40
 }
 
