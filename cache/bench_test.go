@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func benchLocalStore(b *testing.B) *LocalStore {
@@ -20,7 +22,7 @@ func benchLocalStore(b *testing.B) *LocalStore {
 // and from groupcache alone (a hot index too small to hold it).
 func BenchmarkVariantsHit(b *testing.B) {
 	body := make([]byte, 12<<10)
-	fill := func(context.Context, VariantKey) ([]byte, error) { return body, nil }
+	fill := func(context.Context, cover.VariantKey) ([]byte, error) { return body, nil }
 	cases := []struct {
 		name     string
 		hotBytes int64
@@ -50,7 +52,7 @@ func BenchmarkVariantsHit(b *testing.B) {
 func BenchmarkManifestsCurrent(b *testing.B) {
 	ms := NewManifests(benchLocalStore(b), time.Hour, time.Second)
 	ctx := context.Background()
-	if err := ms.Put(ctx, Manifest{BookID: "B1", Version: "3f9a1c2b7d4e", UpdatedAt: time.Unix(1_790_000_000, 0)}); err != nil {
+	if err := ms.Put(ctx, cover.Manifest{BookID: "B1", Version: "3f9a1c2b7d4e", UpdatedAt: time.Unix(1_790_000_000, 0)}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -63,7 +65,7 @@ func BenchmarkManifestsCurrent(b *testing.B) {
 
 // BenchmarkVariantKey builds and parses the groupcache key of a variant.
 func BenchmarkVariantKey(b *testing.B) {
-	k := VariantKey{BookID: "B123", Version: "3f9a1c2b7d4e", Width: 320, Height: 480, Format: "webp"}
+	k := cover.VariantKey{BookID: "B123", Version: "3f9a1c2b7d4e", Width: 320, Height: 480, Format: "webp"}
 	b.Run("string", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -74,7 +76,7 @@ func BenchmarkVariantKey(b *testing.B) {
 		s := k.String()
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := ParseVariantKey(s); err != nil {
+			if _, err := cover.ParseVariantKey(s); err != nil {
 				b.Fatal(err)
 			}
 		}

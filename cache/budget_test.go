@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // stallStore is a local store whose Gets of keys under stall never answer
@@ -67,15 +69,15 @@ func newBudgetFixture(t *testing.T, storeTimeout, render time.Duration) *budgetF
 	local := newLocalTestStore(t, t.TempDir())
 	f := &budgetFixture{store: &stallStore{Store: local}}
 	f.manifests = NewManifests(f.store, time.Minute, storeTimeout)
-	if err := f.manifests.Put(t.Context(), Manifest{BookID: "B1", Version: testVariantKey.Version}); err != nil {
+	if err := f.manifests.Put(t.Context(), cover.Manifest{BookID: "B1", Version: testVariantKey.Version}); err != nil {
 		t.Fatal(err)
 	}
 	f.manifests.Forget("B1")
-	if err := local.Put(t.Context(), OriginalKey("B1", testVariantKey.Version), []byte("original"), "image/jpeg"); err != nil {
+	if err := local.Put(t.Context(), cover.OriginalKey("B1", testVariantKey.Version), []byte("original"), "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}
 	originals := NewOriginals(f.store, 1<<20)
-	fill := func(ctx context.Context, key VariantKey) ([]byte, error) {
+	fill := func(ctx context.Context, key cover.VariantKey) ([]byte, error) {
 		original, err := originals.Get(ctx, key.BookID, key.Version)
 		if err != nil {
 			return nil, err
@@ -113,11 +115,11 @@ func TestStoreBudgetIsSharedByARequestsCalls(t *testing.T) {
 		manifestTook = 600 * time.Millisecond // then the rest of the budget is 400ms
 		margin       = 350 * time.Millisecond // a fresh budget for the variant would end 600ms later
 	)
-	for _, stall := range []string{variantsPrefix, originalsPrefix} {
+	for _, stall := range []string{cover.VariantsPrefix(), cover.OriginalsPrefix()} {
 		t.Run("stalled "+strings.TrimSuffix(stall, "/"), func(t *testing.T) {
 			t.Parallel()
 			f := newBudgetFixture(t, budget, 0)
-			f.store.slow, f.store.slowBy, f.store.stall = manifestsPrefix, manifestTook, stall
+			f.store.slow, f.store.slowBy, f.store.stall = cover.ManifestsPrefix(), manifestTook, stall
 			start := time.Now()
 			_, err := f.cover(t.Context(), budget)
 			took := time.Since(start)
@@ -155,10 +157,10 @@ func TestStoreBudgetServesAStaleManifest(t *testing.T) {
 	ms := NewManifests(store, time.Minute, 10*budget)
 	clock := time.Now()
 	ms.now = func() time.Time { return clock }
-	if err := ms.Put(t.Context(), Manifest{BookID: "B1", Version: "aaaaaaaaaaaa"}); err != nil {
+	if err := ms.Put(t.Context(), cover.Manifest{BookID: "B1", Version: "aaaaaaaaaaaa"}); err != nil {
 		t.Fatal(err)
 	}
-	store.stall = manifestsPrefix
+	store.stall = cover.ManifestsPrefix()
 	clock = clock.Add(2 * time.Minute) // past the TTL
 	cases := []struct {
 		book    string
@@ -191,10 +193,10 @@ func TestStoreBudgetLeavesOtherWaitersAlone(t *testing.T) {
 	t.Parallel()
 	const budget = 200 * time.Millisecond
 	local := newLocalTestStore(t, t.TempDir())
-	if err := local.Put(t.Context(), OriginalKey("B1", "v1"), []byte("original"), "image/jpeg"); err != nil {
+	if err := local.Put(t.Context(), cover.OriginalKey("B1", "v1"), []byte("original"), "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}
-	store := &stallStore{Store: local, slow: originalsPrefix, slowBy: 3 * budget}
+	store := &stallStore{Store: local, slow: cover.OriginalsPrefix(), slowBy: 3 * budget}
 	o := NewOriginals(store, 1<<20)
 	patient := make(chan error, 1)
 	go func() {

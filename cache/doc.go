@@ -1,7 +1,10 @@
-// Package cache owns everything the service keeps: the object store (MinIO/S3
-// or an embedded local directory behind one Store interface, with one
-// conformance suite run against both), the storage layout, manifests that
-// name each book's current version, and the groupcache variant cache.
+// Package cache keeps everything the service stores: the object store
+// (MinIO/S3 or an embedded local directory behind one Store interface, with
+// one conformance suite run against both), the manifests that name each
+// book's current version (the cover.Manifest of each book, cached with a
+// TTL), and the groupcache variant cache. What a book id, a variant key and
+// a manifest are, and the keys of a cover's objects, belong to package
+// cover; the job queue's and the outbox's keys are here.
 //
 // Layout in the bucket:
 //
@@ -20,8 +23,8 @@
 // A version is the content hash of the original, so every groupcache key
 // (book/version/size.format) is immutable. Unversioned URLs are resolved
 // through the manifest with a short in-process TTL (MANIFEST_TTL) and
-// singleflight. cache imports no project package: rendering reaches it as a
-// FillFunc.
+// singleflight. cache imports no project package but cover: rendering reaches
+// it as a FillFunc.
 //
 // A request's store reads share one budget (WithStoreBudget, STORE_TIMEOUT
 // in cmd): a caller stops waiting for shared work still reading the store

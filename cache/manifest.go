@@ -10,50 +10,15 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cover"
 	"golang.org/x/sync/singleflight"
 )
-
-// Manifest names the current version of a book's cover and describes its original.
-type Manifest struct {
-	BookID      string    `json:"book_id"`
-	Version     string    `json:"version"`
-	SourceURL   string    `json:"source_url,omitempty"`
-	ContentType string    `json:"content_type"`
-	Width       int       `json:"width"`
-	Height      int       `json:"height"`
-	Bytes       int64     `json:"bytes"`
-	UpdatedAt   time.Time `json:"updated_at"` // when this replica stored it (whole seconds): Last-Modified
-	// VersionTime orders the covers of one book: the time of the event or
-	// request that named this original (see OrderTime). Zero in manifests
-	// written before it existed; Order falls back to UpdatedAt for those.
-	VersionTime time.Time `json:"version_time,omitzero"`
-}
-
-// OrderTime normalises the time that orders a book's covers: UTC with
-// microsecond precision, PostgreSQL's, so that the manifest and the catalog
-// row compare exactly the same instants.
-func OrderTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-// Order is the time that orders m against the book's other covers: its
-// VersionTime, or UpdatedAt for a manifest written before VersionTime existed.
-func (m Manifest) Order() time.Time {
-	if m.VersionTime.IsZero() {
-		return m.UpdatedAt
-	}
-	return m.VersionTime
-}
-
-// Supersedes reports whether m may replace cur as the book's current cover:
-// its order time is later. At an equal time cur stays (the first writer
-// wins), so replaying an event, or racing one with the same time, never
-// changes the cover.
-func (m Manifest) Supersedes(cur Manifest) bool { return m.Order().After(cur.Order()) }
 
 // maxManifestEntries bounds the in-process manifest cache; past it the cache is reset.
 const maxManifestEntries = 100_000
 
 type manifestEntry struct {
-	m       Manifest
+	m       cover.Manifest
 	missing bool
 	expires time.Time
 	// refreshAt is when a hit starts a reload in the background (refresh
@@ -146,7 +111,7 @@ func (ms *Manifests) Metrics() *metrics.Set { return ms.set }
 // A caller with a store budget (WithStoreBudget) stops waiting for the
 // shared load when the budget runs out: it gets the last answer stale when
 // there is one to serve, else an error wrapping ErrTimeout.
-func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, error) {
+func (ms *Manifests) Current(ctx context.Context, bookID string) (cover.Manifest, error) {
 	now := ms.now()
 	v, ok := ms.entries.Load(bookID)
 	if e, _ := v.(*manifestEntry); ok && now.Before(e.expires) {
@@ -155,7 +120,7 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 			ms.refreshAhead(ctx, bookID)
 		}
 		if e.missing {
-			return Manifest{}, fmt.Errorf("manifest %s: %w", bookID, ErrNotFound)
+			return cover.Manifest{}, fmt.Errorf("manifest %s: %w", bookID, ErrNotFound)
 		}
 		return e.m, nil
 	}
@@ -170,7 +135,7 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 				return ms.serveStale(bookID, old)
 			}
 			ms.sheds.Inc()
-			return Manifest{}, fmt.Errorf("manifest %s: not loaded while shedding: %w", bookID, err)
+			return cover.Manifest{}, fmt.Errorf("manifest %s: not loaded while shedding: %w", bookID, err)
 		}
 	}
 	ch := ms.sf.DoChan(bookID, func() (_ any, err error) {
@@ -194,11 +159,11 @@ func (ms *Manifests) Current(ctx context.Context, bookID string) (Manifest, erro
 		// last answer, as the load will serve it when it fails too.
 		return ms.serveStale(bookID, old)
 	case err != nil:
-		return Manifest{}, fmt.Errorf("manifest %s: %w", bookID, err)
+		return cover.Manifest{}, fmt.Errorf("manifest %s: %w", bookID, err)
 	case r.Err != nil:
-		return Manifest{}, r.Err
+		return cover.Manifest{}, r.Err
 	}
-	return r.Val.(Manifest), nil
+	return r.Val.(cover.Manifest), nil
 }
 
 // refreshAhead reloads a book's manifest in the background while its entry
@@ -219,7 +184,7 @@ func (ms *Manifests) refreshAhead(ctx context.Context, bookID string) {
 // cancellation and within the load timeout, and caches the answer (a
 // manifest, or none). A store failure is counted and returned; the cache
 // is left as it was.
-func (ms *Manifests) reload(ctx context.Context, bookID string) (Manifest, error) {
+func (ms *Manifests) reload(ctx context.Context, bookID string) (cover.Manifest, error) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.timeout)
 	defer cancel()
 	m, err := ms.Load(lctx, bookID)
@@ -238,16 +203,16 @@ func (ms *Manifests) reload(ctx context.Context, bookID string) (Manifest, error
 const refreshAheadMax = 5 * time.Second
 
 // serveStale answers with an entry past its expiry (the store failed).
-func (ms *Manifests) serveStale(bookID string, old *manifestEntry) (Manifest, error) {
+func (ms *Manifests) serveStale(bookID string, old *manifestEntry) (cover.Manifest, error) {
 	ms.stales.Inc()
 	if old.missing {
-		return Manifest{}, fmt.Errorf("manifest %s (stale): %w", bookID, ErrNotFound)
+		return cover.Manifest{}, fmt.Errorf("manifest %s (stale): %w", bookID, ErrNotFound)
 	}
 	return old.m, nil
 }
 
 // Load reads a book's manifest from the store, bypassing the TTL cache.
-func (ms *Manifests) Load(ctx context.Context, bookID string) (Manifest, error) {
+func (ms *Manifests) Load(ctx context.Context, bookID string) (cover.Manifest, error) {
 	m, _, err := ms.read(ctx, bookID)
 	return m, err
 }
@@ -256,14 +221,14 @@ func (ms *Manifests) Load(ctx context.Context, bookID string) (Manifest, error) 
 var errManifestDecode = errors.New("decode")
 
 // read returns the stored manifest and the ETag of its object.
-func (ms *Manifests) read(ctx context.Context, bookID string) (Manifest, string, error) {
-	obj, err := ms.store.Get(ctx, ManifestKey(bookID))
+func (ms *Manifests) read(ctx context.Context, bookID string) (cover.Manifest, string, error) {
+	obj, err := ms.store.Get(ctx, cover.ManifestKey(bookID))
 	if err != nil {
-		return Manifest{}, "", fmt.Errorf("load manifest %s: %w", bookID, err)
+		return cover.Manifest{}, "", fmt.Errorf("load manifest %s: %w", bookID, err)
 	}
-	var m Manifest
+	var m cover.Manifest
 	if err := json.Unmarshal(obj.Data, &m); err != nil {
-		return Manifest{}, obj.ETag, fmt.Errorf("load manifest %s: %w: %w", bookID, errManifestDecode, err)
+		return cover.Manifest{}, obj.ETag, fmt.Errorf("load manifest %s: %w: %w", bookID, errManifestDecode, err)
 	}
 	return m, obj.ETag, nil
 }
@@ -276,7 +241,7 @@ const maxManifestSwaps = 16
 
 // Put is Advance without its answer: it makes m current unless the store
 // holds a cover at least as new.
-func (ms *Manifests) Put(ctx context.Context, m Manifest) error {
+func (ms *Manifests) Put(ctx context.Context, m cover.Manifest) error {
 	_, err := ms.Advance(ctx, m)
 	return err
 }
@@ -290,10 +255,10 @@ func (ms *Manifests) Put(ctx context.Context, m Manifest) error {
 // replica's cache learns the answer at once (others within the TTL). When
 // other writers keep winning the swap maxManifestSwaps times the error
 // wraps ErrUnavailable, so callers retry later.
-func (ms *Manifests) Advance(ctx context.Context, m Manifest) (Manifest, error) {
+func (ms *Manifests) Advance(ctx context.Context, m cover.Manifest) (cover.Manifest, error) {
 	data, err := json.Marshal(m)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("advance manifest %s: %w", m.BookID, err)
+		return cover.Manifest{}, fmt.Errorf("advance manifest %s: %w", m.BookID, err)
 	}
 	for range maxManifestSwaps {
 		cur, etag, err := ms.read(ctx, m.BookID)
@@ -304,21 +269,21 @@ func (ms *Manifests) Advance(ctx context.Context, m Manifest) (Manifest, error) 
 		case errors.Is(err, errManifestDecode):
 			// Unreadable: any cover is newer.
 		case err != nil:
-			return Manifest{}, fmt.Errorf("advance manifest: %w", err)
+			return cover.Manifest{}, fmt.Errorf("advance manifest: %w", err)
 		case !m.Supersedes(cur):
 			ms.remember(m.BookID, ms.fresh(&manifestEntry{m: cur}))
 			return cur, nil
 		}
-		_, err = ms.store.PutIf(ctx, ManifestKey(m.BookID), data, "application/json", cond)
+		_, err = ms.store.PutIf(ctx, cover.ManifestKey(m.BookID), data, "application/json", cond)
 		if err == nil {
 			ms.remember(m.BookID, ms.fresh(&manifestEntry{m: m}))
 			return m, nil
 		}
 		if !errors.Is(err, ErrPrecondition) {
-			return Manifest{}, fmt.Errorf("advance manifest %s: %w", m.BookID, err)
+			return cover.Manifest{}, fmt.Errorf("advance manifest %s: %w", m.BookID, err)
 		}
 	}
-	return Manifest{}, fmt.Errorf("advance manifest %s: replaced by other writers %d times in a row: %w",
+	return cover.Manifest{}, fmt.Errorf("advance manifest %s: replaced by other writers %d times in a row: %w",
 		m.BookID, maxManifestSwaps, ErrUnavailable)
 }
 

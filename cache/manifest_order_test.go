@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func TestManifestsOrderLocal(t *testing.T) {
@@ -20,23 +22,23 @@ func TestManifestsOrderLocal(t *testing.T) {
 func runManifestOrder(t *testing.T, newStore func(t *testing.T) Store, racers int) {
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	cover := func(version string, vt time.Time) Manifest {
-		return Manifest{BookID: "B1", Version: version, SourceURL: "https://img.example/" + version, VersionTime: vt}
+	coverAt := func(version string, vt time.Time) cover.Manifest {
+		return cover.Manifest{BookID: "B1", Version: version, SourceURL: "https://img.example/" + version, VersionTime: vt}
 	}
 	t.Run("OnlyForward", func(t *testing.T) {
 		t.Parallel()
 		ms := NewManifests(newStore(t), time.Hour, 5*time.Second)
 		steps := []struct {
 			name string
-			put  Manifest
-			want Manifest // current afterwards, and Advance's answer
+			put  cover.Manifest
+			want cover.Manifest // current afterwards, and Advance's answer
 		}{
-			{"first cover", cover("aaaaaaaaaaaa", at(0)), cover("aaaaaaaaaaaa", at(0))},
-			{"older cover refused", cover("bbbbbbbbbbbb", at(-time.Second)), cover("aaaaaaaaaaaa", at(0))},
-			{"same time, other cover: the first stays", cover("cccccccccccc", at(0)), cover("aaaaaaaaaaaa", at(0))},
-			{"one microsecond newer replaces", cover("dddddddddddd", at(time.Microsecond)), cover("dddddddddddd", at(time.Microsecond))},
-			{"same cover, later time moves the time", cover("dddddddddddd", at(time.Hour)), cover("dddddddddddd", at(time.Hour))},
-			{"the first cover again, older, refused", cover("aaaaaaaaaaaa", at(time.Minute)), cover("dddddddddddd", at(time.Hour))},
+			{"first cover", coverAt("aaaaaaaaaaaa", at(0)), coverAt("aaaaaaaaaaaa", at(0))},
+			{"older cover refused", coverAt("bbbbbbbbbbbb", at(-time.Second)), coverAt("aaaaaaaaaaaa", at(0))},
+			{"same time, other cover: the first stays", coverAt("cccccccccccc", at(0)), coverAt("aaaaaaaaaaaa", at(0))},
+			{"one microsecond newer replaces", coverAt("dddddddddddd", at(time.Microsecond)), coverAt("dddddddddddd", at(time.Microsecond))},
+			{"same cover, later time moves the time", coverAt("dddddddddddd", at(time.Hour)), coverAt("dddddddddddd", at(time.Hour))},
+			{"the first cover again, older, refused", coverAt("aaaaaaaaaaaa", at(time.Minute)), coverAt("dddddddddddd", at(time.Hour))},
 		}
 		for _, s := range steps {
 			got, err := ms.Advance(t.Context(), s.put)
@@ -55,21 +57,21 @@ func runManifestOrder(t *testing.T, newStore func(t *testing.T) Store, racers in
 		t.Parallel()
 		s := newStore(t)
 		legacy := `{"book_id":"B1","version":"aaaaaaaaaaaa","content_type":"image/jpeg","updated_at":"2026-05-01T12:00:00Z"}`
-		mustPutObject(t, s, ManifestKey("B1"), []byte(legacy), "application/json")
+		mustPutObject(t, s, cover.ManifestKey("B1"), []byte(legacy), "application/json")
 		ms := NewManifests(s, time.Hour, 5*time.Second)
-		if got, err := ms.Advance(t.Context(), cover("bbbbbbbbbbbb", at(-time.Second))); err != nil || got.Version != "aaaaaaaaaaaa" {
+		if got, err := ms.Advance(t.Context(), coverAt("bbbbbbbbbbbb", at(-time.Second))); err != nil || got.Version != "aaaaaaaaaaaa" {
 			t.Fatalf("Advance(older than updated_at) = %+v, %v; want the stored aaaaaaaaaaaa", got, err)
 		}
-		if got, err := ms.Advance(t.Context(), cover("bbbbbbbbbbbb", at(time.Second))); err != nil || got.Version != "bbbbbbbbbbbb" {
+		if got, err := ms.Advance(t.Context(), coverAt("bbbbbbbbbbbb", at(time.Second))); err != nil || got.Version != "bbbbbbbbbbbb" {
 			t.Fatalf("Advance(newer than updated_at) = %+v, %v; want bbbbbbbbbbbb", got, err)
 		}
 	})
 	t.Run("UnreadableManifestIsReplaced", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
-		mustPutObject(t, s, ManifestKey("B1"), []byte("{not json"), "application/json")
+		mustPutObject(t, s, cover.ManifestKey("B1"), []byte("{not json"), "application/json")
 		ms := NewManifests(s, time.Hour, 5*time.Second)
-		if got, err := ms.Advance(t.Context(), cover("aaaaaaaaaaaa", at(0))); err != nil || got.Version != "aaaaaaaaaaaa" {
+		if got, err := ms.Advance(t.Context(), coverAt("aaaaaaaaaaaa", at(0))); err != nil || got.Version != "aaaaaaaaaaaa" {
 			t.Fatalf("Advance over an unreadable manifest = %+v, %v; want it replaced", got, err)
 		}
 	})
@@ -83,11 +85,11 @@ func runManifestOrder(t *testing.T, newStore func(t *testing.T) Store, racers in
 			times := rand.Perm(writers) // the order of the covers is not the order they start in
 			var start, wg sync.WaitGroup
 			start.Add(1)
-			answers := make([]Manifest, writers)
+			answers := make([]cover.Manifest, writers)
 			errs := make([]error, writers)
 			for i := range writers {
 				wg.Go(func() {
-					m := Manifest{BookID: book, Version: fmt.Sprintf("%012d", i), VersionTime: at(time.Duration(times[i]) * time.Millisecond)}
+					m := cover.Manifest{BookID: book, Version: fmt.Sprintf("%012d", i), VersionTime: at(time.Duration(times[i]) * time.Millisecond)}
 					start.Wait()
 					answers[i], errs[i] = replicas[i%2].Advance(t.Context(), m)
 				})
@@ -154,19 +156,19 @@ func TestManifestsSlowLookupDoesNotUndoAdvance(t *testing.T) {
 	ms := NewManifests(s, time.Minute, 5*time.Second)
 	clock := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	ms.now = func() time.Time { return clock }
-	old := Manifest{BookID: "B1", Version: "aaaaaaaaaaaa", VersionTime: clock}
+	old := cover.Manifest{BookID: "B1", Version: "aaaaaaaaaaaa", VersionTime: clock}
 	if err := ms.Put(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
 	clock = clock.Add(2 * time.Minute) // past the TTL: the next Current reads the store
 	close(s.hold)
-	slow := make(chan Manifest, 1)
+	slow := make(chan cover.Manifest, 1)
 	go func() {
 		m, _ := ms.Current(context.Background(), "B1")
 		slow <- m
 	}()
 	<-s.held
-	newer := Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: clock}
+	newer := cover.Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: clock}
 	if got, err := ms.Advance(t.Context(), newer); err != nil || got != newer {
 		t.Fatalf("Advance(newer) = %+v, %v; want it current", got, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // gatedStore holds every Get of a manifest while gate is set, until it is
@@ -58,14 +60,14 @@ func TestManifestsRefreshAheadOfExpiry(t *testing.T) {
 	ms, store, local, clock := newGatedManifests(t)
 	advance := func(d time.Duration) { clock.Add(int64(d)) }
 	ctx := context.Background()
-	v1 := Manifest{BookID: "B1", Version: "aaaaaaaaaaaa", VersionTime: ms.now()}
+	v1 := cover.Manifest{BookID: "B1", Version: "aaaaaaaaaaaa", VersionTime: ms.now()}
 	if err := ms.Put(ctx, v1); err != nil {
 		t.Fatal(err)
 	}
 	// Another replica replaces the cover.
-	v2 := Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: ms.now().Add(time.Second)}
+	v2 := cover.Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: ms.now().Add(time.Second)}
 	data, _ := json.Marshal(v2)
-	if err := local.Put(ctx, ManifestKey("B1"), data, "application/json"); err != nil {
+	if err := local.Put(ctx, cover.ManifestKey("B1"), data, "application/json"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -138,14 +140,14 @@ func TestManifestsShedWhileRendersAreSaturated(t *testing.T) {
 	})
 	ctx := context.Background()
 	for _, b := range []string{"B1", "B2"} {
-		if err := ms.Put(ctx, Manifest{BookID: b, Version: "aaaaaaaaaaaa", VersionTime: ms.now()}); err != nil {
+		if err := ms.Put(ctx, cover.Manifest{BookID: b, Version: "aaaaaaaaaaaa", VersionTime: ms.now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ms.Forget("B2") // B2 is stored but not in this replica's cache
-	v2 := Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: ms.now().Add(time.Second)}
+	v2 := cover.Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: ms.now().Add(time.Second)}
 	data, _ := json.Marshal(v2)
-	if err := local.Put(ctx, ManifestKey("B1"), data, "application/json"); err != nil {
+	if err := local.Put(ctx, cover.ManifestKey("B1"), data, "application/json"); err != nil {
 		t.Fatal(err)
 	}
 

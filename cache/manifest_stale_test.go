@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // switchStore is a local store whose Get fails with ErrUnavailable while
@@ -39,7 +41,7 @@ func TestManifestsServeStaleWhileTheStoreFails(t *testing.T) {
 	clock := time.Unix(1_800_000_000, 0)
 	ms.now = func() time.Time { return clock }
 	ctx := context.Background()
-	if err := ms.Put(ctx, Manifest{BookID: "B1", Version: "aaaaaaaaaaaa", VersionTime: clock}); err != nil {
+	if err := ms.Put(ctx, cover.Manifest{BookID: "B1", Version: "aaaaaaaaaaaa", VersionTime: clock}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ms.Current(ctx, "NONE"); !errors.Is(err, ErrNotFound) {
@@ -68,7 +70,7 @@ func TestManifestsServeStaleWhileTheStoreFails(t *testing.T) {
 	}
 
 	store.down.Store(false)
-	if err := ms.Put(ctx, Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: clock}); err != nil {
+	if err := ms.Put(ctx, cover.Manifest{BookID: "B1", Version: "bbbbbbbbbbbb", VersionTime: clock}); err != nil {
 		t.Fatal(err)
 	}
 	clock = clock.Add(2 * time.Minute)

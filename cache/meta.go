@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cover"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -40,7 +41,7 @@ type CoverMeta struct {
 }
 
 // NewCoverMeta joins a manifest and the preview of its version.
-func NewCoverMeta(m Manifest, p Preview) CoverMeta {
+func NewCoverMeta(m cover.Manifest, p Preview) CoverMeta {
 	return CoverMeta{
 		BookID: m.BookID, Version: m.Version,
 		SourceURL: PublicSourceURL(m.SourceURL), SourceURLSHA256: SourceURLSHA256(m.SourceURL),
@@ -54,7 +55,7 @@ func NewCoverMeta(m Manifest, p Preview) CoverMeta {
 // never computed). A record that does not decode, names another version or
 // lacks a preview field is ErrNotFound too, so it is computed again.
 func LoadMeta(ctx context.Context, store Store, bookID, version string) (CoverMeta, error) {
-	obj, err := store.Get(ctx, MetaKey(bookID, version))
+	obj, err := store.Get(ctx, cover.MetaKey(bookID, version))
 	if err != nil {
 		return CoverMeta{}, fmt.Errorf("load meta %s/%s: %w", bookID, version, err)
 	}
@@ -72,7 +73,7 @@ func StoreMeta(ctx context.Context, store Store, cm CoverMeta) error {
 	if err != nil {
 		return fmt.Errorf("store meta %s/%s: %w", cm.BookID, cm.Version, err)
 	}
-	if err := store.Put(ctx, MetaKey(cm.BookID, cm.Version), data, "application/json"); err != nil {
+	if err := store.Put(ctx, cover.MetaKey(cm.BookID, cm.Version), data, "application/json"); err != nil {
 		return fmt.Errorf("store meta %s/%s: %w", cm.BookID, cm.Version, err)
 	}
 	return nil
@@ -167,11 +168,11 @@ func (ms *Metas) Metrics() *metrics.Set { return ms.set }
 func (ms *Metas) Computed() uint64 { return ms.computeOK.Get() }
 
 // Get returns the metadata of the manifest's version, computing it once.
-func (ms *Metas) Get(ctx context.Context, m Manifest) (CoverMeta, error) {
-	if err := ValidBookID(m.BookID); err != nil {
+func (ms *Metas) Get(ctx context.Context, m cover.Manifest) (CoverMeta, error) {
+	if err := cover.ValidBookID(m.BookID); err != nil {
 		return CoverMeta{}, fmt.Errorf("get meta: %w", err)
 	}
-	if err := ValidKey(MetaKey(m.BookID, m.Version)); err != nil || m.Version == "" || strings.Contains(m.Version, "/") {
+	if err := ValidKey(cover.MetaKey(m.BookID, m.Version)); err != nil || m.Version == "" || strings.Contains(m.Version, "/") {
 		return CoverMeta{}, fmt.Errorf("get meta %s: version %q: %w", m.BookID, m.Version, ErrInvalidKey)
 	}
 	key := m.BookID + "/" + m.Version
@@ -202,7 +203,7 @@ func (ms *Metas) Get(ctx context.Context, m Manifest) (CoverMeta, error) {
 // fill is the shared load: the store, else a computation written back. Its
 // two reads are one store phase, bounded by StoreTimeout and counted as
 // reading for the waiters; its write is another.
-func (ms *Metas) fill(ctx context.Context, key string, m Manifest) (Preview, error) {
+func (ms *Metas) fill(ctx context.Context, key string, m cover.Manifest) (Preview, error) {
 	endReads := ms.reads.begin(key)
 	defer endReads()
 	rctx, cancel := context.WithTimeout(ctx, ms.cfg.StoreTimeout)
@@ -219,7 +220,7 @@ func (ms *Metas) fill(ctx context.Context, key string, m Manifest) (Preview, err
 		ms.storeErr.Inc()
 		return Preview{}, fmt.Errorf("fill meta: %w", err)
 	}
-	obj, err := ms.store.Get(rctx, OriginalKey(m.BookID, m.Version))
+	obj, err := ms.store.Get(rctx, cover.OriginalKey(m.BookID, m.Version))
 	if err != nil {
 		ms.computeErr.Inc()
 		return Preview{}, fmt.Errorf("fill meta: read original: %w", err)
@@ -242,7 +243,7 @@ func (ms *Metas) fill(ctx context.Context, key string, m Manifest) (Preview, err
 	return p, nil
 }
 
-func (ms *Metas) remember(m Manifest, p Preview) {
+func (ms *Metas) remember(m cover.Manifest, p Preview) {
 	ms.mu.Lock()
 	if len(ms.entries) >= ms.cfg.MaxEntries {
 		clear(ms.entries)

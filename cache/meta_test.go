@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // metaStore wraps a store: it counts reads of originals and can fail writes.
@@ -46,7 +48,7 @@ func (f *fakePreview) compute(ctx context.Context, original []byte) (Preview, er
 	return Preview{DominantColor: "#" + strings.Repeat(string(original[:1]), 6), BlurHash: "T" + string(original), LQIP: "data:image/webp;base64,AA"}, nil
 }
 
-var metaManifest = Manifest{BookID: "B1", Version: "3f9a1c2b7d4e", SourceURL: "https://a.example/b1.jpg", ContentType: "image/jpeg", Width: 1600, Height: 2400, Bytes: 1234}
+var metaManifest = cover.Manifest{BookID: "B1", Version: "3f9a1c2b7d4e", SourceURL: "https://a.example/b1.jpg", ContentType: "image/jpeg", Width: 1600, Height: 2400, Bytes: 1234}
 
 func newMetaFixture(t *testing.T) (*metaStore, Store) {
 	t.Helper()
@@ -54,8 +56,8 @@ func newMetaFixture(t *testing.T) (*metaStore, Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &metaStore{prefixReads: &prefixReads{Store: local, prefix: originalsPrefix}}
-	if err := local.Put(t.Context(), OriginalKey("B1", metaManifest.Version), []byte("abc"), "image/jpeg"); err != nil {
+	s := &metaStore{prefixReads: &prefixReads{Store: local, prefix: cover.OriginalsPrefix()}}
+	if err := local.Put(t.Context(), cover.OriginalKey("B1", metaManifest.Version), []byte("abc"), "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}
 	return s, local
@@ -156,21 +158,21 @@ func TestMetasFailures(t *testing.T) {
 	cases := []struct {
 		name    string
 		setup   func(t *testing.T, s *metaStore, local Store)
-		m       Manifest
+		m       cover.Manifest
 		compute error
 		want    error
 		wantOK  bool
 	}{
 		{name: "compute fails", m: metaManifest, compute: errBoom, want: errBoom},
-		{name: "original missing", m: func() Manifest { m := metaManifest; m.Version = "000000000000"; return m }(), want: ErrNotFound},
-		{name: "bad book id", m: Manifest{BookID: "../x", Version: "v"}, want: ErrInvalidBookID},
-		{name: "version with a slash", m: Manifest{BookID: "B1", Version: "a/../b"}, want: ErrInvalidKey},
-		{name: "empty version", m: Manifest{BookID: "B1"}, want: ErrInvalidKey},
+		{name: "original missing", m: func() cover.Manifest { m := metaManifest; m.Version = "000000000000"; return m }(), want: ErrNotFound},
+		{name: "bad book id", m: cover.Manifest{BookID: "../x", Version: "v"}, want: cover.ErrInvalidBookID},
+		{name: "version with a slash", m: cover.Manifest{BookID: "B1", Version: "a/../b"}, want: ErrInvalidKey},
+		{name: "empty version", m: cover.Manifest{BookID: "B1"}, want: ErrInvalidKey},
 		{name: "store write fails: still answered", m: metaManifest, wantOK: true,
 			setup: func(t *testing.T, s *metaStore, _ Store) { s.failPuts.Store(true) }},
 		{name: "corrupt stored record is computed again", m: metaManifest, wantOK: true,
 			setup: func(t *testing.T, _ *metaStore, local Store) {
-				_ = local.Put(t.Context(), MetaKey("B1", metaManifest.Version), []byte(`{"version":`), "application/json")
+				_ = local.Put(t.Context(), cover.MetaKey("B1", metaManifest.Version), []byte(`{"version":`), "application/json")
 			}},
 	}
 	for _, c := range cases {
@@ -234,23 +236,23 @@ func TestPurgeRemovesMeta(t *testing.T) {
 	ms := NewManifests(store, time.Hour, time.Second)
 	ctx := t.Context()
 	for _, book := range []string{"B1", "B10"} {
-		if err := ms.Put(ctx, Manifest{BookID: book, Version: "v1"}); err != nil {
+		if err := ms.Put(ctx, cover.Manifest{BookID: book, Version: "v1"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := StoreMeta(ctx, store, CoverMeta{BookID: book, Version: "v1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := MetaKey("B1", "v1"); got != "meta/B1/v1.json" {
+	if got := cover.MetaKey("B1", "v1"); got != "meta/B1/v1.json" {
 		t.Fatalf("MetaKey = %q, want meta/B1/v1.json", got)
 	}
 	if _, err := Purge(ctx, store, ms, "B1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Get(ctx, MetaKey("B1", "v1")); !errors.Is(err, ErrNotFound) {
+	if _, err := store.Get(ctx, cover.MetaKey("B1", "v1")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("meta of the purged book: %v, want not found", err)
 	}
-	if _, err := store.Get(ctx, MetaKey("B10", "v1")); err != nil {
+	if _, err := store.Get(ctx, cover.MetaKey("B10", "v1")); err != nil {
 		t.Errorf("meta of another book was removed: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/golang/groupcache/lru"
 	"golang.org/x/sync/singleflight"
 )
@@ -53,7 +54,7 @@ func (o *Originals) Metrics() *metrics.Set { return o.set }
 // Get returns the original of one version of a book, shared: the caller
 // must not modify it. Errors are the store's (ErrNotFound when missing).
 func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, error) {
-	key := OriginalKey(bookID, version)
+	key := cover.OriginalKey(bookID, version)
 	o.mu.Lock()
 	if v, ok := o.lru.Get(key); ok {
 		o.mu.Unlock()

@@ -7,13 +7,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func TestOriginalsReadEachOriginalOnce(t *testing.T) {
 	t.Parallel()
 	local := newLocalTestStore(t, t.TempDir())
 	data := bytes.Repeat([]byte{7}, 1000)
-	if err := local.Put(t.Context(), OriginalKey("B1", "v1"), data, "image/jpeg"); err != nil {
+	if err := local.Put(t.Context(), cover.OriginalKey("B1", "v1"), data, "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}
 	s := &countingGetStore{Store: local, release: make(chan struct{})}
@@ -48,7 +50,7 @@ func TestOriginalsEvictLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
 	local := newLocalTestStore(t, t.TempDir())
 	for _, v := range []string{"a", "b", "c", "d", "e"} {
-		if err := local.Put(t.Context(), OriginalKey("B1", v), make([]byte, 1000), "image/jpeg"); err != nil {
+		if err := local.Put(t.Context(), cover.OriginalKey("B1", v), make([]byte, 1000), "image/jpeg"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // TestPanicsInSharedWorkFailOnlyThatWork: a fill (a render) that panics
@@ -22,7 +24,7 @@ func TestPanicsInSharedWorkFailOnlyThatWork(t *testing.T) {
 	}
 	var explode atomic.Bool
 	explode.Store(true)
-	fill := func(context.Context, VariantKey) ([]byte, error) {
+	fill := func(context.Context, cover.VariantKey) ([]byte, error) {
 		if explode.Load() {
 			panic("codec bug")
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // PeerSecretHeader carries PEER_SECRET on every groupcache peer request.
@@ -25,7 +26,7 @@ var ErrBadPeerKey = errors.New("cache: peer key not accepted")
 // KeyCheck decides whether a variant key is one the public cover path could
 // produce (book id grammar, version, size limits, format). cmd passes the
 // proxy's own check, so both entry points share one grammar.
-type KeyCheck func(VariantKey) error
+type KeyCheck func(cover.VariantKey) error
 
 // peerGuard stands in front of groupcache's HTTPPool on the internal
 // listener: with PEER_SECRET set a request must carry it (401 without, 403
@@ -81,25 +82,25 @@ func (g *peerGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // peerRequestKey parses the path of a peer request, PeerBasePath +
 // "{group}/{key}" (the key arrives query-escaped and the server has
 // unescaped it), and checks the key.
-func peerRequestKey(path string, check KeyCheck) (VariantKey, error) {
+func peerRequestKey(path string, check KeyCheck) (cover.VariantKey, error) {
 	rest, ok := strings.CutPrefix(path, PeerBasePath)
 	group, key, found := strings.Cut(rest, "/")
 	if !ok || !found || group == "" {
-		return VariantKey{}, fmt.Errorf("peer request %q: %w", path, ErrBadPeerKey)
+		return cover.VariantKey{}, fmt.Errorf("peer request %q: %w", path, ErrBadPeerKey)
 	}
-	k, err := ParseVariantKey(key)
+	k, err := cover.ParseVariantKey(key)
 	if err != nil {
 		// The placeholders group's keys (placeholders.go): the same size
 		// and format limits apply, under a pseudo-book.
 		pk, perr := ParsePlaceholderKey(key)
 		if perr != nil || pk.Entry >= MaxPlaceholderEntries {
-			return VariantKey{}, fmt.Errorf("peer request: %w: %w", ErrBadPeerKey, err)
+			return cover.VariantKey{}, fmt.Errorf("peer request: %w: %w", ErrBadPeerKey, err)
 		}
-		k = VariantKey{BookID: "placeholder", Version: "p" + strconv.Itoa(pk.Entry), Width: pk.Width, Height: pk.Height, Format: pk.Format}
+		k = cover.VariantKey{BookID: "placeholder", Version: "p" + strconv.Itoa(pk.Entry), Width: pk.Width, Height: pk.Height, Format: pk.Format}
 	}
 	if check != nil {
 		if err := check(k); err != nil {
-			return VariantKey{}, fmt.Errorf("peer request: %w: %w", ErrBadPeerKey, err)
+			return cover.VariantKey{}, fmt.Errorf("peer request: %w: %w", ErrBadPeerKey, err)
 		}
 	}
 	return k, nil

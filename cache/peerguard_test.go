@@ -11,13 +11,14 @@ import (
 	"testing"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 const testPeerSecret = "peer-secret-0123456789abcdef"
 
 // capCheck stands in for the proxy's key check (cache cannot import proxy):
 // widths and heights up to 2048, webp or avif.
-func capCheck(k VariantKey) error {
+func capCheck(k cover.VariantKey) error {
 	if k.Width > 2048 || k.Height > 2048 || k.Format != "webp" && k.Format != "avif" {
 		return fmt.Errorf("key %s: %w", k, errors.New("outside the public limits"))
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/golang/groupcache"
 )
 
@@ -30,7 +31,7 @@ type PlaceholderKey struct {
 // String is the groupcache key: "p{entry}/{size}.{format}". It lives in its
 // own groupcache group, so it can never name a real variant.
 func (k PlaceholderKey) String() string {
-	return "p" + strconv.Itoa(k.Entry) + "/" + VariantKey{Width: k.Width, Height: k.Height}.Size() + "." + k.Format
+	return "p" + strconv.Itoa(k.Entry) + "/" + cover.VariantKey{Width: k.Width, Height: k.Height}.Size() + "." + k.Format
 }
 
 // ParsePlaceholderKey is the inverse of PlaceholderKey.String.
@@ -40,7 +41,7 @@ func ParsePlaceholderKey(s string) (PlaceholderKey, error) {
 		return PlaceholderKey{}, fmt.Errorf("parse placeholder key %q: %w", s, ErrInvalidKey)
 	}
 	// The size and format parse like a variant's, under a fixed pseudo-book.
-	vk, err := ParseVariantKey("p/p/" + rest)
+	vk, err := cover.ParseVariantKey("p/p/" + rest)
 	if err != nil {
 		return PlaceholderKey{}, fmt.Errorf("parse placeholder key %q: %w", s, ErrInvalidKey)
 	}

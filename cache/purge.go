@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // PurgeResult reports what a purge removed.
 type PurgeResult struct {
 	BookID   string
 	Deleted  int
-	Variants []VariantKey // the variants that were stored, for CDN purge lists
+	Variants []cover.VariantKey // the variants that were stored, for CDN purge lists
 }
 
 // Purge removes every object of a book (manifest first, so no replica
@@ -18,16 +20,16 @@ type PurgeResult struct {
 // and metadata) and forgets it in this replica's manifest cache. Other
 // replicas stop serving it within MANIFEST_TTL.
 func Purge(ctx context.Context, store Store, manifests *Manifests, bookID string) (PurgeResult, error) {
-	if err := ValidBookID(bookID); err != nil {
+	if err := cover.ValidBookID(bookID); err != nil {
 		return PurgeResult{}, fmt.Errorf("purge: %w", err)
 	}
 	res := PurgeResult{BookID: bookID}
-	if err := store.Delete(ctx, ManifestKey(bookID)); err != nil {
+	if err := store.Delete(ctx, cover.ManifestKey(bookID)); err != nil {
 		return res, fmt.Errorf("purge %s: %w", bookID, err)
 	}
 	manifests.Forget(bookID)
 	res.Deleted++
-	for _, prefix := range BookPrefixes(bookID)[:3] {
+	for _, prefix := range cover.BookPrefixes(bookID)[:3] {
 		keys, err := store.List(ctx, prefix)
 		if err != nil {
 			return res, fmt.Errorf("purge %s: %w", bookID, err)
@@ -37,7 +39,7 @@ func Purge(ctx context.Context, store Store, manifests *Manifests, bookID string
 				return res, fmt.Errorf("purge %s: %w", bookID, err)
 			}
 			res.Deleted++
-			if v, err := ParseVariantKey(strings.TrimPrefix(k, variantsPrefix)); err == nil && strings.HasPrefix(k, variantsPrefix) {
+			if v, err := cover.ParseVariantKey(strings.TrimPrefix(k, cover.VariantsPrefix())); err == nil && strings.HasPrefix(k, cover.VariantsPrefix()) {
 				res.Variants = append(res.Variants, v)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func TestPurgeRemovesEveryObjectOfOneBook(t *testing.T) {
@@ -14,12 +16,12 @@ func TestPurgeRemovesEveryObjectOfOneBook(t *testing.T) {
 	ms := NewManifests(store, time.Hour, time.Second)
 	ctx := t.Context()
 	for _, book := range []string{"B1", "B10"} {
-		if err := ms.Put(ctx, Manifest{BookID: book, Version: "v1"}); err != nil {
+		if err := ms.Put(ctx, cover.Manifest{BookID: book, Version: "v1"}); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{OriginalKey(book, "v1"), OriginalKey(book, "v0"),
-			VariantKey{BookID: book, Version: "v1", Width: 320, Format: "webp"}.StoreKey(),
-			VariantKey{BookID: book, Version: "v1", Width: 320, Height: 480, Format: "avif"}.StoreKey()} {
+		for _, k := range []string{cover.OriginalKey(book, "v1"), cover.OriginalKey(book, "v0"),
+			cover.VariantKey{BookID: book, Version: "v1", Width: 320, Format: "webp"}.StoreKey(),
+			cover.VariantKey{BookID: book, Version: "v1", Width: 320, Height: 480, Format: "avif"}.StoreKey()} {
 			if err := store.Put(ctx, k, []byte("x"), ""); err != nil {
 				t.Fatal(err)
 			}
@@ -34,14 +36,14 @@ func TestPurgeRemovesEveryObjectOfOneBook(t *testing.T) {
 	}
 	left, _ := store.List(ctx, "")
 	for _, k := range left {
-		if k == ManifestKey("B1") || len(k) > 12 && (k[:13] == "originals/B1/" || k[:12] == "variants/B1/") {
+		if k == cover.ManifestKey("B1") || len(k) > 12 && (k[:13] == "originals/B1/" || k[:12] == "variants/B1/") {
 			t.Errorf("left behind: %s", k)
 		}
 	}
 	if len(left) != 5 {
 		t.Errorf("the other book lost objects: %v", left)
 	}
-	if _, err := Purge(ctx, store, ms, "../x"); !errors.Is(err, ErrInvalidBookID) {
+	if _, err := Purge(ctx, store, ms, "../x"); !errors.Is(err, cover.ErrInvalidBookID) {
 		t.Errorf("bad id: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // secretURL carries credentials in its userinfo, query and fragment.
@@ -63,7 +65,7 @@ func TestCoverMetaPublishesNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, err := s.Get(t.Context(), MetaKey(m.BookID, m.Version))
+	stored, err := s.Get(t.Context(), cover.MetaKey(m.BookID, m.Version))
 	if err != nil {
 		t.Fatalf("stored meta: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/golang/groupcache/lru"
 )
 
@@ -60,9 +61,9 @@ func newStoredIndex(ttl time.Duration, page, listAfter int, list func(ctx contex
 	return &storedIndex{ttl: ttl, page: page, listAfter: listAfter, list: list, versions: lru.New(storedIndexVersions)}
 }
 
-func versionOf(key VariantKey) string { return key.BookID + "/" + key.Version }
+func versionOf(key cover.VariantKey) string { return key.BookID + "/" + key.Version }
 
-func nameOf(key VariantKey) string { return key.Size() + "." + key.Format }
+func nameOf(key cover.VariantKey) string { return key.Size() + "." + key.Format }
 
 // state returns the state of a version, made if missing. Call with mu held.
 func (ix *storedIndex) state(ver string) *versionState {
@@ -77,7 +78,7 @@ func (ix *storedIndex) state(ver string) *versionState {
 // absent reports whether the index knows that key is not in the store. A
 // miss it cannot answer counts towards a listing of the version, started in
 // the background (bounded by timeout).
-func (ix *storedIndex) absent(key VariantKey, timeout time.Duration) bool {
+func (ix *storedIndex) absent(key cover.VariantKey, timeout time.Duration) bool {
 	if ix == nil {
 		return false
 	}
@@ -115,7 +116,7 @@ func (ix *storedIndex) fetch(ver string, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	at := time.Now()
-	prefix := variantsPrefix + ver + "/"
+	prefix := cover.VariantsPrefix() + ver + "/"
 	keys, err := ix.list(ctx, prefix, ix.page)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -129,7 +130,7 @@ func (ix *storedIndex) fetch(ver string, timeout time.Duration) {
 }
 
 // stored records that key is in the store (this process wrote or read it).
-func (ix *storedIndex) stored(key VariantKey) {
+func (ix *storedIndex) stored(key cover.VariantKey) {
 	if ix == nil {
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // prefixReads counts the reads of keys under one prefix.
@@ -34,7 +36,7 @@ type listingStore struct {
 }
 
 func newListingStore(t *testing.T) *listingStore {
-	return &listingStore{prefixReads: &prefixReads{Store: newLocalTestStore(t, t.TempDir()), prefix: variantsPrefix}}
+	return &listingStore{prefixReads: &prefixReads{Store: newLocalTestStore(t, t.TempDir()), prefix: cover.VariantsPrefix()}}
 }
 
 func (s *listingStore) ListPage(ctx context.Context, prefix, after string, limit int) ([]string, error) {
@@ -52,7 +54,7 @@ func (s *listingStore) ListPage(ctx context.Context, prefix, after string, limit
 	return s.Store.ListPage(ctx, prefix, after, limit)
 }
 
-func sizeKey(width int, format string) VariantKey {
+func sizeKey(width int, format string) cover.VariantKey {
 	k := testVariantKey
 	k.Width, k.Format = width, format
 	return k
@@ -68,7 +70,7 @@ func settle(t *testing.T, v *Variants) {
 	}
 }
 
-func getVariant(t *testing.T, v *Variants, key VariantKey) {
+func getVariant(t *testing.T, v *Variants, key cover.VariantKey) {
 	t.Helper()
 	if _, err := v.Get(t.Context(), key); err != nil {
 		t.Fatalf("Get %s: %v", key, err)

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/cespare/xxhash/v2"
 	"github.com/golang/groupcache"
 )
 
 // FillFunc renders a variant that is in neither memory nor the store.
-type FillFunc func(ctx context.Context, key VariantKey) ([]byte, error)
+type FillFunc func(ctx context.Context, key cover.VariantKey) ([]byte, error)
 
 // VariantsConfig configures the variant cache.
 type VariantsConfig struct {
@@ -106,7 +107,7 @@ func Tag(b []byte) string {
 // goroutine with the bytes and their tag computed once.
 type Variants struct {
 	group   *groupcache.Group
-	hot     *hotIndex[VariantKey]
+	hot     *hotIndex[cover.VariantKey]
 	store   Store
 	fill    FillFunc
 	timeout time.Duration
@@ -153,7 +154,7 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 	}
 	set := metrics.NewSet()
 	v := &Variants{
-		hot:              newHotIndex[VariantKey](hotBytes),
+		hot:              newHotIndex[cover.VariantKey](hotBytes),
 		store:            store,
 		fill:             fill,
 		timeout:          cfg.FillTimeout,
@@ -195,7 +196,7 @@ func (v *Variants) Metrics() *metrics.Set { return v.set }
 
 // Get returns the bytes of a variant, shared with the cache: the caller
 // must not modify them.
-func (v *Variants) Get(ctx context.Context, key VariantKey) ([]byte, error) {
+func (v *Variants) Get(ctx context.Context, key cover.VariantKey) ([]byte, error) {
 	vr, err := v.GetVariant(ctx, key)
 	return vr.Bytes, err
 }
@@ -206,7 +207,7 @@ func (v *Variants) Get(ctx context.Context, key VariantKey) ([]byte, error) {
 // waiting when ctx ends, without failing the other waiters, or when its
 // store budget (WithStoreBudget) runs out while a fill of the key in this
 // process is still reading the store (an error wrapping ErrTimeout).
-func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, error) {
+func (v *Variants) GetVariant(ctx context.Context, key cover.VariantKey) (Variant, error) {
 	if vr, ok := v.hot.get(key); ok {
 		v.memHit.Inc()
 		return vr, nil
@@ -232,7 +233,7 @@ func (v *Variants) GetVariant(ctx context.Context, key VariantKey) (Variant, err
 // hot index), with no store read, no render and no wait: what a request can
 // still be served when the manifest cannot be read because the store is
 // down but its URL names the version.
-func (v *Variants) Cached(key VariantKey) (Variant, bool) {
+func (v *Variants) Cached(key cover.VariantKey) (Variant, bool) {
 	vr, ok := v.hot.get(key)
 	if ok {
 		v.memHit.Inc()
@@ -243,7 +244,7 @@ func (v *Variants) Cached(key VariantKey) (Variant, bool) {
 // Stored tells the variant cache that key was written to the store by
 // someone else in this process (the prerenderer), so that its index of
 // stored variants reads it from there instead of rendering it again.
-func (v *Variants) Stored(key VariantKey) { v.index.stored(key) }
+func (v *Variants) Stored(key cover.VariantKey) { v.index.stored(key) }
 
 // Flush waits until every variant written behind its response is in the
 // store and every listing of stored variants has ended, or ctx ends. Call it on shutdown, after the listeners drained.
@@ -277,7 +278,7 @@ func (v *Variants) Flush(ctx context.Context) error {
 func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) (err error) {
 	defer recoverTo(&err, v.panics, "fill variant "+skey)
 	markLoaded(ctx)
-	key, err := ParseVariantKey(skey)
+	key, err := cover.ParseVariantKey(skey)
 	if err != nil {
 		return err
 	}
@@ -345,7 +346,7 @@ const (
 
 // readStored reads a stored variant, unless the stored index knows it is not
 // there (ErrNotFound at once, counted as skipped).
-func (v *Variants) readStored(ctx context.Context, key VariantKey) (Object, error) {
+func (v *Variants) readStored(ctx context.Context, key cover.VariantKey) (Object, error) {
 	if v.index.absent(key, v.storeTO) {
 		v.storeSkipped.Inc()
 		return Object{}, fmt.Errorf("read stored variant %s: known absent: %w", key, ErrNotFound)
@@ -356,7 +357,7 @@ func (v *Variants) readStored(ctx context.Context, key VariantKey) (Object, erro
 }
 
 // getStored reads a stored variant within ctx's store budget.
-func (v *Variants) getStored(ctx context.Context, key VariantKey) (Object, error) {
+func (v *Variants) getStored(ctx context.Context, key cover.VariantKey) (Object, error) {
 	ctx, cancel := withBudget(ctx)
 	defer cancel()
 	return v.store.Get(ctx, key.StoreKey())
@@ -364,7 +365,7 @@ func (v *Variants) getStored(ctx context.Context, key VariantKey) (Object, error
 
 // put writes a rendered variant to the store. A failure is counted and
 // logged: the bytes are good, and the next replica to miss renders again.
-func (v *Variants) put(ctx context.Context, key VariantKey, data []byte) {
+func (v *Variants) put(ctx context.Context, key cover.VariantKey, data []byte) {
 	if err := v.store.Put(ctx, key.StoreKey(), data, "image/"+key.Format); err != nil {
 		v.storeWriteErrors.Inc()
 		v.log.Warn("store variant failed", "book_id", key.BookID, "layer", "store", "error", err)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // variantsGroupSeq keeps groupcache group names unique in the test binary.
@@ -36,7 +38,7 @@ func (s *slowPutStore) Put(ctx context.Context, key string, data []byte, ct stri
 // countingFill renders "variant <key>" and counts its calls.
 type countingFill struct{ calls atomic.Int64 }
 
-func (f *countingFill) fill(_ context.Context, key VariantKey) ([]byte, error) {
+func (f *countingFill) fill(_ context.Context, key cover.VariantKey) ([]byte, error) {
 	f.calls.Add(1)
 	return []byte("variant " + key.String()), nil
 }
@@ -64,7 +66,7 @@ func newTestVariants(tb testing.TB, store Store, fill FillFunc, mutate func(*Var
 	return v
 }
 
-var testVariantKey = VariantKey{BookID: "B1", Version: "3f9a1c2b7d4e", Width: 320, Format: "webp"}
+var testVariantKey = cover.VariantKey{BookID: "B1", Version: "3f9a1c2b7d4e", Width: 320, Format: "webp"}
 
 func TestVariantsServeRepeatedHitsFromMemory(t *testing.T) {
 	cases := []struct {

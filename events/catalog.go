@@ -50,7 +50,7 @@ type CatalogUpdate struct {
 	BookID     string
 	StorageURL string // s3://bucket/key of the stored original
 	Version    string // content version of the original
-	// VersionTime orders a book's covers (cache.Manifest.Order, microsecond
+	// VersionTime orders a book's covers (cover.Manifest.Order, microsecond
 	// precision): stored in CATALOG_UPDATED_AT_COLUMN, and only a later one
 	// replaces the row's cover.
 	VersionTime time.Time

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -17,7 +17,7 @@ import (
 // Warmer is the warm pipeline shared with POST /process (ingest.Warmer); at
 // is the event's order time (Event.OrderTime).
 type Warmer interface {
-	Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cache.Manifest, error)
+	Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cover.Manifest, error)
 }
 
 const (

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -91,7 +92,7 @@ func TestConsumeSuccessPublishesResultAndCommits(t *testing.T) {
 	}
 
 	// The stored original decodes to the source photo's size.
-	obj, err := warm.store.Get(context.Background(), cache.OriginalKey("book-1", version))
+	obj, err := warm.store.Get(context.Background(), cover.OriginalKey("book-1", version))
 	if err != nil {
 		t.Fatalf("stored original: %v", err)
 	}

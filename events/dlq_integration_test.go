@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -17,11 +17,11 @@ func TestConsumeDLQUnavailableDoesNotCommit(t *testing.T) {
 	c := newCluster(t, kfake.SeedTopics(1, testTopic))
 	cfg := testConfig(c)
 	cl, adm := newClient(t, c)
-	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cache.Manifest, error) {
+	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cover.Manifest, error) {
 		if bookID == "bad-1" {
-			return cache.Manifest{}, errPermanent
+			return cover.Manifest{}, errPermanent
 		}
-		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
+		return cover.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
 	}}
 	produce(t, cl, event("bad-1", "http://127.0.0.1:9/a.jpg"), event("good-2", "http://127.0.0.1:9/b.jpg"))
 	r := startConsumer(t, cfg, warm, nil)

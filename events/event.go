@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Event is the value of a book_enriched record. Unknown fields are ignored.
@@ -39,7 +39,7 @@ func DecodeEvent(value []byte) (Event, error) {
 	if err := json.Unmarshal(value, &w); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w: %w", ErrBadEvent, err)
 	}
-	if err := cache.ValidBookID(w.BookID); err != nil {
+	if err := cover.ValidBookID(w.BookID); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w: %w", ErrBadEvent, err)
 	}
 	return Event{BookID: w.BookID, CoverImageURL: w.CoverImageURL, EnrichedAt: parseEnrichedAt(w.EnrichedAt)}, nil

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -74,7 +74,7 @@ func FuzzDecodeEvent(f *testing.F) {
 			}
 			return
 		}
-		if cache.ValidBookID(ev.BookID) != nil {
+		if cover.ValidBookID(ev.BookID) != nil {
 			t.Fatalf("DecodeEvent(%q) accepted invalid book id %q", value, ev.BookID)
 		}
 		if at := ev.EnrichedAt; !at.IsZero() && (at.Location() != time.UTC || at.Unix() <= 0) {

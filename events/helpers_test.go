@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/transform"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -217,13 +218,13 @@ func (r *running) stop(t *testing.T) {
 // fakeWarmer answers Warm with fn and counts calls.
 type fakeWarmer struct {
 	calls atomic.Int64
-	fn    func(ctx context.Context, bookID, url string) (cache.Manifest, error)
+	fn    func(ctx context.Context, bookID, url string) (cover.Manifest, error)
 }
 
-func (f *fakeWarmer) Warm(ctx context.Context, bookID, url string, _ bool, _ time.Time) (cache.Manifest, error) {
+func (f *fakeWarmer) Warm(ctx context.Context, bookID, url string, _ bool, _ time.Time) (cover.Manifest, error) {
 	f.calls.Add(1)
 	if f.fn == nil {
-		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
+		return cover.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
 	}
 	return f.fn(ctx, bookID, url)
 }
@@ -231,10 +232,10 @@ func (f *fakeWarmer) Warm(ctx context.Context, bookID, url string, _ bool, _ tim
 // recordingOutcomes remembers the manifests it was told about.
 type recordingOutcomes struct {
 	mu  sync.Mutex
-	got []cache.Manifest
+	got []cover.Manifest
 }
 
-func (o *recordingOutcomes) Succeeded(_ context.Context, m cache.Manifest) error {
+func (o *recordingOutcomes) Succeeded(_ context.Context, m cover.Manifest) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.got = append(o.got, m)
@@ -366,7 +367,7 @@ type flakyOutcomes struct {
 	calls    atomic.Int64
 }
 
-func (o *flakyOutcomes) Succeeded(context.Context, cache.Manifest) error {
+func (o *flakyOutcomes) Succeeded(context.Context, cover.Manifest) error {
 	if o.calls.Add(1) <= o.failures {
 		return errors.New("test: catalog down")
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -28,7 +28,7 @@ func NewNotifier(results *Results, catalog *Catalog, bucket string, logger *slog
 
 // Succeeded publishes the result event and writes the catalog row. A book
 // without a catalog row is logged and counted by the catalog, not retried.
-func (n *Notifier) Succeeded(ctx context.Context, m cache.Manifest) error {
+func (n *Notifier) Succeeded(ctx context.Context, m cover.Manifest) error {
 	if n.results != nil {
 		if err := n.results.Succeeded(ctx, m); err != nil {
 			return fmt.Errorf("notify %s: %w", m.BookID, err)
@@ -37,7 +37,7 @@ func (n *Notifier) Succeeded(ctx context.Context, m cache.Manifest) error {
 	if n.catalog != nil {
 		err := n.catalog.Update(ctx, CatalogUpdate{
 			BookID: m.BookID, Version: m.Version, VersionTime: m.Order(),
-			StorageURL: cache.StorageURL(n.bucket, cache.OriginalKey(m.BookID, m.Version)),
+			StorageURL: cover.StorageURL(n.bucket, cover.OriginalKey(m.BookID, m.Version)),
 		})
 		if err != nil && !errors.Is(err, ErrCatalogNoRow) {
 			return fmt.Errorf("notify %s: %w", m.BookID, err)
@@ -47,7 +47,7 @@ func (n *Notifier) Succeeded(ctx context.Context, m cache.Manifest) error {
 }
 
 // JobSucceeded reports a finished POST /process job.
-func (n *Notifier) JobSucceeded(ctx context.Context, _ ingest.Job, m cache.Manifest) error {
+func (n *Notifier) JobSucceeded(ctx context.Context, _ ingest.Job, m cover.Manifest) error {
 	return n.Succeeded(ctx, m)
 }
 

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/bookcovers/image-worker/cache"
 )
 
 // TestConsumePanicFailsOnlyThatEvent: an event whose warm panics is
@@ -21,11 +20,11 @@ func TestConsumePanicFailsOnlyThatEvent(t *testing.T) {
 	cfg := testConfig(c)
 	cfg.MaxAttempts = 3
 	cl, adm := newClient(t, c)
-	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cache.Manifest, error) {
+	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cover.Manifest, error) {
 		if bookID == "boom" {
 			panic("warm bug")
 		}
-		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
+		return cover.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
 	}}
 	outcomes := &recordingOutcomes{}
 	produce(t, cl, event("boom", "https://covers.example/boom.jpg"), event("fine", "https://covers.example/fine.jpg"))

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -26,15 +26,15 @@ func TestConsumeRetryingPartitionDoesNotStallOthers(t *testing.T) {
 	cfg.RetryBase, cfg.RetryMax = 100*time.Millisecond, 100*time.Millisecond
 	cl, adm := newClient(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	var stuckCalls, afterStuckCalls atomic.Int64
-	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cache.Manifest, error) {
+	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cover.Manifest, error) {
 		switch bookID {
 		case "stuck-a":
 			stuckCalls.Add(1)
-			return cache.Manifest{}, errPassing
+			return cover.Manifest{}, errPassing
 		case "after-stuck-a":
 			afterStuckCalls.Add(1)
 		}
-		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
+		return cover.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
 	}}
 	outcomes := &recordingOutcomes{}
 	on := func(p int32, r *kgo.Record) *kgo.Record { r.Partition = p; return r }
@@ -69,13 +69,13 @@ func TestConsumeLagGoesToZero(t *testing.T) {
 	cfg := testConfig(c)
 	cl, adm := newClient(t, c)
 	release := make(chan struct{})
-	warm := &fakeWarmer{fn: func(ctx context.Context, bookID, url string) (cache.Manifest, error) {
+	warm := &fakeWarmer{fn: func(ctx context.Context, bookID, url string) (cover.Manifest, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
-			return cache.Manifest{}, ctx.Err()
+			return cover.Manifest{}, ctx.Err()
 		}
-		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
+		return cover.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
 	}}
 	for i := range 3 {
 		produce(t, cl, event("book-"+string(rune('a'+i)), "http://127.0.0.1:9/c.jpg"))
@@ -110,9 +110,9 @@ func TestConsumeLongPartitionPausesAndResumes(t *testing.T) {
 	produce(t, cl, recs...)
 	outcomes := &recordingOutcomes{}
 	release := make(chan struct{})
-	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cache.Manifest, error) {
+	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cover.Manifest, error) {
 		<-release // hold the first record until the queue is full
-		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
+		return cover.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
 	}}
 	r := startConsumer(t, cfg, warm, outcomes)
 	paused := func() bool { return len(r.cl.PauseFetchPartitions(nil)[testTopic]) == 1 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/internal/testenv"
 )
@@ -90,6 +91,6 @@ func TestReplicasRacingEndOnTheNewestCover(t *testing.T) {
 			t.Fatalf("round %d: manifest %+v, %v; want %s as of %s", round, m, err, wantURL, at(newest))
 		}
 		catalogWantRow(t, admin, catCfg, CatalogUpdate{BookID: book, Version: m.Version, VersionTime: m.VersionTime,
-			StorageURL: cache.StorageURL(mc.Bucket, cache.OriginalKey(book, m.Version))})
+			StorageURL: cover.StorageURL(mc.Bucket, cover.OriginalKey(book, m.Version))})
 	}
 }

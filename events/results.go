@@ -8,6 +8,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -15,7 +16,7 @@ import (
 // committed. An error from it is retryable: the record is retried with
 // backoff (at-least-once), so implementations must tolerate repeats.
 type Outcomes interface {
-	Succeeded(ctx context.Context, m cache.Manifest) error
+	Succeeded(ctx context.Context, m cover.Manifest) error
 }
 
 // Result states.
@@ -106,7 +107,7 @@ func CoverPathTemplate(bookID, version string) string {
 }
 
 // Succeeded publishes the success of a book's current version.
-func (r *Results) Succeeded(ctx context.Context, m cache.Manifest) error {
+func (r *Results) Succeeded(ctx context.Context, m cover.Manifest) error {
 	if r == nil || r.topic == "" {
 		return nil
 	}
@@ -116,7 +117,7 @@ func (r *Results) Succeeded(ctx context.Context, m cache.Manifest) error {
 		Version:           m.Version,
 		SourceURL:         cache.PublicSourceURL(m.SourceURL),
 		SourceURLSHA256:   cache.SourceURLSHA256(m.SourceURL),
-		StorageURL:        cache.StorageURL(r.bucket, cache.OriginalKey(m.BookID, m.Version)),
+		StorageURL:        cover.StorageURL(r.bucket, cover.OriginalKey(m.BookID, m.Version)),
 		Width:             m.Width,
 		Height:            m.Height,
 		Bytes:             m.Bytes,

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -79,7 +79,7 @@ func TestResultsPublishNoSecrets(t *testing.T) {
 	const full = "https://reader:pa55w0rd@img.example:8443/c.jpg?X-Amz-Signature=deadbeef&api_token=s3cr3t"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m := cache.Manifest{BookID: "book-1", Version: "0123456789ab", SourceURL: full, ContentType: "image/jpeg",
+	m := cover.Manifest{BookID: "book-1", Version: "0123456789ab", SourceURL: full, ContentType: "image/jpeg",
 		Width: 10, Height: 15, Bytes: 99, UpdatedAt: time.Unix(1_800_000_000, 0)}
 	if err := r.Succeeded(ctx, m); err != nil {
 		t.Fatalf("Succeeded: %v", err)

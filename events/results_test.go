@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // With no result topic (or no Results at all) nothing is published and no
@@ -22,7 +22,7 @@ func TestResultsDisabledAreNoOps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			if err := tt.r.Succeeded(ctx, cache.Manifest{BookID: "b", Version: "v"}); err != nil {
+			if err := tt.r.Succeeded(ctx, cover.Manifest{BookID: "b", Version: "v"}); err != nil {
 				t.Errorf("Succeeded = %v, want nil", err)
 			}
 			if err := tt.r.Failed(ctx, "job", "b", "u", "timeout", "m"); err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,10 +22,10 @@ func TestConsumeGracefulShutdownCommitsInFlight(t *testing.T) {
 	cfg := testConfig(c)
 	cl, adm := newClient(t, c)
 	started, proceed := make(chan struct{}), make(chan struct{})
-	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cache.Manifest, error) {
+	warm := &fakeWarmer{fn: func(_ context.Context, bookID, url string) (cover.Manifest, error) {
 		close(started)
 		<-proceed // the consumer's shutdown must not cancel in-flight work within the grace period
-		return cache.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
+		return cover.Manifest{BookID: bookID, Version: "v1", SourceURL: url}, nil
 	}}
 	outcomes := &recordingOutcomes{}
 	produce(t, cl, event("slow-0", "http://127.0.0.1:9/a.jpg"), event("next-1", "http://127.0.0.1:9/b.jpg"))
@@ -70,10 +70,10 @@ func TestConsumeShutdownAbandonsAfterGrace(t *testing.T) {
 	cfg.ShutdownGrace = 200 * time.Millisecond
 	cl, adm := newClient(t, c)
 	started := make(chan struct{})
-	warm := &fakeWarmer{fn: func(ctx context.Context, _, _ string) (cache.Manifest, error) {
+	warm := &fakeWarmer{fn: func(ctx context.Context, _, _ string) (cover.Manifest, error) {
 		close(started)
 		<-ctx.Done()
-		return cache.Manifest{}, ctx.Err()
+		return cover.Manifest{}, ctx.Err()
 	}}
 	produce(t, cl, event("stuck-0", "http://127.0.0.1:9/a.jpg"))
 	r := startConsumer(t, cfg, warm, nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -21,7 +22,7 @@ var codes = []struct {
 	err  error
 	code string
 }{
-	{cache.ErrInvalidBookID, "invalid_book_id"},
+	{cover.ErrInvalidBookID, "invalid_book_id"},
 	{ErrInvalidURL, "invalid_url"},
 	{ErrBlockedAddress, "blocked_address"},
 	{ErrTooManyRedirects, "too_many_redirects"},

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // JobState is the life cycle of a job: queued → running → succeeded | failed.
@@ -53,7 +53,7 @@ type Job struct {
 	// Notify is the outcome (succeeded or failed) whose notification is
 	// still to be delivered; Manifest is what a succeeded one announces.
 	Notify   JobState        `json:"notify,omitempty"`
-	Manifest *cache.Manifest `json:"manifest,omitempty"`
+	Manifest *cover.Manifest `json:"manifest,omitempty"`
 }
 
 // jobIDLen is the number of random bytes in a job id (hex-encoded).

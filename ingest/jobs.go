@@ -12,12 +12,13 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Warm is the single warm pipeline the job queue runs; at orders the book's
 // covers (a job's CreatedAt, its arrival).
 type Warm interface {
-	Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cache.Manifest, error)
+	Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cover.Manifest, error)
 }
 
 // Notifier hears about finished jobs: result events, catalog write-back.
@@ -25,7 +26,7 @@ type Warm interface {
 // (delivered it, or queued it durably); until then it stays open and the
 // call is retried with backoff, across restarts and takeovers.
 type Notifier interface {
-	JobSucceeded(ctx context.Context, job Job, m cache.Manifest) error
+	JobSucceeded(ctx context.Context, job Job, m cover.Manifest) error
 	JobFailed(ctx context.Context, job Job) error
 }
 
@@ -112,7 +113,7 @@ func (j *Jobs) Owner() string { return j.owner }
 // Submit records a warm job durably and queues it. Re-submitting the same
 // book and URL while a job for them is queued or running returns that job.
 func (j *Jobs) Submit(ctx context.Context, bookID, imageURL string, refresh bool) (Job, error) {
-	if err := cache.ValidBookID(bookID); err != nil {
+	if err := cover.ValidBookID(bookID); err != nil {
 		return Job{}, fmt.Errorf("submit: %w", err)
 	}
 	if err := j.validateURL(imageURL); err != nil {
@@ -310,7 +311,7 @@ func (j *Jobs) runRecovered(job *Job) {
 }
 
 // warmJob is the job's warm; a panic in it fails the job with ErrPanic.
-func (j *Jobs) warmJob(ctx context.Context, job *Job) (m cache.Manifest, err error) {
+func (j *Jobs) warmJob(ctx context.Context, job *Job) (m cover.Manifest, err error) {
 	defer RecoverTo(&err, j.panics, "warm job "+job.ID)
 	return j.warm.Warm(ctx, job.BookID, job.ImageURL, job.Refresh, job.CreatedAt)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // perJobWarm counts warms per book and blocks while hold is open.
@@ -22,7 +23,7 @@ type perJobWarm struct {
 
 func newPerJobWarm() *perJobWarm { return &perJobWarm{calls: map[string]int{}} }
 
-func (w *perJobWarm) Warm(ctx context.Context, bookID, _ string, _ bool, _ time.Time) (cache.Manifest, error) {
+func (w *perJobWarm) Warm(ctx context.Context, bookID, _ string, _ bool, _ time.Time) (cover.Manifest, error) {
 	w.mu.Lock()
 	w.calls[bookID]++
 	hold := w.hold
@@ -31,10 +32,10 @@ func (w *perJobWarm) Warm(ctx context.Context, bookID, _ string, _ bool, _ time.
 		select {
 		case <-hold:
 		case <-ctx.Done():
-			return cache.Manifest{}, ctx.Err()
+			return cover.Manifest{}, ctx.Err()
 		}
 	}
-	return cache.Manifest{BookID: bookID, Version: "abcdefabcdef"}, nil
+	return cover.Manifest{BookID: bookID, Version: "abcdefabcdef"}, nil
 }
 
 func (w *perJobWarm) total() (n int, twice []string) {
@@ -117,7 +118,7 @@ func (f *flakyNotifier) call(what string) error {
 	return nil
 }
 
-func (f *flakyNotifier) JobSucceeded(_ context.Context, job Job, m cache.Manifest) error {
+func (f *flakyNotifier) JobSucceeded(_ context.Context, job Job, m cover.Manifest) error {
 	return f.call(job.ID + "@" + m.Version)
 }
 
@@ -164,7 +165,7 @@ func TestJobsStayOpenUntilNotified(t *testing.T) {
 // second warm.
 func TestJobsTakeOverPendingNotificationWithoutWarming(t *testing.T) {
 	store := newTestStore(t)
-	m := cache.Manifest{BookID: "B7", Version: "0123456789ab"}
+	m := cover.Manifest{BookID: "B7", Version: "0123456789ab"}
 	id := putOpenJob(t, store, 7, "dead", time.Now().Add(-time.Second), func(j *Job) {
 		j.State, j.Notify, j.Manifest, j.Version, j.Attempts = JobRunning, JobSucceeded, &m, m.Version, 1
 	})

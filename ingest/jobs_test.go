@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // fakeWarm is a hand-written Warm that fails with the queued errors first.
@@ -21,7 +22,7 @@ type fakeWarm struct {
 	block chan struct{}
 }
 
-func (f *fakeWarm) Warm(ctx context.Context, bookID, _ string, _ bool, _ time.Time) (cache.Manifest, error) {
+func (f *fakeWarm) Warm(ctx context.Context, bookID, _ string, _ bool, _ time.Time) (cover.Manifest, error) {
 	f.mu.Lock()
 	f.calls++
 	var err error
@@ -34,13 +35,13 @@ func (f *fakeWarm) Warm(ctx context.Context, bookID, _ string, _ bool, _ time.Ti
 		select {
 		case <-block:
 		case <-ctx.Done():
-			return cache.Manifest{}, ctx.Err()
+			return cover.Manifest{}, ctx.Err()
 		}
 	}
 	if err != nil {
-		return cache.Manifest{}, err
+		return cover.Manifest{}, err
 	}
-	return cache.Manifest{BookID: bookID, Version: "abcdefabcdef"}, nil
+	return cover.Manifest{BookID: bookID, Version: "abcdefabcdef"}, nil
 }
 
 func (f *fakeWarm) count() int {
@@ -192,7 +193,7 @@ func TestJobsFailWithStableCode(t *testing.T) {
 
 func TestJobsRejectInvalidInputAtOnce(t *testing.T) {
 	j := testJobs(t, newTestStore(t), &fakeWarm{})
-	if _, err := j.Submit(t.Context(), ".bad", "https://a.example/x.jpg", false); !errors.Is(err, cache.ErrInvalidBookID) {
+	if _, err := j.Submit(t.Context(), ".bad", "https://a.example/x.jpg", false); !errors.Is(err, cover.ErrInvalidBookID) {
 		t.Errorf("bad book id = %v", err)
 	}
 	if _, err := j.Get(t.Context(), "../../etc/passwd"); !errors.Is(err, ErrJobNotFound) {
@@ -207,7 +208,7 @@ type recordingNotifier struct {
 	failNotifyWith error
 }
 
-func (n *recordingNotifier) JobSucceeded(_ context.Context, job Job, m cache.Manifest) error {
+func (n *recordingNotifier) JobSucceeded(_ context.Context, job Job, m cover.Manifest) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.succeeded = append(n.succeeded, job.ID+"@"+m.Version)

@@ -15,13 +15,14 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Deliverer carries a recorded effect to the systems outside: the result
 // event and the catalog write-back (events.Notifier). Both must be safe to
 // repeat: delivery is at-least-once.
 type Deliverer interface {
-	Succeeded(ctx context.Context, m cache.Manifest) error
+	Succeeded(ctx context.Context, m cover.Manifest) error
 	JobFailed(ctx context.Context, job Job) error
 }
 
@@ -38,7 +39,7 @@ const (
 // outbox/{id}.json until it is delivered.
 type OutboxEntry struct {
 	Kind     OutboxKind      `json:"kind"`
-	Manifest *cache.Manifest `json:"manifest,omitempty"` // succeeded
+	Manifest *cover.Manifest `json:"manifest,omitempty"` // succeeded
 	Job      *Job            `json:"job,omitempty"`      // the job, when a job had this effect; its error when failed
 	// CreatedAt is when the effect was recorded; Attempts counts failed
 	// deliveries, NextAttemptAt is when the next may start.
@@ -146,7 +147,7 @@ func NewOutbox(cfg OutboxConfig, store cache.Store, deliver Deliverer, logger *s
 func (o *Outbox) Metrics() *metrics.Set { return o.set }
 
 // JobSucceeded records the write-back of a finished POST /process job.
-func (o *Outbox) JobSucceeded(ctx context.Context, job Job, m cache.Manifest) error {
+func (o *Outbox) JobSucceeded(ctx context.Context, job Job, m cover.Manifest) error {
 	return o.record(ctx, OutboxEntry{Kind: OutboxSucceeded, Manifest: &m, Job: &job})
 }
 
@@ -156,7 +157,7 @@ func (o *Outbox) JobFailed(ctx context.Context, job Job) error {
 }
 
 // Succeeded records the write-back of a stored cover (Kafka, import, backfill).
-func (o *Outbox) Succeeded(ctx context.Context, m cache.Manifest) error {
+func (o *Outbox) Succeeded(ctx context.Context, m cover.Manifest) error {
 	return o.record(ctx, OutboxEntry{Kind: OutboxSucceeded, Manifest: &m})
 }
 

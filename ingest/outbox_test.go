@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // fakeDeliverer is a hand-written Deliverer: it fails the first fail calls,
@@ -62,7 +63,7 @@ func (f *fakeDeliverer) call(ctx context.Context, book string, into map[string]i
 	return nil
 }
 
-func (f *fakeDeliverer) Succeeded(ctx context.Context, m cache.Manifest) error {
+func (f *fakeDeliverer) Succeeded(ctx context.Context, m cover.Manifest) error {
 	return f.call(ctx, m.BookID, f.byBook)
 }
 
@@ -158,8 +159,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func manifestOf(book string) cache.Manifest {
-	return cache.Manifest{BookID: book, Version: "0123456789ab", ContentType: "image/jpeg", UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+func manifestOf(book string) cover.Manifest {
+	return cover.Manifest{BookID: book, Version: "0123456789ab", ContentType: "image/jpeg", UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
 // recordN records n successes with a record-only outbox, as import, a

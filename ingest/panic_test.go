@@ -6,17 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // panicWarm panics for one book and warms every other.
 type panicWarm struct{}
 
-func (panicWarm) Warm(_ context.Context, bookID, _ string, _ bool, _ time.Time) (cache.Manifest, error) {
+func (panicWarm) Warm(_ context.Context, bookID, _ string, _ bool, _ time.Time) (cover.Manifest, error) {
 	if bookID == "BOOM" {
 		panic("fetcher bug")
 	}
-	return cache.Manifest{BookID: bookID, Version: "abcdefabcdef"}, nil
+	return cover.Manifest{BookID: bookID, Version: "abcdefabcdef"}, nil
 }
 
 // TestJobPanicFailsOnlyThatJob: a job whose warm panics fails with the code

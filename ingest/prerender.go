@@ -11,6 +11,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -70,7 +71,7 @@ type Ladder interface {
 // Prerenderer warms a new cover's variants: every configured variant of
 // the version, rendered from the original already in memory in one ladder
 // operation under one render slot, each written to the store under its
-// variant key (cache.VariantKey.StoreKey, sizes clamped like the cover
+// variant key (cover.VariantKey.StoreKey, sizes clamped like the cover
 // path's, transform.ClampSize), so that the first request of each is a
 // store hit. It never fails a warm: a full render queue skips the book
 // (the variants render on demand), other failures are logged; every
@@ -82,7 +83,7 @@ type Prerenderer struct {
 	log     *slog.Logger
 	pending chan struct{}
 	wg      sync.WaitGroup
-	stored  func(cache.VariantKey) // OnStored; nil: no one to tell
+	stored  func(cover.VariantKey) // OnStored; nil: no one to tell
 
 	set      *metrics.Set
 	outcomes map[string]*metrics.Counter
@@ -118,7 +119,7 @@ func NewPrerenderer(cfg PrerenderConfig, ladder Ladder, store cache.Store, logge
 // OnStored sets what is told of each variant written to the store (the
 // variant cache's index of stored variants, cache.Variants.Stored). Call it
 // before the first warm.
-func (p *Prerenderer) OnStored(fn func(cache.VariantKey)) {
+func (p *Prerenderer) OnStored(fn func(cover.VariantKey)) {
 	if p != nil {
 		p.stored = fn
 	}
@@ -140,7 +141,7 @@ func (p *Prerenderer) Enabled() bool { return p != nil && len(p.cfg.Variants) > 
 // cancellation and within Timeout, and returns at once: a job or event is
 // never held for it. When MaxPending books are already warming, the book
 // is skipped.
-func (p *Prerenderer) Start(ctx context.Context, m cache.Manifest, original []byte) {
+func (p *Prerenderer) Start(ctx context.Context, m cover.Manifest, original []byte) {
 	if !p.Enabled() {
 		return
 	}
@@ -179,7 +180,7 @@ func (p *Prerenderer) Wait(ctx context.Context) error {
 // Prerender renders every configured variant of m's version from original
 // in one ladder and stores each, within Timeout; it returns how many were
 // stored. Failures are counted and logged, never returned.
-func (p *Prerenderer) Prerender(ctx context.Context, m cache.Manifest, original []byte) int {
+func (p *Prerenderer) Prerender(ctx context.Context, m cover.Manifest, original []byte) int {
 	if !p.Enabled() {
 		return 0
 	}
@@ -224,13 +225,13 @@ func (p *Prerenderer) Prerender(ctx context.Context, m cache.Manifest, original 
 // plan returns the distinct variant keys of m and their render requests:
 // each size clamped to the original as the cover path clamps it, so the
 // key is the one a request for that size looks up.
-func (p *Prerenderer) plan(m cache.Manifest) ([]cache.VariantKey, []transform.Request) {
-	seen := map[cache.VariantKey]bool{}
-	var keys []cache.VariantKey
+func (p *Prerenderer) plan(m cover.Manifest) ([]cover.VariantKey, []transform.Request) {
+	seen := map[cover.VariantKey]bool{}
+	var keys []cover.VariantKey
 	var reqs []transform.Request
 	for _, v := range p.cfg.Variants {
 		w, h := transform.ClampSize(m.Width, m.Height, v.Width, v.Height)
-		key := cache.VariantKey{BookID: m.BookID, Version: m.Version, Width: w, Height: h, Format: string(v.Format)}
+		key := cover.VariantKey{BookID: m.BookID, Version: m.Version, Width: w, Height: h, Format: string(v.Format)}
 		if seen[key] {
 			continue
 		}

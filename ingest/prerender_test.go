@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -79,16 +80,16 @@ func TestPrerenderStoresEveryVariantInOneLadder(t *testing.T) {
 	t.Parallel()
 	ladder := &fakeLadder{}
 	p, store := newPrerenderTest(t, ladder, nil)
-	told := map[cache.VariantKey]bool{}
-	p.OnStored(func(k cache.VariantKey) { told[k] = true })
-	m := cache.Manifest{BookID: "B1", Version: "abcdefabcdef", Width: 800, Height: 1200}
+	told := map[cover.VariantKey]bool{}
+	p.OnStored(func(k cover.VariantKey) { told[k] = true })
+	m := cover.Manifest{BookID: "B1", Version: "abcdefabcdef", Width: 800, Height: 1200}
 	if n := p.Prerender(t.Context(), m, []byte("original")); n != 4 {
 		t.Errorf("Prerender stored %d variants, want 4", n)
 	}
 	if ladder.count() != 1 || len(ladder.calls[0]) != 4 {
 		t.Fatalf("ladder calls = %v, want one of 4 requests", ladder.calls)
 	}
-	for _, k := range []cache.VariantKey{
+	for _, k := range []cover.VariantKey{
 		{BookID: "B1", Version: m.Version, Width: 96, Format: "webp"},
 		{BookID: "B1", Version: m.Version, Width: 96, Format: "avif"},
 		{BookID: "B1", Version: m.Version, Width: 800, Format: "webp"},
@@ -118,7 +119,7 @@ func TestPrerenderStoresEveryVariantInOneLadder(t *testing.T) {
 // ladder or output is counted; nothing is returned to fail a warm.
 func TestPrerenderNeverFails(t *testing.T) {
 	t.Parallel()
-	m := cache.Manifest{BookID: "B1", Version: "abcdefabcdef", Width: 1600, Height: 2400}
+	m := cover.Manifest{BookID: "B1", Version: "abcdefabcdef", Width: 1600, Height: 2400}
 	cases := []struct {
 		name    string
 		ladder  *fakeLadder

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -50,7 +51,7 @@ type Warmer struct {
 	check     Checker
 	log       *slog.Logger
 	now       func() time.Time
-	stored    func(ctx context.Context, m cache.Manifest, original []byte)
+	stored    func(ctx context.Context, m cover.Manifest, original []byte)
 }
 
 // NewWarmer returns a Warmer.
@@ -62,26 +63,26 @@ func NewWarmer(source Source, store cache.Store, manifests *cache.Manifests, che
 // current cover (m is its manifest), before Store returns: cmd passes the
 // Prerenderer's Start (background) or, for backfill, its Prerender. Call it
 // before the Warmer is used.
-func (w *Warmer) OnStored(f func(ctx context.Context, m cache.Manifest, original []byte)) {
+func (w *Warmer) OnStored(f func(ctx context.Context, m cover.Manifest, original []byte)) {
 	w.stored = f
 }
 
 // Warm makes the original at imageURL the current cover of bookID as of at,
 // the time that orders the book's covers (the event's enriched_at or record
-// time, a job's arrival; see cache.Manifest.Supersedes): versions only move
+// time, a job's arrival; see cover.Manifest.Supersedes): versions only move
 // forward. When the book's cover is already at least as new as at nothing is
 // fetched and the current manifest is the answer, so the caller reports the
 // newest cover (a replayed or redriven older event is a no-op). Unless
 // refresh is set, a book whose stored original came from the same URL is
 // not downloaded again; a later at only moves its manifest's version time.
-func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cache.Manifest, error) {
-	if err := cache.ValidBookID(bookID); err != nil {
-		return cache.Manifest{}, fmt.Errorf("warm: %w", err)
+func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cover.Manifest, error) {
+	if err := cover.ValidBookID(bookID); err != nil {
+		return cover.Manifest{}, fmt.Errorf("warm: %w", err)
 	}
 	if at.IsZero() {
-		return cache.Manifest{}, fmt.Errorf("warm %s: %w", bookID, errNoVersionTime)
+		return cover.Manifest{}, fmt.Errorf("warm %s: %w", bookID, errNoVersionTime)
 	}
-	at = cache.OrderTime(at)
+	at = cover.OrderTime(at)
 	m, err := w.manifests.Load(ctx, bookID)
 	switch {
 	case err == nil && !at.After(m.Order()):
@@ -91,11 +92,11 @@ func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool
 		m.VersionTime = at
 		return w.advance(ctx, m, "warm")
 	case err != nil && !errors.Is(err, cache.ErrNotFound):
-		return cache.Manifest{}, fmt.Errorf("warm: %w", err)
+		return cover.Manifest{}, fmt.Errorf("warm: %w", err)
 	}
 	f, err := w.source.Fetch(ctx, imageURL)
 	if err != nil {
-		return cache.Manifest{}, fmt.Errorf("warm: %w", err)
+		return cover.Manifest{}, fmt.Errorf("warm: %w", err)
 	}
 	return w.Store(ctx, bookID, imageURL, f.Body, at)
 }
@@ -105,23 +106,23 @@ func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool
 // then the manifest does not move (the original may stay stored, unnamed)
 // and the current manifest is the answer. sourceURL is recorded in the
 // manifest.
-func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original []byte, at time.Time) (cache.Manifest, error) {
-	if err := cache.ValidBookID(bookID); err != nil {
-		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
+func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original []byte, at time.Time) (cover.Manifest, error) {
+	if err := cover.ValidBookID(bookID); err != nil {
+		return cover.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
 	if at.IsZero() {
-		return cache.Manifest{}, fmt.Errorf("store original %s: %w", bookID, errNoVersionTime)
+		return cover.Manifest{}, fmt.Errorf("store original %s: %w", bookID, errNoVersionTime)
 	}
 	info, err := w.check.Check(ctx, original)
 	if err != nil {
-		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
+		return cover.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
 	version := Version(original)
-	if err := w.store.Put(ctx, cache.OriginalKey(bookID, version), original, info.ContentType); err != nil {
-		return cache.Manifest{}, fmt.Errorf("store original: %w", err)
+	if err := w.store.Put(ctx, cover.OriginalKey(bookID, version), original, info.ContentType); err != nil {
+		return cover.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
 	width, height := info.DisplaySize()
-	m, err := w.advance(ctx, cache.Manifest{
+	m, err := w.advance(ctx, cover.Manifest{
 		BookID:      bookID,
 		Version:     version,
 		SourceURL:   sourceURL,
@@ -130,7 +131,7 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 		Height:      height,
 		Bytes:       int64(len(original)),
 		UpdatedAt:   w.now().UTC().Truncate(time.Second),
-		VersionTime: cache.OrderTime(at),
+		VersionTime: cover.OrderTime(at),
 	}, "store original")
 	if err == nil && m.Version == version {
 		w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height)
@@ -143,10 +144,10 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 
 // advance makes m current unless the book holds a newer cover, and returns
 // the manifest that is current.
-func (w *Warmer) advance(ctx context.Context, m cache.Manifest, op string) (cache.Manifest, error) {
+func (w *Warmer) advance(ctx context.Context, m cover.Manifest, op string) (cover.Manifest, error) {
 	cur, err := w.manifests.Advance(ctx, m)
 	if err != nil {
-		return cache.Manifest{}, fmt.Errorf("%s: %w", op, err)
+		return cover.Manifest{}, fmt.Errorf("%s: %w", op, err)
 	}
 	if !cur.VersionTime.Equal(m.VersionTime) || cur.Version != m.Version {
 		w.log.Info("cover not moved back: the book holds a newer one", "book_id", m.BookID,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/internal/hostile"
 	"github.com/bookcovers/image-worker/transform"
 )
@@ -68,7 +69,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 			if err != nil || m.Version != good.Version || m.SourceURL != good.SourceURL {
 				t.Fatalf("manifest after a refused original = %+v, %v; want the good version %s", m, err, good.Version)
 			}
-			if _, err := store.Get(ctx, cache.OriginalKey("GOOD", Version(c.Data))); !errors.Is(err, cache.ErrNotFound) {
+			if _, err := store.Get(ctx, cover.OriginalKey("GOOD", Version(c.Data))); !errors.Is(err, cache.ErrNotFound) {
 				t.Errorf("refused original stored anyway (Get = %v); want not found", err)
 			}
 			if _, err := w.Store(ctx, "NEVER", "https://covers.example/first", c.Data, time.Now()); Code(err) != c.Code {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -253,21 +254,21 @@ func TestCheckVariantKey(t *testing.T) {
 	cfg := DefaultConfig()
 	cases := []struct {
 		name string
-		key  cache.VariantKey
+		key  cover.VariantKey
 		ok   bool
 	}{
-		{"width", cache.VariantKey{BookID: "B123", Version: "3f9a1c2b7d4e", Width: 320, Format: "webp"}, true},
-		{"box", cache.VariantKey{BookID: "B123", Version: "3f9a1c2b7d4e", Width: 200, Height: 300, Format: "avif"}, true},
-		{"largest", cache.VariantKey{BookID: "B123", Version: "v", Width: 2048, Height: 2048, Format: "webp"}, true},
-		{"width over the cap", cache.VariantKey{BookID: "B123", Version: "v", Width: 4096, Format: "webp"}, false},
-		{"height over the cap", cache.VariantKey{BookID: "B123", Version: "v", Width: 320, Height: 2049, Format: "webp"}, false},
-		{"below the minimum", cache.VariantKey{BookID: "B123", Version: "v", Width: 15, Format: "webp"}, false},
-		{"bad book id", cache.VariantKey{BookID: ".B123", Version: "v", Width: 320, Format: "webp"}, false},
-		{"unknown format", cache.VariantKey{BookID: "B123", Version: "v", Width: 320, Format: "png"}, false},
-		{"format not canonical", cache.VariantKey{BookID: "B123", Version: "v", Width: 320, Format: "WEBP"}, false},
-		{"empty version", cache.VariantKey{BookID: "B123", Width: 320, Format: "webp"}, false},
-		{"version with a dot", cache.VariantKey{BookID: "B123", Version: "a.b", Width: 320, Format: "webp"}, false},
-		{"version too long", cache.VariantKey{BookID: "B123", Version: strings.Repeat("a", maxVersionLength+1), Width: 320, Format: "webp"}, false},
+		{"width", cover.VariantKey{BookID: "B123", Version: "3f9a1c2b7d4e", Width: 320, Format: "webp"}, true},
+		{"box", cover.VariantKey{BookID: "B123", Version: "3f9a1c2b7d4e", Width: 200, Height: 300, Format: "avif"}, true},
+		{"largest", cover.VariantKey{BookID: "B123", Version: "v", Width: 2048, Height: 2048, Format: "webp"}, true},
+		{"width over the cap", cover.VariantKey{BookID: "B123", Version: "v", Width: 4096, Format: "webp"}, false},
+		{"height over the cap", cover.VariantKey{BookID: "B123", Version: "v", Width: 320, Height: 2049, Format: "webp"}, false},
+		{"below the minimum", cover.VariantKey{BookID: "B123", Version: "v", Width: 15, Format: "webp"}, false},
+		{"bad book id", cover.VariantKey{BookID: ".B123", Version: "v", Width: 320, Format: "webp"}, false},
+		{"unknown format", cover.VariantKey{BookID: "B123", Version: "v", Width: 320, Format: "png"}, false},
+		{"format not canonical", cover.VariantKey{BookID: "B123", Version: "v", Width: 320, Format: "WEBP"}, false},
+		{"empty version", cover.VariantKey{BookID: "B123", Width: 320, Format: "webp"}, false},
+		{"version with a dot", cover.VariantKey{BookID: "B123", Version: "a.b", Width: 320, Format: "webp"}, false},
+		{"version too long", cover.VariantKey{BookID: "B123", Version: strings.Repeat("a", maxVersionLength+1), Width: 320, Format: "webp"}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -279,7 +280,7 @@ func TestCheckVariantKey(t *testing.T) {
 	small := DefaultConfig()
 	small.MaxDimension = 1024
 	small.Sizes = map[string]int{"thumb": 96}
-	if err := small.CheckVariantKey(cache.VariantKey{BookID: "B1", Version: "v", Width: 1280, Format: "webp"}); err == nil {
+	if err := small.CheckVariantKey(cover.VariantKey{BookID: "B1", Version: "v", Width: 1280, Format: "webp"}); err == nil {
 		t.Error("MAX_COVER_DIMENSION=1024: CheckVariantKey accepted width 1280")
 	}
 }

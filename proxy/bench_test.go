@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
 )
 
@@ -48,7 +49,7 @@ func newHitBench(tb testing.TB, logger *slog.Logger, logOut io.Writer, mutate fu
 	hb := &hitBench{version: "3f9a1c2b7d4e"}
 	vcfg := cache.DefaultVariantsConfig()
 	vcfg.GroupName = fmt.Sprintf("proxy-bench-%d", benchGroupSeq.Add(1))
-	fill := func(context.Context, cache.VariantKey) ([]byte, error) {
+	fill := func(context.Context, cover.VariantKey) ([]byte, error) {
 		hb.renders.Add(1)
 		return benchBody, nil
 	}
@@ -60,7 +61,7 @@ func newHitBench(tb testing.TB, logger *slog.Logger, logOut io.Writer, mutate fu
 	// written behind its response must land before the directory goes.
 	tb.Cleanup(func() { _ = variants.Flush(context.Background()) })
 	manifests := cache.NewManifests(store, time.Hour, time.Second)
-	if err := manifests.Put(context.Background(), cache.Manifest{BookID: "B123", Version: hb.version,
+	if err := manifests.Put(context.Background(), cover.Manifest{BookID: "B123", Version: hb.version,
 		ContentType: "image/jpeg", Width: 1600, Height: 2400, UpdatedAt: time.Unix(1_790_000_000, 0)}); err != nil {
 		tb.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
 )
 
@@ -46,14 +47,14 @@ func TestStoreBudgetAnswers504(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	manifests := cache.NewManifests(store, time.Hour, 10*budget)
 	// B2's manifest is in memory: its requests stall on the variant or metadata read.
-	if err := manifests.Put(t.Context(), cache.Manifest{BookID: "B2", Version: "3f9a1c2b7d4e"}); err != nil {
+	if err := manifests.Put(t.Context(), cover.Manifest{BookID: "B2", Version: "3f9a1c2b7d4e"}); err != nil {
 		t.Fatal(err)
 	}
 	store.stalled.Store(true)
 	vcfg := cache.DefaultVariantsConfig()
 	vcfg.GroupName = fmt.Sprintf("proxy-budget-%d", benchGroupSeq.Add(1))
 	vcfg.StoreTimeout = 10 * budget
-	fill := func(context.Context, cache.VariantKey) ([]byte, error) { return nil, fmt.Errorf("no render expected") }
+	fill := func(context.Context, cover.VariantKey) ([]byte, error) { return nil, fmt.Errorf("no render expected") }
 	variants, err := cache.NewVariants(vcfg, store, fill, logger)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
 )
 
@@ -24,26 +24,26 @@ import (
 type lookups struct {
 	manifests atomic.Int64
 	mu        sync.Mutex
-	keys      []cache.VariantKey
+	keys      []cover.VariantKey
 }
 
-func (l *lookups) Current(_ context.Context, bookID string) (cache.Manifest, error) {
+func (l *lookups) Current(_ context.Context, bookID string) (cover.Manifest, error) {
 	l.manifests.Add(1)
-	return cache.Manifest{BookID: bookID, Version: "3f9a1c2b7d4e", ContentType: "image/jpeg", Width: 1600, Height: 2400,
+	return cover.Manifest{BookID: bookID, Version: "3f9a1c2b7d4e", ContentType: "image/jpeg", Width: 1600, Height: 2400,
 		UpdatedAt: time.Unix(1_790_000_000, 0)}, nil
 }
 
-func (l *lookups) Get(_ context.Context, key cache.VariantKey) ([]byte, error) {
+func (l *lookups) Get(_ context.Context, key cover.VariantKey) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.keys = append(l.keys, key)
 	return []byte("RIFF\x00\x00\x00\x00WEBPVP8 " + key.String()), nil
 }
 
-func (l *lookups) variantKeys() []cache.VariantKey {
+func (l *lookups) variantKeys() []cover.VariantKey {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]cache.VariantKey(nil), l.keys...)
+	return append([]cover.VariantKey(nil), l.keys...)
 }
 
 // readmeSigner is a signer with the README's test key (00 01 ... 1f),

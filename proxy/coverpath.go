@@ -10,7 +10,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -42,7 +42,7 @@ const maxVersionLength = 64
 
 // parseCover parses the path parameters and the raw query of a cover request.
 func (c Config) parseCover(bookID, file, rawQuery string) (coverRequest, error) {
-	if err := cache.ValidBookID(bookID); err != nil {
+	if err := cover.ValidBookID(bookID); err != nil {
 		return coverRequest{}, fmt.Errorf("parse cover: %w", err)
 	}
 	sizePart, formatPart, ok := strings.Cut(file, ".")

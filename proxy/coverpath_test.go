@@ -5,9 +5,8 @@ import (
 	"testing"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/julienschmidt/httprouter"
-
-	"github.com/bookcovers/image-worker/cache"
 )
 
 type httprouterParams = httprouter.Params
@@ -36,10 +35,10 @@ func TestParseCover(t *testing.T) {
 		{"png", "B", "320.png", "", 0, 0, errBadFormat},
 		{"no ext", "B", "320", "", 0, 0, errBadPath},
 		{"double ext", "B", "320.webp.avif", "", 0, 0, errBadFormat},
-		{"dot book", ".B", "320.webp", "", 0, 0, cache.ErrInvalidBookID},
-		{"traversal", "..", "320.webp", "", 0, 0, cache.ErrInvalidBookID},
-		{"slash-ish", "a%2Fb", "320.webp", "", 0, 0, cache.ErrInvalidBookID},
-		{"long book", string(make([]byte, 129)), "320.webp", "", 0, 0, cache.ErrInvalidBookID},
+		{"dot book", ".B", "320.webp", "", 0, 0, cover.ErrInvalidBookID},
+		{"traversal", "..", "320.webp", "", 0, 0, cover.ErrInvalidBookID},
+		{"slash-ish", "a%2Fb", "320.webp", "", 0, 0, cover.ErrInvalidBookID},
+		{"long book", string(make([]byte, 129)), "320.webp", "", 0, 0, cover.ErrInvalidBookID},
 		{"extra param", "B", "320.webp", "w=1&sig=x", 0, 0, errBadQuery},
 		{"repeated v", "B", "320.webp", "v=a&v=b", 0, 0, errBadQuery},
 		{"bad v", "B", "320.webp", "v=a/b", 0, 0, errBadQuery},
@@ -79,12 +78,12 @@ func FuzzParseCover(f *testing.F) {
 			}
 			return
 		}
-		key := cache.VariantKey{BookID: req.BookID, Version: "v1", Width: req.Width, Height: req.Height, Format: string(req.Format)}
+		key := cover.VariantKey{BookID: req.BookID, Version: "v1", Width: req.Width, Height: req.Height, Format: string(req.Format)}
 		again, err := c.parseCover(req.BookID, key.Size()+"."+string(req.Format), "")
 		if err != nil || again.Width != req.Width || again.Height != req.Height || again.Format != req.Format {
 			t.Fatalf("round trip of %q/%q: %+v then %+v, %v", book, file, req, again, err)
 		}
-		parsed, err := cache.ParseVariantKey(key.String())
+		parsed, err := cover.ParseVariantKey(key.String())
 		if err != nil || parsed != key {
 			t.Fatalf("variant key round trip %q: %+v, %v", key.String(), parsed, err)
 		}

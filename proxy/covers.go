@@ -12,6 +12,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
 	"github.com/bookcovers/image-worker/transform"
 )
@@ -53,7 +54,7 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 	// key of the size it renders at (transform.ClampSize), so over-wide
 	// requests are one entry in memory and in the store, not one each.
 	width, height := transform.ClampSize(m.Width, m.Height, req.Width, req.Height)
-	key := cache.VariantKey{BookID: req.BookID, Version: m.Version, Width: width, Height: height, Format: string(req.Format)}
+	key := cover.VariantKey{BookID: req.BookID, Version: m.Version, Width: width, Height: height, Format: string(req.Format)}
 	v, err := h.variant(ctx, key)
 	if err != nil {
 		return fmt.Errorf("cover: %w", err)
@@ -102,7 +103,7 @@ func (h *handlers) storeBudget(ctx context.Context, start time.Time) context.Con
 
 // memoryVariants is what cache.Variants offers to serve without the store.
 type memoryVariants interface {
-	Cached(key cache.VariantKey) (cache.Variant, bool)
+	Cached(key cover.VariantKey) (cache.Variant, bool)
 }
 
 // coverFromMemory serves a versioned URL (v=...) from this replica's
@@ -114,7 +115,7 @@ func (h *handlers) coverFromMemory(w http.ResponseWriter, r *http.Request, req c
 	if req.V == "" || !ok {
 		return false
 	}
-	v, ok := mv.Cached(cache.VariantKey{BookID: req.BookID, Version: req.V, Width: req.Width, Height: req.Height, Format: string(req.Format)})
+	v, ok := mv.Cached(cover.VariantKey{BookID: req.BookID, Version: req.V, Width: req.Width, Height: req.Height, Format: string(req.Format)})
 	if !ok {
 		return false
 	}
@@ -128,10 +129,10 @@ func (h *handlers) coverFromMemory(w http.ResponseWriter, r *http.Request, req c
 // taggedVariants is what cache.Variants offers beyond VariantSource: the
 // bytes with their ETag computed once, when they entered memory.
 type taggedVariants interface {
-	GetVariant(ctx context.Context, key cache.VariantKey) (cache.Variant, error)
+	GetVariant(ctx context.Context, key cover.VariantKey) (cache.Variant, error)
 }
 
-func (h *handlers) variant(ctx context.Context, key cache.VariantKey) (cache.Variant, error) {
+func (h *handlers) variant(ctx context.Context, key cover.VariantKey) (cache.Variant, error) {
 	if tv, ok := h.d.Variants.(taggedVariants); ok {
 		return tv.GetVariant(ctx, key)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/signing"
 	"github.com/bookcovers/image-worker/transform"
@@ -51,7 +52,7 @@ var errorTable = []struct {
 	{errNonCanonical, apiError{400, "non_canonical_url", "the URL must be exactly as signed: no needless escaping, no empty or reordered parameters, no extra slashes"}},
 	{errBadJSON, apiError{400, "bad_json", "the body must be a JSON object"}},
 	{errMissingField, apiError{400, "missing_field", "book_id and image_url are required strings"}},
-	{cache.ErrInvalidBookID, apiError{400, "invalid_book_id", ingest.Message("invalid_book_id")}},
+	{cover.ErrInvalidBookID, apiError{400, "invalid_book_id", ingest.Message("invalid_book_id")}},
 	{ingest.ErrInvalidURL, apiError{400, "invalid_url", ingest.Message("invalid_url")}},
 	{ingest.ErrBlockedAddress, apiError{400, "blocked_address", ingest.Message("blocked_address")}},
 	{transform.ErrInvalidRequest, apiError{400, "bad_size", "size must be a preset, W or WxH within the allowed range"}},

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/signing"
 	"github.com/bookcovers/image-worker/transform"
@@ -28,7 +29,7 @@ func TestClassify(t *testing.T) {
 		{"bad size", wrap(errBadSize), 400, "bad_size"},
 		{"bad query", wrap(errBadQuery), 400, "bad_query"},
 		{"non-canonical url", wrap(errNonCanonical), 400, "non_canonical_url"},
-		{"book id", wrap(cache.ErrInvalidBookID), 400, "invalid_book_id"},
+		{"book id", wrap(cover.ErrInvalidBookID), 400, "invalid_book_id"},
 		{"bad expiry", wrap(signing.ErrBadExpiry), 400, "bad_expiry"},
 		{"no bearer token", wrap(errTokenMissing), 401, "unauthorized"},
 		{"wrong bearer token", wrap(errTokenWrong), 403, "forbidden"},

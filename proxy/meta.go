@@ -12,6 +12,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
 	"github.com/bookcovers/image-worker/transform"
 )
@@ -23,7 +24,7 @@ const metaFile = "meta.json"
 // MetaSource returns the metadata of a manifest's version, computing it
 // once per version.
 type MetaSource interface {
-	Get(ctx context.Context, m cache.Manifest) (cache.CoverMeta, error)
+	Get(ctx context.Context, m cover.Manifest) (cache.CoverMeta, error)
 }
 
 // URLSigner signs a path with its query ("/covers/B1/thumb.webp?v=x").
@@ -50,7 +51,7 @@ type metaView struct {
 // without a cover is 404 no_cover: there is no placeholder metadata.
 func (h *handlers) meta(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	req := coverRequest{BookID: ps.ByName("book_id")}
-	if err := cache.ValidBookID(req.BookID); err != nil {
+	if err := cover.ValidBookID(req.BookID); err != nil {
 		return fmt.Errorf("meta: %w", err)
 	}
 	if err := parseCoverQuery(r.URL.RawQuery, &req); err != nil {
@@ -95,7 +96,7 @@ func (h *handlers) meta(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 }
 
 // metaView loads the metadata of m's version and adds the cover paths.
-func (h *handlers) metaView(ctx context.Context, m cache.Manifest, jobID string) (metaView, error) {
+func (h *handlers) metaView(ctx context.Context, m cover.Manifest, jobID string) (metaView, error) {
 	cm, err := h.d.Metas.Get(ctx, m)
 	if err != nil {
 		return metaView{}, fmt.Errorf("meta: %w", err)

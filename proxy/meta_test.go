@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/signing"
 	"github.com/bookcovers/image-worker/transform"
@@ -25,15 +26,15 @@ import (
 // metaManifests is a hand-written ManifestSource that counts lookups.
 type metaManifests struct {
 	calls atomic.Int64
-	books map[string]cache.Manifest
+	books map[string]cover.Manifest
 }
 
-func (s *metaManifests) Current(_ context.Context, bookID string) (cache.Manifest, error) {
+func (s *metaManifests) Current(_ context.Context, bookID string) (cover.Manifest, error) {
 	s.calls.Add(1)
 	if m, ok := s.books[bookID]; ok {
 		return m, nil
 	}
-	return cache.Manifest{}, fmt.Errorf("manifest %s: %w", bookID, cache.ErrNotFound)
+	return cover.Manifest{}, fmt.Errorf("manifest %s: %w", bookID, cache.ErrNotFound)
 }
 
 // metaSource is a hand-written MetaSource that counts calls.
@@ -44,7 +45,7 @@ type metaSource struct {
 
 var testPreview = cache.Preview{DominantColor: "#7a5c3e", BlurHash: "T~LrbSoyfQ~XoMfQs;fQfQEKayfQ", LQIP: "data:image/webp;base64,UklGRg=="}
 
-func (s *metaSource) Get(_ context.Context, m cache.Manifest) (cache.CoverMeta, error) {
+func (s *metaSource) Get(_ context.Context, m cover.Manifest) (cache.CoverMeta, error) {
 	s.calls.Add(1)
 	if s.err != nil {
 		return cache.CoverMeta{}, fmt.Errorf("meta: %w", s.err)
@@ -108,7 +109,7 @@ func newMetaFixture(t *testing.T, disabled bool, mutate func(*Deps)) *metaFixtur
 		signer:  signer,
 		jobs:    &metaJobs{final: ingest.Job{ID: testJobID, BookID: "B123", State: ingest.JobSucceeded, Version: "3f9a1c2b7d4e"}},
 	}
-	f.manifests = &metaManifests{books: map[string]cache.Manifest{"B123": {
+	f.manifests = &metaManifests{books: map[string]cover.Manifest{"B123": {
 		BookID: "B123", Version: "3f9a1c2b7d4e", SourceURL: "https://images.example.com/b123.jpg",
 		ContentType: "image/jpeg", Width: 1600, Height: 2400, Bytes: 362325, UpdatedAt: f.updated}}}
 	d := Deps{Manifests: f.manifests, Metas: f.metas, Jobs: f.jobs, JobWaiter: f.jobs, Verifier: signer, Signer: signer,

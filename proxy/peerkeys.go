@@ -3,7 +3,7 @@ package proxy
 import (
 	"fmt"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -13,8 +13,8 @@ import (
 // MaxDimension for W and H) and a format it serves. The groupcache peer
 // handler refuses every other key (cmd wires this check into cache.Peers),
 // so the internal port cannot render what a signed public URL could not.
-func (c Config) CheckVariantKey(k cache.VariantKey) error {
-	if err := cache.ValidBookID(k.BookID); err != nil {
+func (c Config) CheckVariantKey(k cover.VariantKey) error {
+	if err := cover.ValidBookID(k.BookID); err != nil {
 		return fmt.Errorf("check variant key: %w", err)
 	}
 	if k.Version == "" || len(k.Version) > maxVersionLength || !isToken(k.Version) {

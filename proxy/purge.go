@@ -5,9 +5,8 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/julienschmidt/httprouter"
-
-	"github.com/bookcovers/image-worker/cache"
 )
 
 // purgeResponse lists what a CDN should purge after a book was removed.
@@ -22,7 +21,7 @@ type purgeResponse struct {
 // and variants. Routes mount it behind admin (ADMIN_TOKEN on both listeners).
 func (h *handlers) purge(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	bookID := ps.ByName("book_id")
-	if err := cache.ValidBookID(bookID); err != nil {
+	if err := cover.ValidBookID(bookID); err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
 	res, err := h.d.Purge(r.Context(), bookID)
@@ -39,7 +38,7 @@ func (h *handlers) purge(w http.ResponseWriter, r *http.Request, ps httprouter.P
 
 // purgePaths names every public path the stored variants were served under:
 // the numeric size, its preset aliases, and the book-wide wildcard.
-func (h *handlers) purgePaths(bookID string, variants []cache.VariantKey) []string {
+func (h *handlers) purgePaths(bookID string, variants []cover.VariantKey) []string {
 	base := "/covers/" + bookID + "/"
 	paths := []string{base + "*"}
 	for _, v := range variants {

@@ -14,17 +14,18 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
 // ManifestSource resolves a book's current version.
 type ManifestSource interface {
-	Current(ctx context.Context, bookID string) (cache.Manifest, error)
+	Current(ctx context.Context, bookID string) (cover.Manifest, error)
 }
 
 // VariantSource returns a variant's bytes, rendering it on a miss.
 type VariantSource interface {
-	Get(ctx context.Context, key cache.VariantKey) ([]byte, error)
+	Get(ctx context.Context, key cover.VariantKey) ([]byte, error)
 }
 
 // JobQueue takes warm jobs.

@@ -13,6 +13,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/events"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/proxy"
@@ -185,7 +186,7 @@ func (a *app) writeMetrics(w io.Writer) {
 // one cover that queue for a render slot together are rendered as one
 // ladder operation (transform.Request.Source).
 func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFunc {
-	return func(ctx context.Context, key cache.VariantKey) ([]byte, error) {
+	return func(ctx context.Context, key cover.VariantKey) ([]byte, error) {
 		format, err := transform.ParseFormat(key.Format)
 		if err != nil {
 			return nil, err
@@ -274,7 +275,7 @@ func newWarmPipeline(cfg config, store cache.Store, renderer *transform.Renderer
 	warmer := ingest.NewWarmer(fetcher, store, manifests, renderer, logger)
 	if prerender.Enabled() {
 		if inline {
-			warmer.OnStored(func(ctx context.Context, m cache.Manifest, original []byte) {
+			warmer.OnStored(func(ctx context.Context, m cover.Manifest, original []byte) {
 				// Its own PRERENDER budget, not what is left of the
 				// warm's; an interrupt still stops it.
 				pctx, cancel := withoutDeadline(ctx)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/transform"
 )
@@ -148,7 +149,7 @@ type localWarmer struct {
 func (l *localWarmer) warmRow(ctx context.Context, bookID, imageURL string) (rowOutcome, error) {
 	wctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	if !l.refresh && cache.ValidBookID(bookID) == nil {
+	if !l.refresh && cover.ValidBookID(bookID) == nil {
 		if m, err := l.manifests.Load(wctx, bookID); err == nil && m.SourceURL == imageURL {
 			return outcomeSkipped, nil
 		}

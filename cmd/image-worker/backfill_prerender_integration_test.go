@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // TestBackfillPrerendersMinIO: an in-process backfill with PRERENDER set
@@ -48,7 +49,7 @@ func TestBackfillPrerendersMinIO(t *testing.T) {
 		}
 		// 16.webp, 16.avif, 32x32.avif and thumb (96, clamped to 50).webp.
 		want := map[string]bool{}
-		for _, k := range []cache.VariantKey{
+		for _, k := range []cover.VariantKey{
 			{BookID: book, Version: m.Version, Width: 16, Format: "webp"},
 			{BookID: book, Version: m.Version, Width: 16, Format: "avif"},
 			{BookID: book, Version: m.Version, Width: 32, Height: 32, Format: "avif"},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
 	"github.com/bookcovers/image-worker/transform"
 )
@@ -44,7 +45,7 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 		return usageError(usageOf("contact-sheet"))
 	}
 	bookID := pos[0]
-	if err := cache.ValidBookID(bookID); err != nil {
+	if err := cover.ValidBookID(bookID); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	format, err := transform.ParseFormat(*formatName)
@@ -72,7 +73,7 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 		panels, err = serverPanels(ctx, cfg, *server, bookID, format, presets)
 		title = fmt.Sprintf("%s  ·  %s from %s", bookID, format, *server)
 	} else {
-		var m cache.Manifest
+		var m cover.Manifest
 		m, panels, err = localPanels(ctx, cfg, logger, bookID, format, presets)
 		title = fmt.Sprintf("%s  ·  version %s  ·  original %d×%d %s  ·  %s", bookID, m.Version, m.Width, m.Height, m.ContentType, format)
 	}
@@ -113,10 +114,10 @@ func sheetPresets(sizes map[string]int) []sheetPreset {
 
 // localPanels renders each preset from the stored original of the book's
 // current version with the fill function the variant cache uses on a miss.
-func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []sheetPreset) (cache.Manifest, []transform.SheetPanel, error) {
+func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []sheetPreset) (cover.Manifest, []transform.SheetPanel, error) {
 	store, err := newStore(ctx, cfg, logger)
 	if err != nil {
-		return cache.Manifest{}, nil, fmt.Errorf("open object store: %w", err)
+		return cover.Manifest{}, nil, fmt.Errorf("open object store: %w", err)
 	}
 	m, err := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout).Load(ctx, bookID)
 	if errors.Is(err, cache.ErrNotFound) {
@@ -133,7 +134,7 @@ func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID st
 	fill := renderFill(cache.NewOriginals(store, 0), renderer)
 	panels := make([]transform.SheetPanel, 0, len(presets))
 	for _, p := range presets {
-		key := cache.VariantKey{BookID: bookID, Version: m.Version, Width: p.Width, Format: string(format)}
+		key := cover.VariantKey{BookID: bookID, Version: m.Version, Width: p.Width, Format: string(format)}
 		b, err := fill(ctx, key)
 		if err != nil {
 			return m, nil, fmt.Errorf("contact sheet: preset %s: %w", p.Name, err)

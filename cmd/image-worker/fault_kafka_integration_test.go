@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/signing"
 )
@@ -179,7 +180,7 @@ func checkOneOriginalPerBook(t *testing.T, store cache.Store, books []string, re
 		switch {
 		case err != nil || merr != nil:
 			t.Errorf("%s: list originals: %v; manifest: %v", book, err, merr)
-		case len(keys) != 1 || keys[0] != cache.OriginalKey(book, m.Version):
+		case len(keys) != 1 || keys[0] != cover.OriginalKey(book, m.Version):
 			t.Errorf("%s: originals %v, manifest version %s; want exactly that one original", book, keys, m.Version)
 		case len(results[book]) == 0 || results[book][len(results[book])-1] != m.Version:
 			t.Errorf("%s: result event versions %v, manifest %s; want the last result to name the manifest's version", book, results[book], m.Version)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -282,10 +283,10 @@ func contractCovers(t *testing.T, c *contract, svc *service, src *source) {
 
 	// A stored original that cannot be rendered.
 	bad := []byte("this is not an image at all")
-	if err := svc.store.Put(t.Context(), cache.OriginalKey("BROKEN", "0123456789ab"), bad, "image/jpeg"); err != nil {
+	if err := svc.store.Put(t.Context(), cover.OriginalKey("BROKEN", "0123456789ab"), bad, "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.app.manifests.Put(t.Context(), cache.Manifest{BookID: "BROKEN", Version: "0123456789ab", ContentType: "image/jpeg",
+	if err := svc.app.manifests.Put(t.Context(), cover.Manifest{BookID: "BROKEN", Version: "0123456789ab", ContentType: "image/jpeg",
 		Width: 100, Height: 150, Bytes: int64(len(bad)), UpdatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/events"
 	"github.com/bookcovers/image-worker/ingest"
 )
@@ -70,7 +71,7 @@ func (a *app) stopOutbox(ctx context.Context) error {
 // recordWriteBack queues the write-back of a cover stored by a command
 // (import, an in-process backfill) for the serving replicas to deliver; o
 // may be nil (nothing is written back).
-func recordWriteBack(ctx context.Context, o *ingest.Outbox, m cache.Manifest) error {
+func recordWriteBack(ctx context.Context, o *ingest.Outbox, m cover.Manifest) error {
 	if o == nil {
 		return nil
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -36,7 +36,7 @@ func TestPrerenderAfterProcessMinIO(t *testing.T) {
 	}
 	for _, w := range []int{96, 160, 320, 640, 1280} {
 		for _, f := range []transform.Format{transform.WebP, transform.AVIF} {
-			key := cache.VariantKey{BookID: "PRE-1", Version: job.Version, Width: w, Format: string(f)}
+			key := cover.VariantKey{BookID: "PRE-1", Version: job.Version, Width: w, Format: string(f)}
 			obj, err := svc.store.Get(ctx, key.StoreKey())
 			if err != nil {
 				t.Errorf("stored variant %s: %v", key.StoreKey(), err)

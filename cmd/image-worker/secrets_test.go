@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // TestPublishedMetadataCarriesNoURLSecrets: a cover fetched from a URL with
@@ -54,7 +55,7 @@ func TestPublishedMetadataCarriesNoURLSecrets(t *testing.T) {
 		}
 		version = got.Version
 	}
-	record, err := store.Get(context.Background(), cache.MetaKey("S1", version))
+	record, err := store.Get(context.Background(), cover.MetaKey("S1", version))
 	if err != nil {
 		t.Fatalf("stored meta record: %v", err)
 	}

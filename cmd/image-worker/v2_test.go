@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/image/webp"
 
-	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/transform"
 )
@@ -245,8 +245,8 @@ func TestMetaJSONComputedOncePerVersion(t *testing.T) {
 	}
 	checkPreview(t, r)
 	checkCoversServe(t, svc, r, true)
-	if _, err := store.Get(t.Context(), cache.MetaKey("M1", job.Version)); err != nil {
-		t.Errorf("stored metadata: %v, want it beside the manifest at %s", err, cache.MetaKey("M1", job.Version))
+	if _, err := store.Get(t.Context(), cover.MetaKey("M1", job.Version)); err != nil {
+		t.Errorf("stored metadata: %v, want it beside the manifest at %s", err, cover.MetaKey("M1", job.Version))
 	}
 
 	resp, _ := do(t, http.MethodGet, metaURL, nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
@@ -88,7 +89,7 @@ func (f catalogFixture) waitRows(t *testing.T, want map[string]string, bound tim
 		got := f.rows(t, conn)
 		var wrong []string
 		for book, version := range want {
-			wantURL := cache.StorageURL("book-covers", cache.OriginalKey(book, version))
+			wantURL := cover.StorageURL("book-covers", cover.OriginalKey(book, version))
 			if got[book] != [2]string{version, wantURL} {
 				wrong = append(wrong, fmt.Sprintf("%s=%v (want %s %s)", book, got[book], version, wantURL))
 			}
@@ -139,7 +140,7 @@ func TestWriteBackSurvivesPostgresStopped(t *testing.T) {
 	}
 	catalog := newCatalogFixture(t, pg.URL, books)
 	src := newSource(t)
-	cover := readTestdata(t, "photo-1600x2400-baseline.jpg")
+	original := readTestdata(t, "photo-1600x2400-baseline.jpg")
 	store := localStore(t)
 	overrides := catalog.env()
 	// Retries back off up to 5s (default 1m) so the rows land soon after the
@@ -152,7 +153,7 @@ func TestWriteBackSurvivesPostgresStopped(t *testing.T) {
 	stoppedAt := time.Now()
 	ids := map[string]string{}
 	for _, b := range books {
-		ids[b] = svc.process(b, src.add("/"+b+".jpg", cover), "")
+		ids[b] = svc.process(b, src.add("/"+b+".jpg", original), "")
 	}
 	want := map[string]string{}
 	for _, b := range books {
@@ -208,10 +209,10 @@ func TestWriteBackSurvivesPostgresStopped(t *testing.T) {
 func TestCommandWriteBacksDeliveredByService(t *testing.T) {
 	catalog := newCatalogFixture(t, testenv.Postgres(t), []string{"IMP-1", "BF-1", "BF-2"})
 	origin := newSource(t)
-	cover := readTestdata(t, "photo-1600x2400-baseline.jpg")
+	original := readTestdata(t, "photo-1600x2400-baseline.jpg")
 	dir := t.TempDir()
 	input := filepath.Join(t.TempDir(), "books.csv")
-	csv := fmt.Sprintf("book_id,image_url\nBF-1,%s\nBF-2,%s\n", origin.add("/bf1.jpg", cover), origin.add("/bf2.jpg", cover))
+	csv := fmt.Sprintf("book_id,image_url\nBF-1,%s\nBF-2,%s\n", origin.add("/bf1.jpg", original), origin.add("/bf2.jpg", original))
 	if err := os.WriteFile(input, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -247,11 +248,11 @@ func TestCommandWriteBacksDeliveredByService(t *testing.T) {
 	conn.Close(context.Background())
 	want := map[string]string{}
 	for _, book := range []string{"IMP-1", "BF-1", "BF-2"} {
-		obj, err := store.Get(t.Context(), cache.ManifestKey(book))
+		obj, err := store.Get(t.Context(), cover.ManifestKey(book))
 		if err != nil {
 			t.Fatalf("manifest of %s: %v", book, err)
 		}
-		var m cache.Manifest
+		var m cover.Manifest
 		if err := json.Unmarshal(obj.Data, &m); err != nil {
 			t.Fatalf("manifest of %s: %v", book, err)
 		}
