@@ -3,8 +3,12 @@
 # image-worker: book-cover image origin (libvips via govips, so CGO).
 #
 #   docker build -t image-worker .
-#   docker run --rm -p 8000:8000 -v covers:/data \
+#   docker run --rm -p 8000:8000 -v covers:/data -e KAFKA_BROKERS= \
 #     -e IMAGE_SIGNING_KEYS=$(openssl rand -hex 32) image-worker
+#
+# (KAFKA_BROKERS= runs it without Kafka: the default, kafka:9092, is the
+# Compose service and never resolves in a single container, so /ready would
+# stay 503. Port 8081 is the internal listener: /metrics and peers.)
 #
 # libvips is built here from Debian's own source package (the same 8.14.1
 # with Debian's security patches), with only the codecs the service uses:
@@ -172,8 +176,8 @@ EXPOSE 8081
 
 USER 10001:10001
 
-# `image-worker health` GETs /health on LISTEN_ADDR over loopback and exits
-# non-zero when it is not ready.
+# `image-worker health` GETs /health (liveness, not readiness) on LISTEN_ADDR
+# over loopback and exits non-zero when the process does not answer.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["/usr/local/bin/image-worker", "health"]
 

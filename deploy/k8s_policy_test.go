@@ -61,7 +61,7 @@ func TestK8sSecurityAndResources(t *testing.T) {
 	}
 	renders, err := strconv.Atoi(c.env["MAX_CONCURRENT_TRANSFORMS"])
 	if err != nil || renders < 1 || renders*1000 > cpuLim {
-		t.Errorf("MAX_CONCURRENT_TRANSFORMS = %q, want set and at most the CPU limit (%dm): the default is the node's CPU count", c.env["MAX_CONCURRENT_TRANSFORMS"], cpuLim)
+		t.Errorf("MAX_CONCURRENT_TRANSFORMS = %q, want set and at most the CPU limit (%dm): the memory limit was measured with that many renders at once", c.env["MAX_CONCURRENT_TRANSFORMS"], cpuLim)
 	}
 	if need := serverPeakMiB + cacheMB + renders*workerBoundMiB; memLim < need {
 		t.Errorf("memory limit %dMi < serving process %dMi + GROUPCACHE_SIZE_MB %d + %d render workers x %dMi = %dMi", memLim, serverPeakMiB, cacheMB, renders, workerBoundMiB, need)
