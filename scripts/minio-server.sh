@@ -31,16 +31,17 @@ minio_bin() {
 # port_in_use reports whether something accepts connections on 127.0.0.1:$1.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port prints a random loopback port in 20000-40000 that nothing listens on
-# and that differs from $1 (if given).
+# free_port prints a random loopback port in 20000-32767 (below Linux's
+# ephemeral range, where outgoing connections take their source ports) that
+# nothing listens on and that differs from $1 (if given).
 free_port() {
 	local p i
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + RANDOM % 20001))
+		p=$((20000 + RANDOM % 12768))
 		[[ "$p" == "${1:-}" ]] && continue
 		port_in_use "$p" || { echo "$p"; return 0; }
 	done
-	die "no free port found in 20000-40000"
+	die "no free port found in 20000-32767"
 }
 
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }

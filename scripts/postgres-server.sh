@@ -60,14 +60,17 @@ prepare_dir() {
 # port_in_use reports whether something accepts connections on 127.0.0.1:$1.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port prints a random loopback port in 30000-45000 that nothing listens on.
+# free_port prints a random loopback port in 20000-32767 that nothing listens
+# on: below Linux's ephemeral range (32768-60999), where the source port of an
+# outgoing loopback connection can take a port between the probe and the bind
+# (three attempts in a row once failed that way, "Address already in use").
 free_port() {
 	local p i
 	for ((i = 0; i < 200; i++)); do
-		p=$((30000 + RANDOM % 15001))
+		p=$((20000 + RANDOM % 12768))
 		port_in_use "$p" || { echo "$p"; return 0; }
 	done
-	die "no free port found in 30000-45000"
+	die "no free port found in 20000-32767"
 }
 
 # running reports whether the cluster in <dir>/pgdata is up.
