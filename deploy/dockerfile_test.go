@@ -433,7 +433,7 @@ func TestDockerfileRuntimePackages(t *testing.T) {
 func TestImageScriptsParse(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("bash not installed")
+		skipOrFail(t, "bash not installed")
 	}
 	for _, s := range []string{"image-build.sh", "image-bases.sh", "image-check.sh"} {
 		t.Run(s, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 func TestSmokeScriptParses(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("bash not installed")
+		skipOrFail(t, "bash not installed")
 	}
 	script, err := os.ReadFile("smoke.sh")
 	if err != nil {

@@ -30,6 +30,9 @@ echo ">> go test -race ./..."
 "$GO" test -race -count=1 -timeout 15m ./...
 (cd bench && "$GO" test -race -count=1 ./...)
 
+echo ">> allocation tests without the race detector (it makes sync.Pool drop items)"
+"$GO" test -count=1 -run 'AllocatesNothing' ./signing/
+
 echo ">> JS signer tests (node --test) against the shared vectors"
 bash scripts/js-test.sh
 

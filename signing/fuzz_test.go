@@ -30,7 +30,7 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path, query, sig string, pos uint, flip byte) {
 		params, err := url.ParseQuery(query)
 		if err != nil {
-			t.Skip()
+			return // not a query the signer is given
 		}
 		valid := s.Sign(path, params)
 		if flip != 0 {

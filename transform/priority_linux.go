@@ -98,10 +98,10 @@ const schedIdle = 5
 // lock and no P that the serving process needs. Where SCHED_IDLE is
 // refused, the nice value is the fallback.
 func lowerWorker(tid int) error {
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, tid, renderNice)
+	niceErr := syscall.Setpriority(syscall.PRIO_PROCESS, tid, renderNice)
 	var param struct{ priority int32 }
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid), schedIdle, uintptr(unsafe.Pointer(&param))); errno == 0 {
 		return nil
 	}
-	return syscall.Setpriority(syscall.PRIO_PROCESS, tid, renderNice)
+	return niceErr
 }

@@ -247,8 +247,6 @@ func previewFill(r *transform.Renderer) cache.PreviewFunc {
 	}
 }
 
-var errUsage = errors.New("usage")
-
 // newWarmPipeline builds the ingest path of the service (the safe fetcher,
 // the manifests and the Warmer, which checks each original by decoding it
 // in one of the renderer's workers) on an opened store: newApp and the

@@ -19,6 +19,10 @@ const (
 	exitUsage = 2
 )
 
+// errUsage marks an error of the command line: a bad flag, a missing or
+// extra argument, a value out of range. It exits 2.
+var errUsage = errors.New("usage")
+
 // errHelp is what a subcommand returns after printing its help for -h or
 // --help: it exits 0.
 var errHelp = flag.ErrHelp
