@@ -250,6 +250,8 @@ func TestOutboxDeliversAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "both entries are delivered and deleted", func() bool { return len(outboxKeys(t, store)) == 0 })
+	// The replica forgets an entry just after deleting its object.
+	eventually(t, "the pending gauge drops to 0", func() bool { return metricValue(t, o.Metrics(), "covers_outbox_pending") == 0 })
 	calls, byBook, failed := d.snapshot()
 	if calls != 2 || byBook["B1"] != 1 || failed["B2"] != 1 {
 		t.Errorf("deliveries: %d calls, succeeded %v, failed %v; want B1 succeeded once and B2 failed once", calls, byBook, failed)
