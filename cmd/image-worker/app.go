@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,27 +20,22 @@ import (
 	"github.com/bookcovers/image-worker/transform"
 )
 
-// app is the assembled service: every component, built with explicit
-// arguments, in dependency order.
+// app is the serving process: the component graph (parts, from assemble)
+// and what only serve adds on top of it, the HTTP layer, the variant,
+// placeholder and metadata caches, jobs, peers, the write-back outlets and
+// the Kafka consumer.
 type app struct {
-	cfg       config
-	log       *slog.Logger
-	store     cache.Store
-	renderer  *transform.Renderer
-	manifests *cache.Manifests
-	variants  *cache.Variants
-	holders   *cache.Placeholders // placeholders of books without a cover
-	metas     *cache.Metas
-	warmer    *ingest.Warmer
-	prerender *ingest.Prerenderer // warms a new cover's PRERENDER variants
-	jobs      *ingest.Jobs
-	http      *proxy.Server
-	peers     *cache.Peers // nil without GROUPCACHE_SELF
-	outlets   *outlets
-	outbox    *ingest.Outbox   // nil when nothing is written back
-	consumer  *events.Consumer // nil without KAFKA_BROKERS
-	draining  atomic.Bool      // set when shutdown begins; /ready turns 503
-	sets      []*metrics.Set
+	*parts
+	variants *cache.Variants
+	holders  *cache.Placeholders // placeholders of books without a cover
+	metas    *cache.Metas
+	jobs     *ingest.Jobs
+	http     *proxy.Server
+	peers    *cache.Peers // nil without GROUPCACHE_SELF
+	outlets  *outlets
+	consumer *events.Consumer // nil without KAFKA_BROKERS
+	draining atomic.Bool      // set when shutdown begins; /ready turns 503
+	sets     []*metrics.Set
 }
 
 type metered interface{ Metrics() *metrics.Set }
@@ -62,60 +56,64 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if cfg.Signing.Disabled {
 		logger.Warn("URL SIGNING IS DISABLED (IMAGE_SIGNING_DISABLED=true): anyone can request any size of any cover; never run this in production")
 	}
-	renderer, err := transform.NewRenderer(cfg.Transform, logger)
-	if err != nil {
-		return nil, fmt.Errorf("start renderer: %w", err)
-	}
 	signer, err := signing.New(cfg.Signing)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	a := &app{cfg: cfg, log: logger, store: store, renderer: renderer}
-	warmer, manifests, fetcher, prerender, err := newWarmPipeline(cfg, store, renderer, false, logger)
+	outlets, err := newOutlets(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	a.warmer, a.manifests, a.prerender = warmer, manifests, prerender
-	originals := cache.NewOriginals(store, 32<<20)
+	p, err := assemble(ctx, cfg, logger, assembly{store: store, deliver: outlets.notifier})
+	if err != nil {
+		outlets.close()
+		return nil, err
+	}
+	a := &app{parts: p, outlets: outlets}
+	if err := a.build(signer, logOut); err != nil {
+		p.close()
+		outlets.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// build adds the serving components to the assembled parts.
+func (a *app) build(signer *signing.Signer, logOut io.Writer) error {
+	cfg, logger, store, renderer := a.cfg, a.log, a.store, a.renderer
+	var err error
 	cfg.Variants.Shed = renderer.Saturated                             // a new variant is refused before any store round trip when renders are saturated
 	a.manifests.SetShed(func() error { return renderer.Saturated(0) }) // nor does a manifest load wait for the store then
-	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(originals, renderer), logger)
+	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(a.originals, renderer), logger)
 	if err != nil {
-		return nil, fmt.Errorf("variant cache: %w", err)
+		return fmt.Errorf("variant cache: %w", err)
 	}
 	a.prerender.OnStored(a.variants.Stored) // prerendered variants are read, not rendered again
 	if a.holders, err = newPlaceholders(cfg, renderer); err != nil {
-		return nil, err
+		return err
 	}
 	metasCfg := cache.DefaultMetasConfig()
 	metasCfg.FillTimeout = cfg.Variants.FillTimeout
 	metasCfg.StoreTimeout = cfg.StoreTimeout
 	if a.metas, err = cache.NewMetas(metasCfg, store, previewFill(renderer), logger); err != nil {
-		return nil, fmt.Errorf("metadata cache: %w", err)
+		return fmt.Errorf("metadata cache: %w", err)
 	}
 	if cfg.Peers.Enabled() {
 		if a.peers, err = cache.NewPeers(cfg.Peers, nil, logger); err != nil {
-			return nil, fmt.Errorf("peers: %w", err)
+			return fmt.Errorf("peers: %w", err)
 		}
 	}
-	if a.outlets, err = newOutlets(ctx, cfg, logger); err != nil {
-		return nil, err
-	}
-	if a.outbox, err = newOutbox(cfg, store, a.outlets.notifier, logger); err != nil {
-		a.outlets.close()
-		return nil, err
-	}
 	notifier, outcomes := a.writeBackTargets()
-	validateURL := func(raw string) error { _, err := fetcher.ValidateURL(raw); return err }
+	validateURL := func(raw string) error { _, err := a.fetcher.ValidateURL(raw); return err }
 	a.jobs, err = ingest.NewJobs(cfg.Jobs, store, a.warmer, validateURL, notifier, logger)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: %w", err)
+		return fmt.Errorf("jobs: %w", err)
 	}
 	checks := []proxy.Check{{Name: "object_store", Pinger: store}}
 	if cfg.kafkaEnabled() {
 		a.consumer, err = events.NewConsumer(cfg.Kafka, a.warmer, outcomes, logger)
 		if err != nil {
-			return nil, fmt.Errorf("kafka consumer: %w", err)
+			return fmt.Errorf("kafka consumer: %w", err)
 		}
 		checks = append(checks, proxy.Check{Name: "kafka", Pinger: a.consumer})
 	}
@@ -133,9 +131,9 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("http: %w", err)
+		return fmt.Errorf("http: %w", err)
 	}
-	components := []any{store, originals, renderer, fetcher, a.manifests, a.variants, a.holders, a.metas, a.jobs, a.http, a.prerender}
+	components := append(a.parts.components(), a.variants, a.holders, a.metas, a.jobs, a.http)
 	if a.peers != nil {
 		components = append(components, a.peers)
 	}
@@ -148,16 +146,13 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if a.outlets.catalog != nil {
 		components = append(components, a.outlets.catalog)
 	}
-	if a.outbox != nil {
-		components = append(components, a.outbox)
-	}
 	a.sets = append(a.sets, buildInfoSet(readBuildInfo()))
 	for _, m := range components {
 		if mm, ok := m.(metered); ok {
 			a.sets = append(a.sets, mm.Metrics())
 		}
 	}
-	return a, nil
+	return nil
 }
 
 func (a *app) publicHandler() http.Handler { return a.http.Public() }
@@ -245,56 +240,4 @@ func previewFill(r *transform.Renderer) cache.PreviewFunc {
 		}
 		return cache.Preview{DominantColor: m.DominantColor, BlurHash: m.BlurHash, LQIP: m.LQIP}, nil
 	}
-}
-
-// newWarmPipeline builds the ingest path of the service (the safe fetcher,
-// the manifests and the Warmer, which checks each original by decoding it
-// in one of the renderer's workers) on an opened store: newApp and the
-// commands that warm covers in-process (backfill) share it. After a new
-// original is stored, the Warmer renders its PRERENDER variants in one
-// ladder operation: in the background (the job or event is not held for
-// it), or, with inline (backfill), before Store returns, so that bulk
-// warming is paced by its own renders instead of skipping them when the
-// render queue is full.
-func newWarmPipeline(cfg config, store cache.Store, renderer *transform.Renderer, inline bool, logger *slog.Logger) (*ingest.Warmer, *cache.Manifests, *ingest.Fetcher, *ingest.Prerenderer, error) {
-	fetcher, err := ingest.NewFetcher(cfg.Fetch, logger)
-	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("fetcher: %w", err)
-	}
-	prerender, err := ingest.NewPrerenderer(cfg.Prerender, renderer, store, logger)
-	if err != nil {
-		fetcher.Close()
-		return nil, nil, nil, nil, fmt.Errorf("prerender: %w", err)
-	}
-	// A shared manifest load has its own STORE_TIMEOUT; a request waits for
-	// it within its own store budget (proxy).
-	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.StoreTimeout)
-	manifests.SetStale(cfg.ManifestStale)
-	warmer := ingest.NewWarmer(fetcher, store, manifests, renderer, logger)
-	if prerender.Enabled() {
-		if inline {
-			warmer.OnStored(func(ctx context.Context, m cover.Manifest, original []byte) {
-				// Its own PRERENDER budget, not what is left of the
-				// warm's; an interrupt still stops it.
-				pctx, cancel := withoutDeadline(ctx)
-				defer cancel()
-				prerender.Prerender(pctx, m, original)
-			})
-		} else {
-			warmer.OnStored(prerender.Start)
-		}
-	}
-	return warmer, manifests, fetcher, prerender, nil
-}
-
-// withoutDeadline returns ctx without its deadline: it ends when ctx is
-// cancelled, not when ctx times out.
-func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	d, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() {
-		if errors.Is(ctx.Err(), context.Canceled) {
-			cancel()
-		}
-	})
-	return d, func() { stop(); cancel() }
 }

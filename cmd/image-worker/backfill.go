@@ -13,7 +13,6 @@ import (
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // errInterrupted reports a backfill stopped before the end of its input.
@@ -108,30 +107,15 @@ func newLocalWarmer(ctx context.Context, lookup func(string) (string, bool), std
 		return nil, nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	logger := newLogger(stderr, max(cfg.LogLevel, slog.LevelWarn))
-	store, err := newStore(ctx, cfg, logger)
+	// inlinePrerender: each warmed book's PRERENDER variants are rendered
+	// (one ladder, one decode per shrink-on-load level) before its row
+	// counts as done.
+	p, err := assemble(ctx, cfg, logger, assembly{inlinePrerender: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open object store: %w", err)
-	}
-	renderer, err := transform.NewRenderer(cfg.Transform, logger)
-	if err != nil {
-		return nil, nil, fmt.Errorf("start renderer: %w", err)
-	}
-	// inline: each warmed book's PRERENDER variants are rendered (one
-	// ladder, one decode per shrink-on-load level) before its row counts
-	// as done.
-	warmer, manifests, fetcher, prerender, err := newWarmPipeline(cfg, store, renderer, true, logger)
-	if err != nil {
-		renderer.Close()
 		return nil, nil, err
 	}
-	outbox, err := newOutbox(cfg, store, nil, logger)
-	if err != nil {
-		fetcher.Close()
-		renderer.Close()
-		return nil, nil, err
-	}
-	closeAll := func() { fetcher.Close(); renderer.Close() }
-	return &localWarmer{warmer: warmer, manifests: manifests, prerender: prerender, outbox: outbox, refresh: refresh, timeout: cfg.Jobs.Timeout}, closeAll, nil
+	closeAll := func() { p.close() }
+	return &localWarmer{warmer: p.warmer, manifests: p.manifests, prerender: p.prerender, outbox: p.outbox, refresh: refresh, timeout: cfg.Jobs.Timeout}, closeAll, nil
 }
 
 // localWarmer warms rows with the service's Warmer against the configured store.

@@ -69,7 +69,7 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	var panels []transform.SheetPanel
 	var title string
 	if *server != "" {
-		transform.Startup(cfg.Transform, logger)
+		transform.Startup(cfg.Transform, logger) // the sheet is composed here
 		panels, err = serverPanels(ctx, cfg, *server, bookID, format, presets)
 		title = fmt.Sprintf("%s  ·  %s from %s", bookID, format, *server)
 	} else {
@@ -115,31 +115,27 @@ func sheetPresets(sizes map[string]int) []sheetPreset {
 // localPanels renders each preset from the stored original of the book's
 // current version with the fill function the variant cache uses on a miss.
 func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []sheetPreset) (cover.Manifest, []transform.SheetPanel, error) {
-	store, err := newStore(ctx, cfg, logger)
+	p, err := assemble(ctx, cfg, logger, assembly{})
 	if err != nil {
-		return cover.Manifest{}, nil, fmt.Errorf("open object store: %w", err)
+		return cover.Manifest{}, nil, err
 	}
-	m, err := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout).Load(ctx, bookID)
+	defer p.close()
+	m, err := p.manifests.Load(ctx, bookID)
 	if errors.Is(err, cache.ErrNotFound) {
 		return m, nil, fmt.Errorf("contact sheet: book %s: %w in this store; warm it first (POST /process, image-worker import or backfill)", bookID, errNoStoredCover)
 	}
 	if err != nil {
 		return m, nil, fmt.Errorf("contact sheet: %w", err)
 	}
-	renderer, err := transform.NewRenderer(cfg.Transform, logger)
-	if err != nil {
-		return m, nil, fmt.Errorf("start renderer: %w", err)
-	}
-	defer renderer.Close()
-	fill := renderFill(cache.NewOriginals(store, 0), renderer)
+	fill := renderFill(p.originals, p.renderer)
 	panels := make([]transform.SheetPanel, 0, len(presets))
-	for _, p := range presets {
-		key := cover.VariantKey{BookID: bookID, Version: m.Version, Width: p.Width, Format: string(format)}
+	for _, preset := range presets {
+		key := cover.VariantKey{BookID: bookID, Version: m.Version, Width: preset.Width, Format: string(format)}
 		b, err := fill(ctx, key)
 		if err != nil {
-			return m, nil, fmt.Errorf("contact sheet: preset %s: %w", p.Name, err)
+			return m, nil, fmt.Errorf("contact sheet: preset %s: %w", preset.Name, err)
 		}
-		panels = append(panels, transform.SheetPanel{Name: p.Name, Data: b})
+		panels = append(panels, transform.SheetPanel{Name: preset.Name, Data: b})
 	}
 	return m, panels, nil
 }

@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/ingest"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // importCmd stores a local file as a book's original through the same
@@ -46,26 +44,17 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 	// The file orders against the book's other covers by when it was read:
 	// a newer event or request that got there first keeps its cover.
 	readAt := time.Now()
-	store, err := newStore(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	manifests := cache.NewManifests(store, cfg.ManifestTTL, cfg.Jobs.StoreTimeout)
 	// The write-back (catalog, result event) is queued in the store's
-	// outbox; a serving replica delivers it.
-	outbox, err := newOutbox(cfg, store, nil, logger)
+	// outbox; a serving replica delivers it. The cover's PRERENDER variants
+	// are rendered before the command returns, as backfill does.
+	p, err := assemble(ctx, cfg, logger, assembly{inlinePrerender: true})
 	if err != nil {
 		return err
 	}
-	renderer, err := transform.NewRenderer(cfg.Transform, logger)
-	if err != nil {
-		return fmt.Errorf("start renderer: %w", err)
-	}
-	defer renderer.Close()
-	warmer := ingest.NewWarmer(nil, store, manifests, renderer, logger)
+	defer p.close()
 	// The source is recorded without the server's directory layout: it is
 	// shown in metadata and result events.
-	m, err := warmer.Store(ctx, *book, "import:"+filepath.Base(path), data, readAt)
+	m, err := p.warmer.Store(ctx, *book, "import:"+filepath.Base(path), data, readAt)
 	if err != nil {
 		return fmt.Errorf("import %s (%s): %w", path, ingest.Code(err), err)
 	}
@@ -73,7 +62,7 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 		fmt.Fprintf(stdout, "not imported %s: book %s holds a newer cover, version %s\n", path, m.BookID, m.Version)
 		return nil
 	}
-	if err := recordWriteBack(ctx, outbox, m); err != nil {
+	if err := recordWriteBack(ctx, p.outbox, m); err != nil {
 		return fmt.Errorf("import %s: %w (run the import again)", path, err)
 	}
 	fmt.Fprintf(stdout, "imported %s as book %s version %s (%dx%d)\n", path, m.BookID, m.Version, m.Width, m.Height)

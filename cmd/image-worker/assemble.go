@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/transform"
+)
+
+// assembly says what a subcommand needs of the component graph.
+type assembly struct {
+	// store is an opened store to build on; nil opens the configured one
+	// (newStore).
+	store cache.Store
+	// inlinePrerender renders a newly stored original's PRERENDER variants
+	// before Warm/Store returns (import, backfill: commands that exit when
+	// their rows are done, and whose bulk warming is paced by its own
+	// renders); otherwise they are rendered in the background (serve: the
+	// job or event is not held for them).
+	inlinePrerender bool
+	// deliver is where the outbox delivers write-backs (serve); nil for a
+	// command that only records them for the serving replicas to deliver.
+	deliver ingest.Deliverer
+}
+
+// parts is the component graph of the service, built once per process by
+// assemble: every subcommand that reads, warms or renders covers (serve,
+// import, backfill, contact-sheet) uses it, and serve builds the HTTP
+// layer, peers and the consumer on top of it (newApp).
+type parts struct {
+	cfg       config
+	log       *slog.Logger
+	store     cache.Store
+	renderer  *transform.Renderer
+	fetcher   *ingest.Fetcher
+	manifests *cache.Manifests
+	warmer    *ingest.Warmer
+	prerender *ingest.Prerenderer // warms a new cover's PRERENDER variants
+	originals *cache.Originals    // recently read originals, for renders
+	outbox    *ingest.Outbox      // nil when nothing is written back
+}
+
+// originalsCacheBytes bounds the originals kept in memory for renders.
+const originalsCacheBytes = 32 << 20
+
+// assemble starts libvips and builds the component graph in dependency
+// order: the store, the renderer (its worker processes start on first
+// use), the safe fetcher, the manifests, the Warmer with its PRERENDER
+// hook, the originals cache and the write-back outbox. It starts nothing in
+// the background; close releases what it holds.
+func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly) (*parts, error) {
+	transform.Startup(cfg.Transform, logger)
+	p := &parts{cfg: cfg, log: logger, store: as.store}
+	if p.store == nil {
+		s, err := newStore(ctx, cfg, logger)
+		if err != nil {
+			return nil, fmt.Errorf("open object store: %w", err)
+		}
+		p.store = s
+	}
+	var err error
+	if p.renderer, err = transform.NewRenderer(cfg.Transform, logger); err != nil {
+		return nil, fmt.Errorf("start renderer: %w", err)
+	}
+	if p.fetcher, err = ingest.NewFetcher(cfg.Fetch, logger); err != nil {
+		p.close()
+		return nil, fmt.Errorf("fetcher: %w", err)
+	}
+	if p.prerender, err = ingest.NewPrerenderer(cfg.Prerender, p.renderer, p.store, logger); err != nil {
+		p.close()
+		return nil, fmt.Errorf("prerender: %w", err)
+	}
+	// A shared manifest load has its own STORE_TIMEOUT; a request waits for
+	// it within its own store budget (proxy).
+	p.manifests = cache.NewManifests(p.store, cfg.ManifestTTL, cfg.StoreTimeout)
+	p.manifests.SetStale(cfg.ManifestStale)
+	p.warmer = ingest.NewWarmer(p.fetcher, p.store, p.manifests, p.renderer, logger)
+	if p.prerender.Enabled() {
+		if as.inlinePrerender {
+			p.warmer.OnStored(p.prerenderInline)
+		} else {
+			p.warmer.OnStored(p.prerender.Start)
+		}
+	}
+	p.originals = cache.NewOriginals(p.store, originalsCacheBytes)
+	if cfg.writeBacks() {
+		if p.outbox, err = ingest.NewOutbox(cfg.Outbox, p.store, as.deliver, logger); err != nil {
+			p.close()
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// prerenderInline renders a stored original's PRERENDER variants before it
+// returns, with its own PRERENDER budget, not what is left of the warm's;
+// an interrupt still stops it.
+func (p *parts) prerenderInline(ctx context.Context, m cover.Manifest, original []byte) {
+	pctx, cancel := withoutDeadline(ctx)
+	defer cancel()
+	p.prerender.Prerender(pctx, m, original)
+}
+
+// close stops the render workers and drops idle fetch connections.
+func (p *parts) close() error {
+	if p.fetcher != nil {
+		p.fetcher.Close()
+	}
+	if p.renderer != nil {
+		return p.renderer.Close()
+	}
+	return nil
+}
+
+// metered lists the parts that export metrics.
+func (p *parts) components() []any {
+	out := []any{p.store, p.originals, p.renderer, p.fetcher, p.manifests, p.prerender}
+	if p.outbox != nil {
+		out = append(out, p.outbox)
+	}
+	return out
+}
+
+// withoutDeadline returns ctx without its deadline: it ends when ctx is
+// cancelled, not when ctx times out.
+func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
+	return d, func() { stop(); cancel() }
+}
