@@ -17,16 +17,30 @@ type assembly struct {
 	// store is an opened store to build on; nil opens the configured one
 	// (newStore).
 	store cache.Store
-	// inlinePrerender renders a newly stored original's PRERENDER variants
-	// before Warm/Store returns (import, backfill: commands that exit when
-	// their rows are done, and whose bulk warming is paced by its own
-	// renders); otherwise they are rendered in the background (serve: the
-	// job or event is not held for them).
-	inlinePrerender bool
+	// prerender says when a newly stored original's PRERENDER variants are
+	// rendered.
+	prerender prerenderMode
 	// deliver is where the outbox delivers write-backs (serve); nil for a
 	// command that only records them for the serving replicas to deliver.
 	deliver ingest.Deliverer
 }
+
+// prerenderMode says when the Warmer renders a stored original's PRERENDER
+// variants.
+type prerenderMode int
+
+const (
+	// prerenderBackground (serve): after Warm/Store returns; the job or
+	// event is not held for them.
+	prerenderBackground prerenderMode = iota
+	// prerenderInline (backfill): before Warm returns, so that bulk warming
+	// is paced by its own renders instead of skipping them when the render
+	// queue is full.
+	prerenderInline
+	// prerenderNever (import, contact-sheet): a one-off command leaves the
+	// variants to the first request.
+	prerenderNever
+)
 
 // parts is the component graph of the service, built once per process by
 // assemble: every subcommand that reads, warms or renders covers (serve,
@@ -81,10 +95,11 @@ func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly)
 	p.manifests.SetStale(cfg.ManifestStale)
 	p.warmer = ingest.NewWarmer(p.fetcher, p.store, p.manifests, p.renderer, logger)
 	if p.prerender.Enabled() {
-		if as.inlinePrerender {
-			p.warmer.OnStored(p.prerenderInline)
-		} else {
+		switch as.prerender {
+		case prerenderBackground:
 			p.warmer.OnStored(p.prerender.Start)
+		case prerenderInline:
+			p.warmer.OnStored(p.prerenderInline)
 		}
 	}
 	p.originals = cache.NewOriginals(p.store, originalsCacheBytes)

@@ -107,10 +107,10 @@ func newLocalWarmer(ctx context.Context, lookup func(string) (string, bool), std
 		return nil, nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	logger := newLogger(stderr, max(cfg.LogLevel, slog.LevelWarn))
-	// inlinePrerender: each warmed book's PRERENDER variants are rendered
+	// prerenderInline: each warmed book's PRERENDER variants are rendered
 	// (one ladder, one decode per shrink-on-load level) before its row
 	// counts as done.
-	p, err := assemble(ctx, cfg, logger, assembly{inlinePrerender: true})
+	p, err := assemble(ctx, cfg, logger, assembly{prerender: prerenderInline})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -115,7 +115,7 @@ func sheetPresets(sizes map[string]int) []sheetPreset {
 // localPanels renders each preset from the stored original of the book's
 // current version with the fill function the variant cache uses on a miss.
 func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []sheetPreset) (cover.Manifest, []transform.SheetPanel, error) {
-	p, err := assemble(ctx, cfg, logger, assembly{})
+	p, err := assemble(ctx, cfg, logger, assembly{prerender: prerenderNever})
 	if err != nil {
 		return cover.Manifest{}, nil, err
 	}

@@ -45,9 +45,9 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 	// a newer event or request that got there first keeps its cover.
 	readAt := time.Now()
 	// The write-back (catalog, result event) is queued in the store's
-	// outbox; a serving replica delivers it. The cover's PRERENDER variants
-	// are rendered before the command returns, as backfill does.
-	p, err := assemble(ctx, cfg, logger, assembly{inlinePrerender: true})
+	// outbox; a serving replica delivers it. Its variants are left to the
+	// first request.
+	p, err := assemble(ctx, cfg, logger, assembly{prerender: prerenderNever})
 	if err != nil {
 		return err
 	}
