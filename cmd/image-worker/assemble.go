@@ -62,13 +62,12 @@ type parts struct {
 // originalsCacheBytes bounds the originals kept in memory for renders.
 const originalsCacheBytes = 32 << 20
 
-// assemble starts libvips and builds the component graph in dependency
-// order: the store, the renderer (its worker processes start on first
-// use), the safe fetcher, the manifests, the Warmer with its PRERENDER
+// assemble builds the component graph in dependency order: the store, the
+// renderer (its worker processes start on first use and start libvips
+// there; this process never decodes an image), the safe fetcher, the manifests, the Warmer with its PRERENDER
 // hook, the originals cache and the write-back outbox. It starts nothing in
 // the background; close releases what it holds.
 func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly) (*parts, error) {
-	transform.Startup(cfg.Transform, logger)
 	p := &parts{cfg: cfg, log: logger, store: as.store}
 	if p.store == nil {
 		s, err := newStore(ctx, cfg, logger)

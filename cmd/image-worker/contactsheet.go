@@ -68,8 +68,8 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	presets := sheetPresets(cfg.Proxy.Sizes)
 	var panels []transform.SheetPanel
 	var title string
+	transform.Startup(cfg.Transform, logger) // the sheet is composed in this process
 	if *server != "" {
-		transform.Startup(cfg.Transform, logger) // the sheet is composed here
 		panels, err = serverPanels(ctx, cfg, *server, bookID, format, presets)
 		title = fmt.Sprintf("%s  ·  %s from %s", bookID, format, *server)
 	} else {
