@@ -22,7 +22,7 @@
 
 # GO_VERSION must be at least the go line of go.mod: the official images set
 # GOTOOLCHAIN=local, so an older toolchain fails instead of downloading one.
-ARG GO_VERSION=1.26
+ARG GO_VERSION=1.27
 
 FROM golang:${GO_VERSION}-bookworm AS build
 # Build tools and the -dev packages of the codecs we use. Not libvips-dev: it

@@ -13,7 +13,7 @@
 # base does not get them, so the shipped image trusts only Debian's
 # ca-certificates.
 #
-# Usage: image-bases.sh GO_VERSION   (e.g. 1.26; must be the host go's X.Y)
+# Usage: image-bases.sh GO_VERSION   (e.g. 1.27; must be the host go's X.Y)
 # Env:   DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR (default: what apt here uses)
 set -euo pipefail
 GO_VERSION="${1:?usage: image-bases.sh GO_VERSION}"

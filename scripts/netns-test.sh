@@ -17,7 +17,10 @@ if [ "$#" -eq 0 ]; then
 	set -- ./ingest/
 fi
 
-go_bin="$(command -v go)"
+# The toolchain's own go binary (GOTOOLCHAIN, exported by the Makefile, may
+# name a toolchain the machine's go fetched): inside the namespace nothing
+# can be fetched, so it runs with GOTOOLCHAIN=local.
+go_bin="$(go env GOROOT)/bin/go"
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
 	sudo_cmd=(sudo)

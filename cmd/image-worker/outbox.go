@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
-	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/events"
 	"github.com/bookcovers/image-worker/ingest"
@@ -26,20 +24,6 @@ func outboxConfig(e *env) ingest.OutboxConfig {
 // write-back or result events.
 func (c config) writeBacks() bool {
 	return c.Catalog.Enabled() || (c.kafkaEnabled() && c.Kafka.ResultTopic != "")
-}
-
-// newOutbox returns the write-back outbox over store, or nil when nothing is
-// written back. deliver may be nil for a command that only records (import,
-// backfill): the serving replicas deliver what it recorded.
-func newOutbox(cfg config, store cache.Store, deliver ingest.Deliverer, logger *slog.Logger) (*ingest.Outbox, error) {
-	if !cfg.writeBacks() {
-		return nil, nil
-	}
-	o, err := ingest.NewOutbox(cfg.Outbox, store, deliver, logger)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	return o, nil
 }
 
 // writeBackTargets is what jobs and the consumer report outcomes to: the
