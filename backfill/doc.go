@@ -14,8 +14,10 @@
 //     rows of one book run one after another, so its last row wins. Failed
 //     rows go to a CSV file (book_id,image_url,code,message, a valid input
 //     itself) flushed row by row. Progress goes to stderr: on a terminal
-//     one redrawn line, otherwise a plain line every Config.ProgressEvery;
-//     the summary goes to stdout. When the context ends no new row starts
+//     one redrawn line (github.com/schollz/progressbar draws its bar),
+//     otherwise a plain line every Config.ProgressEvery; both show the
+//     rate over the last 10 seconds and the ETA it gives. The summary goes
+//     to stdout. When the context ends no new row starts
 //     and the rows in flight finish; a second SIGINT or SIGTERM abandons
 //     them. Run's error says whether rows failed or the run was
 //     interrupted (ErrInterrupted).

@@ -1,11 +1,15 @@
 package backfill
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
 )
 
+// TestProgressLine: what one report writes, as a plain line (not a
+// terminal) or as the terminal's redrawn line, whose percentage and bar
+// progressbar draws.
 func TestProgressLine(t *testing.T) {
 	t.Parallel()
 	start := time.Unix(1_700_000_000, 0)
@@ -18,32 +22,75 @@ func TestProgressLine(t *testing.T) {
 		want                    []string
 	}{
 		{"plain, half done", 1000, false, 400, 90, 10, 5 * time.Second,
-			[]string{"500/1000 (50.0%)", "100.0 covers/s", "ETA 5s", "warmed 400", "skipped 90", "failed 10"}},
+			[]string{"backfill: 500/1000 (50.0%)", "100.0 covers/s", "ETA 5s", "warmed 400", "skipped 90", "failed 10"}},
 		{"terminal bar", 1000, true, 250, 0, 0, 10 * time.Second,
-			[]string{"[======>                 ]", "250/1000 (25.0%)", "25.0 covers/s", "ETA 30s"}},
-		{"nothing done yet", 10, false, 0, 0, 0, time.Second, []string{"0/10 (0.0%)", "0.0 covers/s", "ETA -"}},
-		{"finished: no ETA", 4, true, 4, 0, 0, 2 * time.Second, []string{"[========================]", "4/4 (100.0%)", "2.0 covers/s"}},
+			[]string{" 25% [=====>                  ] ", "250/1000", "25.0 covers/s", "ETA 30s", "warmed 250  skipped 0  failed 0"}},
+		{"nothing done yet", 10, false, 0, 0, 0, time.Second, []string{"backfill: 0/10 (0.0%)", "0.0 covers/s", "ETA -"}},
+		{"finished: no ETA", 4, true, 4, 0, 0, 2 * time.Second, []string{"100% [========================] ", "4/4", "2.0 covers/s"}},
 		{"long ETA", 1_000_000, false, 100, 0, 0, 10 * time.Second, []string{"10.0 covers/s", "ETA 27h46m"}},
+		{"terminal, total unknown", 0, true, 3, 0, 0, time.Second, []string{" 3  3.0 covers/s  warmed 3  skipped 0  failed 0"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := &progress{total: tc.total, tty: tc.tty, now: func() time.Time { return start }}
+			var out bytes.Buffer
+			p := &progress{total: tc.total, w: &out, now: func() time.Time { return start }}
+			if tc.tty {
+				p.bar = newBar(&out, tc.total)
+			}
 			p.start = start
 			p.samples = []rateSample{{start, 0}}
 			p.warmed.Store(tc.warmed)
 			p.skipped.Store(tc.skipped)
 			p.failed.Store(tc.failed)
-			got := p.line(start.Add(tc.after))
+			p.report(start.Add(tc.after))
+			got := out.String()
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
-					t.Errorf("line() = %q, missing %q", got, w)
+					t.Errorf("report() wrote %q, missing %q", got, w)
 				}
 			}
 			if tc.warmed+tc.skipped+tc.failed == tc.total && strings.Contains(got, "ETA") {
-				t.Errorf("line() = %q: a finished run has no ETA", got)
+				t.Errorf("report() wrote %q: a finished run has no ETA", got)
+			}
+			// A plain line is one line; a terminal's is redrawn in place.
+			if tc.tty && (!strings.HasPrefix(got, "\r") || !strings.HasSuffix(got, "\x1b[0K") || strings.Contains(got, "\n")) {
+				t.Errorf("report() on a terminal wrote %q, want \\r, the line and erase-to-end, no newline", got)
+			}
+			if !tc.tty && (!strings.HasPrefix(got, "backfill: ") || strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n")) {
+				t.Errorf("report() wrote %q, want one line starting backfill: ", got)
 			}
 		})
+	}
+}
+
+// TestProgressReports: begin and end write a report every interval and a
+// last one; on a terminal the last line is kept with a newline.
+func TestProgressReports(t *testing.T) {
+	t.Parallel()
+	for _, tty := range []bool{false, true} {
+		out, read := stderrFile(t)
+		p := &progress{total: 3, w: out, interval: 5 * time.Millisecond, now: time.Now}
+		if tty {
+			p.bar = newBar(out, p.total)
+		}
+		p.begin()
+		p.warmed.Add(1)
+		time.Sleep(40 * time.Millisecond)
+		p.skipped.Add(1)
+		p.failed.Add(1)
+		p.end()
+		got := read()
+		last := got[strings.LastIndexAny(strings.TrimSuffix(got, "\n"), "\r\n")+1:]
+		if !strings.Contains(last, "3/3") || !strings.Contains(last, "warmed 1  skipped 1  failed 1") || !strings.HasSuffix(got, "\n") {
+			t.Errorf("tty %v: last report %q (of %q), want 3/3 with every outcome, ending the output with a newline", tty, last, got)
+		}
+		if tty && (strings.Count(got, "\n") != 1 || !strings.Contains(last, "100% [========================]")) {
+			t.Errorf("tty %v: wrote %q, want one redrawn line ending full, one newline", tty, got)
+		}
+		if !tty && (strings.Count(got, "backfill: ") < 3 || strings.Count(got, "backfill: ") != strings.Count(got, "\n") || !strings.Contains(got, "backfill: 1/3 (33.3%)")) {
+			t.Errorf("tty %v: wrote %q, want a plain line every 5ms (1/3 among them) and the last one", tty, got)
+		}
 	}
 }
 

@@ -77,7 +77,7 @@ func Run(ctx context.Context, cfg Config, in Input, w RowWarmer, stdout, stderr 
 		return err
 	}
 	prog := newProgress(stderr, in.Rows, cfg.ProgressEvery)
-	inflight, abort := interruptibleInFlight(ctx, stderr, prog.tty)
+	inflight, abort := interruptibleInFlight(ctx, stderr, prog.tty())
 	defer abort()
 	readErr := runRows(ctx, inflight, rows, w, cfg.Concurrency, prog, fails)
 	return summarise(ctx, stdout, prog, fails, readErr)

@@ -70,9 +70,9 @@ func (f *fakeRows) WarmRow(ctx context.Context, bookID, imageURL string) (Outcom
 	return Warmed, nil
 }
 
-// stderrFile is a file to pass as Run's stderr, which the progress and
-// the interrupt notice write to from two goroutines (as to os.Stderr), and
-// a function that returns what was written.
+// stderrFile is a file that stands for os.Stderr, which the progress and
+// the interrupt notice write to from more than one goroutine, and a
+// function that returns what was written to it.
 func stderrFile(t *testing.T) (*os.File, func() string) {
 	t.Helper()
 	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
