@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bookcovers/image-worker/backfill"
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
@@ -177,7 +178,7 @@ func serverPanels(ctx context.Context, cfg config, base, bookID string, format t
 		case resp.StatusCode == http.StatusNotFound || resp.Header.Get("X-Cover-Placeholder") != "":
 			return nil, fmt.Errorf("contact sheet: book %s on %s: %w", bookID, base, errNoStoredCover)
 		case resp.StatusCode != http.StatusOK:
-			return nil, fmt.Errorf("contact sheet: GET preset %s: %w", p.Name, serviceFailure("GET /covers", resp.StatusCode, b))
+			return nil, fmt.Errorf("contact sheet: GET preset %s: %w", p.Name, backfill.ServiceError("GET /covers", resp.StatusCode, b))
 		}
 		panels = append(panels, transform.SheetPanel{Name: p.Name, Data: b})
 	}

@@ -23,11 +23,12 @@ var allowed = map[string][]string{
 	"ingest":           {"cover", "cache", "transform"},
 	"events":           {"cover", "cache", "ingest", "signing"},
 	"proxy":            {"cover", "cache", "ingest", "signing"},
+	"backfill":         {"cover", "ingest"},
 	"deploy":           {},
 	"internal/hostile": {},
 	"internal/testenv": {},
 	"internal/layout":  {},
-	"cmd/image-worker": {"cover", "cache", "transform", "ingest", "events", "proxy", "signing"},
+	"cmd/image-worker": {"cover", "cache", "transform", "ingest", "events", "proxy", "signing", "backfill"},
 }
 
 // debt lists the imports the map forbids that the tree still has, each

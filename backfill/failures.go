@@ -1,4 +1,4 @@
-package main
+package backfill
 
 import (
 	"encoding/csv"
@@ -30,11 +30,11 @@ func defaultFailuresPath(input string) string {
 }
 
 // openFailureLog creates (or truncates) path and writes the header. It
-// refuses to overwrite the input file.
+// refuses to overwrite the input file (an ErrSetting).
 func openFailureLog(path, input string) (*failureLog, error) {
 	if in, err := os.Stat(input); err == nil {
 		if out, err := os.Stat(path); err == nil && os.SameFile(in, out) {
-			return nil, fmt.Errorf("%w: --failures %s is the input file", errUsage, path)
+			return nil, settingError(fmt.Sprintf("--failures %s is the input file", path))
 		}
 	}
 	f, err := os.Create(path)

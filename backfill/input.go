@@ -1,4 +1,4 @@
-package main
+package backfill
 
 import (
 	"bufio"
@@ -8,14 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 )
 
-// errBackfillInput reports an input file that cannot be read as a whole
+// ErrInput reports an input file that cannot be read as a whole
 // (no header, no book_id column, an I/O error). A bad row is never this: it
 // becomes a failure with a code and the backfill goes on.
-var errBackfillInput = errors.New("backfill input")
+var ErrInput = errors.New("backfill input")
 
 // Row failure codes the input readers produce themselves; everything else
 // comes from ingest.Code or from the service.
@@ -27,9 +28,35 @@ const (
 // maxJSONLine bounds one JSON Lines record; a longer line is an invalid row.
 const maxJSONLine = 1 << 20
 
-// backfillRow is one input row: a book and the URL of its cover, or (Code
+// Input is an input file whose header was checked and whose rows were
+// counted, before anything is warmed.
+type Input struct {
+	Path string
+	Rows int64 // rows, blank lines excluded: the progress total
+}
+
+// CheckInput reads the file at path once: it checks its header (an error
+// wrapping ErrInput names the problem) and counts its rows.
+func CheckInput(path string) (Input, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Input{}, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	defer f.Close()
+	rows, err := newRowReader(f, path)
+	if err != nil {
+		return Input{}, err
+	}
+	n, err := countRows(rows)
+	if err != nil {
+		return Input{}, err
+	}
+	return Input{Path: path, Rows: n}, nil
+}
+
+// inputRow is one input row: a book and the URL of its cover, or (Code
 // set) the reason the row cannot be used.
-type backfillRow struct {
+type inputRow struct {
 	Line     int // 1-based line of the row in the file
 	BookID   string
 	ImageURL string
@@ -40,7 +67,7 @@ type backfillRow struct {
 // rowReader yields rows in file order. Next returns io.EOF at the end; any
 // other error means the file itself cannot be read further.
 type rowReader interface {
-	Next() (backfillRow, error)
+	Next() (inputRow, error)
 }
 
 // newRowReader reads CSV (a header naming book_id and image_url; other
@@ -82,9 +109,9 @@ func firstNonBlank(br *bufio.Reader) (byte, error) {
 			}
 		}
 		if err == nil || errors.Is(err, io.EOF) || errors.Is(err, bufio.ErrBufferFull) {
-			return 0, fmt.Errorf("%w: the file is empty: want a CSV header line book_id,image_url or JSON Lines", errBackfillInput)
+			return 0, fmt.Errorf("%w: the file is empty: want a CSV header line book_id,image_url or JSON Lines", ErrInput)
 		}
-		return 0, fmt.Errorf("%w: %v", errBackfillInput, err)
+		return 0, fmt.Errorf("%w: %v", ErrInput, err)
 	}
 }
 
@@ -100,10 +127,10 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: the file is empty: want a header line book_id,image_url", errBackfillInput)
+		return nil, fmt.Errorf("%w: the file is empty: want a header line book_id,image_url", ErrInput)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: CSV header: %v", errBackfillInput, err)
+		return nil, fmt.Errorf("%w: CSV header: %v", ErrInput, err)
 	}
 	c := &csvRows{r: cr, book: -1, url: -1}
 	for i, h := range header {
@@ -127,29 +154,29 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: the CSV header %q has no %s column: the first line must name the columns, e.g. book_id,image_url",
-			errBackfillInput, clipText(strings.Join(header, ","), 120), strings.Join(missing, " or "))
+			ErrInput, clipText(strings.Join(header, ","), 120), strings.Join(missing, " or "))
 	}
 	return c, nil
 }
 
-func (c *csvRows) Next() (backfillRow, error) {
+func (c *csvRows) Next() (inputRow, error) {
 	for {
 		rec, err := c.r.Read()
 		if errors.Is(err, io.EOF) {
-			return backfillRow{}, io.EOF
+			return inputRow{}, io.EOF
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return backfillRow{Line: pe.StartLine, Code: codeInvalidRow, Message: "CSV: " + pe.Err.Error()}, nil
+			return inputRow{Line: pe.StartLine, Code: codeInvalidRow, Message: "CSV: " + pe.Err.Error()}, nil
 		}
 		if err != nil {
-			return backfillRow{}, fmt.Errorf("%w: %v", errBackfillInput, err)
+			return inputRow{}, fmt.Errorf("%w: %v", ErrInput, err)
 		}
 		line, _ := c.r.FieldPos(0)
 		if blankRecord(rec) {
 			continue
 		}
-		row := backfillRow{Line: line}
+		row := inputRow{Line: line}
 		if c.book < len(rec) {
 			row.BookID = strings.TrimSpace(rec[c.book])
 		}
@@ -175,18 +202,18 @@ type jsonRows struct {
 	line int
 }
 
-func (j *jsonRows) Next() (backfillRow, error) {
+func (j *jsonRows) Next() (inputRow, error) {
 	for {
 		b, tooLong, err := readJSONLine(j.r, maxJSONLine)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return backfillRow{}, fmt.Errorf("%w: line %d: %v", errBackfillInput, j.line+1, err)
+			return inputRow{}, fmt.Errorf("%w: line %d: %v", ErrInput, j.line+1, err)
 		}
 		if errors.Is(err, io.EOF) && len(b) == 0 && !tooLong {
-			return backfillRow{}, io.EOF
+			return inputRow{}, io.EOF
 		}
 		j.line++
 		if tooLong {
-			return backfillRow{Line: j.line, Code: codeInvalidRow, Message: fmt.Sprintf("line longer than %d bytes", maxJSONLine)}, nil
+			return inputRow{Line: j.line, Code: codeInvalidRow, Message: fmt.Sprintf("line longer than %d bytes", maxJSONLine)}, nil
 		}
 		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
@@ -198,8 +225,8 @@ func (j *jsonRows) Next() (backfillRow, error) {
 
 // parseJSONRow reads book_id and image_url from one object. A numeric
 // book_id is taken as written (catalogs often export ids as numbers).
-func parseJSONRow(line int, b []byte) backfillRow {
-	row := backfillRow{Line: line}
+func parseJSONRow(line int, b []byte) inputRow {
+	row := inputRow{Line: line}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
 		row.Code, row.Message = codeInvalidRow, "not a JSON object"
@@ -238,7 +265,7 @@ func jsonScalar(raw json.RawMessage, numbers bool) (string, bool) {
 }
 
 // checkFields marks a row whose book_id or image_url is empty.
-func checkFields(row backfillRow) backfillRow {
+func checkFields(row inputRow) inputRow {
 	switch {
 	case row.BookID == "" && row.ImageURL == "":
 		row.Code, row.Message = codeMissingField, "book_id and image_url are empty"

@@ -1,4 +1,4 @@
-package main
+package backfill
 
 import (
 	"fmt"
@@ -9,21 +9,29 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
-// rateWindow is how far back the live rate (and so the ETA) looks.
-const rateWindow = 10 * time.Second
+const (
+	// rateWindow is how far back the live rate (and so the ETA) looks.
+	rateWindow = 10 * time.Second
+	// ttyInterval is how often a terminal's line is redrawn.
+	ttyInterval = 250 * time.Millisecond
+	// barWidth is the bar's width in cells; narrower when the terminal is.
+	barWidth = 24
+)
 
 // progress counts row outcomes and reports them: on a terminal, a single
-// line redrawn a few times a second (bar, done/total, rate, ETA, failures);
-// otherwise a plain line every interval. Counters are safe for concurrent use.
+// line redrawn four times a second (percentage and bar drawn by
+// progressbar, then done/total, rate, ETA, outcomes); otherwise a plain line
+// every interval. Counters are safe for concurrent use.
 type progress struct {
 	total                   int64 // rows in the file; 0 when unknown
 	warmed, skipped, failed atomic.Int64
 
 	w        io.Writer
-	tty      bool
+	bar      *progressbar.ProgressBar // nil: plain lines (not a terminal)
 	interval time.Duration
 	now      func() time.Time
 	start    time.Time
@@ -39,19 +47,36 @@ type rateSample struct {
 	n  int64
 }
 
-// isTerminal reports whether w is a terminal (progress bar) or not (plain lines).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-}
-
 func newProgress(w io.Writer, total int64, interval time.Duration) *progress {
-	p := &progress{total: total, w: w, tty: isTerminal(w), interval: interval, now: time.Now}
-	if p.tty {
-		p.interval = 250 * time.Millisecond
+	p := &progress{total: total, w: w, interval: interval, now: time.Now}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar, p.interval = newBar(w, total), ttyInterval
 	}
 	return p
 }
+
+// newBar draws the terminal's line: the percentage and the [=====>    ]
+// bar, then the description our counts are written to. The library's own
+// count, rate and time prediction are off: the line shows ours, whose rate
+// looks back rateWindow. An unknown total (0) is a spinner.
+func newBar(w io.Writer, total int64) *progressbar.ProgressBar {
+	limit := total
+	if limit <= 0 {
+		limit = -1
+	}
+	return progressbar.NewOptions64(limit,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(barWidth),
+		progressbar.OptionSetTheme(progressbar.Theme{Saucer: "=", SaucerHead: ">", SaucerPadding: " ", BarStart: "[", BarEnd: "]"}),
+		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionShowDescriptionAtLineEnd(),
+		progressbar.OptionUseANSICodes(true),          // "\r", the line, erase to its end
+		progressbar.OptionSetSpinnerChangeInterval(0), // no redraws but ours
+	)
+}
+
+// tty reports whether the progress is a terminal's redrawn line.
+func (p *progress) tty() bool { return p.bar != nil }
 
 // processed is the number of rows with an outcome.
 func (p *progress) processed() int64 {
@@ -72,7 +97,7 @@ func (p *progress) begin() {
 			case <-p.stop:
 				return
 			case <-t.C:
-				p.report()
+				p.report(p.now())
 			}
 		}
 	}()
@@ -82,32 +107,38 @@ func (p *progress) begin() {
 func (p *progress) end() {
 	close(p.stop)
 	<-p.done
-	p.report()
-	if p.tty {
+	p.report(p.now())
+	if p.tty() {
 		fmt.Fprintln(p.w)
 	}
 }
 
-func (p *progress) report() {
-	line := p.line(p.now())
-	if p.tty {
-		fmt.Fprint(p.w, "\r"+line+"\x1b[K")
+// report writes the state at now: a plain line, or the terminal's line
+// redrawn.
+func (p *progress) report(now time.Time) {
+	n := p.processed()
+	line := p.line(now, n)
+	if p.bar == nil {
+		fmt.Fprintln(p.w, "backfill: "+line)
 		return
 	}
-	fmt.Fprintln(p.w, "backfill: "+line)
+	// The description first: Set64 redraws only when the percentage
+	// changes, and not at all once the bar is full.
+	p.bar.Describe(line)
+	_ = p.bar.Set64(min(n, p.total))
 }
 
-// line formats the current state and records a rate sample at now.
-func (p *progress) line(now time.Time) string {
-	n := p.processed()
+// line formats n rows done at now and records a rate sample. A terminal's
+// bar shows the percentage itself.
+func (p *progress) line(now time.Time, n int64) string {
 	rate := p.rate(now, n)
 	var b strings.Builder
-	if p.tty && p.total > 0 {
-		b.WriteString(progressBar(n, p.total, 24) + " ")
-	}
-	if p.total > 0 {
+	switch {
+	case p.total > 0 && p.tty():
+		fmt.Fprintf(&b, "%d/%d", n, p.total)
+	case p.total > 0:
 		fmt.Fprintf(&b, "%d/%d (%.1f%%)", n, p.total, 100*float64(n)/float64(p.total))
-	} else {
+	default:
 		fmt.Fprintf(&b, "%d", n)
 	}
 	fmt.Fprintf(&b, "  %.1f covers/s", rate)
@@ -137,20 +168,6 @@ func (p *progress) rate(now time.Time, n int64) float64 {
 		return 0
 	}
 	return float64(n-first.n) / secs
-}
-
-// progressBar draws [=====>    ] for n of total in width cells.
-func progressBar(n, total int64, width int) string {
-	filled := int(min(n, total) * int64(width) / total)
-	var b strings.Builder
-	b.WriteByte('[')
-	b.WriteString(strings.Repeat("=", filled))
-	if filled < width {
-		b.WriteByte('>')
-		b.WriteString(strings.Repeat(" ", width-filled-1))
-	}
-	b.WriteByte(']')
-	return b.String()
 }
 
 // formatETA prints 45s, 12m05s or 3h07m.

@@ -1,4 +1,4 @@
-package main
+package backfill
 
 import (
 	"bytes"
@@ -23,12 +23,12 @@ const (
 	serverMaxPollErrors  = 5 // consecutive failed polls before a row gives up
 )
 
-// serverWarmer warms rows through a running service: POST /process (with
+// ServerWarmer warms rows through a running service: POST /process (with
 // the bearer token PROCESS_TOKEN when set), then GET /jobs/{id} until the
 // job is finished. 429 and 503 are retried after Retry-After. The service
 // skips books already at the same URL itself, so in this mode such rows
 // count as warmed.
-type serverWarmer struct {
+type ServerWarmer struct {
 	base    string
 	client  *http.Client
 	refresh bool
@@ -36,14 +36,18 @@ type serverWarmer struct {
 	timeout time.Duration
 }
 
-func newServerWarmer(base string, refresh bool, token string) (*serverWarmer, error) {
+// NewServerWarmer warms through the service at base, an http(s) URL
+// without query or user info (else an ErrSetting); refresh asks it to
+// download every original again; token, when set, is sent as the bearer
+// token of POST /process.
+func NewServerWarmer(base string, refresh bool, token string) (*ServerWarmer, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-		return nil, fmt.Errorf("%w: --server must be an http(s) base URL such as http://127.0.0.1:8000", errUsage)
+		return nil, settingError("--server must be an http(s) base URL such as http://127.0.0.1:8000")
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 128
-	return &serverWarmer{
+	return &ServerWarmer{
 		base:    strings.TrimRight(u.String(), "/"),
 		client:  &http.Client{Timeout: serverRequestTimeout, Transport: transport},
 		refresh: refresh,
@@ -52,19 +56,20 @@ func newServerWarmer(base string, refresh bool, token string) (*serverWarmer, er
 	}, nil
 }
 
-func (s *serverWarmer) warmRow(ctx context.Context, bookID, imageURL string) (rowOutcome, error) {
+// WarmRow submits the row and waits for its job.
+func (s *ServerWarmer) WarmRow(ctx context.Context, bookID, imageURL string) (Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	id, err := s.submit(ctx, bookID, imageURL)
 	if err != nil {
 		return 0, err
 	}
-	return outcomeWarmed, s.wait(ctx, id)
+	return Warmed, s.wait(ctx, id)
 }
 
 // submit posts the row and returns the job id, retrying while the service
 // says it is overloaded.
-func (s *serverWarmer) submit(ctx context.Context, bookID, imageURL string) (string, error) {
+func (s *ServerWarmer) submit(ctx context.Context, bookID, imageURL string) (string, error) {
 	body, _ := json.Marshal(map[string]string{"book_id": bookID, "image_url": imageURL})
 	target := s.base + "/process"
 	if s.refresh {
@@ -97,13 +102,13 @@ func (s *serverWarmer) submit(ctx context.Context, bookID, imageURL string) (str
 				return "", fmt.Errorf("submit: service overloaded until the deadline: %w", err)
 			}
 		default:
-			return "", serviceFailure("POST /process", status, b)
+			return "", ServiceError("POST /process", status, b)
 		}
 	}
 }
 
 // wait polls the job until it is finished.
-func (s *serverWarmer) wait(ctx context.Context, id string) error {
+func (s *ServerWarmer) wait(ctx context.Context, id string) error {
 	delay, errs := serverPollMin, 0
 	for {
 		if err := sleepOrDone(ctx, delay); err != nil {
@@ -127,7 +132,7 @@ func (s *serverWarmer) wait(ctx context.Context, id string) error {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 			continue
 		default:
-			return serviceFailure("GET /jobs/"+id, status, b)
+			return ServiceError("GET /jobs/"+id, status, b)
 		}
 		var job struct {
 			State string `json:"state"`
@@ -153,7 +158,7 @@ func (s *serverWarmer) wait(ctx context.Context, id string) error {
 
 // do sends one request and reads at most 64 KiB of the answer. A transport
 // failure is server_unreachable unless the row's own deadline ended.
-func (s *serverWarmer) do(req *http.Request) (int, http.Header, []byte, error) {
+func (s *ServerWarmer) do(req *http.Request) (int, http.Header, []byte, error) {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
@@ -169,9 +174,11 @@ func (s *serverWarmer) do(req *http.Request) (int, http.Header, []byte, error) {
 	return resp.StatusCode, resp.Header, b, nil
 }
 
-// serviceFailure turns the service's error body {"error":{"code","message"}}
-// into a row failure; an answer without one is http_<status>.
-func serviceFailure(op string, status int, body []byte) error {
+// ServiceError turns a service's error answer {"error":{"code","message"}}
+// into an error "code: message" (a row failure with that code); an answer
+// without one is http_<status>. The contact sheet's --server mode reads
+// the service's answers with it too.
+func ServiceError(op string, status int, body []byte) error {
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`

@@ -1,0 +1,41 @@
+// Package backfill warms a whole catalog: it reads a CSV or JSON Lines
+// file of book ids and cover URLs and warms every row, a bounded number at
+// a time, with a progress line, a failures file and an interrupt that lets
+// the rows in flight finish. It is the work of `image-worker backfill`
+// (docs/backfill.md).
+//
+// What it does:
+//   - CheckInput reads the input once before any work: the header (CSV:
+//     book_id and image_url columns; JSON Lines: one object per line), and
+//     the number of rows for the progress total. A file that cannot be
+//     used as a whole is an ErrInput; a bad row is never one: it becomes a
+//     failure with a code (invalid_row, missing_field) and the run goes on.
+//   - Run warms the rows in file order, Config.Concurrency at once; the
+//     rows of one book run one after another, so its last row wins. Failed
+//     rows go to a CSV file (book_id,image_url,code,message, a valid input
+//     itself) flushed row by row. Progress goes to stderr: on a terminal
+//     one redrawn line (github.com/schollz/progressbar draws its bar),
+//     otherwise a plain line every Config.ProgressEvery; both show the
+//     rate over the last 10 seconds and the ETA it gives. The summary goes
+//     to stdout. When the context ends no new row starts
+//     and the rows in flight finish; a second SIGINT or SIGTERM abandons
+//     them. Run's error says whether rows failed or the run was
+//     interrupted (ErrInterrupted).
+//   - Rows are warmed by a RowWarmer: LocalWarmer, in this process, with
+//     the service's Warmer, its manifests (to tell a book already at its
+//     URL, "skipped") and a RecordFunc that queues each stored cover's
+//     write-back; or ServerWarmer, through a running service (POST
+//     /process, then GET /jobs/{id}), retrying 429 and 503 after
+//     Retry-After.
+//
+// What it does not: read the environment or flags (cmd does, and builds the
+// Warmer, the store and the outbox it is given), fetch, validate or store
+// an original itself (ingest does, behind the Warmer interface), deliver
+// write-backs (the serving replicas do), or keep state between runs: a
+// re-run skips what is already warmed because the Warmer is idempotent.
+//
+// Wrong settings (Config.Validate, the server URL, a failures file that is
+// the input) wrap ErrSetting and name the flag that sets them.
+//
+// Metrics: none; a run reports its counts in its progress and summary.
+package backfill

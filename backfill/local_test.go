@@ -1,0 +1,127 @@
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/ingest"
+)
+
+// fakeStore is the Warmer, Manifests and RecordFunc of a LocalWarmer: one
+// stored manifest per book, and the calls made.
+type fakeStore struct {
+	stored    map[string]cover.Manifest
+	warmErr   error
+	recordErr error
+
+	loads, warms []string
+	refreshed    []bool
+	recorded     []cover.Manifest
+	deadline     time.Duration // time left before the Warm context's deadline
+}
+
+func (f *fakeStore) Load(_ context.Context, bookID string) (cover.Manifest, error) {
+	f.loads = append(f.loads, bookID)
+	if m, ok := f.stored[bookID]; ok {
+		return m, nil
+	}
+	return cover.Manifest{}, errors.New("no manifest")
+}
+
+func (f *fakeStore) Warm(ctx context.Context, bookID, imageURL string, refresh bool, _ time.Time) (cover.Manifest, error) {
+	f.warms = append(f.warms, bookID)
+	f.refreshed = append(f.refreshed, refresh)
+	if d, ok := ctx.Deadline(); ok {
+		f.deadline = time.Until(d)
+	}
+	if f.warmErr != nil {
+		return cover.Manifest{}, f.warmErr
+	}
+	return cover.Manifest{BookID: bookID, SourceURL: imageURL, Version: "v2"}, nil
+}
+
+func (f *fakeStore) record(_ context.Context, m cover.Manifest) error {
+	f.recorded = append(f.recorded, m)
+	return f.recordErr
+}
+
+func TestLocalWarmer(t *testing.T) {
+	t.Parallel()
+	current := map[string]cover.Manifest{"B1": {BookID: "B1", SourceURL: "http://h/1.jpg", Version: "v1"}}
+	cases := []struct {
+		name        string
+		book, url   string
+		refresh     bool
+		noRecord    bool
+		warmErr     error
+		recordErr   error
+		want        Outcome
+		wantCode    string // "" = no error
+		wantWarmed  bool
+		wantRecords int
+	}{
+		{"already at the URL: skipped, nothing fetched", "B1", "http://h/1.jpg", false, false, nil, nil, Skipped, "", false, 0},
+		{"another URL: warmed and recorded", "B1", "http://h/2.jpg", false, false, nil, nil, Warmed, "", true, 1},
+		{"a new book: warmed and recorded", "B2", "http://h/2.jpg", false, false, nil, nil, Warmed, "", true, 1},
+		{"refresh: warmed again", "B1", "http://h/1.jpg", true, false, nil, nil, Warmed, "", true, 1},
+		{"no write-backs: warmed", "B2", "http://h/2.jpg", false, true, nil, nil, Warmed, "", true, 0},
+		{"the Warmer's failure keeps its code", "B2", "http://h/2.jpg", false, false, fmt.Errorf("fetch: %w", ingest.ErrBlockedAddress), nil, 0, "blocked_address", true, 0},
+		{"an invalid id is left to the Warmer", "bad id!", "http://h/2.jpg", false, false, fmt.Errorf("warm: %w", cover.ErrInvalidBookID), nil, 0, "invalid_book_id", true, 0},
+		{"write-back not queued", "B2", "http://h/2.jpg", false, false, nil, errors.New("outbox: store down"), 0, "writeback_not_queued", true, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeStore{stored: current, warmErr: tc.warmErr, recordErr: tc.recordErr}
+			deps := LocalDeps{Warmer: f, Manifests: f, Record: f.record}
+			if tc.noRecord {
+				deps.Record = nil
+			}
+			l, err := NewLocalWarmer(deps, tc.refresh, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := l.WarmRow(context.Background(), tc.book, tc.url)
+			code := ""
+			if err != nil {
+				code, _ = failureOf(err)
+			}
+			if got != tc.want || code != tc.wantCode {
+				t.Errorf("WarmRow(%s, %s) = %v, %v (code %q); want %v, code %q", tc.book, tc.url, got, err, code, tc.want, tc.wantCode)
+			}
+			if warmed := len(f.warms) == 1; warmed != tc.wantWarmed || len(f.warms) > 1 {
+				t.Errorf("Warm called for %v, want called once: %v", f.warms, tc.wantWarmed)
+			}
+			if tc.wantWarmed && (f.refreshed[0] != tc.refresh || f.deadline <= 0 || f.deadline > time.Minute) {
+				t.Errorf("Warm called with refresh %v, %v before its deadline; want refresh %v within the row's 1m", f.refreshed[0], f.deadline, tc.refresh)
+			}
+			if len(f.recorded) != tc.wantRecords || tc.wantRecords == 1 && f.recorded[0].BookID != tc.book {
+				t.Errorf("recorded %+v, want %d write-backs of %s", f.recorded, tc.wantRecords, tc.book)
+			}
+			if loaded := len(f.loads) > 0; loaded != (!tc.refresh && tc.book != "bad id!") {
+				t.Errorf("manifests loaded %v with refresh %v for %q: the manifest is read only to tell a skip, for a valid id", f.loads, tc.refresh, tc.book)
+			}
+		})
+	}
+}
+
+func TestNewLocalWarmerRefuses(t *testing.T) {
+	t.Parallel()
+	f := &fakeStore{}
+	for name, c := range map[string]struct {
+		deps    LocalDeps
+		timeout time.Duration
+	}{
+		"no Warmer":    {LocalDeps{Manifests: f}, time.Minute},
+		"no Manifests": {LocalDeps{Warmer: f}, time.Minute},
+		"no timeout":   {LocalDeps{Warmer: f, Manifests: f}, 0},
+	} {
+		if _, err := NewLocalWarmer(c.deps, false, c.timeout); err == nil {
+			t.Errorf("NewLocalWarmer with %s = nil error, want one", name)
+		}
+	}
+}
