@@ -223,7 +223,8 @@ const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a quoted JSON string, escaped the way
 // slog's JSON handler does: ", \ and control characters escaped, invalid
-// UTF-8 replaced by \ufffd, U+2028 and U+2029 escaped.
+// UTF-8 replaced by U+FFFD (written as UTF-8, as slog does since Go 1.27),
+// U+2028 and U+2029 escaped.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -255,7 +256,7 @@ func appendJSONString(b []byte, s string) []byte {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, string(utf8.RuneError)...)
 		case r == '\u2028' || r == '\u2029':
 			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
