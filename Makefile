@@ -78,7 +78,7 @@ bench: build deps-test
 # input against the real binary: RSS, goroutines and libvips memory must stay
 # flat. Not part of make test.
 soak: deps-test
-	$(GO) test -tags soak -run TestSoak -count=1 -timeout 30m -v ./cmd/image-worker/
+	$(GO) test -tags soak -run TestSoak -count=1 -timeout 30m -v ./systemtest/
 
 # Builds the image with podman and checks it (scripts/image-build.sh): no
 # ImageMagick, poppler, librsvg, OpenSlide, matio or cfitsio in it, every

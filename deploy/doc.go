@@ -35,7 +35,7 @@
 // only documented metrics, and the PodMonitor selects the pods on the
 // internal port (prometheus_test.go). That the rules evaluate and every
 // dashboard query returns data against a real Prometheus scraping the
-// service is tested in cmd/image-worker (prometheus_integration_test.go).
+// service is tested in systemtest (prometheus_integration_test.go).
 //
 // What is not tested here: building the image (`make image` builds and
 // checks it with podman; too slow for make test), starting the Compose

@@ -8,11 +8,11 @@ import (
 	"hash/crc32"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/internal/loadloop"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -164,17 +164,12 @@ func runCoverSuite(t *testing.T, newStore func(*testing.T) cache.Store) {
 		rendersBefore := svc.app.renderer.Renders()
 		originalsBefore := svc.store.count("originals")
 		u := svc.signed("/covers/B123/333.webp")
-		var wg sync.WaitGroup
 		statuses := make([]int, 50)
-		for i := range statuses {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resp, _ := do(t, http.MethodGet, u, nil)
-				statuses[i] = resp.StatusCode
-			}()
-		}
-		wg.Wait()
+		loadloop.Run(loadloop.Config{Workers: len(statuses), Each: 1}, func(c loadloop.Call) string {
+			resp, _ := do(t, http.MethodGet, u, nil)
+			statuses[c.Worker] = resp.StatusCode
+			return ""
+		})
 		for i, s := range statuses {
 			if s != 200 {
 				t.Errorf("request %d = %d", i, s)

@@ -2,29 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/bookcovers/image-worker/cache"
-	"github.com/bookcovers/image-worker/cover"
-	"github.com/bookcovers/image-worker/ingest"
-	"github.com/bookcovers/image-worker/signing"
-)
-
-const (
-	faultTopic   = "book_enriched"
-	faultResults = "book_cover_ready"
-	faultGroup   = "image-worker"
+	"github.com/bookcovers/image-worker/internal/faultcheck"
+	"github.com/bookcovers/image-worker/internal/hostile"
+	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
 // startPersistentKafka starts a one-broker kfake cluster on a fixed loopback
@@ -39,7 +28,7 @@ func startPersistentKafka(t *testing.T, port int, dir string) *kfake.Cluster {
 	)
 	for range 50 { // the port of a cluster just closed may take a moment to free
 		c, err = kfake.NewCluster(kfake.Ports(port), kfake.DataDir(dir), kfake.SyncWrites(),
-			kfake.SeedTopics(2, faultTopic, faultTopic+".dlq", faultResults))
+			kfake.SeedTopics(2, faultcheck.Topic, faultcheck.Topic+".dlq", faultcheck.Results))
 		if err == nil {
 			t.Cleanup(c.Close)
 			return c
@@ -50,153 +39,10 @@ func startPersistentKafka(t *testing.T, port int, dir string) *kfake.Cluster {
 	return nil
 }
 
-// kafkaTestClient is a producer, reader and admin client of the broker at addr.
-func kafkaTestClient(t *testing.T, addr string) (*kgo.Client, *kadm.Client) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl, kadm.NewClient(cl)
-}
-
-// produceCoverEvents writes one book_enriched event per book, synchronously.
-func produceCoverEvents(t *testing.T, cl *kgo.Client, urls map[string]string) {
-	t.Helper()
-	var recs []*kgo.Record
-	for book, u := range urls {
-		v := `{"book_id":` + strconv.Quote(book) + `,"cover_image_url":` + strconv.Quote(u) + `}`
-		recs = append(recs, &kgo.Record{Topic: faultTopic, Key: []byte(book), Value: []byte(v)})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce %d events: %v", len(recs), err)
-	}
-}
-
-// groupLag is the end offsets of the topic minus the group's commits, summed.
-func groupLag(ctx context.Context, adm *kadm.Client, group, topic string) (int64, error) {
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return 0, err
-	}
-	committed, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		return 0, err
-	}
-	var lag int64
-	ends.Each(func(o kadm.ListedOffset) {
-		c, ok := committed.Lookup(topic, o.Partition)
-		if !ok || c.At < 0 {
-			lag += o.Offset
-			return
-		}
-		lag += o.Offset - c.At
-	})
-	return lag, nil
-}
-
-// waitFor polls cond every 100ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v (last: %s)", what, timeout, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// hasCover reports whether GET answers the real cover (not a placeholder).
-func hasCover(t *testing.T, base string, signer *signing.Signer, book string) bool {
-	path := "/covers/" + book + "/64.webp"
-	resp, err := http.Get(base + path + "?sig=" + signer.Sign(path, nil))
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == 200 && resp.Header.Get("X-Cover-Placeholder") == ""
-}
-
-// resultVersions reads book_cover_ready from the start: the versions of the
-// succeeded results of each book, in order.
-func resultVersions(t *testing.T, addr string) map[string][]string {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(faultResults),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	ends, err := adm.ListEndOffsets(ctx, faultResults)
-	if err != nil || ends.Error() != nil {
-		t.Fatalf("end offsets of %s: %v %v", faultResults, err, ends.Error())
-	}
-	want := int64(0)
-	ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
-	out := map[string][]string{}
-	for got := int64(0); got < want; {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %s: %d of %d records", faultResults, got, want)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			got++
-			var ev struct {
-				BookID  string `json:"book_id"`
-				State   string `json:"state"`
-				Version string `json:"version"`
-			}
-			if json.Unmarshal(r.Value, &ev) == nil && ev.State == "succeeded" {
-				out[ev.BookID] = append(out[ev.BookID], ev.Version)
-			}
-		})
-	}
-	return out
-}
-
-// checkOneOriginalPerBook wants exactly one stored original per book, whose
-// version is the manifest's and the book's last result event's.
-func checkOneOriginalPerBook(t *testing.T, store cache.Store, books []string, results map[string][]string) {
-	t.Helper()
-	ctx := context.Background()
-	manifests := cache.NewManifests(store, time.Millisecond, 5*time.Second)
-	for _, book := range books {
-		keys, err := store.List(ctx, "originals/"+book+"/")
-		m, merr := manifests.Load(ctx, book)
-		switch {
-		case err != nil || merr != nil:
-			t.Errorf("%s: list originals: %v; manifest: %v", book, err, merr)
-		case len(keys) != 1 || keys[0] != cover.OriginalKey(book, m.Version):
-			t.Errorf("%s: originals %v, manifest version %s; want exactly that one original", book, keys, m.Version)
-		case len(results[book]) == 0 || results[book][len(results[book])-1] != m.Version:
-			t.Errorf("%s: result event versions %v, manifest %s; want the last result to name the manifest's version", book, results[book], m.Version)
-		default:
-			obj, err := store.Get(ctx, keys[0])
-			if err != nil || ingest.Version(obj.Data) != m.Version {
-				t.Errorf("%s: stored original does not hash to its version %s (%v)", book, m.Version, err)
-			}
-		}
-	}
-}
-
 // distinctCover is the tiny test JPEG with the book id in a comment, so
 // every book has its own bytes and version.
 func distinctCover(t *testing.T, book string) []byte {
-	return jpegWithComment(readTestdata(t, "cover-50x75-tiny.jpg"), "book "+book)
+	return hostile.JPEGWithComment(readTestdata(t, "cover-50x75-tiny.jpg"), "book "+book)
 }
 
 // TestKafkaBrokerStoppedAndRestarted stops the broker while events are being
@@ -240,17 +86,17 @@ func TestKafkaBrokerStoppedAndRestarted(t *testing.T) {
 	}
 
 	// Before: processed and committed.
-	cl, adm := kafkaTestClient(t, addr)
-	produceCoverEvents(t, cl, before)
-	waitFor(t, 30*time.Second, "events before the outage processed and committed", func() (bool, string) {
+	cl, adm := faultcheck.KafkaClient(t, addr)
+	faultcheck.ProduceCoverEvents(t, cl, before)
+	testenv.WaitFor(t, 30*time.Second, "events before the outage processed and committed", func() (bool, string) {
 		for book := range before {
-			if !hasCover(t, svc.base, svc.signer, book) {
+			if !faultcheck.HasCover(svc.base, svc.signer, book) {
 				return false, book + " has no cover"
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		lag, err := groupLag(ctx, adm, faultGroup, faultTopic)
+		lag, err := faultcheck.GroupLag(ctx, adm, faultcheck.Group, faultcheck.Topic)
 		return err == nil && lag == 0, fmt.Sprintf("lag %d (%v)", lag, err)
 	})
 
@@ -259,8 +105,8 @@ func TestKafkaBrokerStoppedAndRestarted(t *testing.T) {
 	for book := range during {
 		src.delay("/"+book+".jpg", release)
 	}
-	produceCoverEvents(t, cl, during)
-	waitFor(t, 15*time.Second, "an event of the second batch being fetched", func() (bool, string) {
+	faultcheck.ProduceCoverEvents(t, cl, during)
+	testenv.WaitFor(t, 15*time.Second, "an event of the second batch being fetched", func() (bool, string) {
 		for book := range during {
 			if src.count("/"+book+".jpg") > 0 {
 				return true, ""
@@ -273,7 +119,7 @@ func TestKafkaBrokerStoppedAndRestarted(t *testing.T) {
 	close(release)
 
 	for book := range before {
-		if !hasCover(t, svc.base, svc.signer, book) {
+		if !faultcheck.HasCover(svc.base, svc.signer, book) {
 			t.Errorf("cover of %s with the broker down: not served", book)
 		}
 	}
@@ -289,28 +135,28 @@ func TestKafkaBrokerStoppedAndRestarted(t *testing.T) {
 
 	// After: the same broker is back; more events arrive.
 	startPersistentKafka(t, port, dir)
-	cl2, adm2 := kafkaTestClient(t, addr)
-	produceCoverEvents(t, cl2, after)
-	waitFor(t, 90*time.Second, "every event processed, committed and its result event published after the restart", func() (bool, string) {
+	cl2, adm2 := faultcheck.KafkaClient(t, addr)
+	faultcheck.ProduceCoverEvents(t, cl2, after)
+	testenv.WaitFor(t, 90*time.Second, "every event processed, committed and its result event published after the restart", func() (bool, string) {
 		// Result events are published from the outbox, after the commit.
-		if n := outboxLen(t, svc.app.store); n != 0 {
+		if n := faultcheck.OutboxLen(t, svc.app.store); n != 0 {
 			return false, fmt.Sprintf("%d write-backs still queued", n)
 		}
 		for _, book := range all {
-			if !hasCover(t, svc.base, svc.signer, book) {
+			if !faultcheck.HasCover(svc.base, svc.signer, book) {
 				return false, book + " has no cover"
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		lag, err := groupLag(ctx, adm2, faultGroup, faultTopic)
+		lag, err := faultcheck.GroupLag(ctx, adm2, faultcheck.Group, faultcheck.Topic)
 		return err == nil && lag == 0, fmt.Sprintf("lag %d (%v)", lag, err)
 	})
 	if resp, _ := do(t, http.MethodGet, svc.base+"/ready", nil); resp.StatusCode != 200 {
 		t.Errorf("/ready after the broker is back = %d, want 200", resp.StatusCode)
 	}
 
-	results := resultVersions(t, addr)
+	results := faultcheck.ResultVersions(t, addr)
 	for book := range before {
 		if n := len(results[book]); n != 1 {
 			t.Errorf("%s (committed before the outage) has %d result events, want 1: consumption must resume from the committed offset", book, n)
@@ -319,6 +165,6 @@ func TestKafkaBrokerStoppedAndRestarted(t *testing.T) {
 			t.Errorf("%s fetched %d times, want 1", book, n)
 		}
 	}
-	checkOneOriginalPerBook(t, svc.app.store, all, results)
+	faultcheck.OneOriginalPerBook(t, svc.app.store, all, results)
 	t.Logf("result events per book: %v", results)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/internal/loadloop"
 	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
@@ -144,32 +145,29 @@ func TestSlowMinIOIsBoundedByDeadlines(t *testing.T) {
 	if resp, _ := do(t, http.MethodGet, svc.signed("/covers/SLOWS3/160.webp"), nil); resp.StatusCode != 200 || time.Since(start) > time.Second {
 		t.Errorf("cached variant with MinIO slow = %d after %v, want 200 at once", resp.StatusCode, time.Since(start))
 	}
-	var wg sync.WaitGroup
 	type answer struct {
 		path   string
 		status int
 		took   time.Duration
 	}
-	answers := make(chan answer, 8)
 	// Five new variants of a book whose manifest is cached (the variant
 	// read times out), and a book never seen (the manifest read times out).
 	paths := []string{"/covers/SLOWS3/200.webp", "/covers/SLOWS3/201.webp", "/covers/SLOWS3/202.avif",
 		"/covers/SLOWS3/203x300.webp", "/covers/SLOWS3/204.webp", "/covers/NEVER-SEEN/320.webp"}
-	for _, path := range paths {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			resp, err := http.Get(svc.signed(path))
-			a := answer{path: path, took: time.Since(start)}
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				a.status = resp.StatusCode
-			}
-			answers <- a
-		}()
-	}
+	answers := make([]answer, len(paths))
+	gets := loadloop.Start(loadloop.Config{Workers: len(paths), Each: 1}, func(c loadloop.Call) string {
+		path := paths[c.Worker]
+		start := time.Now()
+		resp, err := http.Get(svc.signed(path))
+		a := answer{path: path, took: time.Since(start)}
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			a.status = resp.StatusCode
+		}
+		answers[c.Worker] = a
+		return ""
+	})
 	start = time.Now()
 	resp, body := do(t, http.MethodGet, svc.base+"/ready", nil)
 	if took := time.Since(start); resp.StatusCode != 200 || !strings.Contains(string(body), `"object_store":"unreachable"`) || took > 2500*time.Millisecond {
@@ -178,9 +176,8 @@ func TestSlowMinIOIsBoundedByDeadlines(t *testing.T) {
 	if resp, _ := do(t, http.MethodGet, svc.base+"/health", nil); resp.StatusCode != 200 {
 		t.Errorf("/health with MinIO slow = %d, want 200", resp.StatusCode)
 	}
-	wg.Wait()
-	close(answers)
-	for a := range answers {
+	gets.Wait()
+	for _, a := range answers {
 		if (a.status != 504 && a.status != 503) || a.took > 5*time.Second {
 			t.Errorf("GET %s with MinIO slow = %d after %v, want 504/503 within 5s", a.path, a.status, a.took)
 		}

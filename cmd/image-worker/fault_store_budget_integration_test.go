@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/internal/loadloop"
 	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
@@ -131,15 +131,10 @@ func TestStalledMinIOIsBoundedByTheStoreBudget(t *testing.T) {
 	paths := []string{"/covers/KEPT/200.webp", "/covers/KEPT/201.avif", "/covers/KEPT/202.webp", "/covers/KEPT/203x300.webp",
 		"/covers/COLD/200.webp", "/covers/COLD/201.avif", "/covers/NEVER-SEEN/320.webp", "/covers/COLD/meta.json"}
 	answers := make([]budgetAnswer, len(paths))
-	var wg sync.WaitGroup
-	for i, path := range paths {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i] = getTimed(t, svc, path)
-		}()
-	}
-	wg.Wait()
+	loadloop.Run(loadloop.Config{Workers: len(paths), Each: 1}, func(c loadloop.Call) string {
+		answers[c.Worker] = getTimed(t, svc, paths[c.Worker])
+		return ""
+	})
 	for _, a := range answers {
 		wantStoreFailure(t, a, "one of 8 concurrent requests, MinIO stalled")
 		t.Log(a)

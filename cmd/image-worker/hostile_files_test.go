@@ -15,6 +15,7 @@ import (
 	"github.com/davidbyttow/govips/v2/vips"
 	"golang.org/x/image/webp"
 
+	"github.com/bookcovers/image-worker/internal/hostile"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -110,12 +111,12 @@ func TestDecompressionBombsAreRefusedBeforeDecoding(t *testing.T) {
 	src := newSource(t)
 	svc := startService(t, localStore(t), src, nil)
 	cases := []hostileCase{
-		{name: "png 30000x30000 complete 1-bit zlib bomb", data: pngBomb(30000, 30000), code: "too_many_pixels"},
-		{name: "png 10000x10000 over the pixel budget", data: pngBomb(10000, 10000), code: "too_many_pixels"},
-		{name: "jpeg SOF declaring 40000x40000", data: jpegDeclaring(40000, 40000), code: "too_many_pixels"},
+		{name: "png 30000x30000 complete 1-bit zlib bomb", data: hostile.PNGBomb(30000, 30000), code: "too_many_pixels"},
+		{name: "png 10000x10000 over the pixel budget", data: hostile.PNGBomb(10000, 10000), code: "too_many_pixels"},
+		{name: "jpeg SOF declaring 40000x40000", data: hostile.JPEGDeclaring(40000, 40000), code: "too_many_pixels"},
 		{name: "webp VP8X canvas 30000x30000", data: webpVP8X(t, 30000, 30000), code: "too_many_pixels"},
 		{name: "webp VP8X canvas 70000x1 over the side limit", data: webpVP8X(t, 70000, 1), code: "too_many_pixels"},
-		{name: "gif screen 30000x30000 one tiny frame", data: gifScreen(30000, 30000), code: "too_many_pixels"},
+		{name: "gif screen 30000x30000 one tiny frame", data: hostile.GIFScreen(30000, 30000), code: "too_many_pixels"},
 	}
 	before := svc.app.renderer.Renders()
 	runHostile(t, svc, src, cases)
@@ -133,9 +134,9 @@ func TestBrokenAndDisguisedFilesAreRefused(t *testing.T) {
 	src := newSource(t)
 	svc := startService(t, localStore(t), src, nil)
 	jpg := readTestdata(t, "photo-1600x2400-baseline.jpg")
-	pngb := encodePNG(t, noise(64, 96))
+	pngb := encodePNG(t, hostile.Noise(64, 96))
 	gifb := readTestdata(t, "cover-240x360-animated-6frames.gif")
-	webpb := webpOf(t, noise(64, 96))
+	webpb := webpOf(t, hostile.Noise(64, 96))
 	rendered := func(t *testing.T, svc *service, book string) {
 		resp, body := do(t, http.MethodGet, svc.signed("/covers/"+book+"/64.webp"), nil)
 		if resp.StatusCode != 200 || resp.Header.Get("X-Cover-Placeholder") == "true" {
@@ -223,7 +224,7 @@ func TestPolyglotsServeOnlyReencodedImages(t *testing.T) {
 		}
 	}
 	cases := []hostileCase{
-		{name: "jpeg with script in a comment segment", data: jpegWithComment(jpg, "*/=alert(1)/*<script>alert(1)</script>"), check: clean},
+		{name: "jpeg with script in a comment segment", data: hostile.JPEGWithComment(jpg, "*/=alert(1)/*<script>alert(1)</script>"), check: clean},
 		{name: "jpeg with a zip appended", data: append(bytes.Clone(jpg), zipOf(t, "payload.js", "alert(1)")...), check: clean},
 		{name: "png with html appended", data: append(encodePNG(t, base), "<html><script>alert(1)</script></html>"...), check: clean},
 		{name: "gif with script in a comment extension", data: gifWithComment(t, base, "<script>alert(1)</script>"), check: clean},

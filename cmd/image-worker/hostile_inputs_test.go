@@ -3,9 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -14,77 +12,13 @@ import (
 	"testing"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/internal/hostile"
 )
 
-// Builders of hostile and unusual originals for the hostile-file tests and
-// the soak: everything is generated in code, nothing large is committed.
-
-// pngBomb is a complete 1-bit greyscale PNG of w x h zero pixels: a few
-// hundred KB that would inflate to w*h/8 bytes and decode to w*h pixels. The
-// deflate stream is one compressed MiB of zeros repeated (each piece ends on
-// a sync flush and references nothing before it), so no test compresses
-// hundreds of MB.
-func pngBomb(w, h int) []byte {
-	rowLen := 1 + (w+7)/8
-	total := rowLen * h
-	piece := func(n int) []byte {
-		var b bytes.Buffer
-		fw, _ := flate.NewWriter(&b, flate.BestCompression)
-		_, _ = fw.Write(make([]byte, n))
-		_ = fw.Flush()
-		return b.Bytes()
-	}
-	var z bytes.Buffer
-	z.Write([]byte{0x78, 0xDA})
-	const mib = 1 << 20
-	whole := piece(mib)
-	for range total / mib {
-		z.Write(whole)
-	}
-	z.Write(piece(total % mib))
-	var end bytes.Buffer
-	fw, _ := flate.NewWriter(&end, flate.BestCompression)
-	_ = fw.Close() // the final, empty block
-	z.Write(end.Bytes())
-	// Adler-32 of n zero bytes: a stays 1, b grows by 1 per byte.
-	_ = binary.Write(&z, binary.BigEndian, uint32(total%65521)<<16|1)
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 1, 0 // bit depth 1, greyscale
-	b := []byte("\x89PNG\r\n\x1a\n")
-	b = pngChunk(b, "IHDR", ihdr)
-	b = pngChunk(b, "IDAT", z.Bytes())
-	return pngChunk(b, "IEND", nil)
-}
-
-func pngChunk(b []byte, typ string, data []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
-	start := len(b)
-	b = append(append(b, typ...), data...)
-	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
-}
-
-// jpegDeclaring is a real small JPEG whose SOF0 header is patched to w x h.
-func jpegDeclaring(w, h int) []byte {
-	var buf bytes.Buffer
-	_ = jpeg.Encode(&buf, noise(16, 16), &jpeg.Options{Quality: 80})
-	b := buf.Bytes()
-	i := bytes.Index(b, []byte{0xFF, 0xC0})
-	binary.BigEndian.PutUint16(b[i+5:], uint16(h))
-	binary.BigEndian.PutUint16(b[i+7:], uint16(w))
-	return b
-}
-
-// gifScreen is a complete GIF with one 1x1 frame on a w x h logical screen.
-func gifScreen(w, h int) []byte {
-	var buf bytes.Buffer
-	_ = gif.Encode(&buf, solid(1, 1, color.RGBA{255, 0, 0, 255}), nil)
-	b := buf.Bytes()
-	binary.LittleEndian.PutUint16(b[6:], uint16(w))
-	binary.LittleEndian.PutUint16(b[8:], uint16(h))
-	return b
-}
+// Builders of hostile and unusual originals for the hostile-file tests
+// (internal/hostile has the bombs the soak shares): everything is generated
+// in code, nothing large is committed.
 
 // webpOf encodes img as a (simple, lossy) WebP with libvips.
 func webpOf(t *testing.T, img image.Image) []byte {
@@ -105,7 +39,7 @@ func webpOf(t *testing.T, img image.Image) []byte {
 // whose VP8X canvas declares w x h.
 func webpVP8X(t *testing.T, w, h int) []byte {
 	t.Helper()
-	simple := webpOf(t, noise(16, 16))
+	simple := webpOf(t, hostile.Noise(16, 16))
 	vp8 := simple[12:] // the "VP8 " chunk
 	x := []byte("VP8X")
 	x = binary.LittleEndian.AppendUint32(x, 10)
@@ -124,13 +58,6 @@ func garble(b []byte) []byte {
 		out[mid+i] = byte(0x11 + i*37%0xE0)
 	}
 	return out
-}
-
-// jpegWithComment inserts a COM segment holding s right after SOI.
-func jpegWithComment(jpg []byte, s string) []byte {
-	seg := append([]byte{0xFF, 0xFE}, byte((len(s)+2)>>8), byte(len(s)+2))
-	seg = append(seg, s...)
-	return append(append(bytes.Clone(jpg[:2]), seg...), jpg[2:]...)
 }
 
 func zipOf(t *testing.T, name, content string) []byte {
@@ -209,22 +136,6 @@ func solid(w, h int, c color.RGBA) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := 0; i < len(img.Pix); i += 4 {
 		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
-	}
-	return img
-}
-
-// noise is a deterministic pattern that compresses badly.
-func noise(w, h int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	x := uint32(2463534242)
-	for i := range img.Pix {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		img.Pix[i] = byte(x)
-		if i%4 == 3 {
-			img.Pix[i] = 255
-		}
 	}
 	return img
 }

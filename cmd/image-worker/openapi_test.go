@@ -20,6 +20,7 @@ import (
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/internal/replica"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -518,14 +519,12 @@ func contractV2Timeout(t *testing.T, c *contract) {
 // contractPeers runs the real binary with groupcache peers on (one pool per
 // process, so not in this test process) and asks it for a variant.
 func contractPeers(t *testing.T, c *contract) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, version := importLocal(t, bin, "PEER")
-	in := freeAddr(t)
+	bin := replica.Build(t)
+	data := t.TempDir()
+	version := replica.Import(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex}, "PEER", "../../testdata/photo-1600x2400-baseline.jpg")
+	in := replica.FreeAddr(t)
 	const secret = "contract-peer-secret-0003"
-	startReplica(t, bin, map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in,
+	replica.Start(t, bin, map[string]string{"LISTEN_ADDR": replica.FreeAddr(t), "INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in,
 		"PEER_SECRET": secret,
 		"DATA_DIR":    data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
 	key := url.QueryEscape("PEER/" + version + "/320.webp")

@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/internal/loadloop"
 )
 
 // downStore answers like an unreachable object store.
@@ -41,24 +42,14 @@ func TestOverloadAnswers503AtOnce(t *testing.T) {
 	src := newSource(t)
 	svc := startService(t, localStore(t), src, map[string]string{"MAX_CONCURRENT_TRANSFORMS": "1", "TRANSFORM_QUEUE_SIZE": "1"})
 	svc.warm("LOAD", src.add("/big.jpg", readTestdata(t, "photo-1600x2400-baseline.jpg")))
-	var mu sync.Mutex
-	counts := map[int]int{}
-	var wg sync.WaitGroup
-	for i := range 12 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, _ := do(t, http.MethodGet, svc.signed(fmt.Sprintf("/covers/LOAD/%d.avif", 300+i)), nil)
-			mu.Lock()
-			counts[resp.StatusCode]++
-			mu.Unlock()
-			if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
-				t.Errorf("503 without Retry-After")
-			}
-		}()
-	}
-	wg.Wait()
-	if counts[200] == 0 || counts[503] == 0 || counts[200]+counts[503] != 12 {
+	counts := loadloop.Run(loadloop.Config{Workers: 12, Each: 1}, func(c loadloop.Call) string {
+		resp, _ := do(t, http.MethodGet, svc.signed(fmt.Sprintf("/covers/LOAD/%d.avif", 300+c.Worker)), nil)
+		if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+		return strconv.Itoa(resp.StatusCode)
+	})
+	if counts["200"] == 0 || counts["503"] == 0 || counts.Sum("200", "503") != 12 {
 		t.Errorf("12 distinct renders with 1 slot and a queue of 1: statuses %v, want some 200 and some 503 only", counts)
 	}
 }

@@ -5,11 +5,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/internal/loadloop"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -33,31 +33,22 @@ func getConcurrently(t *testing.T, svc *service, books []string, file string, hd
 	}
 	out := make([]placeholderAnswer, len(books))
 	errs := make([]error, len(books))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for i := range work {
-				req, _ := http.NewRequest(http.MethodGet, urls[i], nil)
-				for k, v := range hdr {
-					req.Header.Set(k, v)
-				}
-				resp, err := client.Do(req)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				out[i], errs[i] = placeholderAnswer{book: books[i], status: resp.StatusCode, header: resp.Header, body: body}, err
-			}
-		})
-	}
-	for i := range books {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	loadloop.Run(loadloop.Config{Workers: 16, Total: len(books)}, func(c loadloop.Call) string {
+		i := c.Seq
+		req, _ := http.NewRequest(http.MethodGet, urls[i], nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			errs[i] = err
+			return ""
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out[i], errs[i] = placeholderAnswer{book: books[i], status: resp.StatusCode, header: resp.Header, body: body}, err
+		return ""
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("GET %s: %v", urls[i], err)

@@ -10,13 +10,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/image/webp"
 
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/internal/loadloop"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -210,27 +210,22 @@ func TestMetaJSONComputedOncePerVersion(t *testing.T) {
 	}
 	metaURL := svc.signed("/covers/M1/meta.json")
 	bodies := make([][]byte, 5)
-	var wg sync.WaitGroup
-	for i := range bodies {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest(http.MethodGet, metaURL, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Errorf("GET meta.json: %v", err)
-				return
-			}
-			defer resp.Body.Close()
-			var buf bytes.Buffer
-			_, _ = buf.ReadFrom(resp.Body)
-			if resp.StatusCode != 200 {
-				t.Errorf("GET meta.json = %d %s", resp.StatusCode, buf.Bytes())
-			}
-			bodies[i] = buf.Bytes()
-		}()
-	}
-	wg.Wait()
+	loadloop.Run(loadloop.Config{Workers: len(bodies), Each: 1}, func(c loadloop.Call) string {
+		req, _ := http.NewRequest(http.MethodGet, metaURL, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("GET meta.json: %v", err)
+			return ""
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Errorf("GET meta.json = %d %s", resp.StatusCode, buf.Bytes())
+		}
+		bodies[c.Worker] = buf.Bytes()
+		return ""
+	})
 	if n := svc.app.metas.Computed(); n != 1 {
 		t.Errorf("5 concurrent meta.json requests computed %d times, want 1", n)
 	}

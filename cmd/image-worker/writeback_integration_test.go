@@ -16,6 +16,7 @@ import (
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/internal/faultcheck"
 	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
@@ -108,22 +109,12 @@ func (f catalogFixture) waitRows(t *testing.T, want map[string]string, bound tim
 func waitOutboxEmpty(t *testing.T, store cache.Store) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for n := outboxLen(t, store); n != 0; n = outboxLen(t, store) {
+	for n := faultcheck.OutboxLen(t, store); n != 0; n = faultcheck.OutboxLen(t, store) {
 		if time.Now().After(deadline) {
 			t.Fatalf("outbox/ still holds %d entries after every write-back landed, want empty", n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// outboxLen counts the write-backs queued in store.
-func outboxLen(t *testing.T, store cache.Store) int {
-	t.Helper()
-	keys, err := store.List(context.Background(), cache.OutboxPrefix())
-	if err != nil {
-		t.Fatalf("List(outbox/): %v", err)
-	}
-	return len(keys)
 }
 
 // TestWriteBackSurvivesPostgresStopped is issue 11's test: PostgreSQL is

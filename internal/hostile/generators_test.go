@@ -3,8 +3,11 @@ package hostile
 import (
 	"bytes"
 	"encoding/binary"
+	"image"
 	"image/gif"
+	"image/jpeg"
 	"image/png"
+	"io"
 	"slices"
 	"testing"
 )
@@ -95,5 +98,42 @@ func TestTIFFLoop(t *testing.T) {
 	first := binary.LittleEndian.Uint32(b[4:8])
 	if second := next(first); second == 0 || next(second) != first {
 		t.Errorf("TIFFLoop: IFD %d -> %d -> %d; want the second back to the first", first, second, next(second))
+	}
+}
+
+// TestDeclaredSizes: the files that declare more pixels than they hold
+// declare exactly the size asked for to the standard library's decoders,
+// and a comment segment leaves a JPEG decodable.
+func TestDeclaredSizes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		data   []byte
+		config func(io.Reader) (image.Config, error)
+		w, h   int
+	}{
+		{"PNGBomb", PNGBomb(3000, 2000), png.DecodeConfig, 3000, 2000},
+		{"JPEGDeclaring", JPEGDeclaring(40000, 30000), jpeg.DecodeConfig, 40000, 30000},
+		{"GIFScreen", GIFScreen(30000, 20000), gif.DecodeConfig, 30000, 20000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := c.config(bytes.NewReader(c.data))
+			if err != nil || cfg.Width != c.w || cfg.Height != c.h {
+				t.Errorf("DecodeConfig = %dx%d, %v; want %dx%d", cfg.Width, cfg.Height, err, c.w, c.h)
+			}
+		})
+	}
+	img, err := png.Decode(bytes.NewReader(PNGBomb(64, 16)))
+	if err != nil || img.Bounds().Dx() != 64 || img.Bounds().Dy() != 16 {
+		t.Errorf("png.Decode(PNGBomb(64, 16)) = %v, %v; want a 64x16 image: the bomb is a complete file", img, err)
+	}
+	var plain bytes.Buffer
+	if err := jpeg.Encode(&plain, Noise(8, 8), nil); err != nil {
+		t.Fatal(err)
+	}
+	commented := JPEGWithComment(plain.Bytes(), "book B1")
+	if got, err := jpeg.Decode(bytes.NewReader(commented)); err != nil || got.Bounds().Dx() != 8 || !bytes.Contains(commented, []byte("\xFF\xFE\x00\x09book B1")) {
+		t.Errorf("JPEGWithComment: decode %v; want a decodable 8x8 JPEG holding the COM segment", err)
 	}
 }

@@ -4,7 +4,22 @@ import (
 	"bytes"
 	"compress/lzw"
 	"encoding/binary"
+	"image"
+	"image/gif"
 )
+
+// GIFScreen is a complete GIF, encoded by image/gif, whose one frame is a
+// single red pixel on a w x h logical screen.
+func GIFScreen(w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 1, 1))
+	copy(img.Pix, []byte{255, 0, 0, 255})
+	var buf bytes.Buffer
+	_ = gif.Encode(&buf, img, nil)
+	b := buf.Bytes()
+	binary.LittleEndian.PutUint16(b[6:], uint16(w))
+	binary.LittleEndian.PutUint16(b[8:], uint16(h))
+	return b
+}
 
 // GIFFrame is one GIF image descriptor: its position on the logical screen
 // and its size.

@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
@@ -17,6 +18,44 @@ func PNGChunk(typ string, data []byte) []byte {
 	b = append(b, typ...)
 	b = append(b, data...)
 	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[4:]))
+}
+
+// PNGBomb is a complete 1-bit greyscale PNG of w x h zero pixels: a few
+// hundred KB that would inflate to w*h/8 bytes and decode to w*h pixels. The
+// deflate stream is one compressed MiB of zeros repeated (each piece ends on
+// a sync flush and references nothing before it), so no test compresses
+// hundreds of MB.
+func PNGBomb(w, h int) []byte {
+	rowLen := 1 + (w+7)/8
+	total := rowLen * h
+	piece := func(n int) []byte {
+		var b bytes.Buffer
+		fw, _ := flate.NewWriter(&b, flate.BestCompression)
+		_, _ = fw.Write(make([]byte, n))
+		_ = fw.Flush()
+		return b.Bytes()
+	}
+	var z bytes.Buffer
+	z.Write([]byte{0x78, 0xDA})
+	const mib = 1 << 20
+	whole := piece(mib)
+	for range total / mib {
+		z.Write(whole)
+	}
+	z.Write(piece(total % mib))
+	var end bytes.Buffer
+	fw, _ := flate.NewWriter(&end, flate.BestCompression)
+	_ = fw.Close() // the final, empty block
+	z.Write(end.Bytes())
+	// Adler-32 of n zero bytes: a stays 1, b grows by 1 per byte.
+	_ = binary.Write(&z, binary.BigEndian, uint32(total%65521)<<16|1)
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = 1, 0 // bit depth 1, greyscale
+	b := append(bytes.Clone(pngSignature), PNGChunk("IHDR", ihdr)...)
+	b = append(b, PNGChunk("IDAT", z.Bytes())...)
+	return append(b, PNGChunk("IEND", nil)...)
 }
 
 // PNGWithIHDRFields is a PNG signature, an IHDR of the given fields with a

@@ -1,7 +1,8 @@
 // Package testenv tells tests which real servers and sandboxes `make test`
 // started for them. Without them a test skips and says why; with
 // COVERS_REQUIRE_SERVERS=1 / COVERS_REQUIRE_NETNS=1 (set by `make test`) it
-// fails instead, so nothing is silently skipped under `make test`.
+// fails instead, so nothing is silently skipped under `make test`. WaitFor
+// polls until a condition holds, or fails the test after a timeout.
 package testenv
 
 import (

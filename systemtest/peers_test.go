@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"fmt"
@@ -7,7 +7,60 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/bookcovers/image-worker/internal/replica"
 )
+
+// TestBinaryPeersRenderOnce runs two real processes as groupcache peers on
+// one store: the same variant asked of both is rendered once in total, the
+// peer protocol is on the internal listener only, and SIGTERM stops cleanly.
+func TestBinaryPeersRenderOnce(t *testing.T) {
+	bin := replica.Build(t)
+	data, _ := importLocal(t, bin, "PEER1")
+	base := map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"}
+	in1, in2 := replica.FreeAddr(t), replica.FreeAddr(t)
+	reps := make([]*replica.Replica, 2)
+	for i, self := range []string{in1, in2} {
+		reps[i] = replica.Start(t, bin, base, map[string]string{"INTERNAL_ADDR": self,
+			"GROUPCACHE_SELF": "http://" + self, "GROUPCACHE_PEERS": "http://" + in1 + ",http://" + in2})
+	}
+	signer := signerOf(t, testKeyHex)
+	for _, size := range []string{"320", "321", "322", "323"} {
+		path := "/covers/PEER1/" + size + ".webp"
+		for _, r := range reps {
+			status, body := httpGet(t, "http://"+r.Public+path+"?sig="+signer.Sign(path, nil), nil)
+			if status != 200 || len(body) == 0 {
+				t.Fatalf("GET %s on %s = %d", path, r.Public, status)
+			}
+		}
+	}
+	total := 0.0
+	for _, r := range reps {
+		total += r.Metric(t, `covers_transform_renders_total{format="webp",result="ok"}`)
+	}
+	if total != 4 {
+		t.Errorf("4 variants asked of both peers rendered %v times in total, want 4", total)
+	}
+	// Through the peers, the second replica gets each variant from its owner's
+	// memory; without them it would read it back from the shared store.
+	storeHits := 0.0
+	for _, r := range reps {
+		storeHits += r.Metric(t, `covers_cache_lookups_total{layer="store",result="hit"}`)
+	}
+	if storeHits != 0 {
+		t.Errorf("store hits = %v, want 0 (variants should come from the owning peer)", storeHits)
+	}
+	if status, _ := httpGet(t, "http://"+reps[0].Public+"/_groupcache/covers/x", nil); status != 404 {
+		t.Errorf("peer protocol on the public port = %d, want 404", status)
+	}
+	switch exited, err := reps[0].Terminate(30 * time.Second); {
+	case !exited:
+		t.Errorf("no exit 30s after SIGTERM")
+	case err != nil:
+		t.Errorf("SIGTERM exit = %v, want 0", err)
+	}
+}
 
 // TestPeerSecretAndKeysBetweenReplicas runs real replicas on one local
 // store as groupcache peers with PEER_SECRET: peer traffic carries the
@@ -17,14 +70,11 @@ import (
 // unknown format) 400. A replica with another secret is refused by its peer
 // and still answers every cover, rendered locally.
 func TestPeerSecretAndKeysBetweenReplicas(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := replica.Build(t)
 	data, version := importLocal(t, bin, "PS1")
 	const secret, otherSecret = "peer-secret-shared-0123456789", "peer-secret-another-0123456789"
-	internals := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	start := func(i int, secret string, peers ...int) *replica {
+	internals := []string{replica.FreeAddr(t), replica.FreeAddr(t), replica.FreeAddr(t)}
+	start := func(i int, secret string, peers ...int) *replica.Replica {
 		list := ""
 		for j, p := range peers {
 			if j > 0 {
@@ -32,42 +82,42 @@ func TestPeerSecretAndKeysBetweenReplicas(t *testing.T) {
 			}
 			list += "http://" + internals[p]
 		}
-		return startReplica(t, bin, map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": internals[i],
+		return replica.Start(t, bin, map[string]string{"INTERNAL_ADDR": internals[i],
 			"GROUPCACHE_SELF": "http://" + internals[i], "GROUPCACHE_PEERS": list, "PEER_SECRET": secret,
 			"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
 	}
 	get := signedGetter(t)
-	count := func(r *replica, result string) float64 {
-		return r.metric(t, `covers_cache_peer_requests_total{result="`+result+`"}`)
+	count := func(r *replica.Replica, result string) float64 {
+		return r.Metric(t, `covers_cache_peer_requests_total{result="`+result+`"}`)
 	}
 
 	a, b := start(0, secret, 0, 1), start(1, secret, 0, 1)
 	for i := range 16 {
-		if code := get([]*replica{a, b}[i%2], fmt.Sprintf("/covers/PS1/%d.webp", 100+i)); code != 200 {
+		if code := get([]*replica.Replica{a, b}[i%2], fmt.Sprintf("/covers/PS1/%d.webp", 100+i)); code != 200 {
 			t.Fatalf("GET variant %d = %d, want 200", i, code)
 		}
 	}
 	if served := count(a, "served") + count(b, "served"); served == 0 {
-		for _, r := range []*replica{a, b} {
-			resp, _ := http.Get("http://" + r.internal + "/metrics")
+		for _, r := range []*replica.Replica{a, b} {
+			resp, _ := http.Get("http://" + r.Internal + "/metrics")
 			body, _ := io.ReadAll(resp.Body)
 			for _, l := range strings.Split(string(body), "\n") {
 				if strings.Contains(l, "peer") || strings.Contains(l, "lookups_total") || strings.Contains(l, "renders_total") {
-					t.Log(r.internal, l)
+					t.Log(r.Internal, l)
 				}
 			}
 		}
 		t.Errorf("16 variants through two peers with one secret: no peer request served, want some (is the secret sent?)")
 	}
-	for _, r := range []*replica{a, b} {
+	for _, r := range []*replica.Replica{a, b} {
 		if n := count(r, "no_secret") + count(r, "wrong_secret") + count(r, "bad_key"); n != 0 {
 			t.Errorf("peer traffic with the shared secret: %v requests refused, want 0", n)
 		}
 	}
 
 	peer := func(key string, hdr map[string]string) int {
-		resp, _ := do(t, http.MethodGet, "http://"+b.internal+"/_groupcache/covers/"+url.QueryEscape(key), hdr)
-		return resp.StatusCode
+		status, _ := httpGet(t, "http://"+b.Internal+"/_groupcache/covers/"+url.QueryEscape(key), hdr)
+		return status
 	}
 	good := "PS1/" + version + "/320.webp"
 	withSecret := map[string]string{"X-Peer-Secret": secret}

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"encoding/json"
@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/internal/replica"
 )
 
 // requireTool finds one of Debian's prometheus package's binaries
@@ -75,7 +77,7 @@ func startPrometheus(t *testing.T, targets []string, ruleFiles ...string) *promS
 	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := replica.FreeAddr(t)
 	p := &promServer{base: "http://" + addr, done: make(chan struct{})}
 	p.cmd = exec.Command(bin,
 		"--config.file="+cfgFile,
@@ -85,7 +87,7 @@ func startPrometheus(t *testing.T, targets []string, ruleFiles ...string) *promS
 		"--web.console.templates="+dir, "--web.console.libraries="+dir,
 		"--log.level=warn",
 	)
-	p.cmd.Stderr = &testLogWriter{t: t}
+	p.cmd.Stderr = &replica.LogWriter{T: t}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start prometheus: %v", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"encoding/json"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/internal/testenv"
+	"github.com/bookcovers/image-worker/transform"
 )
 
 // TestPrometheusScrapesTheService: a real Prometheus (Debian's) scrapes the
@@ -22,13 +25,13 @@ import (
 func TestPrometheusScrapesTheService(t *testing.T) {
 	requireTool(t, "prometheus")
 	svc := startLoadedService(t)
-	prom := startPrometheus(t, []string{svc.rep.internal}, "../../deploy/prometheus/alerts.yaml")
+	prom := startPrometheus(t, []string{svc.rep.Internal}, "../deploy/prometheus/alerts.yaml")
 	svc.keepLoading(t, 300*time.Millisecond)
 
 	finite := func(expr string) {
 		t.Helper()
 		var last string
-		waitFor(t, 60*time.Second, expr+" is a finite number", func() (bool, string) {
+		testenv.WaitFor(t, 60*time.Second, expr+" is a finite number", func() (bool, string) {
 			v, err := prom.query(expr)
 			if err != nil {
 				return false, err.Error()
@@ -50,11 +53,11 @@ func TestPrometheusScrapesTheService(t *testing.T) {
 	if err != nil || len(info) != 1 {
 		t.Fatalf("covers_build_info = %v (%v), want one series", info, err)
 	}
-	b := readBuildInfo() // this test binary's Go and libvips are the service's
+	libvips := transform.LibvipsVersion() // this test binary's Go and libvips are the service's
 	m := info[0].Metric
-	if m["go_version"] != runtime.Version() || m["libvips_version"] != b.LibvipsVersion || m["version"] == "" || m["revision"] == "" || info[0].value() != 1 {
+	if m["go_version"] != runtime.Version() || m["libvips_version"] != libvips || m["version"] == "" || m["revision"] == "" || info[0].value() != 1 {
 		t.Errorf("covers_build_info = %v %v, want go_version %s, libvips_version %s, a version and a revision, value 1",
-			m, info[0].value(), runtime.Version(), b.LibvipsVersion)
+			m, info[0].value(), runtime.Version(), libvips)
 	}
 	t.Logf("covers_build_info: %v", m)
 
@@ -103,7 +106,7 @@ func TestPrometheusScrapesTheService(t *testing.T) {
 				} `json:"rules"`
 			} `json:"groups"`
 		}
-		waitFor(t, 30*time.Second, "every alerting rule evaluated", func() (bool, string) {
+		testenv.WaitFor(t, 30*time.Second, "every alerting rule evaluated", func() (bool, string) {
 			if err := prom.get("/api/v1/rules?type=alert", &rules); err != nil {
 				return false, err.Error()
 			}
@@ -122,7 +125,7 @@ func TestPrometheusScrapesTheService(t *testing.T) {
 	})
 
 	t.Run("every dashboard panel returns data", func(t *testing.T) {
-		exprs := dashboardQueries(t, "../../deploy/grafana/dashboard.json")
+		exprs := dashboardQueries(t, "../deploy/grafana/dashboard.json")
 		for _, q := range exprs {
 			expr := strings.ReplaceAll(q.expr, "$__rate_interval", "30s")
 			if strings.Contains(expr, "$") {
@@ -130,7 +133,7 @@ func TestPrometheusScrapesTheService(t *testing.T) {
 				continue
 			}
 			var last string
-			waitFor(t, 60*time.Second, fmt.Sprintf("panel %q: %s returns data", q.panel, expr), func() (bool, string) {
+			testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("panel %q: %s returns data", q.panel, expr), func() (bool, string) {
 				v, err := prom.query(expr)
 				if err != nil {
 					return false, err.Error()

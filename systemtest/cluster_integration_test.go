@@ -1,14 +1,14 @@
-package main
+package systemtest
 
 import (
+	"crypto/rand"
 	"fmt"
-	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/internal/loadloop"
+	"github.com/bookcovers/image-worker/internal/replica"
 	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
@@ -19,13 +19,10 @@ import (
 // the other two.
 func TestClusterOfThreeProcesses(t *testing.T) {
 	s3 := testenv.MinIO(t)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := replica.Build(t)
 	env := map[string]string{
 		"S3_ENDPOINT": s3.Endpoint, "S3_ACCESS_KEY": s3.AccessKey, "S3_SECRET_KEY": s3.SecretKey,
-		"IMAGE_STORAGE_BUCKET": randomBucket(), "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "",
+		"IMAGE_STORAGE_BUCKET": "covers-e2e-" + strings.ToLower(rand.Text()), "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "",
 		// A generous peer timeout: a replica that just joined starts its
 		// render workers on its first render, slow on a loaded 2-core test
 		// machine, and a timed-out peer is bypassed (rendered locally).
@@ -35,31 +32,21 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		// assertions below would fail.
 		"PEER_SECRET": "cluster-peer-secret-0123456789",
 	}
-	imp := exec.Command(bin, "import", "--book", "CL1", "../../testdata/photo-1600x2400-baseline.jpg")
-	for k, v := range env {
-		imp.Env = append(imp.Env, k+"="+v)
-	}
-	if out, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("import: %v %s", err, out)
-	}
-	internals := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	replica.Import(t, bin, env, "CL1", baseline)
+	internals := []string{replica.FreeAddr(t), replica.FreeAddr(t), replica.FreeAddr(t)}
 	var peers []string
 	for _, a := range internals {
 		peers = append(peers, "http://"+a)
 	}
-	start := func(i int) *replica {
-		e := map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": internals[i],
-			"GROUPCACHE_SELF": peers[i], "GROUPCACHE_PEERS": strings.Join(peers, ",")}
-		for k, v := range env {
-			e[k] = v
-		}
-		return startReplica(t, bin, e)
+	start := func(i int) *replica.Replica {
+		return replica.Start(t, bin, env, map[string]string{"INTERNAL_ADDR": internals[i],
+			"GROUPCACHE_SELF": peers[i], "GROUPCACHE_PEERS": strings.Join(peers, ",")})
 	}
 	get := signedGetter(t)
-	renders := func(reps ...*replica) []float64 {
+	renders := func(reps ...*replica.Replica) []float64 {
 		out := make([]float64, len(reps))
 		for i, r := range reps {
-			out[i] = r.metric(t, `covers_transform_renders_total{format="webp",result="ok"}`)
+			out[i] = r.Metric(t, `covers_transform_renders_total{format="webp",result="ok"}`)
 		}
 		return out
 	}
@@ -73,13 +60,13 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	// Two replicas up, the third listed but not started: its keys are bypassed.
 	r1, r2 := start(0), start(1)
 	for i := range 6 {
-		if code := get([]*replica{r1, r2}[i%2], fmt.Sprintf("/covers/CL1/%d.webp", 100+i)); code != 200 {
+		if code := get([]*replica.Replica{r1, r2}[i%2], fmt.Sprintf("/covers/CL1/%d.webp", 100+i)); code != 200 {
 			t.Fatalf("with a listed peer down: status %d", code)
 		}
 	}
 	// The third replica joins.
 	r3 := start(2)
-	reps := []*replica{r1, r2, r3}
+	reps := []*replica.Replica{r1, r2, r3}
 	before := renders(reps...)
 	for i := range 12 {
 		if code := get(reps[i%2], fmt.Sprintf("/covers/CL1/%d.webp", 200+i)); code != 200 {
@@ -100,9 +87,9 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	fmt.Printf("cluster: 12 variants rendered once each, spread over the replicas as %v (owners: %d of 3)\n", perReplica, owners)
 	served := 0.0
 	for i, r := range reps {
-		served += r.metric(t, `covers_cache_peer_requests_total{result="served"}`)
+		served += r.Metric(t, `covers_cache_peer_requests_total{result="served"}`)
 		for _, refused := range []string{"no_secret", "wrong_secret", "bad_key"} {
-			if n := r.metric(t, `covers_cache_peer_requests_total{result="`+refused+`"}`); n != 0 {
+			if n := r.Metric(t, `covers_cache_peer_requests_total{result="`+refused+`"}`); n != 0 {
 				t.Errorf("replica %d refused %v peer requests (%s), want 0: peers send PEER_SECRET and public keys only", i+1, n, refused)
 			}
 		}
@@ -113,50 +100,32 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 
 	// One variant, 3 x 30 concurrent requests: one render cluster-wide.
 	before = renders(reps...)
-	var wg sync.WaitGroup
-	var bad atomic.Int32
-	for i := range 90 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if get(reps[i%3], "/covers/CL1/333x500.webp") != 200 {
-				bad.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if got := sum(renders(reps...)) - sum(before); got != 1 || bad.Load() != 0 {
-		t.Errorf("3 x 30 concurrent requests for one variant: %v renders, %d non-200; want 1 and 0", got, bad.Load())
+	counts := loadloop.Run(loadloop.Config{Workers: 90, Each: 1}, func(c loadloop.Call) string {
+		if get(reps[c.Worker%3], "/covers/CL1/333x500.webp") != 200 {
+			return "bad"
+		}
+		return "ok"
+	})
+	bad := counts["bad"]
+	if got := sum(renders(reps...)) - sum(before); got != 1 || bad != 0 {
+		t.Errorf("3 x 30 concurrent requests for one variant: %v renders, %d non-200; want 1 and 0", got, bad)
 	}
 	fmt.Printf("cluster: 90 concurrent requests for one variant over 3 replicas -> %v render(s)\n", sum(renders(reps...))-sum(before))
 
 	// Kill replica 3 mid-load: the survivors answer every request.
-	var total, failed atomic.Int32
-	stop := make(chan struct{})
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				total.Add(1)
-				if code := get(reps[w%2], fmt.Sprintf("/covers/CL1/%d.webp", 200+(i+w)%24)); code != 200 {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
+	load := loadloop.Start(loadloop.Config{Workers: 8}, func(c loadloop.Call) string {
+		if code := get(reps[c.Worker%2], fmt.Sprintf("/covers/CL1/%d.webp", 200+(c.Iter+c.Worker)%24)); code != 200 {
+			return "failed"
+		}
+		return "ok"
+	})
 	time.Sleep(500 * time.Millisecond)
-	_ = r3.cmd.Process.Kill()
+	r3.Kill()
 	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 || total.Load() < 50 {
-		t.Errorf("killing replica 3 mid-load: %d of %d requests to the survivors failed; want 0 (and at least 50 requests)", failed.Load(), total.Load())
+	counts = load.Stop()
+	total, failed := counts.Sum(), counts["failed"]
+	if failed != 0 || total < 50 {
+		t.Errorf("killing replica 3 mid-load: %d of %d requests to the survivors failed; want 0 (and at least 50 requests)", failed, total)
 	}
-	fmt.Printf("cluster: replica killed mid-load, survivors answered %d requests, %d failed\n", total.Load(), failed.Load())
+	fmt.Printf("cluster: replica killed mid-load, survivors answered %d requests, %d failed\n", total, failed)
 }

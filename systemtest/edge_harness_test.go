@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bufio"
@@ -20,12 +20,14 @@ import (
 	"time"
 
 	"golang.org/x/image/webp"
+
+	"github.com/bookcovers/image-worker/internal/replica"
 )
 
 // The CDN-edge tests run Debian's nginx on deploy/nginx/cdn.conf, rewritten
 // only where the file says "per deployment", in front of the real binary.
 
-const cdnConfPath = "../../deploy/nginx/cdn.conf"
+const cdnConfPath = "../deploy/nginx/cdn.conf"
 
 // edgeMainConf is the process-level nginx.conf around cdn.conf: everything
 // the process writes (pid, logs, temp files, cache) stays in dir.
@@ -111,7 +113,7 @@ func startEdge(t *testing.T, origin string) *edge {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	listen := freeAddr(t)
+	listen := replica.FreeAddr(t)
 	conf, err := edgeConfig(string(src), origin, listen, filepath.Join(dir, "cache"))
 	if err != nil {
 		t.Fatalf("deploy/nginx/cdn.conf: %v", err)
@@ -233,38 +235,26 @@ func wantCover(t *testing.T, what string, r edgeResponse, w, h int) {
 	}
 }
 
-// importCover stores the baseline photo as book in data and returns the
-// version the import command printed.
-func importCover(t *testing.T, bin, data, book string) string {
+// startBehindEdge imports the baseline photo as book into a new local
+// store, runs one replica on it with extra env as the origin and nginx on
+// cdn.conf in front of it, and returns both and the cover's version.
+func startBehindEdge(t *testing.T, book string, extra map[string]string) (origin *replica.Replica, e *edge, version string) {
 	t.Helper()
-	cmd := exec.Command(bin, "import", "--book", book, "../../testdata/photo-1600x2400-baseline.jpg")
-	cmd.Env = []string{"DATA_DIR=" + data, "IMAGE_SIGNING_KEYS=" + testKeyHex}
-	out, err := cmd.CombinedOutput()
-	m := regexp.MustCompile(`as book \S+ version (\S+) \(`).FindSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("import %s: %v %s, want \"... version V (WxH)\"", book, err, out)
-	}
-	return string(m[1])
-}
-
-// startOrigin runs one replica on data with extra env.
-func startOrigin(t *testing.T, bin, data string, extra map[string]string) *replica {
-	t.Helper()
-	in := freeAddr(t)
-	env := map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn",
-		"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in}
-	for k, v := range extra {
-		env[k] = v
-	}
-	return startReplica(t, bin, env)
+	nginxBinary(t)
+	bin := replica.Build(t)
+	data, version := importLocal(t, bin, book)
+	in := replica.FreeAddr(t)
+	origin = replica.Start(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn",
+		"INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in}, extra)
+	return origin, startEdge(t, origin.Public), version
 }
 
 var requestSample = regexp.MustCompile(`^covers_http_requests_total\{route="([^"]+)",status="(\d+)"\} (\S+)$`)
 
 // originRequests reads the origin's request counters as "route status" → count.
-func originRequests(t *testing.T, r *replica) map[string]float64 {
+func originRequests(t *testing.T, r *replica.Replica) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + r.internal + "/metrics")
+	resp, err := http.Get("http://" + r.Internal + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

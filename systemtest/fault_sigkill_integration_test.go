@@ -1,13 +1,11 @@
-package main
+package systemtest
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,42 +13,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/internal/faultcheck"
+	"github.com/bookcovers/image-worker/internal/hostile"
+	"github.com/bookcovers/image-worker/internal/replica"
+	"github.com/bookcovers/image-worker/internal/testenv"
 )
-
-// slowOrigin serves files after a fixed delay per request.
-type slowOrigin struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	files map[string][]byte
-}
-
-func newSlowOrigin(t *testing.T, delay time.Duration) *slowOrigin {
-	o := &slowOrigin{files: map[string][]byte{}}
-	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		}
-		o.mu.Lock()
-		b, ok := o.files[r.URL.Path]
-		o.mu.Unlock()
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(o.srv.Close)
-	return o
-}
-
-func (o *slowOrigin) add(path string, b []byte) string {
-	o.mu.Lock()
-	o.files[path] = b
-	o.mu.Unlock()
-	return o.srv.URL + path
-}
 
 // shortGroupSessions makes the broker treat every consumer's session and
 // rebalance timeout as 6s. A SIGKILLed member never leaves its group, and
@@ -73,35 +40,26 @@ func shortGroupSessions(c *kfake.Cluster) {
 // cover, and each book has exactly one original whose version is its
 // manifest's and its last result event's. No job is left queued or running.
 func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, faultTopic, faultTopic+".dlq", faultResults))
+	bin := replica.Build(t)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, faultcheck.Topic, faultcheck.Topic+".dlq", faultcheck.Results))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
 	shortGroupSessions(cluster)
 	brokers := cluster.ListenAddrs()[0]
-	origin := newSlowOrigin(t, 300*time.Millisecond)
+	origin := newOrigin(t, 300*time.Millisecond)
 	data := t.TempDir()
 	env := map[string]string{
 		"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": brokers, "LOG_LEVEL": "warn",
-		"SHUTDOWN_DELAY": "0s", "SOURCE_ALLOW_PRIVATE_HOSTS": strings.TrimPrefix(origin.srv.URL, "http://"),
+		"SHUTDOWN_DELAY": "0s", "SOURCE_ALLOW_PRIVATE_HOSTS": origin.hostPort(),
 		"JOB_WORKERS": "2", "KAFKA_CONCURRENCY": "2", "KAFKA_RETRY_BASE": "50ms", "KAFKA_RETRY_MAX": "500ms",
 		"JOB_RETRY_BASE": "100ms", "JOB_RETRY_MAX": "500ms", "OUTBOX_RETRY_MAX": "500ms",
 		// The restarted replica is a new job owner: it takes over the killed
 		// one's open jobs once their lease has run out.
 		"JOB_LEASE": "3s",
 	}
-	start := func() *replica {
-		e := map[string]string{"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": freeAddr(t)}
-		for k, v := range env {
-			e[k] = v
-		}
-		return startReplica(t, bin, e)
-	}
+	start := func() *replica.Replica { return replica.Start(t, bin, env) }
 	first := start()
 
 	jobBooks, eventURLs := []string{}, map[string]string{}
@@ -112,11 +70,11 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 		eventURLs[eb] = origin.add("/"+eb+".jpg", distinctCover(t, eb))
 		books = append(books, jb, eb)
 	}
-	cl, adm := kafkaTestClient(t, brokers)
-	produceCoverEvents(t, cl, eventURLs)
+	cl, adm := faultcheck.KafkaClient(t, brokers)
+	faultcheck.ProduceCoverEvents(t, cl, eventURLs)
 	jobIDs := map[string]string{}
 	for _, book := range jobBooks {
-		jobIDs[book] = submitJob(t, "http://"+first.public, book, origin.add("/"+book+".jpg", distinctCover(t, book)))
+		jobIDs[book] = submitJob(t, "http://"+first.Public, book, origin.add("/"+book+".jpg", distinctCover(t, book)))
 	}
 
 	store, err := cache.NewLocalStore(data)
@@ -127,15 +85,14 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 		keys, _ := store.List(context.Background(), "manifests/")
 		return len(keys)
 	}
-	waitFor(t, 30*time.Second, "a few jobs and events done before the kill", func() (bool, string) {
-		done := jobsDone(t, "http://"+first.public, jobIDs)
+	testenv.WaitFor(t, 30*time.Second, "a few jobs and events done before the kill", func() (bool, string) {
+		done := jobsDone(t, "http://"+first.Public, jobIDs)
 		return done >= 3 && manifestsStored() >= done+2, fmt.Sprintf("%d jobs done, %d manifests", done, manifestsStored())
 	})
-	_ = first.cmd.Process.Kill() // SIGKILL
-	_ = first.cmd.Wait()
+	first.Kill() // SIGKILL
 	doneAtKill, storedAtKill := 0, manifestsStored()
 	for _, id := range jobIDs {
-		var j jobView
+		var j job
 		if obj, err := store.Get(context.Background(), cache.JobKey(id)); err == nil && json.Unmarshal(obj.Data, &j) == nil && j.State == "succeeded" {
 			doneAtKill++
 		}
@@ -146,27 +103,27 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 	}
 
 	second := start()
-	signer := startServiceSigner(t, testKeyHex)
-	waitFor(t, 90*time.Second, "every job succeeded and every event's cover served after the restart", func() (bool, string) {
-		if n := jobsDone(t, "http://"+second.public, jobIDs); n != len(jobIDs) {
+	signer := signerOf(t, testKeyHex)
+	testenv.WaitFor(t, 90*time.Second, "every job succeeded and every event's cover served after the restart", func() (bool, string) {
+		if n := jobsDone(t, "http://"+second.Public, jobIDs); n != len(jobIDs) {
 			return false, fmt.Sprintf("%d of %d jobs succeeded", n, len(jobIDs))
 		}
 		// Result events are published from the outbox, after the job and the commit.
-		if n := outboxLen(t, store); n != 0 {
+		if n := faultcheck.OutboxLen(t, store); n != 0 {
 			return false, fmt.Sprintf("%d write-backs still queued", n)
 		}
 		for book := range eventURLs {
-			if !hasCover(t, "http://"+second.public, signer, book) {
+			if !faultcheck.HasCover("http://"+second.Public, signer, book) {
 				return false, book + " has no cover"
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		lag, err := groupLag(ctx, adm, faultGroup, faultTopic)
+		lag, err := faultcheck.GroupLag(ctx, adm, faultcheck.Group, faultcheck.Topic)
 		return err == nil && lag == 0, fmt.Sprintf("consumer lag %d (%v)", lag, err)
 	})
 
-	checkOneOriginalPerBook(t, store, books, resultVersions(t, brokers))
+	faultcheck.OneOriginalPerBook(t, store, books, faultcheck.ResultVersions(t, brokers))
 	// A job shows succeeded first, then its finished record is written.
 	keys, err := store.List(context.Background(), cache.JobsPrefix())
 	for wait := time.Now().Add(10 * time.Second); (err != nil || len(keys) != len(jobIDs)) && time.Now().Before(wait); {
@@ -177,12 +134,23 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 		t.Fatalf("job records: %d (%v), want %d", len(keys), err, len(jobIDs))
 	}
 	for _, k := range keys {
-		var j jobView
+		var j job
 		obj, err := store.Get(context.Background(), k)
 		if err != nil || json.Unmarshal(obj.Data, &j) != nil || j.State != "succeeded" {
 			t.Errorf("job record %s = %+v (%v), want succeeded", k, j, err)
 		}
 	}
+}
+
+// job is what the tests read of a job record (GET /jobs/{id}, or the store's).
+type job struct {
+	State string `json:"state"`
+}
+
+// distinctCover is the tiny test JPEG with the book id in a comment, so
+// every book has its own bytes and version.
+func distinctCover(t *testing.T, book string) []byte {
+	return hostile.JPEGWithComment(readTestdata(t, "cover-50x75-tiny.jpg"), "book "+book)
 }
 
 // submitJob posts a warm request to the service at base and returns its job id.
@@ -211,7 +179,7 @@ func jobsDone(t *testing.T, base string, ids map[string]string) int {
 		if err != nil {
 			continue
 		}
-		var j jobView
+		var j job
 		err = json.NewDecoder(resp.Body).Decode(&j)
 		resp.Body.Close()
 		if err == nil && j.State == "succeeded" {

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
 // exposedFamily is one metric family as /metrics shows it: its TYPE and
@@ -46,7 +48,10 @@ func parseExposition(t *testing.T, r io.Reader) map[string]*exposedFamily {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name := sampleName(line)
+		name := line // the sample's metric name: before its labels or value
+		if i := strings.IndexAny(line, "{ "); i >= 0 {
+			name = line[:i]
+		}
 		fam := fams[name]
 		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 			if base, ok := strings.CutSuffix(name, suffix); fam == nil && ok && fams[base] != nil {
@@ -93,7 +98,7 @@ var docRow = regexp.MustCompile("^\\| `(covers_[a-z0-9_]+)` \\| ([a-z]+) \\| ([^
 // readMetricsDoc reads the table of docs/metrics.md.
 func readMetricsDoc(t *testing.T) map[string]documentedFamily {
 	t.Helper()
-	b, err := os.ReadFile("../../docs/metrics.md")
+	b, err := os.ReadFile("../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +137,11 @@ var metricLiteral = regexp.MustCompile("[\"`](covers_[a-z0-9_]+)")
 func sourceFamilies(t *testing.T) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (d.Name() == "bench" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != "../.." {
+		if d.IsDir() && (d.Name() == "bench" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != ".." {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
@@ -168,7 +173,7 @@ func TestMetricsDocMatchesTheExposition(t *testing.T) {
 	// The Kafka lag gauge and the dead letters exist once the consumer has
 	// worked; wait for them rather than for a time.
 	var exposed map[string]*exposedFamily
-	waitFor(t, 60*time.Second, "Kafka lag and dead letters exposed", func() (bool, string) {
+	testenv.WaitFor(t, 60*time.Second, "Kafka lag and dead letters exposed", func() (bool, string) {
 		resp, err := http.Get(svc.metricsURL())
 		if err != nil {
 			return false, err.Error()

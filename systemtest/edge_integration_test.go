@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"encoding/json"
@@ -9,9 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/internal/loadloop"
 )
 
 // The CDN-edge tests run Debian's nginx on deploy/nginx/cdn.conf, rewritten
@@ -69,16 +70,8 @@ func TestEdgeConfigRewrite(t *testing.T) {
 // binary and counts, at the origin, what the edge lets through.
 func TestEdgeNginxCachesCovers(t *testing.T) {
 	t.Parallel()
-	nginxBinary(t)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	version := importCover(t, bin, data, "EDGE1")
-	origin := startOrigin(t, bin, data, map[string]string{"PLACEHOLDERS": "false"})
-	e := startEdge(t, origin.public)
-	signer := startServiceSigner(t, testKeyHex)
+	origin, e, version := startBehindEdge(t, "EDGE1", map[string]string{"PLACEHOLDERS": "false"})
+	signer := signerOf(t, testKeyHex)
 	signed := func(pathAndQuery string) string {
 		u, err := signer.SignedURL(pathAndQuery)
 		if err != nil {
@@ -86,8 +79,8 @@ func TestEdgeNginxCachesCovers(t *testing.T) {
 		}
 		return u
 	}
-	origin200 := func() float64 { return origin.metric(t, `covers_http_requests_total{route="covers",status="200"}`) }
-	renders := func() float64 { return origin.metric(t, `covers_transform_renders_total{format="webp",result="ok"}`) }
+	origin200 := func() float64 { return origin.Metric(t, `covers_http_requests_total{route="covers",status="200"}`) }
+	renders := func() float64 { return origin.Metric(t, `covers_transform_renders_total{format="webp",result="ok"}`) }
 
 	t.Run("second request is a HIT and does not reach the origin", func(t *testing.T) {
 		u := signed("/covers/EDGE1/320.webp")
@@ -129,18 +122,10 @@ func TestEdgeNginxCachesCovers(t *testing.T) {
 		before, rendersBefore := origin200(), renders()
 		const n = 100
 		results, errs := make([]edgeResponse, n), make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				results[i], errs[i] = e.get(http.MethodGet, u, nil)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		loadloop.Run(loadloop.Config{Workers: n, Each: 1}, func(c loadloop.Call) string { // released together
+			results[c.Worker], errs[c.Worker] = e.get(http.MethodGet, u, nil)
+			return ""
+		})
 		statuses := map[string]int{}
 		for i := range n {
 			if errs[i] != nil || results[i].status != 200 {
@@ -188,7 +173,7 @@ func TestEdgeNginxCachesCovers(t *testing.T) {
 			status    int
 			cache     string // X-Cache-Status
 		}{
-			{"bad signature", "/covers/EDGE1/320.webp?sig=" + otherKeySig(t, "/covers/EDGE1/320.webp"), http.StatusForbidden, "MISS"},
+			{"bad signature", "/covers/EDGE1/320.webp?sig=" + signerOf(t, strings.Repeat("cd", 32)).Sign("/covers/EDGE1/320.webp", nil), http.StatusForbidden, "MISS"},
 			{"unknown book without placeholders", signed("/covers/NOBOOK/320.webp"), http.StatusNotFound, "MISS"},
 			{"expired URL", signed("/covers/EDGE1/320.webp?exp=1"), http.StatusGone, "BYPASS"},
 		}
@@ -216,20 +201,15 @@ func TestEdgeNginxCachesCovers(t *testing.T) {
 		before := originRequests(t, origin)["covers 404"]
 		const n = 30
 		slowest := make([]time.Duration, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				start := time.Now()
-				r, err := e.get(http.MethodGet, u, nil)
-				slowest[i] = time.Since(start)
-				if err != nil || r.status != http.StatusNotFound {
-					t.Errorf("burst request %d = %d, %v; want 404", i, r.status, err)
-				}
-			}()
-		}
-		wg.Wait()
+		loadloop.Run(loadloop.Config{Workers: n, Each: 1}, func(c loadloop.Call) string {
+			start := time.Now()
+			r, err := e.get(http.MethodGet, u, nil)
+			slowest[c.Worker] = time.Since(start)
+			if err != nil || r.status != http.StatusNotFound {
+				t.Errorf("burst request %d = %d, %v; want 404", c.Worker, r.status, err)
+			}
+			return ""
+		})
 		if m := slices.Max(slowest); m > 4*time.Second {
 			t.Errorf("slowest of %d concurrent 404s took %v, want under 4s (lock timeout 2s)", n, m)
 		}
@@ -349,16 +329,8 @@ func TestEdgeNginxCachesCovers(t *testing.T) {
 // new 200), and once the origin is killed the edge still serves the cover.
 func TestEdgeNginxRevalidatesAndServesStale(t *testing.T) {
 	t.Parallel()
-	nginxBinary(t)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	importCover(t, bin, data, "EDGE2")
-	origin := startOrigin(t, bin, data, map[string]string{"COVER_MAX_AGE": "1s"})
-	e := startEdge(t, origin.public)
-	signer := startServiceSigner(t, testKeyHex)
+	origin, e, _ := startBehindEdge(t, "EDGE2", map[string]string{"COVER_MAX_AGE": "1s"})
+	signer := signerOf(t, testKeyHex)
 	u, err := signer.SignedURL("/covers/EDGE2/320.webp")
 	if err != nil {
 		t.Fatal(err)
@@ -384,8 +356,7 @@ func TestEdgeNginxRevalidatesAndServesStale(t *testing.T) {
 		t.Errorf("origin answered %v 304 and %v 200, want one 304 (If-None-Match revalidation) and the first 200 only", got["covers 304"], got["covers 200"])
 	}
 
-	_ = origin.cmd.Process.Kill()
-	_ = origin.cmd.Wait()
+	origin.Kill()
 	time.Sleep(2500 * time.Millisecond)
 	for i := range 3 {
 		r := e.mustGet(t, u, nil)

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/bookcovers/image-worker/internal/loadloop"
+	"github.com/bookcovers/image-worker/internal/replica"
 	"github.com/bookcovers/image-worker/signing"
 )
 
@@ -24,8 +26,8 @@ import (
 // refused requests, jobs that succeed and fail, Kafka events that succeed
 // and are dead-lettered.
 type loadedService struct {
-	rep    *replica
-	src    *source
+	rep    *replica.Replica
+	src    *origin
 	signer *signing.Signer
 	kafka  *kgo.Client
 	book   string
@@ -38,10 +40,7 @@ type loadedService struct {
 // that every request of it was answered as the README says.
 func startLoadedService(t *testing.T) *loadedService {
 	t.Helper()
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := replica.Build(t)
 	const book = "PROM1"
 	data, _ := importLocal(t, bin, book)
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "book_enriched", "book_enriched.dlq", "book_cover_ready"))
@@ -50,12 +49,12 @@ func startLoadedService(t *testing.T) *loadedService {
 	}
 	t.Cleanup(cluster.Close)
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
-	src := newSource(t)
+	src := newOrigin(t, 0)
 	src.add("/cover.jpg", readTestdata(t, "photo-1600x2400-baseline.jpg"))
-	internal := freeAddr(t)
-	rep := startReplica(t, bin, map[string]string{
+	internal := replica.FreeAddr(t)
+	rep := replica.Start(t, bin, map[string]string{
 		"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "LOG_LEVEL": "error", "SHUTDOWN_DELAY": "0s",
-		"LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": internal,
+		"INTERNAL_ADDR":   internal,
 		"GROUPCACHE_SELF": "http://" + internal, "GROUPCACHE_PEERS": "http://" + internal,
 		"SOURCE_ALLOW_PRIVATE_HOSTS": src.hostPort(),
 		"PRERENDER":                  "thumb.webp", // one small ladder per new cover
@@ -67,7 +66,7 @@ func startLoadedService(t *testing.T) *loadedService {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	s := &loadedService{rep: rep, src: src, signer: startServiceSigner(t, testKeyHex), kafka: cl, book: book}
+	s := &loadedService{rep: rep, src: src, signer: signerOf(t, testKeyHex), kafka: cl, book: book}
 	for _, p := range s.load() {
 		if p != "" {
 			t.Error(p)
@@ -76,11 +75,11 @@ func startLoadedService(t *testing.T) *loadedService {
 	return s
 }
 
-func (s *loadedService) public(path string) string { return "http://" + s.rep.public + path }
+func (s *loadedService) public(path string) string { return "http://" + s.rep.Public + path }
 func (s *loadedService) signed(path string) string {
 	return s.public(path + "?sig=" + s.signer.Sign(path, nil))
 }
-func (s *loadedService) metricsURL() string          { return "http://" + s.rep.internal + "/metrics" }
+func (s *loadedService) metricsURL() string          { return "http://" + s.rep.Internal + "/metrics" }
 func (s *loadedService) next() int                   { s.mu.Lock(); defer s.mu.Unlock(); s.round++; return s.round }
 func (s *loadedService) coverURL(book string) string { return s.src.srv.URL + "/cover.jpg?" + book }
 
@@ -161,18 +160,9 @@ func (s *loadedService) load() []string {
 
 // keepLoading runs rounds of load until the test ends, about every interval.
 func (s *loadedService) keepLoading(t *testing.T, interval time.Duration) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			s.load()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(interval):
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	l := loadloop.Start(loadloop.Config{Workers: 1, Pause: interval}, func(loadloop.Call) string {
+		s.load()
+		return ""
+	})
+	t.Cleanup(func() { l.Stop() })
 }

@@ -1,18 +1,20 @@
 //go:build soak
 
-package main
+package systemtest
 
 import (
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/internal/hostile"
+	"github.com/bookcovers/image-worker/internal/loadloop"
+	"github.com/bookcovers/image-worker/internal/replica"
 )
 
 // soakSample is one reading of the process under soak.
@@ -43,33 +45,26 @@ func TestSoak(t *testing.T) {
 		}
 		duration = d
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := replica.Build(t)
 	data := t.TempDir()
 	hot := map[string]string{"SOAK-JPG": "photo-1600x2400-baseline.jpg", "SOAK-PNG": "cover-800x1200-alpha.png", "SOAK-AVIF": "cover-1200x1800.avif"}
 	for book, file := range hot {
-		imp := exec.Command(bin, "import", "--book", book, "../../testdata/"+file)
-		imp.Env = []string{"DATA_DIR=" + data, "IMAGE_SIGNING_KEYS=" + testKeyHex}
-		if out, err := imp.CombinedOutput(); err != nil {
-			t.Fatalf("import %s: %v %s", file, err, out)
-		}
+		replica.Import(t, bin, localKeys(data), book, testdata+file)
 	}
-	src := newSource(t)
+	src := newOrigin(t, 0)
 	jpg := readTestdata(t, "photo-1600x2400-baseline.jpg")
-	hostile := []string{
-		src.add("/bomb.png", pngBomb(30000, 30000)),
-		src.add("/bomb.gif", gifScreen(30000, 30000)),
-		src.add("/bomb.jpg", jpegDeclaring(40000, 40000)),
+	bad := []string{
+		src.add("/bomb.png", hostile.PNGBomb(30000, 30000)),
+		src.add("/bomb.gif", hostile.GIFScreen(30000, 30000)),
+		src.add("/bomb.jpg", hostile.JPEGDeclaring(40000, 40000)),
 		src.add("/cut.jpg", jpg[:len(jpg)/2]),
 		src.add("/page.jpg", []byte("<!doctype html><html></html>")),
 	}
-	r := startReplica(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "",
-		"LOG_LEVEL": "error", "LISTEN_ADDR": freeAddr(t), "INTERNAL_ADDR": freeAddr(t), "SHUTDOWN_DELAY": "0s",
+	r := replica.Start(t, bin, map[string]string{"DATA_DIR": data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "",
+		"LOG_LEVEL": "error", "SHUTDOWN_DELAY": "0s",
 		"GROUPCACHE_SIZE_MB": "16", "MALLOC_ARENA_MAX": "2", "SOURCE_ALLOW_PRIVATE_HOSTS": src.hostPort()})
-	signer := startServiceSigner(t, testKeyHex)
-	base := "http://" + r.public
+	signer := signerOf(t, testKeyHex)
+	base := "http://" + r.Public
 	signed := func(path string) string { return base + path + "?sig=" + signer.Sign(path, nil) }
 	transport := &http.Transport{MaxIdleConnsPerHost: 16}
 	client := &http.Client{Transport: transport, Timeout: 60 * time.Second}
@@ -89,8 +84,8 @@ func TestSoak(t *testing.T) {
 	transport.CloseIdleConnections()
 	time.Sleep(time.Second)
 	sample := func(at time.Duration, requests int64) soakSample {
-		s := soakSample{at: at, rssMB: float64(procStatusKB(t, r.cmd.Process.Pid, "VmRSS")) / 1024, goroutines: r.metric(t, "go_goroutines"), requests: requests}
-		for _, pid := range childPIDs(t, r.cmd.Process.Pid) {
+		s := soakSample{at: at, rssMB: float64(procStatusKB(t, r.Pid(), "VmRSS")) / 1024, goroutines: r.Metric(t, "go_goroutines"), requests: requests}
+		for _, pid := range childPIDs(t, r.Pid()) {
 			s.workersMB += float64(procStatusKB(t, pid, "VmRSS")) / 1024
 			s.workers++
 		}
@@ -98,17 +93,9 @@ func TestSoak(t *testing.T) {
 	}
 	baseline := sample(0, 0)
 
-	var (
-		requests, failures atomic.Int64
-		statusMu           sync.Mutex
-		statuses           = map[string]int{}
-	)
-	count := func(kind string, status int) {
-		statusMu.Lock()
-		statuses[fmt.Sprintf("%s %d", kind, status)]++
-		statusMu.Unlock()
-	}
-	one := func(n int64) {
+	var failures atomic.Int64
+	// one makes the n-th request of the mix and returns its kind and status.
+	one := func(n int64) string {
 		var (
 			resp *http.Response
 			err  error
@@ -134,55 +121,37 @@ func TestSoak(t *testing.T) {
 			resp, err = client.Get(base + "/covers/..%2F..%2Fetc%2Fpasswd/320.webp?sig=x&v=1&v=2")
 		default:
 			kind = "hostile /process"
-			body := fmt.Sprintf(`{"book_id":"SOAK-BAD-%d","image_url":%q}`, n%50, hostile[n/20%int64(len(hostile))])
+			body := fmt.Sprintf(`{"book_id":"SOAK-BAD-%d","image_url":%q}`, n%50, bad[n/20%int64(len(bad))])
 			resp, err = client.Post(base+"/process", "application/json", strings.NewReader(body))
 		}
-		requests.Add(1)
 		if err != nil {
 			failures.Add(1)
-			count(kind+" error", 0)
-			return
+			return kind + " error 0"
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		count(kind, resp.StatusCode)
 		if resp.StatusCode >= 500 && resp.StatusCode != 503 {
 			failures.Add(1)
 		}
+		return fmt.Sprintf("%s %d", kind, resp.StatusCode)
 	}
 
 	samples := []soakSample{baseline}
 	start := time.Now()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var seq atomic.Int64
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				one(seq.Add(1))
-			}
-		}()
-	}
+	load := loadloop.Start(loadloop.Config{Workers: 4}, func(c loadloop.Call) string { return one(int64(c.Seq + 1)) })
 	tick := time.NewTicker(10 * time.Second)
 	for time.Since(start) < duration {
 		<-tick.C
-		samples = append(samples, sample(time.Since(start), requests.Load()))
+		samples = append(samples, sample(time.Since(start), int64(load.Counts().Sum())))
 	}
 	tick.Stop()
-	close(stop)
-	wg.Wait()
+	statuses := load.Stop()
+	requests := int64(statuses.Sum())
 	transport.CloseIdleConnections()
 	time.Sleep(5 * time.Second)
-	after := sample(time.Since(start), requests.Load())
+	after := sample(time.Since(start), requests)
 
-	fmt.Printf("soak: %s of mixed load, %d requests\n%8s %9s %11s %9s %9s\n", duration, requests.Load(), "t", "RSS MB", "goroutines", "workers MB", "requests")
+	fmt.Printf("soak: %s of mixed load, %d requests\n%8s %9s %11s %9s %9s\n", duration, requests, "t", "RSS MB", "goroutines", "workers MB", "requests")
 	for _, s := range append(samples, after) {
 		fmt.Printf("%8s %9.1f %11.0f %9.2f %9d\n", s.at.Round(time.Second), s.rssMB, s.goroutines, s.workersMB, s.requests)
 	}
