@@ -1,7 +1,7 @@
 // Types for @bookcovers/cover-url-signer (sign.mjs).
 
-/** Formats the service renders. */
-export type CoverFormat = 'webp' | 'avif';
+/** Formats a cover path may name; jpg is the JPEG <img> fallback. */
+export type CoverFormat = 'webp' | 'avif' | 'jpg';
 
 /** What to sign: GET /covers/{bookId}/{size}.{format}?exp=...&v=... */
 export interface CoverParams {
@@ -58,7 +58,7 @@ export declare const DEFAULT_PRESETS: readonly string[];
 export declare const MIN_DIMENSION: number;
 /** Largest width or height of a default deployment (2048). */
 export declare const DEFAULT_MAX_DIMENSION: number;
-/** Formats the service renders. */
+/** Formats a cover path may name: webp, avif and jpg. */
 export declare const FORMATS: readonly CoverFormat[];
 
 /**

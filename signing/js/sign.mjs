@@ -22,8 +22,11 @@ export const DEFAULT_PRESETS = Object.freeze(['thumb', 'small', 'medium', 'large
 export const MIN_DIMENSION = 16;
 /** Largest width or height of a default deployment (MAX_COVER_DIMENSION). */
 export const DEFAULT_MAX_DIMENSION = 2048;
-/** Formats the service renders. */
-export const FORMATS = Object.freeze(['webp', 'avif']);
+/**
+ * Formats a cover path may name: webp and avif, and jpg, the JPEG <img>
+ * fallback (a service without JPEG output answers .jpg with 400 bad_format).
+ */
+export const FORMATS = Object.freeze(['webp', 'avif', 'jpg']);
 
 const MIN_KEY_BYTES = 16;
 const MAX_BOOK_ID_LENGTH = 128;
@@ -194,7 +197,7 @@ function coverParts(params) {
     throw new TypeError(`cover-url-signer: bookId must be 1-${MAX_BOOK_ID_LENGTH} characters of A-Z a-z 0-9 . _ - not starting with "."`);
   }
   if (!FORMATS.includes(format)) {
-    throw new TypeError('cover-url-signer: format must be "webp" or "avif"');
+    throw new TypeError('cover-url-signer: format must be "webp", "avif" or "jpg"');
   }
   const size = checkSize(params.size, params.presets, params.maxDimension);
   const query = [];

@@ -108,6 +108,7 @@ test('signCoverPath rejects what the service rejects', async (t) => {
     { name: 'dotted size', params: { ...good, size: '320.5' }, msg: /size/ },
     { name: 'png', params: { ...good, format: 'png' }, msg: /format/ },
     { name: 'upper-case format', params: { ...good, format: 'WEBP' }, msg: /format/ },
+    { name: 'jpeg spelled out', params: { ...good, format: 'jpeg' }, msg: /format/ },
     { name: 'missing format', params: { bookId: 'B123', size: '320' }, msg: /format/ },
     { name: 'empty version', params: { ...good, version: '' }, msg: /version/ },
     { name: 'dotted version', params: { ...good, version: 'a.b' }, msg: /version/ },
