@@ -1,8 +1,6 @@
-// @bookcovers/cover-url-signer: signs image-worker cover URLs.
-//
-// A dependency-free ES module built on Web Crypto (crypto.subtle): the same
-// file runs in Node 18+, edge runtimes (Cloudflare Workers, Deno, Vercel Edge)
-// and browsers. It implements the service's signing scheme byte for byte:
+// The signing scheme without the HMAC: what both builds of
+// @bookcovers/cover-url-signer share (web.mjs on Web Crypto, node.mjs adding
+// synchronous signing on node:crypto). Not a public entry point.
 //
 //   canonical = path                                   when there are no parameters
 //   canonical = path + "?" + name=value&...            every parameter but sig, sorted
@@ -10,11 +8,10 @@
 //                                                      names and values unescaped
 //   sig       = base64url without padding of HMAC-SHA256(key, canonical)
 //
-// The signing key is a secret: sign on a server (backend-for-frontend, edge
-// function), never ship the key to a browser. See README.md.
-//
-// The shared test vectors in ../testdata/vectors.json are checked against both
-// this module and the Go implementation.
+// Every signing call is described by a plan: the canonical strings to sign
+// and a finish function that turns their signed paths into the result. The
+// async build signs a plan's strings with crypto.subtle, the sync build with
+// createHmac; neither repeats the validation or the assembly.
 
 /** Preset size names of a default deployment (COVER_SIZES). */
 export const DEFAULT_PRESETS = Object.freeze(['thumb', 'small', 'medium', 'large', 'xlarge']);
@@ -27,6 +24,8 @@ export const DEFAULT_MAX_DIMENSION = 2048;
  * fallback (a service without JPEG output answers .jpg with 400 bad_format).
  */
 export const FORMATS = Object.freeze(['webp', 'avif', 'jpg']);
+/** The Content-Type of each format, for <source type>. */
+export const CONTENT_TYPES = Object.freeze({ webp: 'image/webp', avif: 'image/avif', jpg: 'image/jpeg' });
 
 const MIN_KEY_BYTES = 16;
 const MAX_BOOK_ID_LENGTH = 128;
@@ -39,34 +38,8 @@ const VERSION_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const PRESET_RE = /^[a-z]{1,32}$/;
 const DIMENSION_RE = /^[1-9][0-9]{0,4}$/;
 const HEX_RE = /^(?:[0-9a-fA-F]{2})+$/;
-const COVER_FIELDS = new Set(['bookId', 'size', 'format', 'version', 'expires', 'presets', 'maxDimension']);
-
-/**
- * Returns the signed path and query of a cover, exactly as the Go
- * Signer.SignedURL returns it: /covers/{bookId}/{size}.{format}, then exp and
- * v when given (in that order), then sig.
- */
-export async function signCoverPath(params, keyHex) {
-  const { path, query } = coverParts(params);
-  const canon = query.length === 0 ? path : path + '?' + query.join('&');
-  const sig = await sign(canon, keyHex);
-  return canon + (query.length === 0 ? '?' : '&') + 'sig=' + sig;
-}
-
-/**
- * Returns baseURL (trailing slashes removed) followed by the signed cover
- * path: the value to put in an <img src>.
- */
-export async function coverURL(baseURL, params, keyHex) {
-  if (typeof baseURL !== 'string') {
-    throw new TypeError('cover-url-signer: baseURL must be a string');
-  }
-  if (/[?#]/.test(baseURL)) {
-    throw new TypeError('cover-url-signer: baseURL must not contain a query or fragment');
-  }
-  const signed = await signCoverPath(params, keyHex);
-  return baseURL.replace(/\/+$/, '') + signed;
-}
+const COVER_FIELDS = ['bookId', 'size', 'format', 'version', 'expires', 'presets', 'maxDimension'];
+const META_FIELDS = ['bookId', 'version', 'expires'];
 
 /**
  * Returns the string that is signed for path and params. params is a plain
@@ -91,115 +64,56 @@ export function canonical(path, params) {
   return pairs.length === 0 ? path : path + '?' + pairs.join('&');
 }
 
-/**
- * Returns the signature of canonicalString: base64url without padding of
- * HMAC-SHA256. keyHex is a hex key (at least 16 bytes) or a key from
- * importKey.
- */
-export async function sign(canonicalString, keyHex) {
-  if (typeof canonicalString !== 'string') {
-    throw new TypeError('cover-url-signer: canonical string must be a string');
-  }
-  const key = await resolveKey(keyHex);
-  const subtle = await getSubtle();
-  const mac = await subtle.sign('HMAC', key, new TextEncoder().encode(canonicalString));
-  return base64url(new Uint8Array(mac));
+/** plan(canonicals, finish): see the top of this file. */
+function plan(canonicals, finish) {
+  return { canonicals, finish };
 }
 
 /**
- * Imports a hex key (the format of IMAGE_SIGNING_KEYS, one key) as a
- * non-extractable HMAC-SHA256 CryptoKey, to sign many URLs without decoding
- * the key each time.
+ * Runs a plan's finish with the signatures of its canonical strings, in
+ * order: each signed path is the canonical string with sig appended, exactly
+ * signing.CanonicalURL for the cover and meta.json paths (their parts need no
+ * escaping).
  */
-export async function importKey(keyHex) {
-  const bytes = decodeKey(keyHex);
-  const subtle = await getSubtle();
-  return subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+export function finishPlan(p, sigs) {
+  return p.finish(p.canonicals.map((c, i) => c + (c.includes('?') ? '&' : '?') + 'sig=' + sigs[i]));
 }
 
-// getSubtle finds Web Crypto when it is first needed. Node 18 has no global
-// crypto (unless --experimental-global-webcrypto), so it falls back to
-// node:crypto's webcrypto; the specifier is a variable and the comments keep
-// bundlers from trying to resolve node:crypto for a browser build.
-async function getSubtle() {
-  const c = globalThis.crypto;
-  if (c && c.subtle) {
-    return c.subtle;
-  }
-  try {
-    const specifier = 'node:crypto';
-    const mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
-    if (mod.webcrypto && mod.webcrypto.subtle) {
-      return mod.webcrypto.subtle;
-    }
-  } catch (err) {
-    // Not Node: fall through to the error below.
-  }
-  throw new Error('cover-url-signer: Web Crypto (crypto.subtle) is not available: use Node 18+, an edge runtime or a secure (https) context');
+/** The plan of signCoverPath: the signed path and query of one cover. */
+export function coverPathPlan(params) {
+  return plan([coverCanonical(params)], ([path]) => path);
 }
 
-async function resolveKey(key) {
-  if (typeof key === 'string') {
-    return importKey(key);
-  }
-  if (isHMACKey(key)) {
-    return key;
-  }
-  throw new TypeError('cover-url-signer: key must be a hex string or a CryptoKey from importKey');
+/** The plan of coverURL: baseURL (trailing slashes removed) + the signed path. */
+export function coverURLPlan(baseURL, params) {
+  const base = checkBaseURL(baseURL);
+  return plan([coverCanonical(params)], ([path]) => base + path);
 }
 
-function isHMACKey(key) {
-  return key !== null && typeof key === 'object' &&
-    key.type === 'secret' &&
-    key.algorithm && key.algorithm.name === 'HMAC' &&
-    key.algorithm.hash && key.algorithm.hash.name === 'SHA-256' &&
-    Array.isArray(key.usages) && key.usages.includes('sign');
+/** The plan of coverMetaURL: baseURL + the signed /covers/{bookId}/meta.json. */
+export function metaURLPlan(baseURL, params) {
+  const base = checkBaseURL(baseURL);
+  checkFields(params, META_FIELDS, '{bookId, version?, expires?}');
+  const bookId = checkBookId(params.bookId);
+  return plan([withQuery(`/covers/${bookId}/meta.json`, params.version, params.expires)], ([path]) => base + path);
 }
 
-// decodeKey checks and decodes a hex key. Messages never contain key material.
-function decodeKey(keyHex) {
-  if (typeof keyHex !== 'string') {
-    throw new TypeError('cover-url-signer: keyHex must be a hex string');
-  }
-  const hex = keyHex.trim();
-  if (hex === '') {
-    throw new TypeError('cover-url-signer: keyHex is empty');
-  }
-  if (hex.includes(',')) {
-    throw new TypeError('cover-url-signer: keyHex must be one key, not a comma-separated list (sign with the first key of IMAGE_SIGNING_KEYS)');
-  }
-  if (!HEX_RE.test(hex)) {
-    throw new TypeError('cover-url-signer: keyHex must be an even number of hex digits');
-  }
-  if (hex.length / 2 < MIN_KEY_BYTES) {
-    throw new TypeError(`cover-url-signer: keyHex is ${hex.length / 2} bytes, want at least ${MIN_KEY_BYTES} (32 recommended)`);
-  }
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) {
-    bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  }
-  return bytes;
-}
-
-// coverParts validates a cover's parameters like the service does and returns
-// its path and its query pairs in canonical order (exp before v).
-function coverParts(params) {
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-    throw new TypeError('cover-url-signer: params must be an object {bookId, size, format, version?, expires?}');
-  }
-  for (const field of Object.keys(params)) {
-    if (!COVER_FIELDS.has(field)) {
-      throw new TypeError(`cover-url-signer: unknown field ${JSON.stringify(field)} (want bookId, size, format, version, expires, presets, maxDimension)`);
-    }
-  }
-  const { bookId, format, version, expires } = params;
-  if (typeof bookId !== 'string' || bookId.length < 1 || bookId.length > MAX_BOOK_ID_LENGTH || !BOOK_ID_RE.test(bookId)) {
-    throw new TypeError(`cover-url-signer: bookId must be 1-${MAX_BOOK_ID_LENGTH} characters of A-Z a-z 0-9 . _ - not starting with "."`);
-  }
-  if (!FORMATS.includes(format)) {
+/**
+ * coverCanonical validates a cover's parameters like the service does and
+ * returns its canonical string: /covers/{bookId}/{size}.{format}, then exp
+ * and v when given (in that order: sorted).
+ */
+export function coverCanonical(params) {
+  checkFields(params, COVER_FIELDS, '{bookId, size, format, version?, expires?}');
+  const bookId = checkBookId(params.bookId);
+  if (!FORMATS.includes(params.format)) {
     throw new TypeError('cover-url-signer: format must be "webp", "avif" or "jpg"');
   }
   const size = checkSize(params.size, params.presets, params.maxDimension);
+  return withQuery(`/covers/${bookId}/${size}.${params.format}`, params.version, params.expires);
+}
+
+function withQuery(path, version, expires) {
   const query = [];
   if (expires !== undefined && expires !== null) {
     query.push('exp=' + checkExpires(expires));
@@ -210,12 +124,34 @@ function coverParts(params) {
     }
     query.push('v=' + version);
   }
-  return { path: `/covers/${bookId}/${size}.${format}`, query };
+  return query.length === 0 ? path : path + '?' + query.join('&');
 }
 
-// checkSize accepts a preset name, a width (number or "W") or a box "WxH",
-// each dimension a canonical decimal in [MIN_DIMENSION, maxDimension].
-function checkSize(size, presets = DEFAULT_PRESETS, maxDimension = DEFAULT_MAX_DIMENSION) {
+function checkFields(params, fields, shape) {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+    throw new TypeError(`cover-url-signer: params must be an object ${shape}`);
+  }
+  for (const field of Object.keys(params)) {
+    if (!fields.includes(field)) {
+      throw new TypeError(`cover-url-signer: unknown field ${JSON.stringify(field)} (want ${fields.join(', ')})`);
+    }
+  }
+}
+
+/** checkBookId returns bookId when the service accepts it. */
+export function checkBookId(bookId) {
+  if (typeof bookId !== 'string' || bookId.length < 1 || bookId.length > MAX_BOOK_ID_LENGTH || !BOOK_ID_RE.test(bookId)) {
+    throw new TypeError(`cover-url-signer: bookId must be 1-${MAX_BOOK_ID_LENGTH} characters of A-Z a-z 0-9 . _ - not starting with "."`);
+  }
+  return bookId;
+}
+
+/**
+ * checkSize accepts a preset name, a width (number or "W") or a box "WxH",
+ * each dimension a canonical decimal in [MIN_DIMENSION, maxDimension], and
+ * returns it as a string.
+ */
+export function checkSize(size, presets = DEFAULT_PRESETS, maxDimension = DEFAULT_MAX_DIMENSION) {
   if (!Array.isArray(presets) || !presets.every((p) => typeof p === 'string' && PRESET_RE.test(p))) {
     throw new TypeError('cover-url-signer: presets must be an array of lowercase names');
   }
@@ -245,6 +181,11 @@ function checkSize(size, presets = DEFAULT_PRESETS, maxDimension = DEFAULT_MAX_D
   return size;
 }
 
+/** isPreset reports whether size is spelled like a preset name. */
+export function isPreset(size) {
+  return typeof size === 'string' && PRESET_RE.test(size);
+}
+
 // checkExpires turns a Date or Unix seconds into the exp token.
 function checkExpires(expires) {
   let seconds = expires;
@@ -260,6 +201,52 @@ function checkExpires(expires) {
     throw new TypeError('cover-url-signer: expires is too large: pass Unix seconds (Date.now() / 1000) or a Date, not milliseconds');
   }
   return String(seconds);
+}
+
+/**
+ * checkBaseURL returns baseURL without trailing slashes; "" gives relative
+ * paths. It must not carry a query or a fragment, nor whitespace (which
+ * would also split a srcset candidate).
+ */
+export function checkBaseURL(baseURL) {
+  if (typeof baseURL !== 'string') {
+    throw new TypeError('cover-url-signer: baseURL must be a string');
+  }
+  if (/[?#]/.test(baseURL)) {
+    throw new TypeError('cover-url-signer: baseURL must not contain a query or fragment');
+  }
+  if (/\s/.test(baseURL)) {
+    throw new TypeError('cover-url-signer: baseURL must not contain whitespace');
+  }
+  return baseURL.replace(/\/+$/, '');
+}
+
+/**
+ * decodeKey checks and decodes one hex key (the format of
+ * IMAGE_SIGNING_KEYS). Messages never contain key material.
+ */
+export function decodeKey(keyHex) {
+  if (typeof keyHex !== 'string') {
+    throw new TypeError('cover-url-signer: keyHex must be a hex string');
+  }
+  const hex = keyHex.trim();
+  if (hex === '') {
+    throw new TypeError('cover-url-signer: keyHex is empty');
+  }
+  if (hex.includes(',')) {
+    throw new TypeError('cover-url-signer: keyHex must be one key, not a comma-separated list (sign with the first key of IMAGE_SIGNING_KEYS)');
+  }
+  if (!HEX_RE.test(hex)) {
+    throw new TypeError('cover-url-signer: keyHex must be an even number of hex digits');
+  }
+  if (hex.length / 2 < MIN_KEY_BYTES) {
+    throw new TypeError(`cover-url-signer: keyHex is ${hex.length / 2} bytes, want at least ${MIN_KEY_BYTES} (32 recommended)`);
+  }
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) {
+    bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  }
+  return bytes;
 }
 
 // collectParams groups parameter values by name, skipping sig.
@@ -315,7 +302,8 @@ function compareUTF8(a, b) {
   return x.length - y.length;
 }
 
-function base64url(bytes) {
+/** base64url without padding of bytes. */
+export function base64url(bytes) {
   let bin = '';
   for (let i = 0; i < bytes.length; i++) {
     bin += String.fromCharCode(bytes[i]);
