@@ -8,9 +8,11 @@ python3 -m unittest test_cover_signer in this folder.
 import datetime as dt
 import doctest
 import json
+import os
 import pathlib
 import re
 import unittest
+import unittest.mock
 
 import cover_signer
 from cover_signer import canonical, sign, sign_cover_path, sign_meta_path
@@ -206,6 +208,26 @@ class SignCoverPathTest(unittest.TestCase):
             sign_meta_path("B123", README_KEY, version="a.b")
         with self.assertRaisesRegex(ValueError, "milliseconds"):
             sign_meta_path("B123", README_KEY, expires=1893456000000)
+
+
+class ReadmeTest(unittest.TestCase):
+    """The Python example of the repository README's frontend section, run as
+    written: it must give exactly the HTML the README shows, which
+    signing/js/examples.test.mjs checks the JavaScript example against."""
+
+    @staticmethod
+    def frontend_block(lang):
+        readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+        start = readme.index("\n## For frontends")
+        section = readme[start:readme.index("\n## ", start + 1)]
+        return re.search(f"```{lang}\n(.*?)```", section, re.S)[1]
+
+    def test_python_example_gives_the_html_shown(self):
+        namespace = {}
+        with unittest.mock.patch.dict(os.environ, {"COVER_SIGNING_KEY": README_KEY}):
+            exec(self.frontend_block("python"), namespace)
+        got = namespace["cover_picture"]("B123", "3f9a1c2b7d4e", "Cover") + "\n"
+        self.assertEqual(got, self.frontend_block("html"))
 
 
 if __name__ == "__main__":
