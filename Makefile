@@ -30,14 +30,16 @@ deps:
 # Test servers and tools: the MinIO server (built from source, ~2 min the
 # first time, then cached), PostgreSQL (the tests run their own throw-away
 # cluster), nginx (the CDN edge test runs its own process), kcat (a
-# third-party Kafka client), Node.js (the JS signer's tests), iproute2 for
-# the loopback-only namespace tests and Prometheus (prometheus and promtool:
-# the scrape test runs its own server, promtool checks and tests the alert
-# rules). System services are not started.
-TEST_PACKAGES := iproute2 kcat postgresql nginx-light prometheus
+# third-party Kafka client), Node.js and npm (the JS signer's tests and its
+# npm pack check), python3 (the Python signer's tests; scripts/vulndb.sh too),
+# iproute2 for the loopback-only namespace tests and Prometheus (prometheus
+# and promtool: the scrape test runs its own server, promtool checks and tests
+# the alert rules). System services are not started.
+TEST_PACKAGES := iproute2 kcat postgresql nginx-light prometheus python3
 deps-test: deps
 	@bash scripts/apt-install.sh $(TEST_PACKAGES)
 	@command -v node >/dev/null 2>&1 || bash scripts/apt-install.sh nodejs
+	@command -v npm >/dev/null 2>&1 || bash scripts/apt-install.sh npm
 	@[ -x "$(GOBIN_DIR)/minio" ] || { echo ">> go install $(MINIO_MODULE)"; $(GO) install $(MINIO_MODULE); }
 	@$(MAKE) --no-print-directory tools
 

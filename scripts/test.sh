@@ -36,6 +36,9 @@ echo ">> allocation tests without the race detector (it makes sync.Pool drop ite
 echo ">> JS signer tests (node --test) against the shared vectors"
 bash scripts/js-test.sh
 
+echo ">> Python signer tests (unittest) against the shared vectors"
+bash scripts/python-test.sh
+
 echo ">> SSRF tests in a loopback-only network namespace"
 COVERS_REQUIRE_NETNS=1 bash scripts/netns-test.sh ./...
 

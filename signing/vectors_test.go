@@ -12,14 +12,15 @@ import (
 	"testing"
 )
 
-// sharedVector is one entry of testdata/vectors.json, the file the Go and the
-// JavaScript (signing/js) implementations are both tested against.
+// sharedVector is one entry of testdata/vectors.json, the file the Go, the
+// JavaScript (signing/js) and the Python (signing/python) implementations
+// are all tested against.
 type sharedVector struct {
 	Name       string            `json:"name"`
 	Note       string            `json:"note"`
 	KeyHex     string            `json:"key_hex"`     // the key that made sig
 	VerifyKeys []string          `json:"verify_keys"` // the service's key list; [key_hex] when absent
-	Input      *sharedInput      `json:"input"`       // signCoverPath's argument, when the path is a cover path
+	Input      *sharedInput      `json:"input"`       // signCoverPath's argument (sign_cover_path's), when the path is a cover path
 	Path       string            `json:"path"`
 	Params     map[string]string `json:"params"` // every parameter but sig, as sent
 	Canonical  string            `json:"canonical"`

@@ -1,15 +1,16 @@
-// Tests for sign.mjs against the vectors the Go implementation is tested with
-// (../testdata/vectors.json). Run: node --test signing/js/ (Node 18+).
+// Tests for both builds of the signer, web.mjs (Web Crypto, async) and
+// node.mjs (adding sync signing on node:crypto), against the vectors the Go
+// implementation is tested with (../testdata/vectors.json). Run:
+// node --test signing/js/*.test.mjs (Node 18+).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { canonical, coverURL, importKey, sign, signCoverPath, DEFAULT_PRESETS } from './sign.mjs';
+import { canonical, importKey, sign, DEFAULT_PRESETS } from './web.mjs';
+import * as web from './web.mjs';
+import { README_KEY, signers, vectors } from './testkit.mjs';
 
-const vectors = JSON.parse(await readFile(new URL('../testdata/vectors.json', import.meta.url), 'utf8'));
-const README_KEY = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
 const readme3 = vectors.find((v) => v.name === 'readme expiry and version');
 
 test('vectors file has the README vectors and negative cases', () => {
@@ -21,7 +22,7 @@ test('vectors file has the README vectors and negative cases', () => {
 });
 
 for (const v of vectors) {
-  test(`vector: ${v.name}`, async () => {
+  test(`vector: ${v.name}`, async (t) => {
     assert.equal(canonical(v.path, v.params), v.canonical, `canonical(${v.path}, ${JSON.stringify(v.params)})`);
     const verifyKeys = v.verify_keys || [v.key_hex];
     const sigs = await Promise.all(verifyKeys.map((k) => sign(v.canonical, k)));
@@ -35,20 +36,35 @@ for (const v of vectors) {
     assert.ok(sigs.includes(v.sig), `sig ${v.sig} not produced by any of ${verifyKeys.length} verify keys`);
     assert.equal(await sign(v.canonical, v.key_hex), v.sig, `sign(${v.canonical})`);
     assert.equal(await sign(v.canonical, await importKey(v.key_hex)), v.sig, 'sign with importKey');
-    if (!v.input) {
-      return;
-    }
-    assert.equal(await signCoverPath(v.input, v.key_hex), v.signed_path, `signCoverPath(${JSON.stringify(v.input)})`);
-    assert.equal(await coverURL('https://covers.example.com/', v.input, v.key_hex), 'https://covers.example.com' + v.signed_path);
-    if (v.input.expires !== undefined) {
-      const asDate = { ...v.input, expires: new Date(v.input.expires * 1000 + 999) };
-      assert.equal(await signCoverPath(asDate, v.key_hex), v.signed_path, 'expires as a Date');
-    }
-    if (/^[0-9]+$/.test(v.input.size)) {
-      const asNumber = { ...v.input, size: Number(v.input.size) };
-      assert.equal(await signCoverPath(asNumber, v.key_hex), v.signed_path, 'size as a number');
+    const meta = /^\/covers\/([^/]+)\/meta\.json$/.exec(v.path);
+    for (const s of signers) {
+      await t.test(s.name, async () => {
+        if (meta) {
+          const params = { bookId: meta[1], version: v.params.v, expires: v.params.exp === undefined ? undefined : Number(v.params.exp) };
+          assert.equal(await s.coverMetaURL('', params, v.key_hex), v.signed_path, `coverMetaURL('', ${JSON.stringify(params)})`);
+          assert.equal(await s.coverMetaURL('https://covers.example.com/', params, v.key_hex), 'https://covers.example.com' + v.signed_path);
+        }
+        if (v.input) {
+          await checkInput(s, v);
+        }
+      });
     }
   });
+}
+
+// checkInput checks signCoverPath and coverURL of one signer on a vector's
+// structured input, in each spelling the input allows.
+async function checkInput(s, v) {
+  assert.equal(await s.signCoverPath(v.input, v.key_hex), v.signed_path, `signCoverPath(${JSON.stringify(v.input)})`);
+  assert.equal(await s.coverURL('https://covers.example.com/', v.input, v.key_hex), 'https://covers.example.com' + v.signed_path);
+  if (v.input.expires !== undefined) {
+    const asDate = { ...v.input, expires: new Date(v.input.expires * 1000 + 999) };
+    assert.equal(await s.signCoverPath(asDate, v.key_hex), v.signed_path, 'expires as a Date');
+  }
+  if (/^[0-9]+$/.test(v.input.size)) {
+    const asNumber = { ...v.input, size: Number(v.input.size) };
+    assert.equal(await s.signCoverPath(asNumber, v.key_hex), v.signed_path, 'size as a number');
+  }
 }
 
 test('canonical', async (t) => {
@@ -108,6 +124,7 @@ test('signCoverPath rejects what the service rejects', async (t) => {
     { name: 'dotted size', params: { ...good, size: '320.5' }, msg: /size/ },
     { name: 'png', params: { ...good, format: 'png' }, msg: /format/ },
     { name: 'upper-case format', params: { ...good, format: 'WEBP' }, msg: /format/ },
+    { name: 'jpeg spelled out', params: { ...good, format: 'jpeg' }, msg: /format/ },
     { name: 'missing format', params: { bookId: 'B123', size: '320' }, msg: /format/ },
     { name: 'empty version', params: { ...good, version: '' }, msg: /version/ },
     { name: 'dotted version', params: { ...good, version: 'a.b' }, msg: /version/ },
@@ -122,14 +139,16 @@ test('signCoverPath rejects what the service rejects', async (t) => {
     { name: 'bad presets option', params: { ...good, presets: ['Big'] }, msg: /presets/ },
     { name: 'bad maxDimension option', params: { ...good, maxDimension: 8 }, msg: /maxDimension/ },
   ];
-  for (const c of cases) {
-    await t.test(c.name, async () => {
-      await assert.rejects(signCoverPath(c.params, README_KEY), (err) => {
-        assert.ok(err instanceof TypeError, `got ${err}, want a TypeError`);
-        assert.match(err.message, c.msg);
-        return true;
+  for (const s of signers) {
+    for (const c of cases) {
+      await t.test(`${s.name}: ${c.name}`, async () => {
+        await assert.rejects(s.signCoverPath(c.params, README_KEY), (err) => {
+          assert.ok(err instanceof TypeError, `got ${err}, want a TypeError`);
+          assert.match(err.message, c.msg);
+          return true;
+        });
       });
-    });
+    }
   }
 });
 
@@ -145,17 +164,19 @@ test('bad keys are rejected without echoing key material', async (t) => {
     { name: 'null', key: null, msg: /key/ },
     { name: 'not a CryptoKey', key: { type: 'secret' }, msg: /CryptoKey/ },
   ];
-  for (const c of cases) {
-    await t.test(c.name, async () => {
-      await assert.rejects(signCoverPath(params, c.key), (err) => {
-        assert.ok(err instanceof TypeError, `got ${err}, want a TypeError`);
-        assert.match(err.message, c.msg);
-        if (typeof c.key === 'string' && c.key.length >= 16) {
-          assert.ok(!err.message.includes(c.key.slice(2, 18)), `message ${err.message} contains key material`);
-        }
-        return true;
+  for (const s of signers) {
+    for (const c of cases) {
+      await t.test(`${s.name}: ${c.name}`, async () => {
+        await assert.rejects(s.signCoverPath(params, c.key), (err) => {
+          assert.ok(err instanceof TypeError, `got ${err}, want a TypeError`);
+          assert.match(err.message, c.msg);
+          if (typeof c.key === 'string' && c.key.length >= 16) {
+            assert.ok(!err.message.includes(c.key.slice(2, 18)), `message ${err.message} contains key material`);
+          }
+          return true;
+        });
       });
-    });
+    }
   }
   await assert.rejects(sign(42, README_KEY), TypeError);
   await assert.rejects(importKey('abcd'), TypeError);
@@ -167,18 +188,48 @@ test('keys: trimmed, upper case and 16 bytes accepted; other keys give other sig
   const short = await sign(canon, README_KEY.slice(0, 32));
   assert.match(short, /^[A-Za-z0-9_-]{43}$/);
   assert.notEqual(short, readme3.sig);
+  for (const s of signers) {
+    assert.equal(await s.signCoverPath(readme3.input, ` ${README_KEY.toUpperCase()}\n`), readme3.signed_path, `${s.name}: trimmed upper-case key`);
+    assert.equal(await s.signCoverPath(readme3.input, README_KEY.slice(0, 32)), readme3.path + '?' + canon.split('?')[1] + '&sig=' + short, `${s.name}: 16-byte key`);
+  }
 });
 
-test('deployment options: custom presets and maxDimension', async () => {
+test('the async functions take a key from importKey, the sync ones refuse it', async () => {
+  const key = await importKey(README_KEY);
+  for (const s of signers) {
+    if (s.sync) {
+      await assert.rejects(s.signCoverPath(readme3.input, key), /hex string/);
+      continue;
+    }
+    assert.equal(await s.signCoverPath(readme3.input, key), readme3.signed_path, s.name);
+  }
+});
+
+test('the Web Crypto build has no sync signing: each *Sync function throws, naming itself', () => {
+  for (const name of ['signCoverPathSync', 'coverURLSync', 'coverMetaURLSync', 'coverSrcSetSync', 'coverPictureSync']) {
+    assert.throws(() => web[name](readme3.input, README_KEY), (err) => {
+      assert.ok(err instanceof Error && !(err instanceof TypeError), `${name}: got ${err}, want an Error`);
+      assert.match(err.message, new RegExp(`^cover-url-signer: ${name} needs node:crypto, and this is the Web Crypto build`));
+      assert.match(err.message, /await the function without "Sync"/);
+      return true;
+    });
+  }
+});
+
+test('deployment options: custom presets and maxDimension', async (t) => {
   const key = README_KEY;
-  const huge = await signCoverPath({ bookId: 'B123', size: 'huge', format: 'avif', presets: ['huge'] }, key);
-  assert.equal(huge, `/covers/B123/huge.avif?sig=${await sign('/covers/B123/huge.avif', key)}`);
-  await assert.rejects(signCoverPath({ bookId: 'B123', size: 'thumb', format: 'avif', presets: ['huge'] }, key), TypeError);
-  const big = await signCoverPath({ bookId: 'B123', size: '4096x16', format: 'webp', maxDimension: 4096 }, key);
-  assert.ok(big.startsWith('/covers/B123/4096x16.webp?sig='), big);
-  for (const preset of DEFAULT_PRESETS) {
-    const got = await signCoverPath({ bookId: 'B123', size: preset, format: 'webp' }, key);
-    assert.equal(got, `/covers/B123/${preset}.webp?sig=${await sign(`/covers/B123/${preset}.webp`, key)}`);
+  for (const s of signers) {
+    await t.test(s.name, async () => {
+      const huge = await s.signCoverPath({ bookId: 'B123', size: 'huge', format: 'avif', presets: ['huge'] }, key);
+      assert.equal(huge, `/covers/B123/huge.avif?sig=${await sign('/covers/B123/huge.avif', key)}`);
+      await assert.rejects(s.signCoverPath({ bookId: 'B123', size: 'thumb', format: 'avif', presets: ['huge'] }, key), TypeError);
+      const big = await s.signCoverPath({ bookId: 'B123', size: '4096x16', format: 'webp', maxDimension: 4096 }, key);
+      assert.equal(big, `/covers/B123/4096x16.webp?sig=${await sign('/covers/B123/4096x16.webp', key)}`);
+      for (const preset of DEFAULT_PRESETS) {
+        const got = await s.signCoverPath({ bookId: 'B123', size: preset, format: 'webp' }, key);
+        assert.equal(got, `/covers/B123/${preset}.webp?sig=${await sign(`/covers/B123/${preset}.webp`, key)}`);
+      }
+    });
   }
 });
 
@@ -190,19 +241,39 @@ test('coverURL joins the base URL', async (t) => {
     { name: 'path prefix', base: 'https://cdn.example.com/img/', want: 'https://cdn.example.com/img' + readme3.signed_path },
     { name: 'empty: a relative URL', base: '', want: readme3.signed_path },
   ];
-  for (const c of cases) {
-    await t.test(c.name, async () => {
-      assert.equal(await coverURL(c.base, params, readme3.key_hex), c.want);
-    });
+  for (const s of signers) {
+    for (const c of cases) {
+      await t.test(`${s.name}: ${c.name}`, async () => {
+        assert.equal(await s.coverURL(c.base, params, readme3.key_hex), c.want);
+      });
+    }
+    for (const base of ['https://covers.example.com/?a=1', 'https://covers.example.com/#x', 'https://covers.example.com/a b', undefined]) {
+      await assert.rejects(s.coverURL(base, params, README_KEY), TypeError, `${s.name}: coverURL(${base})`);
+      await assert.rejects(s.coverMetaURL(base, { bookId: 'B123' }, README_KEY), TypeError, `${s.name}: coverMetaURL(${base})`);
+    }
   }
-  await assert.rejects(coverURL('https://covers.example.com/?a=1', params, README_KEY), TypeError);
-  await assert.rejects(coverURL('https://covers.example.com/#x', params, README_KEY), TypeError);
-  await assert.rejects(coverURL(undefined, params, README_KEY), TypeError);
+});
+
+test('coverMetaURL rejects what the service rejects', async (t) => {
+  const cases = [
+    { name: 'params null', params: null, msg: /params/ },
+    { name: 'a cover field', params: { bookId: 'B123', size: '320' }, msg: /unknown field "size"/ },
+    { name: 'leading dot', params: { bookId: '.x' }, msg: /bookId/ },
+    { name: 'dotted version', params: { bookId: 'B123', version: 'a.b' }, msg: /version/ },
+    { name: 'milliseconds', params: { bookId: 'B123', expires: Date.now() }, msg: /milliseconds/ },
+  ];
+  for (const s of signers) {
+    for (const c of cases) {
+      await t.test(`${s.name}: ${c.name}`, async () => {
+        await assert.rejects(s.coverMetaURL('', c.params, README_KEY), (err) => err instanceof TypeError && c.msg.test(err.message));
+      });
+    }
+  }
 });
 
 test('falls back to node:crypto when globalThis.crypto is missing (Node 18)', async () => {
   // A child process, so deleting the global cannot affect the other tests.
-  const moduleURL = new URL('./sign.mjs', import.meta.url).href;
+  const moduleURL = new URL('./web.mjs', import.meta.url).href;
   const script = `
     delete globalThis.crypto;
     const { signCoverPath } = await import(${JSON.stringify(moduleURL)});
