@@ -86,7 +86,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 	if !strings.Contains(metrics.String(), want+"\n") {
 		t.Errorf("render worker checks: want %q (every corrupt original decoded and refused in a worker, twice); metrics:\n%s", want, metrics.String())
 	}
-	res, err := r.Render(ctx, real.JPEG, transform.Request{Width: 320, Format: transform.WebP})
+	res, err := r.Render(ctx, real.JPEG, transform.Request{Width: 320, Format: cover.WebP})
 	if err != nil || res.Width != 320 {
 		t.Fatalf("the good original after every hostile class renders %dx%d, %v; want 320 wide", res.Width, res.Height, err)
 	}

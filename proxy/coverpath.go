@@ -11,7 +11,6 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cover"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // Request parsing errors; each maps to 400 with its own code.
@@ -30,7 +29,7 @@ type coverRequest struct {
 	BookID string
 	Width  int
 	Height int // 0: keep aspect
-	Format transform.Format
+	Format cover.Format
 	V      string
 	Exp    string
 	Sig    string
@@ -49,7 +48,7 @@ func (c Config) parseCover(bookID, file, rawQuery string) (coverRequest, error) 
 	if !ok {
 		return coverRequest{}, fmt.Errorf("parse cover %q: %w", file, errBadPath)
 	}
-	format, err := transform.ParseFormat(formatPart)
+	format, err := cover.ParseFormat(formatPart)
 	if err != nil {
 		return coverRequest{}, fmt.Errorf("parse cover: %w", errBadFormat)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // cover serves GET and HEAD /covers/{book_id}/{size}.{format}. The order
@@ -51,9 +50,9 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 		return fmt.Errorf("cover: %w", err)
 	}
 	// Renders never enlarge: every size the original cannot give shares the
-	// key of the size it renders at (transform.ClampSize), so over-wide
+	// key of the size it renders at (cover.ClampSize), so over-wide
 	// requests are one entry in memory and in the store, not one each.
-	width, height := transform.ClampSize(m.Width, m.Height, req.Width, req.Height)
+	width, height := cover.ClampSize(m.Width, m.Height, req.Width, req.Height)
 	key := cover.VariantKey{BookID: req.BookID, Version: m.Version, Width: width, Height: height, Format: string(req.Format)}
 	v, err := h.variant(ctx, key)
 	if err != nil {

@@ -10,7 +10,7 @@
 // spelling is 400 non_canonical_url before the signature is checked or
 // anything looked up, so one signature is one cache key at every layer. A
 // cover's variant key is clamped to what the original can give
-// (transform.ClampSize) before it is built.
+// (cover.ClampSize) before it is built.
 //
 // Config.AccessLog (ACCESS_LOG) logs every request; off, only 4xx/5xx are
 // logged. Config.Pprof (PPROF) mounts net/http/pprof on the internal router.

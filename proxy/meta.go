@@ -14,7 +14,6 @@ import (
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // metaFile is the file name under /covers/{book_id}/ that the route table
@@ -32,11 +31,9 @@ type URLSigner interface {
 	SignedURL(pathAndQuery string) (string, error)
 }
 
-// coverLinks are the paths of one preset in both formats.
-type coverLinks struct {
-	WebP string `json:"webp"`
-	AVIF string `json:"avif"`
-}
+// coverLinks are the paths of one preset, one per format (cover.Formats):
+// {"avif": ..., "webp": ...}.
+type coverLinks map[cover.Format]string
 
 // metaView is the body of GET /covers/{book_id}/meta.json and, with job_id,
 // of a successful POST /v2/process.
@@ -108,34 +105,38 @@ func (h *handlers) metaView(ctx context.Context, m cover.Manifest, jobID string)
 	return metaView{JobID: jobID, CoverMeta: cm, Covers: covers}, nil
 }
 
-// coverPaths names every preset in both formats at version v: signed, or
+// coverPaths names every preset in every format at version v: signed, or
 // plain when signing is disabled.
 func (h *handlers) coverPaths(bookID, version string) (map[string]coverLinks, error) {
-	sign := func(f transform.Format, preset string) (string, error) {
-		p := "/covers/" + bookID + "/" + preset + "." + string(f) + "?v=" + url.QueryEscape(version)
-		if h.d.Verifier.Disabled() {
-			return p, nil
-		}
-		if h.d.Signer == nil {
-			return "", errors.New("meta: signing is enabled but no signer was wired")
-		}
-		s, err := h.d.Signer.SignedURL(p)
-		if err != nil {
-			return "", fmt.Errorf("meta: sign cover path: %w", err)
-		}
-		return s, nil
-	}
+	formats := cover.Formats()
 	out := make(map[string]coverLinks, len(h.cfg.Sizes))
 	for preset := range h.cfg.Sizes {
-		var l coverLinks
-		var err error
-		if l.WebP, err = sign(transform.WebP, preset); err != nil {
-			return nil, err
-		}
-		if l.AVIF, err = sign(transform.AVIF, preset); err != nil {
-			return nil, err
+		l := make(coverLinks, len(formats))
+		for _, f := range formats {
+			p, err := h.coverPath(bookID, version, preset, f)
+			if err != nil {
+				return nil, err
+			}
+			l[f] = p
 		}
 		out[preset] = l
 	}
 	return out, nil
+}
+
+// coverPath is the path of one preset and format at version v: signed, or
+// plain when signing is disabled.
+func (h *handlers) coverPath(bookID, version, preset string, f cover.Format) (string, error) {
+	p := "/covers/" + bookID + "/" + preset + "." + string(f) + "?v=" + url.QueryEscape(version)
+	if h.d.Verifier.Disabled() {
+		return p, nil
+	}
+	if h.d.Signer == nil {
+		return "", errors.New("meta: signing is enabled but no signer was wired")
+	}
+	s, err := h.d.Signer.SignedURL(p)
+	if err != nil {
+		return "", fmt.Errorf("meta: sign cover path: %w", err)
+	}
+	return s, nil
 }

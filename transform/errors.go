@@ -3,8 +3,9 @@ package transform
 import "errors"
 
 // Sentinel errors. Callers test them with errors.Is; every error returned by
-// this package wraps one of them (or a context error) behind a lowercase
-// operation prefix such as "transform probe: ".
+// this package wraps one of them, cover.ErrUnsupportedFormat (a request for
+// a format that is not one of cover.Formats) or a context error behind a
+// lowercase operation prefix such as "transform probe: ".
 var (
 	// ErrNotAnImage means the bytes are not a recognised raster image, or the
 	// header is truncated or corrupt.
@@ -13,9 +14,6 @@ var (
 	// ErrUnsupportedType means the input was recognised but is refused on
 	// purpose (SVG: scriptable, external references, unbounded rasterisation).
 	ErrUnsupportedType = errors.New("unsupported image type")
-
-	// ErrUnsupportedFormat means the requested output format is not webp or avif.
-	ErrUnsupportedFormat = errors.New("unsupported output format")
 
 	// ErrTooManyPixels means the header declares more pixels than allowed
 	// (a decompression bomb), a side longer than MaxSide, or the requested

@@ -34,8 +34,8 @@ var allowed = map[string][]string{
 // with what removes it. An entry that is no longer needed fails the test
 // too, so the list only shrinks.
 var debt = map[string][]string{
-	// Formats and size clamping belong in cover, and the status table
-	// should map one typed error-code set instead of transform's sentinels.
+	// The status table should map one typed error-code set instead of
+	// transform's sentinels.
 	"proxy": {"transform"},
 }
 
