@@ -6,5 +6,12 @@
 // other systems. It imports no package of this module; every other package
 // may import it.
 //
+// It also holds the one set of stable error codes (Code, codes.go) with
+// their fixed public texts. A package makes the sentinels a client may be
+// told about with NewError, naming their code, so the classification
+// travels with the error: ingest records the code of a failed job, and
+// proxy's one status table maps codes (never another package's sentinels)
+// to statuses.
+//
 // cache stores these things, ingest takes covers in, proxy serves them.
 package cover

@@ -1,7 +1,6 @@
 package cover
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -28,7 +27,7 @@ var formats = [...]struct {
 }
 
 // ErrUnsupportedFormat reports a format that is not one of Formats.
-var ErrUnsupportedFormat = errors.New("cover: unsupported output format")
+var ErrUnsupportedFormat = NewError(CodeBadFormat, "cover: unsupported output format")
 
 // Formats returns every output format, in the order answers list them.
 func Formats() []Format {

@@ -62,7 +62,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 		}
 		t.Run(c.Name, func(t *testing.T) {
 			_, err := w.Store(ctx, "GOOD", "https://covers.example/next", c.Data, time.Now())
-			if code := Code(err); code != c.Code || Message(code) == "internal error" {
+			if code := Code(err); code != cover.Code(c.Code) || code.Message() == "internal error" {
 				t.Fatalf("Store(%s) = %v (code %q); want code %q with its own message", c.Name, err, code, c.Code)
 			}
 			m, err := manifests.Load(ctx, "GOOD")
@@ -72,7 +72,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 			if _, err := store.Get(ctx, cover.OriginalKey("GOOD", Version(c.Data))); !errors.Is(err, cache.ErrNotFound) {
 				t.Errorf("refused original stored anyway (Get = %v); want not found", err)
 			}
-			if _, err := w.Store(ctx, "NEVER", "https://covers.example/first", c.Data, time.Now()); Code(err) != c.Code {
+			if _, err := w.Store(ctx, "NEVER", "https://covers.example/first", c.Data, time.Now()); Code(err) != cover.Code(c.Code) {
 				t.Errorf("Store on a book without a cover = %v; want %q", err, c.Code)
 			}
 			if _, err := manifests.Load(ctx, "NEVER"); !errors.Is(err, cache.ErrNotFound) {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,15 +12,15 @@ import (
 	"github.com/bookcovers/image-worker/cover"
 )
 
-// Request parsing errors; each maps to 400 with its own code.
+// Request parsing errors; each names its own code (400).
 var (
-	errBadPath   = errors.New("proxy: malformed cover path")
-	errBadSize   = errors.New("proxy: invalid size")
-	errBadFormat = errors.New("proxy: unsupported format")
-	errBadQuery  = errors.New("proxy: invalid query")
+	errBadPath   = cover.NewError(cover.CodeBadPath, "proxy: malformed cover path")
+	errBadSize   = cover.NewError(cover.CodeBadSize, "proxy: invalid size")
+	errBadFormat = cover.NewError(cover.CodeBadFormat, "proxy: unsupported format")
+	errBadQuery  = cover.NewError(cover.CodeBadQuery, "proxy: invalid query")
 	// errNonCanonical: the URL is not byte for byte the form the signer
 	// emits (signing.CanonicalURL), though it may parse and verify.
-	errNonCanonical = errors.New("proxy: non-canonical url")
+	errNonCanonical = cover.NewError(cover.CodeNonCanonicalURL, "proxy: non-canonical url")
 )
 
 // coverRequest is a parsed GET /covers/{book_id}/{size}.{format} request.

@@ -1,6 +1,10 @@
 // Package proxy is the HTTP layer: the route tables of the public and the
 // internal listener (routes.go), request parsing (coverpath.go, process.go),
-// the one error→status mapping (errors.go), CDN cache headers (headers.go),
+// the one error→status mapping (errors.go: statusTable, keyed by the one
+// code set, cover.Code, for a request's errors and a failed job's recorded
+// code alike; errors name their code with cover.NewError, so a render
+// failure arriving through the cache fill is classified without importing
+// transform), CDN cache headers (headers.go),
 // the placeholder answer of a book without a cover (placeholder.go),
 // and request ids, panic recovery, access logs and metrics (middleware.go).
 // It holds no business logic: it calls small interfaces it declares.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -56,11 +57,11 @@ func (h *handlers) processV2(w http.ResponseWriter, r *http.Request, _ httproute
 		return fmt.Errorf("process v2: wait for job %s: %w", job.ID, err)
 	case err != nil || !done.State.Finished():
 		w.Header().Set("Location", "/jobs/"+job.ID)
-		return &jobError{JobID: job.ID, Code: "timeout", Message: notFinishedMessage}
+		return &jobError{JobID: job.ID, Code: cover.CodeTimeout, Message: notFinishedMessage}
 	case done.State == ingest.JobFailed:
-		code, msg := "internal", ingest.Message("internal")
+		code, msg := cover.CodeInternal, cover.CodeInternal.Message()
 		if done.Error != nil {
-			code, msg = done.Error.Code, done.Error.Message
+			code, msg = cover.Code(done.Error.Code), done.Error.Message
 		}
 		return &jobError{JobID: job.ID, Code: code, Message: msg}
 	}

@@ -38,7 +38,7 @@ func failureOf(err error) (code, message string) {
 	if errors.As(err, &re) {
 		return re.code, re.message
 	}
-	return ingest.Code(err), err.Error()
+	return string(ingest.Code(err)), err.Error()
 }
 
 // runBackfill reads rows in order and warms them, at most concurrency at

@@ -33,11 +33,7 @@ var allowed = map[string][]string{
 // debt lists the imports the map forbids that the tree still has, each
 // with what removes it. An entry that is no longer needed fails the test
 // too, so the list only shrinks.
-var debt = map[string][]string{
-	// The status table should map one typed error-code set instead of
-	// transform's sentinels.
-	"proxy": {"transform"},
-}
+var debt = map[string][]string{}
 
 func TestImportsFollowTheMap(t *testing.T) {
 	root, err := filepath.Abs("../..")
