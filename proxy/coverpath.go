@@ -62,6 +62,19 @@ func (c Config) parseCover(bookID, file, rawQuery string) (coverRequest, error) 
 	return req, nil
 }
 
+// parseMeta parses the path parameter and the raw query of a meta.json
+// request: the book id, and the query of a cover.
+func parseMeta(bookID, rawQuery string) (coverRequest, error) {
+	if err := cover.ValidBookID(bookID); err != nil {
+		return coverRequest{}, fmt.Errorf("parse meta: %w", err)
+	}
+	req := coverRequest{BookID: bookID}
+	if err := parseCoverQuery(rawQuery, &req); err != nil {
+		return coverRequest{}, err
+	}
+	return req, nil
+}
+
 // parseSize accepts a preset name, "W" or "WxH" with canonical decimal numbers
 // (no sign, no leading zero) so that one variant has one cache key.
 func (c Config) parseSize(s string) (w, h int, err error) {

@@ -36,18 +36,11 @@ func (h *handlers) processV2(w http.ResponseWriter, r *http.Request, _ httproute
 	if err != nil {
 		return err
 	}
-	if h.d.JobWaiter == nil || h.d.Metas == nil {
-		return fmt.Errorf("process v2: no job waiter or metadata source: %w", errNotFound)
-	}
 	job, err := h.d.Jobs.Submit(r.Context(), *req.BookID, *req.ImageURL, r.URL.Query().Get("refresh") == "true")
 	if err != nil {
 		return fmt.Errorf("process v2: %w", err)
 	}
-	wait := h.d.ProcessWait
-	if wait <= 0 {
-		wait = h.cfg.RequestTimeout
-	}
-	wctx, cancel := context.WithTimeout(r.Context(), wait)
+	wctx, cancel := context.WithTimeout(r.Context(), h.d.ProcessWait)
 	defer cancel()
 	done, err := h.d.JobWaiter.Wait(wctx, job.ID)
 	switch {
