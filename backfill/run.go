@@ -41,7 +41,7 @@ func failureOf(err error) (code, message string) {
 	if errors.As(err, &re) {
 		return re.code, re.message
 	}
-	return ingest.Code(err), err.Error()
+	return string(ingest.Code(err)), err.Error()
 }
 
 // Run warms every row of in with w, cfg.Concurrency at once, and reports

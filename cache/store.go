@@ -9,18 +9,22 @@ import (
 	"unicode/utf8"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Store errors. Every error a Store returns wraps at most one of these (plus
 // context.Canceled when the caller gave up), so callers branch with errors.Is.
+// ErrUnavailable and ErrTimeout name their cover.Code (storage_unavailable,
+// storage_timeout); a missing key names none: what it means is the caller's.
 var (
 	// ErrNotFound reports a missing key.
 	ErrNotFound = errors.New("store: not found")
 	// ErrUnavailable reports that the store's dependency is down: connection
 	// refused or reset, a 5xx from S3, a DNS failure, a missing bucket.
-	ErrUnavailable = errors.New("store: unavailable")
+	ErrUnavailable = cover.NewError(cover.CodeStorageUnavailable, "store: unavailable")
 	// ErrTimeout reports that the operation ran out of time talking to the store.
-	ErrTimeout = errors.New("store: timeout")
+	ErrTimeout = cover.NewError(cover.CodeStorageTimeout, "store: timeout")
 	// ErrInvalidKey reports a key that no store accepts (see ValidKey).
 	ErrInvalidKey = errors.New("store: invalid key")
 	// ErrInvalidContentType reports a content type with control characters

@@ -1,12 +1,11 @@
 package cover
 
 import (
-	"errors"
 	"fmt"
 )
 
 // ErrInvalidBookID reports a book id outside the public grammar.
-var ErrInvalidBookID = errors.New("cover: invalid book id")
+var ErrInvalidBookID = NewError(CodeInvalidBookID, "cover: invalid book id")
 
 // MaxBookIDLength is the longest accepted book id.
 const MaxBookIDLength = 128

@@ -3,6 +3,7 @@ package events
 import (
 	"errors"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -21,34 +22,21 @@ var (
 	errStopped = errors.New("events: partition stopping")
 )
 
-// Failure codes of the adapter itself; every other code is ingest.Code's.
-const (
-	codeBadEvent      = "bad_event"
-	codeOutcomeFailed = "outcome_failed"
-)
-
 // failureCode is the stable code carried in the error_code header and the
-// covers_kafka_dead_letters_total label (a bounded set).
+// covers_kafka_dead_letters_total label (a bounded set): the adapter's own
+// codes (cover.CodeBadEvent, cover.CodeOutcomeFailed), else ingest.Code's.
 func failureCode(err error) string {
 	switch {
 	case errors.Is(err, ErrBadEvent):
-		return codeBadEvent
+		return string(cover.CodeBadEvent)
 	case errors.Is(err, ErrOutcome):
-		return codeOutcomeFailed
+		return string(cover.CodeOutcomeFailed)
 	}
-	return ingest.Code(err)
+	return string(ingest.Code(err))
 }
 
 // failureMessage is the fixed public text of a code; internals stay in logs.
-func failureMessage(code string) string {
-	switch code {
-	case codeBadEvent:
-		return "the event is not a JSON object with a valid book_id"
-	case codeOutcomeFailed:
-		return "the result could not be published or recorded"
-	}
-	return ingest.Message(code)
-}
+func failureMessage(code string) string { return cover.Code(code).Message() }
 
 // retryable reports whether a failed attempt may pass later.
 func retryable(err error) bool {

@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/bookcovers/image-worker/ingest"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/ingest"
 )
 
 // handle runs one record to its final outcome and reports whether it got one
@@ -23,8 +25,8 @@ func (p *partition) handle(ctx context.Context, rec *kgo.Record) bool {
 
 	ev, err := DecodeEvent(rec.Value)
 	if err != nil {
-		log.Warn("kafka event rejected", "code", codeBadEvent, "error", err)
-		return p.deadLetter(ctx, rec, codeBadEvent, 1)
+		log.Warn("kafka event rejected", "code", cover.CodeBadEvent, "error", err)
+		return p.deadLetter(ctx, rec, string(cover.CodeBadEvent), 1)
 	}
 	log = log.With("book_id", ev.BookID)
 	at := orderTime(ev, rec, c.now)

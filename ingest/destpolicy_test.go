@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // These tests never send a packet off the machine: the dialer tests replace
@@ -166,7 +168,7 @@ func TestFetcherValidateURLPolicy(t *testing.T) {
 	}, "127.0.0.1:9000")
 	tests := []struct {
 		raw  string
-		code string // "" for accepted
+		code cover.Code // "" for accepted
 	}{
 		{"https://covers.example/a.jpg", ""},
 		{"https://covers.example:8443/a.jpg", ""},

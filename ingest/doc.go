@@ -23,9 +23,12 @@
 // cover at least as new, nothing is fetched or made current and the current
 // manifest is the answer, so every caller reports the newest cover.
 //
-// Failures carry stable codes (Code): invalid_url, blocked_address,
-// too_many_redirects, too_large, source_rejected, timeout, fetch_failed,
-// unsupported_type, too_many_pixels, not_an_image, storage_unavailable, ...
+// Failures carry stable codes (Code, a cover.Code with its fixed text):
+// invalid_url, blocked_address, too_many_redirects, too_large,
+// source_rejected, timeout, fetch_failed, unsupported_type, too_many_pixels,
+// not_an_image, storage_unavailable, ... Each error names its code where it
+// is made (its sentinel is a cover.NewError); jobCodes lists the codes a
+// job can record.
 //
 // Metrics: covers_ingest_fetches_total{result}, covers_ingest_fetch_duration_seconds,
 // covers_ingest_original_bytes_total, covers_ingest_fetch_retries_total,

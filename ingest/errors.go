@@ -9,81 +9,47 @@ import (
 	"github.com/bookcovers/image-worker/transform"
 )
 
-// Job-level errors.
+// Job-level errors, each naming its cover.Code.
 var (
-	ErrJobNotFound = errors.New("ingest: job not found")
-	ErrQueueFull   = errors.New("ingest: job queue full")
-	ErrClosed      = errors.New("ingest: shutting down")
+	ErrJobNotFound = cover.NewError(cover.CodeJobNotFound, "ingest: job not found")
+	ErrQueueFull   = cover.NewError(cover.CodeQueueFull, "ingest: job queue full")
+	ErrClosed      = cover.NewError(cover.CodeShuttingDown, "ingest: shutting down")
 )
 
-// codes maps each failure class to the stable code that jobs, logs and
-// events carry. The first match in order wins.
-var codes = []struct {
-	err  error
-	code string
-}{
-	{cover.ErrInvalidBookID, "invalid_book_id"},
-	{ErrInvalidURL, "invalid_url"},
-	{ErrBlockedAddress, "blocked_address"},
-	{ErrTooManyRedirects, "too_many_redirects"},
-	{ErrTooLarge, "too_large"},
-	{ErrSourceRejected, "source_rejected"},
-	{ErrTimeout, "timeout"},
-	{ErrFetchFailed, "fetch_failed"},
-	{transform.ErrUnsupportedType, "unsupported_type"},
-	{transform.ErrTooManyPixels, "too_many_pixels"},
-	{transform.ErrNotAnImage, "not_an_image"},
-	{transform.ErrRenderFailed, "corrupt_image"},
-	{transform.ErrOverloaded, "overloaded"},
-	{cache.ErrUnavailable, "storage_unavailable"},
-	{cache.ErrTimeout, "storage_timeout"},
-	{ErrQueueFull, "queue_full"},
-	{ErrClosed, "shutting_down"},
-	{context.DeadlineExceeded, "timeout"},
-	{context.Canceled, "canceled"},
+// jobCodes are the codes a failed job records (openapi.yaml JobErrorCode).
+// An error naming another code (a request's own, such as bad_size) cannot
+// come from taking an original in: it is recorded as internal.
+var jobCodes = map[cover.Code]bool{
+	cover.CodeInvalidBookID: true, cover.CodeInvalidURL: true, cover.CodeBlockedAddress: true,
+	cover.CodeTooManyRedirects: true, cover.CodeTooLarge: true, cover.CodeSourceRejected: true,
+	cover.CodeTimeout: true, cover.CodeFetchFailed: true,
+	cover.CodeUnsupportedType: true, cover.CodeTooManyPixels: true, cover.CodeNotAnImage: true,
+	cover.CodeCorruptImage: true, cover.CodeOverloaded: true,
+	cover.CodeStorageUnavailable: true, cover.CodeStorageTimeout: true,
+	cover.CodeQueueFull: true, cover.CodeShuttingDown: true,
+	cover.CodeCanceled: true, cover.CodeInternal: true,
 }
 
-// Code returns the stable error code of an ingest failure ("internal" when
-// the error is of no known class).
-func Code(err error) string {
+// Code returns the stable error code of an ingest failure, the one that
+// jobs, logs and events carry: the code the error names (cover.CodeOf: the
+// fetcher's, transform's, the store's and these sentinels name theirs) when
+// it is one of jobCodes, else timeout for a deadline that passed, canceled
+// for a caller that went away, and internal for an error of no job class.
+// Its public text is Code.Message.
+func Code(err error) cover.Code {
 	if err == nil {
 		return ""
 	}
-	for _, c := range codes {
-		if errors.Is(err, c.err) {
-			return c.code
-		}
+	if c, ok := cover.CodeOf(err); ok && jobCodes[c] {
+		return c
 	}
-	return "internal"
-}
-
-// Message returns the fixed public text for an error code; internals stay in logs.
-func Message(code string) string {
-	if m, ok := messages[code]; ok {
-		return m
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return cover.CodeTimeout
+	case errors.Is(err, context.Canceled):
+		return cover.CodeCanceled
 	}
-	return "internal error"
-}
-
-var messages = map[string]string{
-	"invalid_book_id":     "book_id must be 1-128 characters of [A-Za-z0-9._-] and must not start with '.'",
-	"invalid_url":         "image_url must be an absolute http or https URL without credentials, at most 2048 bytes",
-	"blocked_address":     "image_url points to an address or port that is not allowed",
-	"too_many_redirects":  "the source redirected too many times",
-	"too_large":           "the original is larger than the size limit",
-	"source_rejected":     "the source answered with a client error",
-	"timeout":             "fetching the original timed out",
-	"fetch_failed":        "the original could not be fetched",
-	"unsupported_type":    "the image type is not supported",
-	"too_many_pixels":     "the original has more pixels than allowed",
-	"not_an_image":        "the original is not a supported image",
-	"corrupt_image":       "the original is truncated or corrupt and cannot be decoded",
-	"overloaded":          "the service is busy; the job is retried",
-	"storage_unavailable": "object storage is unavailable",
-	"storage_timeout":     "object storage timed out",
-	"queue_full":          "too many jobs are waiting",
-	"shutting_down":       "the service is shutting down",
-	"canceled":            "the request was cancelled",
+	return cover.CodeInternal
 }
 
 // retryableStore reports whether a job failure is a passing fault of the

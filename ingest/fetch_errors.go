@@ -11,31 +11,33 @@ import (
 	"net/url"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
-// Errors returned by the fetcher. Each is a sentinel: the fetcher wraps it
-// with a lowercase operation prefix ("fetch: ...: %w"); test with errors.Is.
+// Errors returned by the fetcher. Each is a sentinel naming its cover.Code:
+// the fetcher wraps it with a lowercase operation prefix ("fetch: ...: %w");
+// test with errors.Is.
 var (
 	// ErrInvalidURL: not http/https, userinfo present, no host, longer than
 	// MaxURLLength, unparsable, malformed host (an invalid "xn--" label too)
 	// or bad port.
-	ErrInvalidURL = errors.New("ingest: invalid source url")
+	ErrInvalidURL = cover.NewError(cover.CodeInvalidURL, "ingest: invalid source url")
 	// ErrBlockedAddress: the destination is refused by policy: a blocked or
 	// denied address (literal IP in the URL or a redirect, or any resolved
 	// address at dial time), a port that is not allowed, or a redirect into
 	// an allow-listed host from another host.
-	ErrBlockedAddress = errors.New("ingest: blocked source address")
+	ErrBlockedAddress = cover.NewError(cover.CodeBlockedAddress, "ingest: blocked source address")
 	// ErrTooManyRedirects: more than MaxRedirects redirects, or a redirect loop.
-	ErrTooManyRedirects = errors.New("ingest: too many redirects")
+	ErrTooManyRedirects = cover.NewError(cover.CodeTooManyRedirects, "ingest: too many redirects")
 	// ErrFetchFailed: connection errors, upstream 5xx after retries, or an
 	// unexpected status (3xx without Location, 1xx...).
-	ErrFetchFailed = errors.New("ingest: fetch failed")
+	ErrFetchFailed = cover.NewError(cover.CodeFetchFailed, "ingest: fetch failed")
 	// ErrSourceRejected: the upstream answered 4xx. Never retried.
-	ErrSourceRejected = errors.New("ingest: source rejected the request")
+	ErrSourceRejected = cover.NewError(cover.CodeSourceRejected, "ingest: source rejected the request")
 	// ErrTooLarge: the body is larger than MaxBytes (declared or streamed).
-	ErrTooLarge = errors.New("ingest: original too large")
+	ErrTooLarge = cover.NewError(cover.CodeTooLarge, "ingest: original too large")
 	// ErrTimeout: the fetch budget (or one attempt's share of it) ran out.
-	ErrTimeout = errors.New("ingest: fetch timed out")
+	ErrTimeout = cover.NewError(cover.CodeTimeout, "ingest: fetch timed out")
 )
 
 // transientError marks an ErrFetchFailed that is worth another attempt:

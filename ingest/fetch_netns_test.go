@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
@@ -82,7 +83,7 @@ func TestNetNSFetchPortsDenyRangesAndIDN(t *testing.T) {
 	tests := []struct {
 		name     string
 		url      string
-		code     string
+		code     cover.Code
 		resolves bool
 	}{
 		{"malformed a-label", "http://xn--localhost-.example/c.jpg", "invalid_url", false},

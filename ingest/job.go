@@ -26,7 +26,8 @@ const (
 // Finished reports whether the state is final.
 func (s JobState) Finished() bool { return s == JobSucceeded || s == JobFailed }
 
-// JobError is the stable error recorded on a failed job.
+// JobError is the stable error recorded on a failed job: its cover.Code
+// (Code) and that code's public text when the job failed.
 type JobError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

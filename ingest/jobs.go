@@ -389,7 +389,7 @@ func (j *Jobs) deliver(ctx context.Context, job *Job) {
 
 func failure(err error) *JobError {
 	code := Code(err)
-	return &JobError{Code: code, Message: Message(code)}
+	return &JobError{Code: string(code), Message: code.Message()}
 }
 
 func (j *Jobs) attempts(job *Job) int {

@@ -180,7 +180,7 @@ func TestOutboxRecordsBeforeReturning(t *testing.T) {
 	store := newLocalTestStore(t)
 	o := newTestOutbox(t, testOutboxConfig(), store, nil)
 	job := Job{ID: "0123456789abcdef0123456789abcdef", BookID: "B2", ImageURL: "http://origin/b2.jpg", State: JobFailed,
-		Error: &JobError{Code: "not_an_image", Message: Message("not_an_image")}}
+		Error: &JobError{Code: "not_an_image", Message: cover.CodeNotAnImage.Message()}}
 	before := time.Now().UTC()
 	if err := o.JobSucceeded(t.Context(), Job{ID: "j1", BookID: "B1"}, manifestOf("B1")); err != nil {
 		t.Fatalf("JobSucceeded = %v, want nil", err)

@@ -19,7 +19,7 @@ import (
 // stored: a width, a box height (0 keeps the aspect) and a format.
 type PrerenderVariant struct {
 	Width, Height int
-	Format        transform.Format
+	Format        cover.Format
 }
 
 // PrerenderConfig configures the warming of variants after a new original
@@ -49,8 +49,8 @@ func (c PrerenderConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("PRERENDER: %d variants, at most %d", len(c.Variants), transform.MaxLadder))
 	}
 	for _, v := range c.Variants {
-		if v.Width <= 0 || v.Height < 0 || v.Format != transform.WebP && v.Format != transform.AVIF {
-			errs = append(errs, fmt.Errorf("PRERENDER: variant %dx%d.%s is not a width (or box) and webp or avif", v.Width, v.Height, v.Format))
+		if v.Width <= 0 || v.Height < 0 || !v.Format.Valid() {
+			errs = append(errs, fmt.Errorf("PRERENDER: variant %dx%d.%s is not a width (or box) and one of %v", v.Width, v.Height, v.Format, cover.Formats()))
 		}
 	}
 	if c.Timeout <= 0 {
@@ -72,7 +72,7 @@ type Ladder interface {
 // the version, rendered from the original already in memory in one ladder
 // operation under one render slot, each written to the store under its
 // variant key (cover.VariantKey.StoreKey, sizes clamped like the cover
-// path's, transform.ClampSize), so that the first request of each is a
+// path's, cover.ClampSize), so that the first request of each is a
 // store hit. It never fails a warm: a full render queue skips the book
 // (the variants render on demand), other failures are logged; every
 // outcome is counted.
@@ -230,7 +230,7 @@ func (p *Prerenderer) plan(m cover.Manifest) ([]cover.VariantKey, []transform.Re
 	var keys []cover.VariantKey
 	var reqs []transform.Request
 	for _, v := range p.cfg.Variants {
-		w, h := transform.ClampSize(m.Width, m.Height, v.Width, v.Height)
+		w, h := cover.ClampSize(m.Width, m.Height, v.Width, v.Height)
 		key := cover.VariantKey{BookID: m.BookID, Version: m.Version, Width: w, Height: h, Format: string(v.Format)}
 		if seen[key] {
 			continue

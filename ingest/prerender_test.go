@@ -60,8 +60,8 @@ func newPrerenderTest(t *testing.T, ladder *fakeLadder, mutate func(*PrerenderCo
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	cfg := DefaultPrerenderConfig()
-	cfg.Variants = []PrerenderVariant{{Width: 96, Format: transform.WebP}, {Width: 96, Format: transform.AVIF},
-		{Width: 1280, Format: transform.WebP}, {Width: 2000, Format: transform.WebP}, {Width: 300, Height: 300, Format: transform.AVIF}}
+	cfg.Variants = []PrerenderVariant{{Width: 96, Format: cover.WebP}, {Width: 96, Format: cover.AVIF},
+		{Width: 1280, Format: cover.WebP}, {Width: 2000, Format: cover.WebP}, {Width: 300, Height: 300, Format: cover.AVIF}}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -62,7 +62,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 		}
 		t.Run(c.Name, func(t *testing.T) {
 			_, err := w.Store(ctx, "GOOD", "https://covers.example/next", c.Data, time.Now())
-			if code := Code(err); code != c.Code || Message(code) == "internal error" {
+			if code := Code(err); code != cover.Code(c.Code) || code.Message() == "internal error" {
 				t.Fatalf("Store(%s) = %v (code %q); want code %q with its own message", c.Name, err, code, c.Code)
 			}
 			m, err := manifests.Load(ctx, "GOOD")
@@ -72,7 +72,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 			if _, err := store.Get(ctx, cover.OriginalKey("GOOD", Version(c.Data))); !errors.Is(err, cache.ErrNotFound) {
 				t.Errorf("refused original stored anyway (Get = %v); want not found", err)
 			}
-			if _, err := w.Store(ctx, "NEVER", "https://covers.example/first", c.Data, time.Now()); Code(err) != c.Code {
+			if _, err := w.Store(ctx, "NEVER", "https://covers.example/first", c.Data, time.Now()); Code(err) != cover.Code(c.Code) {
 				t.Errorf("Store on a book without a cover = %v; want %q", err, c.Code)
 			}
 			if _, err := manifests.Load(ctx, "NEVER"); !errors.Is(err, cache.ErrNotFound) {
@@ -86,7 +86,7 @@ func TestHostileOriginalNeverReplacesAGoodCover(t *testing.T) {
 	if !strings.Contains(metrics.String(), want+"\n") {
 		t.Errorf("render worker checks: want %q (every corrupt original decoded and refused in a worker, twice); metrics:\n%s", want, metrics.String())
 	}
-	res, err := r.Render(ctx, real.JPEG, transform.Request{Width: 320, Format: transform.WebP})
+	res, err := r.Render(ctx, real.JPEG, transform.Request{Width: 320, Format: cover.WebP})
 	if err != nil || res.Width != 320 {
 		t.Fatalf("the good original after every hostile class renders %dx%d, %v; want 320 wide", res.Width, res.Height, err)
 	}

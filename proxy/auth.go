@@ -3,19 +3,20 @@ package proxy
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Bearer-token errors of the write routes. Neither carries the token: the
 // wrapped error goes to the log.
 var (
-	errTokenMissing = errors.New("proxy: bearer token required")     // 401 unauthorized
-	errTokenWrong   = errors.New("proxy: bearer token not accepted") // 403 forbidden
+	errTokenMissing = cover.NewError(cover.CodeUnauthorized, "proxy: bearer token required")  // 401
+	errTokenWrong   = cover.NewError(cover.CodeForbidden, "proxy: bearer token not accepted") // 403
 )
 
 // MinTokenLength is the shortest PROCESS_TOKENS entry accepted.

@@ -44,13 +44,13 @@ func newAuthFixture(t *testing.T, mutate func(*Config)) *authFixture {
 	f := &authFixture{log: &bytes.Buffer{},
 		jobs: &metaJobs{final: ingest.Job{ID: testJobID, BookID: "B123", State: ingest.JobSucceeded, Version: "3f9a1c2b7d4e"}}}
 	meta := newMetaFixture(t, false, nil)
-	srv, err := New(cfg, Deps{Manifests: meta.manifests, Metas: meta.metas, Jobs: f.jobs, JobWaiter: f.jobs,
+	srv, err := New(cfg, wired(Deps{Manifests: meta.manifests, Metas: meta.metas, Jobs: f.jobs, JobWaiter: f.jobs,
 		Verifier: meta.signer, Signer: meta.signer, ProcessWait: 5 * time.Second,
 		Logger: slog.New(slog.NewJSONHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Purge: func(_ context.Context, bookID string) (cache.PurgeResult, error) {
 			f.purged = append(f.purged, bookID)
 			return cache.PurgeResult{Deleted: 1}, nil
-		}})
+		}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func newHitBench(tb testing.TB, logger *slog.Logger, logOut io.Writer, mutate fu
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := New(cfg, Deps{Manifests: manifests, Variants: variants, Verifier: hb.signer, Logger: logger, LogOutput: logOut})
+	srv, err := New(cfg, wired(Deps{Manifests: manifests, Variants: variants, Verifier: hb.signer, Logger: logger, LogOutput: logOut}))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestStoreBudgetAnswers504(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.StoreTimeout = budget
-	srv, err := New(cfg, Deps{Manifests: manifests, Variants: variants, Metas: metas, Verifier: signer, Signer: signer, Logger: logger})
+	srv, err := New(cfg, wired(Deps{Manifests: manifests, Variants: variants, Metas: metas, Verifier: signer, Signer: signer, Logger: logger}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
 )
@@ -33,12 +34,15 @@ func (l *lookups) Current(_ context.Context, bookID string) (cover.Manifest, err
 		UpdatedAt: time.Unix(1_790_000_000, 0)}, nil
 }
 
-func (l *lookups) Get(_ context.Context, key cover.VariantKey) ([]byte, error) {
+func (l *lookups) GetVariant(_ context.Context, key cover.VariantKey) (cache.Variant, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.keys = append(l.keys, key)
-	return []byte("RIFF\x00\x00\x00\x00WEBPVP8 " + key.String()), nil
+	b := []byte("RIFF\x00\x00\x00\x00WEBPVP8 " + key.String())
+	return cache.Variant{Bytes: b, Tag: cache.Tag(b)}, nil
 }
+
+func (l *lookups) Cached(cover.VariantKey) (cache.Variant, bool) { return cache.Variant{}, false }
 
 func (l *lookups) variantKeys() []cover.VariantKey {
 	l.mu.Lock()
@@ -67,8 +71,8 @@ func newCanonicalFixture(tb testing.TB, disabled bool) (http.Handler, *lookups, 
 	tb.Helper()
 	signer := readmeSigner(tb, disabled)
 	l := &lookups{}
-	srv, err := New(DefaultConfig(), Deps{Manifests: l, Variants: l, Metas: &metaSource{}, Verifier: signer, Signer: signer,
-		Logger: slog.New(slog.DiscardHandler)})
+	srv, err := New(DefaultConfig(), wired(Deps{Manifests: l, Variants: l, Metas: &metaSource{}, Verifier: signer, Signer: signer,
+		Logger: slog.New(slog.DiscardHandler)}))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,18 +10,17 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cover"
-	"github.com/bookcovers/image-worker/transform"
 )
 
-// Request parsing errors; each maps to 400 with its own code.
+// Request parsing errors; each names its own code (400).
 var (
-	errBadPath   = errors.New("proxy: malformed cover path")
-	errBadSize   = errors.New("proxy: invalid size")
-	errBadFormat = errors.New("proxy: unsupported format")
-	errBadQuery  = errors.New("proxy: invalid query")
+	errBadPath   = cover.NewError(cover.CodeBadPath, "proxy: malformed cover path")
+	errBadSize   = cover.NewError(cover.CodeBadSize, "proxy: invalid size")
+	errBadFormat = cover.NewError(cover.CodeBadFormat, "proxy: unsupported format")
+	errBadQuery  = cover.NewError(cover.CodeBadQuery, "proxy: invalid query")
 	// errNonCanonical: the URL is not byte for byte the form the signer
 	// emits (signing.CanonicalURL), though it may parse and verify.
-	errNonCanonical = errors.New("proxy: non-canonical url")
+	errNonCanonical = cover.NewError(cover.CodeNonCanonicalURL, "proxy: non-canonical url")
 )
 
 // coverRequest is a parsed GET /covers/{book_id}/{size}.{format} request.
@@ -30,7 +28,7 @@ type coverRequest struct {
 	BookID string
 	Width  int
 	Height int // 0: keep aspect
-	Format transform.Format
+	Format cover.Format
 	V      string
 	Exp    string
 	Sig    string
@@ -49,7 +47,7 @@ func (c Config) parseCover(bookID, file, rawQuery string) (coverRequest, error) 
 	if !ok {
 		return coverRequest{}, fmt.Errorf("parse cover %q: %w", file, errBadPath)
 	}
-	format, err := transform.ParseFormat(formatPart)
+	format, err := cover.ParseFormat(formatPart)
 	if err != nil {
 		return coverRequest{}, fmt.Errorf("parse cover: %w", errBadFormat)
 	}
@@ -58,6 +56,19 @@ func (c Config) parseCover(bookID, file, rawQuery string) (coverRequest, error) 
 		return coverRequest{}, err
 	}
 	req := coverRequest{BookID: bookID, Width: w, Height: h, Format: format}
+	if err := parseCoverQuery(rawQuery, &req); err != nil {
+		return coverRequest{}, err
+	}
+	return req, nil
+}
+
+// parseMeta parses the path parameter and the raw query of a meta.json
+// request: the book id, and the query of a cover.
+func parseMeta(bookID, rawQuery string) (coverRequest, error) {
+	if err := cover.ValidBookID(bookID); err != nil {
+		return coverRequest{}, fmt.Errorf("parse meta: %w", err)
+	}
+	req := coverRequest{BookID: bookID}
 	if err := parseCoverQuery(rawQuery, &req); err != nil {
 		return coverRequest{}, err
 	}

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,54 +12,43 @@ import (
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
-	"github.com/bookcovers/image-worker/signing"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // cover serves GET and HEAD /covers/{book_id}/{size}.{format}. The order
 // matters: nothing is looked up, fetched or rendered before the URL has been
-// found canonical and its signature checked. A size larger than the original
-// can give is answered with the variant it renders at (the same bytes, ETag
-// and Last-Modified as that size's URL), under the URL as requested.
+// found canonical and its signature checked (authoriseRead). A size larger
+// than the original can give is answered with the variant it renders at
+// (the same bytes, ETag and Last-Modified as that size's URL), under the
+// URL as requested.
 func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	req, err := h.parseCoverFast(ps.ByName("book_id"), ps.ByName("file"), r.URL.RawQuery)
 	if err != nil {
 		return err
 	}
-	if err := checkCanonical(r.URL, &req); err != nil {
+	read, err := h.authoriseRead(r, &req)
+	switch {
+	case err != nil:
 		return fmt.Errorf("cover: %w", err)
-	}
-	if !h.d.Verifier.Disabled() {
-		if err := h.d.Verifier.Verify(r.URL.Path, req.Params, req.Sig); err != nil {
-			return fmt.Errorf("cover: %w", err)
-		}
-	}
-	now := time.Now()
-	if err := signing.CheckExpiry(req.Exp, now); err != nil {
-		return fmt.Errorf("cover: %w", err)
-	}
-	ctx := h.storeBudget(r.Context(), now)
-	m, err := h.d.Manifests.Current(ctx, req.BookID)
-	if errors.Is(err, cache.ErrNotFound) {
+	case errors.Is(read.manifestErr, cache.ErrNotFound):
 		return h.placeholder(w, r, req)
-	}
-	if err != nil {
-		if h.coverFromMemory(w, r, req, now) {
+	case read.manifestErr != nil:
+		if h.coverFromMemory(w, r, req, read.now) {
 			return nil
 		}
-		return fmt.Errorf("cover: %w", err)
+		return fmt.Errorf("cover: %w", read.manifestErr)
 	}
+	m := read.manifest
 	// Renders never enlarge: every size the original cannot give shares the
-	// key of the size it renders at (transform.ClampSize), so over-wide
+	// key of the size it renders at (cover.ClampSize), so over-wide
 	// requests are one entry in memory and in the store, not one each.
-	width, height := transform.ClampSize(m.Width, m.Height, req.Width, req.Height)
+	width, height := cover.ClampSize(m.Width, m.Height, req.Width, req.Height)
 	key := cover.VariantKey{BookID: req.BookID, Version: m.Version, Width: width, Height: height, Format: string(req.Format)}
-	v, err := h.variant(ctx, key)
+	v, err := h.d.Variants.GetVariant(read.ctx, key)
 	if err != nil {
 		return fmt.Errorf("cover: %w", err)
 	}
 	hd := w.Header()
-	hd["Cache-Control"] = h.cacheControlValue(req, m.Version, now)
+	hd["Cache-Control"] = h.cacheControlValue(req, m.Version, read.now)
 	setBookKeys(hd, req.BookID)
 	h.writeVariant(w, r, v, req.Format.ContentType(), m.UpdatedAt)
 	return nil
@@ -93,29 +81,15 @@ func isBase64URL(s string) bool {
 	return true
 }
 
-// storeBudget gives a request's store calls (manifest, variant, original)
-// one deadline, STORE_TIMEOUT after start: when it runs out while the store
-// is still being read, the request answers 504 storage_timeout instead of
-// waiting. Renders are not bounded by it.
-func (h *handlers) storeBudget(ctx context.Context, start time.Time) context.Context {
-	return cache.WithStoreBudget(ctx, start.Add(h.cfg.StoreTimeout))
-}
-
-// memoryVariants is what cache.Variants offers to serve without the store.
-type memoryVariants interface {
-	Cached(key cover.VariantKey) (cache.Variant, bool)
-}
-
 // coverFromMemory serves a versioned URL (v=...) from this replica's
 // memory when the manifest cannot be read (the store is down): the URL
 // names the version, so the bytes need no manifest. It reports whether it
 // answered.
 func (h *handlers) coverFromMemory(w http.ResponseWriter, r *http.Request, req coverRequest, now time.Time) bool {
-	mv, ok := h.d.Variants.(memoryVariants)
-	if req.V == "" || !ok {
+	if req.V == "" {
 		return false
 	}
-	v, ok := mv.Cached(cover.VariantKey{BookID: req.BookID, Version: req.V, Width: req.Width, Height: req.Height, Format: string(req.Format)})
+	v, ok := h.d.Variants.Cached(cover.VariantKey{BookID: req.BookID, Version: req.V, Width: req.Width, Height: req.Height, Format: string(req.Format)})
 	if !ok {
 		return false
 	}
@@ -124,23 +98,6 @@ func (h *handlers) coverFromMemory(w http.ResponseWriter, r *http.Request, req c
 	setBookKeys(hd, req.BookID)
 	h.writeVariant(w, r, v, req.Format.ContentType(), time.Time{})
 	return true
-}
-
-// taggedVariants is what cache.Variants offers beyond VariantSource: the
-// bytes with their ETag computed once, when they entered memory.
-type taggedVariants interface {
-	GetVariant(ctx context.Context, key cover.VariantKey) (cache.Variant, error)
-}
-
-func (h *handlers) variant(ctx context.Context, key cover.VariantKey) (cache.Variant, error) {
-	if tv, ok := h.d.Variants.(taggedVariants); ok {
-		return tv.GetVariant(ctx, key)
-	}
-	b, err := h.d.Variants.Get(ctx, key)
-	if err != nil {
-		return cache.Variant{}, err
-	}
-	return cache.Variant{Bytes: b, Tag: cache.Tag(b)}, nil
 }
 
 // cacheControlValue is cacheControl as a header value, shared and built

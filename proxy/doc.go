@@ -1,16 +1,34 @@
 // Package proxy is the HTTP layer: the route tables of the public and the
-// internal listener (routes.go), request parsing (coverpath.go, process.go),
-// the one error→status mapping (errors.go), CDN cache headers (headers.go),
-// the placeholder answer of a book without a cover (placeholder.go),
-// and request ids, panic recovery, access logs and metrics (middleware.go).
-// It holds no business logic: it calls small interfaces it declares.
+// internal listener (routes.go), the components it calls (deps.go), request
+// parsing (coverpath.go, process.go), the authorisation of a signed read
+// (authorise.go), the one error→status mapping (errors.go), CDN cache
+// headers (headers.go), the placeholder answer of a book without a cover
+// (placeholder.go), and request ids, panic recovery, access logs and
+// metrics (middleware.go). It holds no business logic and renders nothing:
+// it calls only the small interfaces it declares (Deps), and variants and
+// placeholders come through the cache fills cmd wires.
 //
-// A cover or meta.json URL is accepted only in the byte form the signer
-// emits (signing.CanonicalURL; checkCanonical in coverpath.go): any other
-// spelling is 400 non_canonical_url before the signature is checked or
-// anything looked up, so one signature is one cache key at every layer. A
-// cover's variant key is clamped to what the original can give
-// (transform.ClampSize) before it is built.
+// New refuses a missing required dependency, naming the field, and puts the
+// documented default in place of a missing optional one (Deps): no handler
+// checks for nil. Without Deps.Metas, meta.json and POST /v2/process are
+// not served (404 not_found); without Deps.Placeholders, or with
+// Config.Placeholders off, a book without a cover is 404 no_cover.
+//
+// A cover and a meta.json URL pass one authorisation step (authoriseRead):
+// accepted only in the byte form the signer emits (signing.CanonicalURL;
+// checkCanonical in coverpath.go), so any other spelling is 400
+// non_canonical_url before the signature is checked or anything looked up
+// and one signature is one cache key at every layer; then the signature,
+// the expiry, and only then the book's manifest. A cover's variant key is
+// clamped to what the original can give (cover.ClampSize) before it is
+// built.
+//
+// Errors: every error a handler returns names a code of the one code set
+// (cover.Code; other packages make their sentinels with cover.NewError, so
+// a render failure arriving through the cache fill is classified without
+// importing transform), and statusTable maps codes to statuses, for a
+// request's errors and a failed job's recorded code alike. Clients get the
+// code's fixed text; the wrapped error goes to the log.
 //
 // Config.AccessLog (ACCESS_LOG) logs every request; off, only 4xx/5xx are
 // logged. Config.Pprof (PPROF) mounts net/http/pprof on the internal router.

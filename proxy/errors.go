@@ -10,122 +10,152 @@ import (
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
-	"github.com/bookcovers/image-worker/ingest"
-	"github.com/bookcovers/image-worker/signing"
-	"github.com/bookcovers/image-worker/transform"
 )
 
-// HTTP-layer errors that handlers return.
+// HTTP-layer errors that handlers return, each naming its code.
 var (
-	errUnsupportedMedia = errors.New("proxy: unsupported media type")
-	errBodyTooLarge     = errors.New("proxy: body too large")
-	errBadJSON          = errors.New("proxy: malformed JSON")
-	errMissingField     = errors.New("proxy: missing field")
-	errNoCover          = errors.New("proxy: no such cover")
-	errNotFound         = errors.New("proxy: not found")
-	errMethod           = errors.New("proxy: method not allowed")
-	errPanic            = errors.New("proxy: panic")
+	errUnsupportedMedia = cover.NewError(cover.CodeUnsupportedMediaType, "proxy: unsupported media type")
+	errBodyTooLarge     = cover.NewError(cover.CodeBodyTooLarge, "proxy: body too large")
+	errBadJSON          = cover.NewError(cover.CodeBadJSON, "proxy: malformed JSON")
+	errMissingField     = cover.NewError(cover.CodeMissingField, "proxy: missing field")
+	errNoCover          = cover.NewError(cover.CodeNoCover, "proxy: no such cover")
+	errNotFound         = cover.NewError(cover.CodeNotFound, "proxy: not found")
+	errMethod           = cover.NewError(cover.CodeMethodNotAllowed, "proxy: method not allowed")
+	errPanic            = cover.NewError(cover.CodeInternal, "proxy: panic")
 )
 
 // statusClientClosed is nginx's 499: the client went away (not an error).
 const statusClientClosed = 499
 
-// codeStorageTimeout is the code of a 504 for a store that did not answer in time.
-const codeStorageTimeout = "storage_timeout"
-
-// apiError is the one status mapping of the service: every error a handler
-// returns goes through classify, and only its fixed text reaches clients.
+// apiError is the answer to an error: every error a handler returns goes
+// through classify, and only the code's fixed text reaches clients.
 type apiError struct {
 	Status  int
 	Code    string
 	Message string
 }
 
-var errorTable = []struct {
-	err error
-	api apiError
-}{
-	{errBadPath, apiError{400, "bad_path", "the cover path is malformed"}},
-	{errBadSize, apiError{400, "bad_size", "size must be a preset, W or WxH within the allowed range"}},
-	{errBadFormat, apiError{400, "bad_format", "format must be webp or avif"}},
-	{errBadQuery, apiError{400, "bad_query", "only the v, exp and sig parameters are allowed, once each"}},
-	{errNonCanonical, apiError{400, "non_canonical_url", "the URL must be exactly as signed: no needless escaping, no empty or reordered parameters, no extra slashes"}},
-	{errBadJSON, apiError{400, "bad_json", "the body must be a JSON object"}},
-	{errMissingField, apiError{400, "missing_field", "book_id and image_url are required strings"}},
-	{cover.ErrInvalidBookID, apiError{400, "invalid_book_id", ingest.Message("invalid_book_id")}},
-	{ingest.ErrInvalidURL, apiError{400, "invalid_url", ingest.Message("invalid_url")}},
-	{ingest.ErrBlockedAddress, apiError{400, "blocked_address", ingest.Message("blocked_address")}},
-	{transform.ErrInvalidRequest, apiError{400, "bad_size", "size must be a preset, W or WxH within the allowed range"}},
-	{signing.ErrBadExpiry, apiError{400, "bad_expiry", "exp must be unix seconds"}},
-	{errTokenMissing, apiError{401, "unauthorized", "an Authorization: Bearer token is required"}},
-	{errTokenWrong, apiError{403, "forbidden", "the bearer token is not accepted"}},
-	{signing.ErrMissingSignature, apiError{403, "missing_signature", "the URL is not signed"}},
-	{signing.ErrBadSignature, apiError{403, "bad_signature", "the URL signature is not valid"}},
-	{signing.ErrExpired, apiError{410, "expired", "the URL has expired"}},
-	{errNoCover, apiError{404, "no_cover", "there is no cover for this book"}},
-	{cache.ErrNotFound, apiError{404, "no_cover", "there is no cover for this book"}},
-	{ingest.ErrJobNotFound, apiError{404, "job_not_found", "there is no such job"}},
-	{errNotFound, apiError{404, "not_found", "not found"}},
-	{errMethod, apiError{405, "method_not_allowed", "method not allowed"}},
-	{errBodyTooLarge, apiError{413, "body_too_large", "the body is larger than 64 KiB"}},
-	{errUnsupportedMedia, apiError{415, "unsupported_media_type", "the body must be application/json"}},
-	{transform.ErrTooManyPixels, apiError{422, "unusable_original", "the stored original cannot be rendered"}},
-	{transform.ErrNotAnImage, apiError{422, "unusable_original", "the stored original cannot be rendered"}},
-	{transform.ErrUnsupportedType, apiError{422, "unusable_original", "the stored original cannot be rendered"}},
-	{transform.ErrRenderFailed, apiError{422, "unusable_original", "the stored original cannot be rendered"}},
-	{transform.ErrOverloaded, apiError{503, "overloaded", "too many renders in progress, retry shortly"}},
-	{ingest.ErrQueueFull, apiError{503, "overloaded", "too many jobs are waiting, retry shortly"}},
-	{ingest.ErrClosed, apiError{503, "shutting_down", "the service is shutting down"}},
-	{cache.ErrUnavailable, apiError{503, "storage_unavailable", "object storage is unavailable, retry shortly"}},
-	{cache.ErrTimeout, apiError{504, codeStorageTimeout, "object storage timed out"}},
-	{context.Canceled, apiError{statusClientClosed, "client_closed", "the client closed the request"}},
-	{context.DeadlineExceeded, apiError{504, "timeout", "the request took too long"}},
+// answer is how one code is answered: its status and, for an error of the
+// request itself, the code the answer names when it is not the code itself.
+type answer struct {
+	status int
+	as     cover.Code
 }
 
-var errInternal = apiError{500, "internal", "internal error"}
+// statusTable is the one status mapping of the service, keyed by the one
+// code set (cover.Code). An error of the request itself is answered under
+// its code, or under as where the client can do nothing with the finer
+// code: a cover whose stored original cannot be rendered is
+// unusable_original whatever the reason, and a full job queue is overloaded
+// like a full render queue. A failed job (jobError) is answered under its
+// own recorded code with its status here. A code without a row (internal,
+// canceled, the Kafka adapter's) is 500 internal.
+var statusTable = map[cover.Code]answer{
+	cover.CodeBadPath:         {status: 400},
+	cover.CodeBadSize:         {status: 400},
+	cover.CodeBadFormat:       {status: 400},
+	cover.CodeBadQuery:        {status: 400},
+	cover.CodeNonCanonicalURL: {status: 400},
+	cover.CodeBadExpiry:       {status: 400},
+	cover.CodeBadJSON:         {status: 400},
+	cover.CodeMissingField:    {status: 400},
+	cover.CodeInvalidBookID:   {status: 400},
+	cover.CodeInvalidURL:      {status: 400},
+	cover.CodeBlockedAddress:  {status: 400},
+
+	cover.CodeUnauthorized:     {status: 401},
+	cover.CodeForbidden:        {status: 403},
+	cover.CodeMissingSignature: {status: 403},
+	cover.CodeBadSignature:     {status: 403},
+	cover.CodeNoCover:          {status: 404},
+	cover.CodeJobNotFound:      {status: 404},
+	cover.CodeNotFound:         {status: 404},
+	cover.CodeMethodNotAllowed: {status: 405},
+	cover.CodeExpired:          {status: 410},
+
+	cover.CodeBodyTooLarge:         {status: 413},
+	cover.CodeUnsupportedMediaType: {status: 415},
+
+	cover.CodeUnusableOriginal: {status: 422},
+	cover.CodeNotAnImage:       {status: 422, as: cover.CodeUnusableOriginal},
+	cover.CodeUnsupportedType:  {status: 422, as: cover.CodeUnusableOriginal},
+	cover.CodeTooManyPixels:    {status: 422, as: cover.CodeUnusableOriginal},
+	cover.CodeCorruptImage:     {status: 422, as: cover.CodeUnusableOriginal},
+	cover.CodeTooLarge:         {status: 422},
+
+	cover.CodeClientClosed: {status: statusClientClosed},
+
+	cover.CodeSourceRejected:   {status: 502},
+	cover.CodeFetchFailed:      {status: 502},
+	cover.CodeTooManyRedirects: {status: 502},
+
+	cover.CodeOverloaded:         {status: 503},
+	cover.CodeQueueFull:          {status: 503, as: cover.CodeOverloaded},
+	cover.CodeShuttingDown:       {status: 503},
+	cover.CodeStorageUnavailable: {status: 503},
+
+	cover.CodeTimeout:        {status: 504},
+	cover.CodeStorageTimeout: {status: 504},
+}
+
+var errInternal = apiError{500, string(cover.CodeInternal), cover.CodeInternal.Message()}
 
 // retryable reports whether the answer carries Retry-After: overload, an
 // unavailable dependency, and a store that did not answer within the
 // request's store budget (504 storage_timeout), all passing conditions.
 func (a apiError) retryable() bool {
-	return a.Status == http.StatusServiceUnavailable || a.Status == http.StatusTooManyRequests || a.Code == codeStorageTimeout
+	return a.Status == http.StatusServiceUnavailable || a.Status == http.StatusTooManyRequests || a.Code == string(cover.CodeStorageTimeout)
 }
 
 // jobError is a POST /v2/process job that failed, or did not finish in time
-// (code "timeout"): its stable code decides the status, and the job id goes
-// into the error body.
+// (code timeout): its recorded code decides the status (statusTable), its
+// recorded text is the message, and the job id goes into the error body.
 type jobError struct {
 	JobID   string
-	Code    string
+	Code    cover.Code
 	Message string // the job's fixed public text
 }
 
-func (e *jobError) Error() string { return "proxy: job " + e.JobID + " failed: " + e.Code }
-
-// jobCodeStatus maps a job's error code (ingest.Code) to its status.
-var jobCodeStatus = map[string]int{
-	"invalid_url": 400, "blocked_address": 400, "invalid_book_id": 400,
-	"not_an_image": 422, "unsupported_type": 422, "too_many_pixels": 422, "too_large": 422, "corrupt_image": 422,
-	"source_rejected": 502, "fetch_failed": 502, "too_many_redirects": 502,
-	"timeout": 504, "storage_timeout": 504,
-	"storage_unavailable": 503, "queue_full": 503, "shutting_down": 503, "overloaded": 503,
-}
+func (e *jobError) Error() string { return "proxy: job " + e.JobID + " failed: " + string(e.Code) }
 
 // classify maps an error to its status, code and public text.
 func classify(err error) apiError {
-	var je *jobError
-	if errors.As(err, &je) {
-		if st, ok := jobCodeStatus[je.Code]; ok {
-			return apiError{st, je.Code, je.Message}
+	if je := (*jobError)(nil); errors.As(err, &je) {
+		a, ok := statusTable[je.Code]
+		if !ok {
+			return errInternal
 		}
+		return apiError{a.status, string(je.Code), je.Message}
+	}
+	code := codeOf(err)
+	a, ok := statusTable[code]
+	if !ok {
 		return errInternal
 	}
-	for _, e := range errorTable {
-		if errors.Is(err, e.err) {
-			return e.api
-		}
+	if a.as != "" {
+		code = a.as
 	}
-	return errInternal
+	return apiError{a.status, string(code), code.Message()}
+}
+
+// codeOf names the code of a request's error: the code its chain names
+// (cover.CodeOf), else what the errors that name none mean to a request: a
+// store object that is not there is a cover that is not (the book or its
+// original is gone), a cancelled request is a client that went away, a
+// deadline that passed is a request that took too long.
+func codeOf(err error) cover.Code {
+	if c, ok := cover.CodeOf(err); ok {
+		return c
+	}
+	switch {
+	case errors.Is(err, cache.ErrNotFound):
+		return cover.CodeNoCover
+	case errors.Is(err, context.Canceled):
+		return cover.CodeClientClosed
+	case errors.Is(err, context.DeadlineExceeded):
+		return cover.CodeTimeout
+	}
+	return cover.CodeInternal
 }
 
 type errorBody struct {

@@ -92,3 +92,31 @@ func TestPanicBecomes500(t *testing.T) {
 		t.Errorf("panic = %d %s, want 500 internal", rec.Code, rec.Body.String())
 	}
 }
+
+// TestStatusTableAnswersEveryCode: every code of the one code set has a row
+// of the status table, or is one the HTTP layer answers 500 internal on
+// purpose; an error naming a code is answered with the row's status under
+// the code itself or the broader code of its row, which has its own row
+// with the same status, and with that code's fixed text.
+func TestStatusTableAnswersEveryCode(t *testing.T) {
+	t.Parallel()
+	internal := map[cover.Code]bool{cover.CodeInternal: true, cover.CodeCanceled: true, cover.CodeBadEvent: true, cover.CodeOutcomeFailed: true}
+	for _, c := range cover.Codes() {
+		if _, ok := statusTable[c]; ok == internal[c] {
+			t.Errorf("code %s: in the status table %v, answered internal on purpose %v; want exactly one", c, ok, internal[c])
+		}
+	}
+	for c, a := range statusTable {
+		want := c
+		if a.as != "" {
+			want = a.as
+			if b, ok := statusTable[a.as]; !ok || b.status != a.status || b.as != "" {
+				t.Errorf("code %s is answered as %s, whose row is %+v (present: %v); want a row of its own with status %d", c, a.as, b, ok, a.status)
+			}
+		}
+		err := fmt.Errorf("cover: %w", cover.NewError(c, "secret detail"))
+		if got := classify(err); got.Status != a.status || got.Code != string(want) || got.Message != want.Message() {
+			t.Errorf("classify(error naming %s) = %+v, want %d %s %q", c, got, a.status, want, want.Message())
+		}
+	}
+}

@@ -8,15 +8,22 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Header values that never change are built once and shared by every
 // response: net/http only reads them, and a one-element slice has no spare
 // capacity, so an Add elsewhere would copy instead of writing into it.
 var (
-	nosniffValue  = []string{"nosniff"}
-	webpTypeValue = []string{"image/webp"}
-	avifTypeValue = []string{"image/avif"}
+	nosniffValue = []string{"nosniff"}
+	// imageTypeValues are the Content-Type values of the output formats.
+	imageTypeValues = func() map[string][]string {
+		m := map[string][]string{}
+		for _, f := range cover.Formats() {
+			m[f.ContentType()] = []string{f.ContentType()}
+		}
+		return m
+	}()
 )
 
 // headerConsts are the Cache-Control values that depend only on Config.
@@ -63,11 +70,8 @@ func (l *lastModified) value(t time.Time) []string {
 
 // contentTypeValue returns the shared Content-Type value of an image type.
 func contentTypeValue(ct string) []string {
-	switch ct {
-	case "image/webp":
-		return webpTypeValue
-	case "image/avif":
-		return avifTypeValue
+	if v, ok := imageTypeValues[ct]; ok {
+		return v
 	}
 	return []string{ct}
 }

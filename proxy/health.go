@@ -34,7 +34,7 @@ func (h *handlers) health(w http.ResponseWriter, _ *http.Request, _ httprouter.P
 // upstream (deploy/nginx/cdn.conf) hides it; outlier ejection belongs to the
 // load balancer, which sees every replica.
 func (h *handlers) ready(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	if h.d.Draining != nil && h.d.Draining() {
+	if h.d.Draining() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "reason": "shutting down"})
 		return nil
 	}

@@ -29,8 +29,8 @@ func TestReadyMeansSendMeTraffic(t *testing.T) {
 	t.Parallel()
 	store, kafka := &pinger{}, &pinger{}
 	var draining atomic.Bool
-	srv, err := New(DefaultConfig(), Deps{Logger: slog.New(slog.DiscardHandler), Draining: draining.Load,
-		Checks: []Check{{Name: "object_store", Pinger: store}, {Name: "kafka", Pinger: kafka}}})
+	srv, err := New(DefaultConfig(), wired(Deps{Logger: slog.New(slog.DiscardHandler), Draining: draining.Load,
+		Checks: []Check{{Name: "object_store", Pinger: store}, {Name: "kafka", Pinger: kafka}}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
-	"github.com/bookcovers/image-worker/signing"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // metaFile is the file name under /covers/{book_id}/ that the route table
@@ -32,11 +29,9 @@ type URLSigner interface {
 	SignedURL(pathAndQuery string) (string, error)
 }
 
-// coverLinks are the paths of one preset in both formats.
-type coverLinks struct {
-	WebP string `json:"webp"`
-	AVIF string `json:"avif"`
-}
+// coverLinks are the paths of one preset, one per format (cover.Formats):
+// {"avif": ..., "webp": ...}.
+type coverLinks map[cover.Format]string
 
 // metaView is the body of GET /covers/{book_id}/meta.json and, with job_id,
 // of a successful POST /v2/process.
@@ -47,40 +42,25 @@ type metaView struct {
 }
 
 // meta serves GET and HEAD /covers/{book_id}/meta.json, signed like a cover
-// (canonical path "/covers/{book_id}/meta.json") and cached like one. A book
-// without a cover is 404 no_cover: there is no placeholder metadata.
+// (canonical path "/covers/{book_id}/meta.json"), authorised by the same
+// step (authoriseRead) and cached like one. A book without a cover is 404
+// no_cover: there is no placeholder metadata.
 func (h *handlers) meta(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	req := coverRequest{BookID: ps.ByName("book_id")}
-	if err := cover.ValidBookID(req.BookID); err != nil {
-		return fmt.Errorf("meta: %w", err)
-	}
-	if err := parseCoverQuery(r.URL.RawQuery, &req); err != nil {
+	req, err := parseMeta(ps.ByName("book_id"), r.URL.RawQuery)
+	if err != nil {
 		return err
 	}
-	if err := checkCanonical(r.URL, &req); err != nil {
+	read, err := h.authoriseRead(r, &req)
+	switch {
+	case err != nil:
 		return fmt.Errorf("meta: %w", err)
-	}
-	if !h.d.Verifier.Disabled() {
-		if err := h.d.Verifier.Verify(r.URL.Path, req.Params, req.Sig); err != nil {
-			return fmt.Errorf("meta: %w", err)
-		}
-	}
-	now := time.Now()
-	if err := signing.CheckExpiry(req.Exp, now); err != nil {
-		return fmt.Errorf("meta: %w", err)
-	}
-	if h.d.Metas == nil {
-		return fmt.Errorf("meta: no metadata source: %w", errNotFound)
-	}
-	ctx := h.storeBudget(r.Context(), now)
-	m, err := h.d.Manifests.Current(ctx, req.BookID)
-	if errors.Is(err, cache.ErrNotFound) {
+	case errors.Is(read.manifestErr, cache.ErrNotFound):
 		return fmt.Errorf("meta %s: %w", req.BookID, errNoCover)
+	case read.manifestErr != nil:
+		return fmt.Errorf("meta: %w", read.manifestErr)
 	}
-	if err != nil {
-		return fmt.Errorf("meta: %w", err)
-	}
-	view, err := h.metaView(ctx, m, "")
+	m := read.manifest
+	view, err := h.metaView(read.ctx, m, "")
 	if err != nil {
 		return err
 	}
@@ -89,7 +69,7 @@ func (h *handlers) meta(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		return fmt.Errorf("meta: encode: %w", err)
 	}
 	hd := w.Header()
-	hd.Set("Cache-Control", h.cacheControl(req, m.Version, now))
+	hd.Set("Cache-Control", h.cacheControl(req, m.Version, read.now))
 	setBookKeys(hd, req.BookID)
 	writeBody(w, r, body, "application/json", m.UpdatedAt)
 	return nil
@@ -108,34 +88,35 @@ func (h *handlers) metaView(ctx context.Context, m cover.Manifest, jobID string)
 	return metaView{JobID: jobID, CoverMeta: cm, Covers: covers}, nil
 }
 
-// coverPaths names every preset in both formats at version v: signed, or
+// coverPaths names every preset in every format at version v: signed, or
 // plain when signing is disabled.
 func (h *handlers) coverPaths(bookID, version string) (map[string]coverLinks, error) {
-	sign := func(f transform.Format, preset string) (string, error) {
-		p := "/covers/" + bookID + "/" + preset + "." + string(f) + "?v=" + url.QueryEscape(version)
-		if h.d.Verifier.Disabled() {
-			return p, nil
-		}
-		if h.d.Signer == nil {
-			return "", errors.New("meta: signing is enabled but no signer was wired")
-		}
-		s, err := h.d.Signer.SignedURL(p)
-		if err != nil {
-			return "", fmt.Errorf("meta: sign cover path: %w", err)
-		}
-		return s, nil
-	}
+	formats := cover.Formats()
 	out := make(map[string]coverLinks, len(h.cfg.Sizes))
 	for preset := range h.cfg.Sizes {
-		var l coverLinks
-		var err error
-		if l.WebP, err = sign(transform.WebP, preset); err != nil {
-			return nil, err
-		}
-		if l.AVIF, err = sign(transform.AVIF, preset); err != nil {
-			return nil, err
+		l := make(coverLinks, len(formats))
+		for _, f := range formats {
+			p, err := h.coverPath(bookID, version, preset, f)
+			if err != nil {
+				return nil, err
+			}
+			l[f] = p
 		}
 		out[preset] = l
 	}
 	return out, nil
+}
+
+// coverPath is the path of one preset and format at version v: signed, or
+// plain when signing is disabled.
+func (h *handlers) coverPath(bookID, version, preset string, f cover.Format) (string, error) {
+	p := "/covers/" + bookID + "/" + preset + "." + string(f) + "?v=" + url.QueryEscape(version)
+	if h.d.Verifier.Disabled() {
+		return p, nil
+	}
+	s, err := h.d.Signer.SignedURL(p)
+	if err != nil {
+		return "", fmt.Errorf("meta: sign cover path: %w", err)
+	}
+	return s, nil
 }

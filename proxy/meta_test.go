@@ -117,7 +117,7 @@ func newMetaFixture(t *testing.T, disabled bool, mutate func(*Deps)) *metaFixtur
 	if mutate != nil {
 		mutate(&d)
 	}
-	srv, err := New(DefaultConfig(), d)
+	srv, err := New(DefaultConfig(), wired(d))
 	if err != nil {
 		t.Fatal(err)
 	}

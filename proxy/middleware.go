@@ -24,6 +24,10 @@ type handlers struct {
 	deps   *dependencies
 	access *accessLog // nil: access lines are written by the request itself
 
+	// metaRoute and v2Route serve meta.json and POST /v2/process, or answer
+	// that they are not served (New: without their optional dependencies).
+	metaRoute, v2Route handlerFunc
+
 	constOnce sync.Once
 	consts    headerConsts
 	lastMod   lastModified

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/bookcovers/image-worker/cover"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // CheckVariantKey reports whether the public cover path could produce the
@@ -20,7 +19,7 @@ func (c Config) CheckVariantKey(k cover.VariantKey) error {
 	if k.Version == "" || len(k.Version) > maxVersionLength || !isToken(k.Version) {
 		return fmt.Errorf("check variant key: version: %w", errBadQuery)
 	}
-	if f, err := transform.ParseFormat(k.Format); err != nil || string(f) != k.Format {
+	if f, err := cover.ParseFormat(k.Format); err != nil || string(f) != k.Format {
 		return fmt.Errorf("check variant key: format %q: %w", k.Format, errBadFormat)
 	}
 	w, h, err := c.parseSize(k.Size())

@@ -19,15 +19,14 @@ type PlaceholderSource interface {
 
 var placeholderValue = []string{"true"}
 
-// placeholder serves a generated cover for a book that has none, or 404 when
-// placeholders are off. The image is shared between books, but the response
-// is the book's: the book's Surrogate-Key (a CDN purge when the real cover
-// arrives drops it), the short placeholder max-age, X-Cover-Placeholder and
-// a strong ETag of the bytes.
+// placeholder serves a generated cover for a book that has none, or 404
+// no_cover when placeholders are off (Deps.Placeholders, New). The image is
+// made by the placeholder cache's fill (cmd wires the renderer into
+// cache.Placeholders): the HTTP layer never renders. It is shared between
+// books, but the response is the book's: the book's Surrogate-Key (a CDN
+// purge when the real cover arrives drops it), the short placeholder
+// max-age, X-Cover-Placeholder and a strong ETag of the bytes.
 func (h *handlers) placeholder(w http.ResponseWriter, r *http.Request, req coverRequest) error {
-	if !h.cfg.Placeholders || h.d.Placeholders == nil {
-		return fmt.Errorf("cover %s: %w", req.BookID, errNoCover)
-	}
 	v, err := h.d.Placeholders.Placeholder(r.Context(), req.BookID, req.Width, req.Height, string(req.Format))
 	if err != nil {
 		return fmt.Errorf("placeholder: %w", err)

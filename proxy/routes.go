@@ -2,77 +2,17 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/pprof"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/bookcovers/image-worker/cache"
-	"github.com/bookcovers/image-worker/cover"
-	"github.com/bookcovers/image-worker/ingest"
 )
-
-// ManifestSource resolves a book's current version.
-type ManifestSource interface {
-	Current(ctx context.Context, bookID string) (cover.Manifest, error)
-}
-
-// VariantSource returns a variant's bytes, rendering it on a miss.
-type VariantSource interface {
-	Get(ctx context.Context, key cover.VariantKey) ([]byte, error)
-}
-
-// JobQueue takes warm jobs.
-type JobQueue interface {
-	Submit(ctx context.Context, bookID, imageURL string, refresh bool) (ingest.Job, error)
-	Get(ctx context.Context, id string) (ingest.Job, error)
-}
-
-// Verifier checks URL signatures.
-type Verifier interface {
-	Verify(path string, params url.Values, sig string) error
-	Disabled() bool
-}
-
-// Pinger reports whether a dependency is reachable.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
-
-// Deps are the components the HTTP layer calls.
-type Deps struct {
-	Manifests    ManifestSource
-	Variants     VariantSource
-	Placeholders PlaceholderSource // placeholder.go
-	Jobs         JobQueue
-	Verifier     Verifier
-	Checks       []Check // readiness: every dependency that must answer
-	Purge        func(ctx context.Context, bookID string) (cache.PurgeResult, error)
-	Draining     func() bool // true once shutdown began: /ready answers 503 first
-	Logger       *slog.Logger
-	// LogOutput is the stream Logger writes to (a JSON handler without
-	// attributes of its own): access lines are built and written to it
-	// directly, in batches. Nil sends them through Logger one at a time.
-	LogOutput io.Writer
-
-	// Metadata (GET /covers/{book_id}/meta.json, POST /v2/process).
-	Metas       MetaSource
-	Signer      URLSigner     // signs the cover paths in metadata answers
-	JobWaiter   JobWaiter     // POST /v2/process waits for its job
-	ProcessWait time.Duration // longest wait of POST /v2/process: the job's own budget (RequestTimeout when 0)
-}
-
-// Check is one readiness dependency.
-type Check struct {
-	Name string // "object_store", "kafka", ...
-	Pinger
-}
 
 // Server holds the HTTP handlers and their metrics.
 type Server struct {
@@ -80,14 +20,24 @@ type Server struct {
 	set *metrics.Set
 }
 
-// New returns the HTTP layer.
+// New returns the HTTP layer. It refuses an invalid Config and a missing
+// required dependency (Deps names which are), and chooses here what a
+// missing optional one means.
 func New(cfg Config, d Deps) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(cfg.Validate(), d.validate()); err != nil {
 		return nil, err
 	}
+	d = d.withDefaults(cfg)
 	set := metrics.NewSet()
 	h := &handlers{cfg: cfg, d: d, log: d.Logger, set: set, deps: newDependencies(d.Checks, cfg.ReadyTimeout, set)}
 	h.access = newAccessLog(d.Logger, d.LogOutput, set)
+	h.metaRoute, h.v2Route = h.meta, h.processV2
+	if d.Metas == nil {
+		h.metaRoute = notServed("meta.json (no Deps.Metas)")
+	}
+	if d.Metas == nil || d.JobWaiter == nil {
+		h.v2Route = notServed("POST /v2/process (no Deps.Metas or Deps.JobWaiter)")
+	}
 	return &Server{h: h, set: set}, nil
 }
 
@@ -108,7 +58,7 @@ func (s *Server) Public() http.Handler {
 	r.GET("/health", h.wrap("health", h.health))
 	r.GET("/ready", h.wrap("ready", h.ready))
 	r.POST("/process", h.wrap("process", h.writer(h.process)))
-	r.POST("/v2/process", h.wrap("process_v2", h.writer(h.processV2)))
+	r.POST("/v2/process", h.wrap("process_v2", h.writer(h.v2Route)))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
 	coverOrMeta := h.coverOrMeta()
 	r.GET("/covers/:book_id/:file", coverOrMeta)
@@ -128,7 +78,7 @@ func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http
 	r.GET("/health", h.wrap("health", h.health))
 	r.GET("/ready", h.wrap("ready", h.ready))
 	r.POST("/process", h.wrap("process", h.writer(h.process)))
-	r.POST("/v2/process", h.wrap("process_v2", h.writer(h.processV2)))
+	r.POST("/v2/process", h.wrap("process_v2", h.writer(h.v2Route)))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
 	r.DELETE("/covers/:book_id", h.wrap("purge", h.admin(h.purge)))
 	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
@@ -147,7 +97,7 @@ func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http
 // coverOrMeta serves /covers/{book_id}/{file}: meta.json is the book's
 // metadata, anything else a cover image.
 func (h *handlers) coverOrMeta() httprouter.Handle {
-	cover, meta := h.wrap("covers", h.cover), h.wrap("meta", h.meta)
+	cover, meta := h.wrap("covers", h.cover), h.wrap("meta", h.metaRoute)
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if ps.ByName("file") == metaFile {
 			meta(w, r, ps)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -35,18 +36,11 @@ func (h *handlers) processV2(w http.ResponseWriter, r *http.Request, _ httproute
 	if err != nil {
 		return err
 	}
-	if h.d.JobWaiter == nil || h.d.Metas == nil {
-		return fmt.Errorf("process v2: no job waiter or metadata source: %w", errNotFound)
-	}
 	job, err := h.d.Jobs.Submit(r.Context(), *req.BookID, *req.ImageURL, r.URL.Query().Get("refresh") == "true")
 	if err != nil {
 		return fmt.Errorf("process v2: %w", err)
 	}
-	wait := h.d.ProcessWait
-	if wait <= 0 {
-		wait = h.cfg.RequestTimeout
-	}
-	wctx, cancel := context.WithTimeout(r.Context(), wait)
+	wctx, cancel := context.WithTimeout(r.Context(), h.d.ProcessWait)
 	defer cancel()
 	done, err := h.d.JobWaiter.Wait(wctx, job.ID)
 	switch {
@@ -56,11 +50,11 @@ func (h *handlers) processV2(w http.ResponseWriter, r *http.Request, _ httproute
 		return fmt.Errorf("process v2: wait for job %s: %w", job.ID, err)
 	case err != nil || !done.State.Finished():
 		w.Header().Set("Location", "/jobs/"+job.ID)
-		return &jobError{JobID: job.ID, Code: "timeout", Message: notFinishedMessage}
+		return &jobError{JobID: job.ID, Code: cover.CodeTimeout, Message: notFinishedMessage}
 	case done.State == ingest.JobFailed:
-		code, msg := "internal", ingest.Message("internal")
+		code, msg := cover.CodeInternal, cover.CodeInternal.Message()
 		if done.Error != nil {
-			code, msg = done.Error.Code, done.Error.Message
+			code, msg = cover.Code(done.Error.Code), done.Error.Message
 		}
 		return &jobError{JobID: job.ID, Code: code, Message: msg}
 	}

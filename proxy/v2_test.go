@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -62,13 +63,13 @@ func TestProcessV2FailedJobs(t *testing.T) {
 			t.Parallel()
 			f := newMetaFixture(t, false, nil)
 			f.jobs.final = ingest.Job{ID: testJobID, BookID: "B123", State: ingest.JobFailed,
-				Error: &ingest.JobError{Code: c.code, Message: ingest.Message(c.code)}}
+				Error: &ingest.JobError{Code: c.code, Message: cover.Code(c.code).Message()}}
 			rec := postV2(f.public, "/v2/process", "application/json", v2Body)
 			var e errorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
 				t.Fatalf("body %s: %v", rec.Body, err)
 			}
-			if rec.Code != c.status || e.Error.Code != c.code || e.Error.Message != ingest.Message(c.code) || e.JobID != testJobID {
+			if rec.Code != c.status || e.Error.Code != c.code || e.Error.Message != cover.Code(c.code).Message() || e.JobID != testJobID {
 				t.Errorf("failed job %s: %d %+v, want %d with the code, its message and job_id", c.code, rec.Code, e, c.status)
 			}
 			if (c.status == 503) != (rec.Header().Get("Retry-After") != "") {
@@ -151,10 +152,10 @@ func TestProcessV2RefusesLikeProcess(t *testing.T) {
 
 func TestClassifyJobCodes(t *testing.T) {
 	t.Parallel()
-	for code := range jobCodeStatus {
-		got := classify(&jobError{JobID: testJobID, Code: code, Message: ingest.Message(code)})
-		if got.Code != code || got.Status != jobCodeStatus[code] || got.Message == "internal error" {
-			t.Errorf("classify(job %s) = %+v, want %d with its own message", code, got, jobCodeStatus[code])
+	for code, a := range statusTable {
+		got := classify(&jobError{JobID: testJobID, Code: code, Message: code.Message()})
+		if got.Code != string(code) || got.Status != a.status || got.Message == "internal error" {
+			t.Errorf("classify(job %s) = %+v, want %d with its own message", code, got, a.status)
 		}
 	}
 	if got := classify(&jobError{Code: "no_such_code"}); got != errInternal {

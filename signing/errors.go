@@ -3,19 +3,22 @@ package signing
 import (
 	"errors"
 	"fmt"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
-// Sentinel errors. Callers test them with errors.Is.
+// Sentinel errors. Callers test them with errors.Is. Those a client is
+// told about name their cover.Code.
 var (
 	// ErrMissingSignature: the request carries no sig parameter.
-	ErrMissingSignature = errors.New("signing: missing signature")
+	ErrMissingSignature = cover.NewError(cover.CodeMissingSignature, "signing: missing signature")
 	// ErrBadSignature: the signature is wrong, malformed, of the wrong
 	// length, or made with a key this signer does not hold.
-	ErrBadSignature = errors.New("signing: bad signature")
+	ErrBadSignature = cover.NewError(cover.CodeBadSignature, "signing: bad signature")
 	// ErrExpired: the exp parameter is in the past.
-	ErrExpired = errors.New("signing: expired")
+	ErrExpired = cover.NewError(cover.CodeExpired, "signing: expired")
 	// ErrBadExpiry: exp is not a base-10 integer in [0, 1<<62].
-	ErrBadExpiry = errors.New("signing: bad expiry")
+	ErrBadExpiry = cover.NewError(cover.CodeBadExpiry, "signing: bad expiry")
 	// ErrNoKeys: signing is enabled but no key is configured.
 	ErrNoKeys = errors.New("signing: no keys")
 	// ErrBadKey: a configured key is empty, not hex, or too short. Messages

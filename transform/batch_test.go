@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // TestRenderBatchesQueuedRequestsOfOneOriginal: with the only render slot
@@ -23,7 +25,7 @@ func TestRenderBatchesQueuedRequestsOfOneOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("hold the slot: %v", err)
 	}
-	reqs := append(defaultLadder(), Request{Width: 320, Height: 320, Format: WebP})
+	reqs := append(defaultLadder(), Request{Width: 320, Height: 320, Format: cover.WebP})
 	type outcome struct {
 		res Result
 		err error
@@ -52,15 +54,15 @@ func TestRenderBatchesQueuedRequestsOfOneOriginal(t *testing.T) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		_, queuedErr = r.Render(queuedCtx, src, Request{Width: 200, Format: WebP, Source: "BOOK-1/abc123"})
+		_, queuedErr = r.Render(queuedCtx, src, Request{Width: 200, Format: cover.WebP, Source: "BOOK-1/abc123"})
 	}()
 	go func() {
 		defer wg.Done()
-		_, lateErr = r.Render(lateCtx, src, Request{Width: 240, Format: AVIF, Source: "BOOK-1/abc123"})
+		_, lateErr = r.Render(lateCtx, src, Request{Width: 240, Format: cover.AVIF, Source: "BOOK-1/abc123"})
 	}()
 	go func() {
 		defer wg.Done()
-		otherRes, otherErr = r.Render(context.Background(), other, Request{Width: 100, Format: WebP, Source: "BOOK-2/def456"})
+		otherRes, otherErr = r.Render(context.Background(), other, Request{Width: 100, Format: cover.WebP, Source: "BOOK-2/def456"})
 	}()
 	waitFor(t, func() bool { return r.gate.queueDepth() == int64(len(reqs)+3) })
 	cancelQueued()
@@ -148,7 +150,7 @@ func TestRenderBatchAlone(t *testing.T) {
 	r := newTestRenderer(t, nil)
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
 	for i, w := range []int{160, 320} {
-		res, err := r.Render(context.Background(), src, Request{Width: w, Format: WebP, Source: "BOOK-1/v"})
+		res, err := r.Render(context.Background(), src, Request{Width: w, Format: cover.WebP, Source: "BOOK-1/v"})
 		if err != nil || res.Width != w {
 			t.Fatalf("Render %d = %dx%d, %v; want %d wide", i, res.Width, res.Height, err, w)
 		}

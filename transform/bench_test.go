@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func BenchmarkProbe(b *testing.B) {
@@ -63,7 +65,7 @@ func BenchmarkAVIFEffort(b *testing.B) {
 		r := newTestRenderer(b, func(c *Config) { c.AVIFEffort = effort })
 		for _, w := range []int{320, 640} {
 			b.Run(fmt.Sprintf("effort=%d/%d", effort, w), func(b *testing.B) {
-				res := benchRender(b, r, src, Request{Width: w, Format: AVIF})
+				res := benchRender(b, r, src, Request{Width: w, Format: cover.AVIF})
 				b.ReportMetric(psnr(b, refs[w], decodeOutput(b, res.Bytes).pixels), "psnr-dB")
 			})
 		}
@@ -78,17 +80,17 @@ func BenchmarkQuality(b *testing.B) {
 	ref := losslessReference(b, src, w)
 	cases := []struct {
 		name string
-		f    Format
+		f    cover.Format
 		mut  func(*Config)
 	}{
-		{"webp/q=80", WebP, func(c *Config) { c.WebPQuality = 80 }},
+		{"webp/q=80", cover.WebP, func(c *Config) { c.WebPQuality = 80 }},
 	}
 	for _, q := range []int{45, 50, 55, 60, 65} {
 		cases = append(cases, struct {
 			name string
-			f    Format
+			f    cover.Format
 			mut  func(*Config)
-		}{fmt.Sprintf("avif/q=%d", q), AVIF, func(c *Config) { c.AVIFQuality = q }})
+		}{fmt.Sprintf("avif/q=%d", q), cover.AVIF, func(c *Config) { c.AVIFQuality = q }})
 	}
 	for _, tc := range cases {
 		r := newTestRenderer(b, tc.mut)

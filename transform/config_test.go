@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"errors"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -68,33 +67,4 @@ func TestConfigValidate(t *testing.T) {
 			t.Fatalf("Validate(QueueSize 0) = %v; want nil", err)
 		}
 	})
-}
-
-func TestParseFormat(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    Format
-		ctype   string
-		wantErr error
-	}{
-		{"webp", WebP, "image/webp", nil},
-		{"avif", AVIF, "image/avif", nil},
-		{" AVIF ", AVIF, "image/avif", nil},
-		{"jpeg", "", "", ErrUnsupportedFormat},
-		{"png", "", "", ErrUnsupportedFormat},
-		{"", "", "", ErrUnsupportedFormat},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseFormat(tc.in)
-			if got != tc.want || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
-				t.Fatalf("ParseFormat(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.wantErr)
-			}
-			if got.ContentType() != tc.ctype {
-				t.Fatalf("%q.ContentType() = %q; want %q", got, got.ContentType(), tc.ctype)
-			}
-		})
-	}
 }

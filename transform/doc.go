@@ -1,5 +1,7 @@
 // Package transform turns book-cover originals into WebP and AVIF variants
-// with libvips (through govips), and generates placeholders.
+// with libvips (through govips), and generates placeholders. The output
+// formats (cover.Format) and the no-enlarge size rule (cover.ClampSize) are
+// package cover's; this package holds an encoder per format (engine.go).
 //
 // # What it does
 //

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // engine runs libvips on the calling thread. Only render workers use it
@@ -86,10 +88,10 @@ func thumbArgs(g geometry, req Request) (width, height int, crop vips.Interestin
 
 // fitCrop repairs a box thumbnail whose original was smaller than Probe's
 // header suggested (an orientation it could not see): it crops to the
-// requested aspect.
+// largest box of the requested aspect that fits (cover.ClampSize).
 func fitCrop(img *vips.ImageRef, g geometry) error {
 	if g.crop && (img.Width() != g.width || img.Height() != g.height) {
-		w, h := fitAspect(g.width, g.height, img.Width(), img.Height())
+		w, h := cover.ClampSize(img.Width(), img.Height(), g.width, g.height)
 		if err := img.SmartCrop(w, h, vips.InterestingAttention); err != nil {
 			return vipsFailed("crop", err)
 		}
@@ -100,7 +102,7 @@ func fitCrop(img *vips.ImageRef, g geometry) error {
 // finish brings a sized image to the output rules (normalise), removes its
 // metadata and encodes it: the last steps of render and of each output of
 // a ladder.
-func (e engine) finish(img *vips.ImageRef, f Format) (Result, error) {
+func (e engine) finish(img *vips.ImageRef, f cover.Format) (Result, error) {
 	if err := normalise(img); err != nil {
 		return Result{}, err
 	}
@@ -118,13 +120,13 @@ func (e engine) finish(img *vips.ImageRef, f Format) (Result, error) {
 
 // encode writes img as WebP or AVIF with every metadata block stripped
 // (libvips evaluates the whole pipeline while encoding).
-func (e engine) encode(img *vips.ImageRef, f Format) ([]byte, error) {
+func (e engine) encode(img *vips.ImageRef, f cover.Format) ([]byte, error) {
 	var (
 		buf []byte
 		err error
 	)
 	switch f {
-	case WebP:
+	case cover.WebP:
 		p := vips.NewWebpExportParams()
 		p.Quality = e.cfg.WebPQuality
 		p.StripMetadata = true
@@ -137,7 +139,7 @@ func (e engine) encode(img *vips.ImageRef, f Format) ([]byte, error) {
 				return nil, fmt.Errorf("encode webp: %w: %w", ErrRenderFailed, err)
 			}
 		}
-	case AVIF:
+	case cover.AVIF:
 		p := vips.NewAvifExportParams()
 		p.Quality = e.cfg.AVIFQuality
 		p.Effort = e.cfg.AVIFEffort
@@ -145,7 +147,7 @@ func (e engine) encode(img *vips.ImageRef, f Format) ([]byte, error) {
 		p.StripMetadata = true
 		buf, _, err = img.ExportAvif(p)
 	default:
-		return nil, fmt.Errorf("encode %q: %w", f, ErrUnsupportedFormat)
+		return nil, fmt.Errorf("encode %q: %w", f, cover.ErrUnsupportedFormat)
 	}
 	if err != nil {
 		return nil, vipsFailed("encode "+string(f), err)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func TestGate(t *testing.T) {
@@ -136,7 +138,7 @@ func TestRendererGate(t *testing.T) {
 		<-unblock
 	}
 	src := testdata(t, "cover-50x75-tiny.jpg")
-	req := Request{Width: 32, Format: WebP}
+	req := Request{Width: 32, Format: cover.WebP}
 
 	first := make(chan error, 1)
 	go func() {
@@ -200,7 +202,7 @@ func TestRendererGateNoOverloadWithRoom(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			_, err := r.Render(context.Background(), src, Request{Width: 32, Format: WebP})
+			_, err := r.Render(context.Background(), src, Request{Width: 32, Format: cover.WebP})
 			errs <- err
 		}()
 	}

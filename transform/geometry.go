@@ -3,6 +3,8 @@ package transform
 import (
 	"fmt"
 	"math"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Request says what to render.
@@ -13,7 +15,7 @@ type Request struct {
 	// cropping with libvips' attention strategy.
 	Height int
 	// Format is the output encoding.
-	Format Format
+	Format cover.Format
 	// Enlarge allows output larger than the original. Without it a
 	// width-only request wider than the original is rendered at the
 	// original's width, and a box larger than the original (on either side)
@@ -31,8 +33,8 @@ type Request struct {
 // validate checks the request fields that do not depend on the original.
 func (req Request) validate() error {
 	switch {
-	case !req.Format.valid():
-		return fmt.Errorf("format %q: %w", req.Format, ErrUnsupportedFormat)
+	case !req.Format.Valid():
+		return fmt.Errorf("format %q: %w", req.Format, cover.ErrUnsupportedFormat)
 	case req.Width <= 0 || req.Height < 0:
 		return fmt.Errorf("size %dx%d: %w", req.Width, req.Height, ErrInvalidRequest)
 	case req.Width > MaxSide || req.Height > MaxSide:
@@ -52,15 +54,15 @@ type geometry struct {
 const MaxOutputSide = 16383
 
 // plan computes the output size of req for an upright original of
-// srcW x srcH pixels, applying the no-enlarge policy.
+// srcW x srcH pixels, applying the no-enlarge policy (cover.ClampSize).
 func plan(srcW, srcH int, req Request) geometry {
 	srcW, srcH = max(srcW, 1), max(srcH, 1)
-	if req.Height == 0 {
-		w := req.Width
-		if !req.Enlarge && w > srcW {
-			w = srcW
-		}
-		h := max(int(math.Round(float64(srcH)*float64(w)/float64(srcW))), 1)
+	w, h := req.Width, req.Height
+	if !req.Enlarge {
+		w, h = cover.ClampSize(srcW, srcH, w, h)
+	}
+	if h == 0 {
+		h = max(int(math.Round(float64(srcH)*float64(w)/float64(srcW))), 1)
 		if h > MaxOutputSide {
 			// An extreme aspect (1x20000): keep the aspect, shrink to what
 			// the encoders accept (WebP 16383, AVIF/HEIF 16384 per side).
@@ -69,50 +71,5 @@ func plan(srcW, srcH int, req Request) geometry {
 		}
 		return geometry{width: w, height: h}
 	}
-	w, h := req.Width, req.Height
-	if !req.Enlarge && (w > srcW || h > srcH) {
-		f := math.Min(float64(srcW)/float64(w), float64(srcH)/float64(h))
-		w = min(max(int(math.Round(float64(w)*f)), 1), srcW)
-		h = min(max(int(math.Round(float64(h)*f)), 1), srcH)
-	}
 	return geometry{width: w, height: h, crop: true}
-}
-
-// ClampSize returns the size whose render gives exactly the pixels that a
-// render of width x height (height 0: keep the aspect) gives from an upright
-// srcW x srcH original without Enlarge, and that every other size with the
-// same output shares, so that a cache key built from it names one variant:
-//
-//   - width only: a width above srcW becomes srcW (renders never enlarge;
-//     any width from srcW up gives the original's width);
-//   - box: a box larger than the original on either side becomes the box the
-//     render scales it down to (uniformly, keeping the requested aspect, until
-//     it fits in the original), so 1000x1500 and 1200x1800 on a 600x900
-//     original are both 600x900. A box that fits is unchanged.
-//
-// The render of the clamped size plans the same geometry as the request's
-// (TestClampSizeRendersTheSame), so its bytes are the request's. An unknown
-// original size (srcW or srcH <= 0, a manifest from before sizes were
-// recorded) or an invalid request returns the request unchanged.
-func ClampSize(srcW, srcH, width, height int) (int, int) {
-	if srcW <= 0 || srcH <= 0 || width <= 0 || height < 0 {
-		return width, height
-	}
-	if height == 0 {
-		return min(width, srcW), 0
-	}
-	g := plan(srcW, srcH, Request{Width: width, Height: height})
-	return g.width, g.height
-}
-
-// fitAspect returns the largest box with the aspect of w x h that fits in
-// availW x availH; it repairs a box render whose source turned out smaller
-// than planned (an orientation Probe could not see).
-func fitAspect(w, h, availW, availH int) (int, int) {
-	f := math.Min(float64(availW)/float64(w), float64(availH)/float64(h))
-	if f >= 1 {
-		return w, h
-	}
-	return min(max(int(math.Round(float64(w)*f)), 1), availW),
-		min(max(int(math.Round(float64(h)*f)), 1), availH)
 }

@@ -1,6 +1,10 @@
 package transform
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
+)
 
 func TestPlan(t *testing.T) {
 	t.Parallel()
@@ -32,57 +36,6 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func TestFitAspect(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name                 string
-		w, h, availW, availH int
-		wantW, wantH         int
-	}{
-		{"fits already", 100, 100, 200, 300, 100, 100},
-		{"square into landscape", 300, 300, 240, 160, 160, 160},
-		{"tall into small", 200, 400, 50, 50, 25, 50},
-		{"never zero", 1000, 1, 5, 5, 5, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if w, h := fitAspect(tc.w, tc.h, tc.availW, tc.availH); w != tc.wantW || h != tc.wantH {
-				t.Fatalf("fitAspect(%dx%d in %dx%d) = %dx%d; want %dx%d", tc.w, tc.h, tc.availW, tc.availH, w, h, tc.wantW, tc.wantH)
-			}
-		})
-	}
-}
-
-func TestClampSize(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name             string
-		srcW, srcH, w, h int
-		wantW, wantH     int
-	}{
-		{"width below the original", 600, 900, 320, 0, 320, 0},
-		{"width of the original", 600, 900, 600, 0, 600, 0},
-		{"width above the original", 600, 900, 700, 0, 600, 0},
-		{"largest width", 600, 900, 2048, 0, 600, 0},
-		{"box inside", 600, 900, 320, 480, 320, 480},
-		{"box of the original's aspect, larger", 600, 900, 1200, 1800, 600, 900},
-		{"square box, larger", 600, 900, 2048, 2048, 600, 600},
-		{"wide box, only wider", 600, 900, 1200, 300, 600, 150},
-		{"tall box, only taller", 600, 900, 100, 1800, 50, 900},
-		{"unknown original", 0, 0, 2048, 0, 2048, 0},
-		{"unknown original height", 600, 0, 2048, 2048, 2048, 2048},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if w, h := ClampSize(tc.srcW, tc.srcH, tc.w, tc.h); w != tc.wantW || h != tc.wantH {
-				t.Errorf("ClampSize(%dx%d, %d, %d) = %d, %d; want %d, %d", tc.srcW, tc.srcH, tc.w, tc.h, w, h, tc.wantW, tc.wantH)
-			}
-		})
-	}
-}
-
 // TestClampSizeRendersTheSame: for every original and request, the clamped
 // size plans the very geometry the request plans (so the render's pixels are
 // the same), clamping again changes nothing, and a clamped size never exceeds
@@ -94,12 +47,12 @@ func TestClampSizeRendersTheSame(t *testing.T) {
 	for _, src := range sources {
 		for _, w := range sizes[1:] {
 			for _, h := range sizes {
-				cw, ch := ClampSize(src[0], src[1], w, h)
-				req, clamped := Request{Width: w, Height: h, Format: WebP}, Request{Width: cw, Height: ch, Format: WebP}
+				cw, ch := cover.ClampSize(src[0], src[1], w, h)
+				req, clamped := Request{Width: w, Height: h, Format: cover.WebP}, Request{Width: cw, Height: ch, Format: cover.WebP}
 				if got, want := plan(src[0], src[1], clamped), plan(src[0], src[1], req); got != want {
 					t.Fatalf("%dx%d original: %dx%d clamps to %dx%d, which plans %+v; the request plans %+v", src[0], src[1], w, h, cw, ch, got, want)
 				}
-				if again, againH := ClampSize(src[0], src[1], cw, ch); again != cw || againH != ch {
+				if again, againH := cover.ClampSize(src[0], src[1], cw, ch); again != cw || againH != ch {
 					t.Fatalf("%dx%d original: ClampSize(%dx%d) = %dx%d, then %dx%d; want a fixed point", src[0], src[1], w, h, cw, ch, again, againH)
 				}
 				if cw > src[0] || ch > src[1] || (h == 0) != (ch == 0) {

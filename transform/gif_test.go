@@ -8,6 +8,8 @@ import (
 	"image/color/palette"
 	"image/gif"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // manyFrameGIF encodes n 8x12 frames; frame 0 is red, the rest blue.
@@ -54,7 +56,7 @@ func TestFirstGIFFrameKeepsOnlyTheFirstFrame(t *testing.T) {
 // ~4096 frames; only its first frame reaches libvips, so it renders.
 func TestRenderGIFWithThousandsOfFrames(t *testing.T) {
 	r := newTestRenderer(t, nil)
-	res, err := r.Render(context.Background(), manyFrameGIF(t, 5000), Request{Width: 16, Format: WebP})
+	res, err := r.Render(context.Background(), manyFrameGIF(t, 5000), Request{Width: 16, Format: cover.WebP})
 	if err != nil {
 		t.Fatalf("Render(5000-frame GIF) = %v", err)
 	}

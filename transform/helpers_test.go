@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // testdata reads a file from the repository's testdata directory.
@@ -61,7 +63,7 @@ func render(tb testing.TB, r *Renderer, src []byte, req Request) Result {
 
 // decoded is what the tests learn by decoding an output with libvips.
 type decoded struct {
-	format         Format // from the magic bytes
+	format         cover.Format // from the magic bytes
 	width, height  int
 	bands          int
 	interpretation vips.Interpretation
@@ -76,9 +78,9 @@ func decodeOutput(tb testing.TB, buf []byte) decoded {
 	var d decoded
 	switch {
 	case len(buf) >= 12 && string(buf[:4]) == "RIFF" && string(buf[8:12]) == "WEBP":
-		d.format = WebP
+		d.format = cover.WebP
 	case len(buf) >= 12 && string(buf[4:8]) == "ftyp" && bytes.Contains(buf[8:min(len(buf), 64)], []byte("avif")):
-		d.format = AVIF
+		d.format = cover.AVIF
 	default:
 		tb.Fatalf("output has neither WebP nor AVIF magic: % x", buf[:min(len(buf), 16)])
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // BenchmarkWorkerOverhead measures what rendering in a worker process
@@ -106,13 +108,13 @@ func BenchmarkRenderCPU(b *testing.B) {
 }
 
 // floorRender is libvips alone: what loadbench's floor runs.
-func floorRender(src []byte, width int, f Format, cfg Config) error {
+func floorRender(src []byte, width int, f cover.Format, cfg Config) error {
 	img, err := vips.LoadThumbnailFromBuffer(src, width, vipsMaxCoord, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
 	if err != nil {
 		return err
 	}
 	defer img.Close()
-	if f == AVIF {
+	if f == cover.AVIF {
 		p := vips.NewAvifExportParams()
 		p.Quality, p.Effort, p.Bitdepth, p.StripMetadata = cfg.AVIFQuality, cfg.AVIFEffort, 8, true
 		_, _, err = img.ExportAvif(p)

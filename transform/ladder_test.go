@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // defaultLadder is the service's default PRERENDER: the five COVER_SIZES
@@ -12,7 +14,7 @@ import (
 func defaultLadder() []Request {
 	var reqs []Request
 	for _, w := range []int{96, 160, 320, 640, 1280} {
-		for _, f := range []Format{WebP, AVIF} {
+		for _, f := range []cover.Format{cover.WebP, cover.AVIF} {
 			reqs = append(reqs, Request{Width: w, Format: f})
 		}
 	}
@@ -25,10 +27,10 @@ const maxLadderSSIMLoss = 0.005
 
 func TestRenderLadderMatchesSingleRenders(t *testing.T) {
 	boxes := []Request{
-		{Width: 320, Height: 480, Format: WebP},
-		{Width: 200, Height: 200, Format: AVIF},
-		{Width: 600, Height: 300, Format: WebP},
-		{Width: 96, Format: WebP},
+		{Width: 320, Height: 480, Format: cover.WebP},
+		{Width: 200, Height: 200, Format: cover.AVIF},
+		{Width: 600, Height: 300, Format: cover.WebP},
+		{Width: 96, Format: cover.WebP},
 	}
 	cases := []struct {
 		name string
@@ -43,7 +45,7 @@ func TestRenderLadderMatchesSingleRenders(t *testing.T) {
 		{"EXIF orientation 6", "photo-exif-orientation-6.jpg", append(defaultLadder()[:4:4], boxes[:2]...)},
 		{"panorama", "panorama-4272x356.jpg", append(defaultLadder()[:4:4], boxes[:3]...)},
 		{"animated GIF first frame", "cover-240x360-animated-6frames.gif", append(defaultLadder()[:4:4], boxes[:2]...)},
-		{"enlarge past the original", "cover-50x75-tiny.jpg", []Request{{Width: 40, Format: WebP}, {Width: 100, Format: WebP, Enlarge: true}, {Width: 120, Height: 120, Format: AVIF, Enlarge: true}}},
+		{"enlarge past the original", "cover-50x75-tiny.jpg", []Request{{Width: 40, Format: cover.WebP}, {Width: 100, Format: cover.WebP, Enlarge: true}, {Width: 120, Height: 120, Format: cover.AVIF, Enlarge: true}}},
 	}
 	r := newTestRenderer(t, nil)
 	worst := 1.0
@@ -94,12 +96,12 @@ func TestRenderLadderEachFailsAlone(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, nil)
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
-	reqs := []Request{{Width: 160, Format: WebP}, {Width: 0, Format: WebP}, {Width: 96, Format: "png"}, {Width: 96, Format: AVIF}}
+	reqs := []Request{{Width: 160, Format: cover.WebP}, {Width: 0, Format: cover.WebP}, {Width: 96, Format: "png"}, {Width: 96, Format: cover.AVIF}}
 	res, errs, err := r.RenderLadderEach(context.Background(), src, reqs)
 	if err != nil {
 		t.Fatalf("RenderLadderEach: %v", err)
 	}
-	for i, want := range []error{nil, ErrInvalidRequest, ErrUnsupportedFormat, nil} {
+	for i, want := range []error{nil, ErrInvalidRequest, cover.ErrUnsupportedFormat, nil} {
 		if want == nil {
 			if errs[i] != nil || res[i].Width != reqs[i].Width {
 				t.Errorf("output %d: %dx%d, %v; want width %d", i, res[i].Width, res[i].Height, errs[i], reqs[i].Width)
@@ -132,7 +134,7 @@ func TestRenderLadderRendersOneByOneOverTheShareLimit(t *testing.T) {
 		t.Fatalf("share limit %d: the test needs it below the PNG's %d bytes", limit, 800*1200*4)
 	}
 	src := testdata(t, "cover-800x1200-alpha.png")
-	reqs := []Request{{Width: 96, Format: WebP}, {Width: 320, Format: AVIF}, {Width: 200, Height: 200, Format: WebP}}
+	reqs := []Request{{Width: 96, Format: cover.WebP}, {Width: 320, Format: cover.AVIF}, {Width: 200, Height: 200, Format: cover.WebP}}
 	got, err := r.RenderLadder(context.Background(), src, reqs)
 	if err != nil {
 		t.Fatalf("RenderLadder: %v", err)

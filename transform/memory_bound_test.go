@@ -11,6 +11,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/internal/hostile"
 )
 
@@ -36,7 +37,7 @@ func TestRenderMemoryIsBounded(t *testing.T) {
 	classes := hostileFiles(t)
 	for _, c := range classes {
 		_, _ = r.Check(ctx, c.Data)
-		_, _ = r.Render(ctx, c.Data, Request{Width: 320, Format: WebP})
+		_, _ = r.Render(ctx, c.Data, Request{Width: 320, Format: cover.WebP})
 	}
 	if peak := r.PeakWorkerRSS(); peak == 0 || peak > bound {
 		t.Fatalf("after %d hostile classes, worker peak RSS = %d MB; want between 1 byte and %d MB", len(classes), peak>>20, bound>>20)
@@ -63,7 +64,7 @@ func TestRenderMemoryIsBounded(t *testing.T) {
 			}
 			r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1 })
 			_, checkErr := r.Check(ctx, c.data)
-			_, renderErr := r.Render(ctx, c.data, Request{Width: 320, Format: WebP})
+			_, renderErr := r.Render(ctx, c.data, Request{Width: 320, Format: cover.WebP})
 			peak := r.PeakWorkerRSS()
 			t.Logf("check: %v; render: %v; worker peak RSS %d MB (bound %d MB)", checkErr, renderErr, peak>>20, bound>>20)
 			if peak == 0 || peak > bound {

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/buckket/go-blurhash"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // bandsPNG encodes a w x h PNG made of horizontal bands, top to bottom,
@@ -140,7 +142,7 @@ func checkLQIP(t *testing.T, uri string) decoded {
 		t.Fatalf("LQIP base64: %v", err)
 	}
 	d := decodeOutput(t, buf)
-	if d.format != WebP || d.width > 32 || d.width < 4 || d.height < 1 {
+	if d.format != cover.WebP || d.width > 32 || d.width < 4 || d.height < 1 {
 		t.Errorf("LQIP decodes as %s %dx%d, want WebP at most 32 wide", d.format, d.width, d.height)
 	}
 	if len(d.metadataFields()) > 0 {

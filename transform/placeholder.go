@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // PaletteSize is the number of placeholder colours. A placeholder's pixels
@@ -65,7 +67,7 @@ func (r *Renderer) Placeholder(ctx context.Context, entry int, req Request) (Res
 func (r *Renderer) Placeholders() uint64 { return r.placeholders.Get() }
 
 // placeholder draws and encodes a w x h placeholder (in a render worker).
-func (e engine) placeholder(entry, w, h int, f Format) (Result, error) {
+func (e engine) placeholder(entry, w, h int, f cover.Format) (Result, error) {
 	if entry < 0 || entry >= PaletteSize {
 		return Result{}, fmt.Errorf("placeholder: palette entry %d: %w", entry, ErrInvalidRequest)
 	}

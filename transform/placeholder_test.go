@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func TestPlaceholder(t *testing.T) {
@@ -45,11 +47,11 @@ func TestPlaceholderDesign(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, nil)
 	draw := func(entry int) decoded {
-		res, err := r.Placeholder(context.Background(), entry, Request{Width: 120, Format: WebP})
+		res, err := r.Placeholder(context.Background(), entry, Request{Width: 120, Format: cover.WebP})
 		if err != nil {
 			t.Fatalf("Placeholder(%d): %v", entry, err)
 		}
-		return checkOutput(t, res, WebP, 120, 180)
+		return checkOutput(t, res, cover.WebP, 120, 180)
 	}
 	a1, a2, b := draw(2), draw(2), draw(9)
 	bgA1, bgA2, bgB := meanRGB(a1.pixels, 0.1, 0.3, 0.9, 0.5), meanRGB(a2.pixels, 0.1, 0.3, 0.9, 0.5), meanRGB(b.pixels, 0.1, 0.3, 0.9, 0.5)
@@ -76,9 +78,9 @@ func TestPlaceholderRefuses(t *testing.T) {
 		req     Request
 		wantErr error
 	}{
-		{"bad format", Request{Width: 100, Format: "png"}, ErrUnsupportedFormat},
-		{"zero width", Request{Width: 0, Format: WebP}, ErrInvalidRequest},
-		{"over the pixel budget", Request{Width: 2000, Format: WebP}, ErrTooManyPixels},
+		{"bad format", Request{Width: 100, Format: "png"}, cover.ErrUnsupportedFormat},
+		{"zero width", Request{Width: 0, Format: cover.WebP}, ErrInvalidRequest},
+		{"over the pixel budget", Request{Width: 2000, Format: cover.WebP}, ErrTooManyPixels},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,7 +91,7 @@ func TestPlaceholderRefuses(t *testing.T) {
 		})
 	}
 	for _, entry := range []int{-1, PaletteSize} {
-		if _, err := r.Placeholder(context.Background(), entry, Request{Width: 100, Format: WebP}); !errors.Is(err, ErrInvalidRequest) {
+		if _, err := r.Placeholder(context.Background(), entry, Request{Width: 100, Format: cover.WebP}); !errors.Is(err, ErrInvalidRequest) {
 			t.Fatalf("Placeholder(%d, 100 webp) error = %v; want ErrInvalidRequest", entry, err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // The parent and a render worker talk over the worker's stdin and stdout in
@@ -66,7 +68,7 @@ var errorCodes = []struct {
 }{
 	{"not_an_image", ErrNotAnImage},
 	{"unsupported_type", ErrUnsupportedType},
-	{"unsupported_format", ErrUnsupportedFormat},
+	{"unsupported_format", cover.ErrUnsupportedFormat},
 	{"too_many_pixels", ErrTooManyPixels},
 	{"invalid_request", ErrInvalidRequest},
 	{"render_failed", ErrRenderFailed},

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // vipsMaxCoord is libvips' VIPS_MAX_COORD: a width-only thumbnail gets it
@@ -18,7 +20,7 @@ const vipsMaxCoord = 10_000_000
 type Result struct {
 	Bytes         []byte
 	Width, Height int
-	Format        Format
+	Format        cover.Format
 	ContentType   string
 }
 
@@ -34,8 +36,8 @@ type Renderer struct {
 	set    *metrics.Set
 
 	renders      atomic.Uint64
-	outcomes     map[Format][2]*metrics.Counter // [ok, error]
-	durations    map[Format]*metrics.PrometheusHistogram
+	outcomes     map[cover.Format][2]*metrics.Counter // [ok, error]
+	durations    map[cover.Format]*metrics.PrometheusHistogram
 	placeholders *metrics.Counter
 	checks       [2]*metrics.Counter // [ok, error]
 	metaOutcomes [2]*metrics.Counter // [ok, error]
@@ -66,11 +68,11 @@ func NewRenderer(cfg Config, logger *slog.Logger) (*Renderer, error) {
 		logger:    logger,
 		gate:      newGate(cfg.MaxConcurrent, cfg.QueueSize),
 		set:       metrics.NewSet(),
-		outcomes:  map[Format][2]*metrics.Counter{},
-		durations: map[Format]*metrics.PrometheusHistogram{},
+		outcomes:  map[cover.Format][2]*metrics.Counter{},
+		durations: map[cover.Format]*metrics.PrometheusHistogram{},
 	}
 	r.pool = newPool(cfg, cfg.MaxConcurrent, logger, r.set)
-	for _, f := range []Format{WebP, AVIF} {
+	for _, f := range cover.Formats() {
 		r.outcomes[f] = [2]*metrics.Counter{
 			r.set.NewCounter(fmt.Sprintf(`covers_transform_renders_total{format=%q,result="ok"}`, f)),
 			r.set.NewCounter(fmt.Sprintf(`covers_transform_renders_total{format=%q,result="error"}`, f)),

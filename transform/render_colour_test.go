@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // The orientation-6 photo must match its stored pixels turned 90 degrees
@@ -98,8 +100,8 @@ func TestRenderCMYKMatchesProfiledVariant(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, nil)
 	withICC := testdata(t, "photo-1600x2400-cmyk-icc.jpg")
-	a := checkOutput(t, render(t, r, testdata(t, "photo-1600x2400-cmyk-noprofile.jpg"), Request{Width: 320, Format: WebP}), WebP, 320, 480)
-	b := checkOutput(t, render(t, r, withICC, Request{Width: 320, Format: WebP}), WebP, 320, 480)
+	a := checkOutput(t, render(t, r, testdata(t, "photo-1600x2400-cmyk-noprofile.jpg"), Request{Width: 320, Format: cover.WebP}), cover.WebP, 320, 480)
+	b := checkOutput(t, render(t, r, withICC, Request{Width: 320, Format: cover.WebP}), cover.WebP, 320, 480)
 	ma, mb := meanRGB(a.pixels, 0, 0, 1, 1), meanRGB(b.pixels, 0, 0, 1, 1)
 	for c := range 3 {
 		if math.Abs(ma[c]-mb[c]) > 3 {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // schedIdleAllowed tries SCHED_IDLE on a thread of its own, which then
@@ -80,7 +82,7 @@ func TestRendersRunAtLowPriority(t *testing.T) {
 	go func() {
 		defer close(done)
 		for range 6 {
-			render(t, r, src, Request{Width: 640, Format: AVIF})
+			render(t, r, src, Request{Width: 640, Format: cover.AVIF})
 		}
 	}()
 	for sampling := true; sampling; {
@@ -137,7 +139,7 @@ func TestSaturatedFollowsTheQueue(t *testing.T) {
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
 	done := make(chan error, 2)
 	for range 2 {
-		go func() { _, err := r.Render(t.Context(), src, Request{Width: 96, Format: WebP}); done <- err }()
+		go func() { _, err := r.Render(t.Context(), src, Request{Width: 96, Format: cover.WebP}); done <- err }()
 	}
 	<-started // one renders, the other waits in the queue
 	deadline := time.Now().Add(5 * time.Second)

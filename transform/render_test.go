@@ -10,13 +10,15 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 	"golang.org/x/image/webp"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
-var formats = []Format{WebP, AVIF}
+var formats = []cover.Format{cover.WebP, cover.AVIF}
 
 // checkOutput decodes res and compares it with the wanted size and format,
 // and with what Result claims; it also checks that no metadata survived.
-func checkOutput(t *testing.T, res Result, format Format, w, h int) decoded {
+func checkOutput(t *testing.T, res Result, format cover.Format, w, h int) decoded {
 	t.Helper()
 	d := decodeOutput(t, res.Bytes)
 	if d.format != format || d.width != w || d.height != h {
@@ -36,7 +38,7 @@ func checkOutput(t *testing.T, res Result, format Format, w, h int) decoded {
 		bytes.Contains(res.Bytes, []byte("<x:xmpmeta")) {
 		t.Fatalf("output bytes contain an EXIF or XMP block")
 	}
-	if format == WebP { // a second, independent decoder
+	if format == cover.WebP { // a second, independent decoder
 		cfg, err := webp.DecodeConfig(bytes.NewReader(res.Bytes))
 		if err != nil || cfg.Width != w || cfg.Height != h {
 			t.Fatalf("x/image/webp DecodeConfig = %dx%d, %v; want %dx%d", cfg.Width, cfg.Height, err, w, h)
@@ -152,15 +154,15 @@ func TestRenderRefusesWithoutDecoding(t *testing.T) {
 		req     Request
 		wantErr error
 	}{
-		{"png bomb header", pngHeader(30000, 30000), Request{Width: 320, Format: WebP}, ErrTooManyPixels},
-		{"html", []byte("<html><body>hi</body></html>"), Request{Width: 320, Format: WebP}, ErrNotAnImage},
-		{"svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), Request{Width: 320, Format: AVIF}, ErrUnsupportedType},
-		{"empty", nil, Request{Width: 320, Format: WebP}, ErrNotAnImage},
-		{"jpeg output", baseline, Request{Width: 320, Format: "jpeg"}, ErrUnsupportedFormat},
-		{"zero width", baseline, Request{Width: 0, Format: WebP}, ErrInvalidRequest},
-		{"negative height", baseline, Request{Width: 10, Height: -1, Format: WebP}, ErrInvalidRequest},
-		{"width over MaxSide", baseline, Request{Width: MaxSide + 1, Format: WebP, Enlarge: true}, ErrTooManyPixels},
-		{"enlarged output over the pixel budget", baseline, Request{Width: 9000, Format: WebP, Enlarge: true}, ErrTooManyPixels},
+		{"png bomb header", pngHeader(30000, 30000), Request{Width: 320, Format: cover.WebP}, ErrTooManyPixels},
+		{"html", []byte("<html><body>hi</body></html>"), Request{Width: 320, Format: cover.WebP}, ErrNotAnImage},
+		{"svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), Request{Width: 320, Format: cover.AVIF}, ErrUnsupportedType},
+		{"empty", nil, Request{Width: 320, Format: cover.WebP}, ErrNotAnImage},
+		{"jpeg output", baseline, Request{Width: 320, Format: "jpeg"}, cover.ErrUnsupportedFormat},
+		{"zero width", baseline, Request{Width: 0, Format: cover.WebP}, ErrInvalidRequest},
+		{"negative height", baseline, Request{Width: 10, Height: -1, Format: cover.WebP}, ErrInvalidRequest},
+		{"width over MaxSide", baseline, Request{Width: MaxSide + 1, Format: cover.WebP, Enlarge: true}, ErrTooManyPixels},
+		{"enlarged output over the pixel budget", baseline, Request{Width: 9000, Format: cover.WebP, Enlarge: true}, ErrTooManyPixels},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,13 +183,13 @@ func TestRenderMetrics(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, nil)
 	src := testdata(t, "cover-50x75-tiny.jpg")
-	render(t, r, src, Request{Width: 32, Format: WebP})
-	render(t, r, src, Request{Width: 32, Format: WebP})
-	render(t, r, src, Request{Width: 32, Format: AVIF})
-	if _, err := r.Render(context.Background(), src[:len(src)/2], Request{Width: 32, Format: AVIF}); !errors.Is(err, ErrRenderFailed) {
+	render(t, r, src, Request{Width: 32, Format: cover.WebP})
+	render(t, r, src, Request{Width: 32, Format: cover.WebP})
+	render(t, r, src, Request{Width: 32, Format: cover.AVIF})
+	if _, err := r.Render(context.Background(), src[:len(src)/2], Request{Width: 32, Format: cover.AVIF}); !errors.Is(err, ErrRenderFailed) {
 		t.Fatalf("Render(half a JPEG) error = %v; want ErrRenderFailed", err)
 	}
-	if _, err := r.Placeholder(context.Background(), 3, Request{Width: 32, Format: WebP}); err != nil {
+	if _, err := r.Placeholder(context.Background(), 3, Request{Width: 32, Format: cover.WebP}); err != nil {
 		t.Fatalf("Placeholder: %v", err)
 	}
 	if n := r.Renders(); n != 4 {

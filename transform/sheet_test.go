@@ -5,6 +5,8 @@ import (
 	"image"
 	"image/png"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // TestComposeContactSheet stands two rendered variants on one baseline:
@@ -14,8 +16,8 @@ func TestComposeContactSheet(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, nil)
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
-	small := render(t, r, src, Request{Width: 96, Format: WebP})
-	large := render(t, r, src, Request{Width: 200, Format: AVIF})
+	small := render(t, r, src, Request{Width: 96, Format: cover.WebP})
+	large := render(t, r, src, Request{Width: 200, Format: cover.AVIF})
 	out, layout, err := ComposeContactSheet("B1", []SheetPanel{{Name: "thumb", Data: small.Bytes}, {Name: "medium", Data: large.Bytes}}, 1, false)
 	if err != nil {
 		t.Fatal(err)

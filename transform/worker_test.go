@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // counterValue reads one series from a Renderer's metrics.
@@ -50,7 +52,7 @@ func TestWorkerCrashBetweenRendersIsReplaced(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1 })
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
-	checkOutput(t, render(t, r, src, Request{Width: 160, Format: WebP}), WebP, 160, 240)
+	checkOutput(t, render(t, r, src, Request{Width: 160, Format: cover.WebP}), cover.WebP, 160, 240)
 	pids := r.WorkerPIDs()
 	if len(pids) != 1 {
 		t.Fatalf("WorkerPIDs() = %v; want one worker", pids)
@@ -60,7 +62,7 @@ func TestWorkerCrashBetweenRendersIsReplaced(t *testing.T) {
 	}
 	waitExit(t, pids[0])
 
-	checkOutput(t, render(t, r, src, Request{Width: 96, Format: AVIF}), AVIF, 96, 144)
+	checkOutput(t, render(t, r, src, Request{Width: 96, Format: cover.AVIF}), cover.AVIF, 96, 144)
 	after := r.WorkerPIDs()
 	if len(after) != 1 || after[0] == pids[0] {
 		t.Fatalf("WorkerPIDs() after the crash = %v; want one new worker (the dead one was %d)", after, pids[0])
@@ -80,7 +82,7 @@ func TestWorkerCrashDuringRenderIsRetriedOnce(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1 })
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
-	render(t, r, src, Request{Width: 96, Format: WebP}) // the worker is up
+	render(t, r, src, Request{Width: 96, Format: cover.WebP}) // the worker is up
 	pid := r.WorkerPIDs()[0]
 	entered := make(chan struct{})
 	r.beforeWork = func() { close(entered) }
@@ -88,7 +90,7 @@ func TestWorkerCrashDuringRenderIsRetriedOnce(t *testing.T) {
 	var res Result
 	go func() {
 		var err error
-		res, err = r.Render(context.Background(), src, Request{Width: 1200, Format: AVIF}) // long enough to be killed in
+		res, err = r.Render(context.Background(), src, Request{Width: 1200, Format: cover.AVIF}) // long enough to be killed in
 		done <- err
 	}()
 	<-entered
@@ -99,7 +101,7 @@ func TestWorkerCrashDuringRenderIsRetriedOnce(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Render during which the worker died = %v; want success on the retry", err)
 	}
-	checkOutput(t, res, AVIF, 1200, 1800)
+	checkOutput(t, res, cover.AVIF, 1200, 1800)
 	if got := counterValue(t, r.Metrics(), `covers_transform_worker_exits_total{reason="crash"}`); got != 1 {
 		t.Errorf("worker crash exits = %v; want 1", got)
 	}
@@ -112,19 +114,19 @@ func TestWorkerDyingTwiceFailsTheRenderOnly(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1 })
 	src := testdata(t, "cover-50x75-tiny.jpg")
-	render(t, r, src, Request{Width: 32, Format: WebP})
+	render(t, r, src, Request{Width: 32, Format: cover.WebP})
 	kills := 0
 	r.pool.beforeExchange = func(pid int) {
 		kills++
 		_ = syscall.Kill(pid, syscall.SIGSEGV)
 		waitExit(t, pid)
 	}
-	_, err := r.Render(context.Background(), src, Request{Width: 32, Format: WebP})
+	_, err := r.Render(context.Background(), src, Request{Width: 32, Format: cover.WebP})
 	if !errors.Is(err, ErrRenderFailed) || kills != 2 {
 		t.Fatalf("Render whose worker dies each time = %v after %d kills; want ErrRenderFailed after 2", err, kills)
 	}
 	r.pool.beforeExchange = nil
-	checkOutput(t, render(t, r, src, Request{Width: 40, Format: WebP}), WebP, 40, 60)
+	checkOutput(t, render(t, r, src, Request{Width: 40, Format: cover.WebP}), cover.WebP, 40, 60)
 	if got := counterValue(t, r.Metrics(), `covers_transform_worker_exits_total{reason="crash"}`); got != 2 {
 		t.Errorf("worker crash exits = %v; want 2", got)
 	}
@@ -137,12 +139,12 @@ func TestWorkerKilledWhenTheCallerGivesUp(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, func(c *Config) { c.MaxConcurrent = 1 })
 	src := testdata(t, "photo-1600x2400-baseline.jpg")
-	render(t, r, src, Request{Width: 96, Format: WebP})
+	render(t, r, src, Request{Width: 96, Format: cover.WebP})
 	pid := r.WorkerPIDs()[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := r.Render(ctx, src, Request{Width: 1600, Format: AVIF})
+	_, err := r.Render(ctx, src, Request{Width: 1600, Format: cover.AVIF})
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
 		t.Fatalf("Render with a 30ms budget = %v after %v; want DeadlineExceeded promptly", err, time.Since(start))
 	}
@@ -150,7 +152,7 @@ func TestWorkerKilledWhenTheCallerGivesUp(t *testing.T) {
 	if got := counterValue(t, r.Metrics(), `covers_transform_worker_exits_total{reason="killed"}`); got != 1 {
 		t.Errorf("worker kills = %v; want 1", got)
 	}
-	checkOutput(t, render(t, r, src, Request{Width: 96, Format: WebP}), WebP, 96, 144)
+	checkOutput(t, render(t, r, src, Request{Width: 96, Format: cover.WebP}), cover.WebP, 96, 144)
 }
 
 // Close stops every worker; they do not outlive their Renderer.
@@ -158,7 +160,7 @@ func TestCloseStopsWorkers(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t, nil)
 	src := testdata(t, "cover-50x75-tiny.jpg")
-	render(t, r, src, Request{Width: 32, Format: WebP})
+	render(t, r, src, Request{Width: 32, Format: cover.WebP})
 	pids := r.WorkerPIDs()
 	if len(pids) == 0 {
 		t.Fatal("no worker after a render")
@@ -169,7 +171,7 @@ func TestCloseStopsWorkers(t *testing.T) {
 	for _, pid := range pids {
 		waitExit(t, pid)
 	}
-	if _, err := r.Render(context.Background(), src, Request{Width: 32, Format: WebP}); err == nil {
+	if _, err := r.Render(context.Background(), src, Request{Width: 32, Format: cover.WebP}); err == nil {
 		t.Fatal("Render after Close succeeded; want an error")
 	}
 }
@@ -182,7 +184,7 @@ func TestOnlyTheProbedTypesLoaderRuns(t *testing.T) {
 	e := engine{cfg: DefaultConfig()}
 	png := testdata(t, "p6.png")
 	jpg := testdata(t, "cover-50x75-tiny.jpg")
-	req := Request{Width: 32, Format: WebP}
+	req := Request{Width: 32, Format: cover.WebP}
 	g := plan(50, 75, req)
 	if _, err := e.render(TypeJPEG, jpg, g, req); err != nil {
 		t.Fatalf("render JPEG with the JPEG loader: %v", err)

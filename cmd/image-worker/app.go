@@ -182,7 +182,7 @@ func (a *app) writeMetrics(w io.Writer) {
 // ladder operation (transform.Request.Source).
 func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFunc {
 	return func(ctx context.Context, key cover.VariantKey) ([]byte, error) {
-		format, err := transform.ParseFormat(key.Format)
+		format, err := cover.ParseFormat(key.Format)
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +218,7 @@ func newPlaceholders(cfg config, r *transform.Renderer) (*cache.Placeholders, er
 // format, through the render gate.
 func placeholderFill(r *transform.Renderer) cache.PlaceholderFillFunc {
 	return func(ctx context.Context, key cache.PlaceholderKey) ([]byte, error) {
-		format, err := transform.ParseFormat(key.Format)
+		format, err := cover.ParseFormat(key.Format)
 		if err != nil {
 			return nil, err
 		}

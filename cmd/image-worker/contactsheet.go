@@ -49,7 +49,7 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	if err := cover.ValidBookID(bookID); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	format, err := transform.ParseFormat(*formatName)
+	format, err := cover.ParseFormat(*formatName)
 	if err != nil {
 		return fmt.Errorf("%w: --format: %v", errUsage, err)
 	}
@@ -115,7 +115,7 @@ func sheetPresets(sizes map[string]int) []sheetPreset {
 
 // localPanels renders each preset from the stored original of the book's
 // current version with the fill function the variant cache uses on a miss.
-func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format transform.Format, presets []sheetPreset) (cover.Manifest, []transform.SheetPanel, error) {
+func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID string, format cover.Format, presets []sheetPreset) (cover.Manifest, []transform.SheetPanel, error) {
 	p, err := assemble(ctx, cfg, logger, assembly{prerender: prerenderNever})
 	if err != nil {
 		return cover.Manifest{}, nil, err
@@ -143,7 +143,7 @@ func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID st
 
 // serverPanels fetches each preset from a running service with a signed
 // URL. A placeholder answer means the book has no cover there.
-func serverPanels(ctx context.Context, cfg config, base, bookID string, format transform.Format, presets []sheetPreset) ([]transform.SheetPanel, error) {
+func serverPanels(ctx context.Context, cfg config, base, bookID string, format cover.Format, presets []sheetPreset) ([]transform.SheetPanel, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: --server must be an http(s) base URL", errUsage)

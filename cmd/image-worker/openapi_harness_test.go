@@ -434,31 +434,25 @@ func TestOpenAPIHarnessCatchesDrift(t *testing.T) {
 	}
 }
 
-// apiErrorCodes reads the code of every apiError{status, code, message}
-// literal in the proxy package's source, and the keys of jobCodeStatus (the
-// job codes POST /v2/process answers with).
+// apiErrorCodes reads the codes the proxy package answers with: every code
+// of its statusTable (the job codes POST /v2/process answers with among
+// them) and the code of every apiError{status, code, message} literal.
 func apiErrorCodes(t *testing.T, dir string) []string {
 	t.Helper()
+	names := coverCodes(t)
 	var codes []string
 	for _, f := range parseGoFiles(t, dir) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.CompositeLit:
 				if id, ok := n.Type.(*ast.Ident); ok && id.Name == "apiError" && len(n.Elts) >= 2 {
-					if s, ok := stringLit(n.Elts[1]); ok {
+					if s, ok := codeLit(n.Elts[1], names); ok {
 						codes = append(codes, s)
 					}
 				}
 			case *ast.ValueSpec:
-				if len(n.Names) == 1 && n.Names[0].Name == "jobCodeStatus" {
-					ast.Inspect(n, func(n ast.Node) bool {
-						if kv, ok := n.(*ast.KeyValueExpr); ok {
-							if s, ok := stringLit(kv.Key); ok {
-								codes = append(codes, s)
-							}
-						}
-						return true
-					})
+				if len(n.Names) == 1 && n.Names[0].Name == "statusTable" {
+					codes = append(codes, codesIn(n, names)...)
 				}
 			}
 			return true
@@ -467,36 +461,71 @@ func apiErrorCodes(t *testing.T, dir string) []string {
 	return codes
 }
 
-// ingestCodes reads the codes of ingest's code table and message map.
+// ingestCodes reads the codes of ingest's job code set (jobCodes).
 func ingestCodes(t *testing.T, file string) []string {
 	t.Helper()
+	names := coverCodes(t)
 	var codes []string
 	for _, f := range parseGoFiles(t, file) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			spec, ok := n.(*ast.ValueSpec)
-			if !ok || len(spec.Names) != 1 || (spec.Names[0].Name != "codes" && spec.Names[0].Name != "messages") {
-				return true
+			if ok && len(spec.Names) == 1 && spec.Names[0].Name == "jobCodes" {
+				codes = append(codes, codesIn(spec, names)...)
+				return false
 			}
-			ast.Inspect(spec, func(n ast.Node) bool {
-				switch n := n.(type) {
-				case *ast.KeyValueExpr:
-					if s, ok := stringLit(n.Key); ok {
-						codes = append(codes, s)
-					}
-					return false
-				case *ast.CompositeLit:
-					if len(n.Elts) == 2 {
-						if s, ok := stringLit(n.Elts[1]); ok {
-							codes = append(codes, s)
-						}
-					}
-				}
-				return true
-			})
-			return false
+			return true
 		})
 	}
 	return codes
+}
+
+// coverCodes maps the name of each cover.Code constant to its value.
+func coverCodes(t *testing.T) map[string]string {
+	t.Helper()
+	names := map[string]string{}
+	for _, f := range parseGoFiles(t, "../../cover/codes.go") {
+		ast.Inspect(f, func(n ast.Node) bool {
+			if spec, ok := n.(*ast.ValueSpec); ok && len(spec.Names) == 1 && len(spec.Values) == 1 {
+				if s, ok := stringLit(spec.Values[0]); ok {
+					names[spec.Names[0].Name] = s
+				}
+			}
+			return true
+		})
+	}
+	return names
+}
+
+// codesIn returns the value of every cover.Code constant n names.
+func codesIn(n ast.Node, names map[string]string) []string {
+	var codes []string
+	ast.Inspect(n, func(n ast.Node) bool {
+		if e, ok := n.(ast.Expr); ok {
+			if s, ok := codeLit(e, names); ok {
+				codes = append(codes, s)
+				return false
+			}
+		}
+		return true
+	})
+	return codes
+}
+
+// codeLit reads a code written as a string literal, a cover.Code constant
+// (cover.CodeInternal) or its conversion to string.
+func codeLit(e ast.Expr, names map[string]string) (string, bool) {
+	if call, ok := e.(*ast.CallExpr); ok && len(call.Args) == 1 {
+		if id, ok := call.Fun.(*ast.Ident); ok && id.Name == "string" {
+			e = call.Args[0]
+		}
+	}
+	if sel, ok := e.(*ast.SelectorExpr); ok {
+		if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "cover" {
+			s, ok := names[sel.Sel.Name]
+			return s, ok
+		}
+	}
+	return stringLit(e)
 }
 
 func parseGoFiles(t *testing.T, path string) []*ast.File {

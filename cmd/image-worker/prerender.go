@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 // prerenderConfig reads PRERENDER: unset, every COVER_SIZES preset in WebP
@@ -42,9 +42,9 @@ func defaultPrerender(sizes map[string]int) []ingest.PrerenderVariant {
 		}
 	}
 	slices.Sort(widths)
-	out := make([]ingest.PrerenderVariant, 0, 2*len(widths))
+	out := make([]ingest.PrerenderVariant, 0, len(cover.Formats())*len(widths))
 	for _, w := range widths {
-		for _, f := range []transform.Format{transform.WebP, transform.AVIF} {
+		for _, f := range cover.Formats() {
 			out = append(out, ingest.PrerenderVariant{Width: w, Format: f})
 		}
 	}
@@ -58,14 +58,14 @@ func parsePrerender(items []string, sizes map[string]int, minDim, maxDim int) ([
 	var bad []string
 	for _, item := range items {
 		size, format, hasFormat := strings.Cut(item, ".")
-		formats := []transform.Format{transform.WebP, transform.AVIF}
+		formats := cover.Formats()
 		if hasFormat {
-			f, err := transform.ParseFormat(format)
+			f, err := cover.ParseFormat(format)
 			if err != nil {
 				bad = append(bad, item)
 				continue
 			}
-			formats = []transform.Format{f}
+			formats = []cover.Format{f}
 		}
 		w, h, ok := prerenderSize(size, sizes, minDim, maxDim)
 		if !ok {

@@ -35,7 +35,7 @@ func TestPrerenderAfterProcessMinIO(t *testing.T) {
 		t.Errorf("stored variants = %d %v, want 10", len(keys), keys)
 	}
 	for _, w := range []int{96, 160, 320, 640, 1280} {
-		for _, f := range []transform.Format{transform.WebP, transform.AVIF} {
+		for _, f := range []cover.Format{cover.WebP, cover.AVIF} {
 			key := cover.VariantKey{BookID: "PRE-1", Version: job.Version, Width: w, Format: string(f)}
 			obj, err := svc.store.Get(ctx, key.StoreKey())
 			if err != nil {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
-	"github.com/bookcovers/image-worker/transform"
 )
 
 func TestPrerenderConfig(t *testing.T) {
@@ -14,7 +14,7 @@ func TestPrerenderConfig(t *testing.T) {
 	presets := func() []ingest.PrerenderVariant {
 		var out []ingest.PrerenderVariant
 		for _, w := range []int{96, 160, 320, 640, 1280} {
-			out = append(out, ingest.PrerenderVariant{Width: w, Format: transform.WebP}, ingest.PrerenderVariant{Width: w, Format: transform.AVIF})
+			out = append(out, ingest.PrerenderVariant{Width: w, Format: cover.WebP}, ingest.PrerenderVariant{Width: w, Format: cover.AVIF})
 		}
 		return out
 	}
@@ -29,12 +29,12 @@ func TestPrerenderConfig(t *testing.T) {
 		{"off", map[string]string{"PRERENDER": "off"}, nil, ""},
 		{"none", map[string]string{"PRERENDER": " None "}, nil, ""},
 		{"list", map[string]string{"PRERENDER": "medium.webp, 320x480.avif,640"}, []ingest.PrerenderVariant{
-			{Width: 320, Format: transform.WebP}, {Width: 320, Height: 480, Format: transform.AVIF},
-			{Width: 640, Format: transform.WebP}, {Width: 640, Format: transform.AVIF},
+			{Width: 320, Format: cover.WebP}, {Width: 320, Height: 480, Format: cover.AVIF},
+			{Width: 640, Format: cover.WebP}, {Width: 640, Format: cover.AVIF},
 		}, ""},
 		{"presets follow COVER_SIZES", map[string]string{"COVER_SIZES": "a=100,b=200,c=100"}, []ingest.PrerenderVariant{
-			{Width: 100, Format: transform.WebP}, {Width: 100, Format: transform.AVIF},
-			{Width: 200, Format: transform.WebP}, {Width: 200, Format: transform.AVIF},
+			{Width: 100, Format: cover.WebP}, {Width: 100, Format: cover.AVIF},
+			{Width: 200, Format: cover.WebP}, {Width: 200, Format: cover.AVIF},
 		}, ""},
 		{"bad items named", map[string]string{"PRERENDER": "medium.png,huge,5000,320x0,320"}, nil, `["medium.png" "huge" "5000" "320x0"]`},
 	}

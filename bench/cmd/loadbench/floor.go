@@ -9,6 +9,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -33,13 +34,13 @@ func newFloor(src []byte) (*floor, error) {
 }
 
 // render makes one variant with libvips alone.
-func (f *floor) render(width int, format transform.Format) error {
+func (f *floor) render(width int, format cover.Format) error {
 	img, err := vips.LoadThumbnailFromBuffer(f.src, width, 10_000_000, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
 	if err != nil {
 		return err
 	}
 	defer img.Close()
-	if format == transform.AVIF {
+	if format == cover.AVIF {
 		p := vips.NewAvifExportParams()
 		p.Quality, p.Effort, p.Bitdepth, p.StripMetadata = f.cfg.AVIFQuality, f.cfg.AVIFEffort, 8, true
 		_, _, err = img.ExportAvif(p)
@@ -53,7 +54,7 @@ func (f *floor) render(width int, format transform.Format) error {
 
 // run renders with `clients` goroutines for dur; widthAt gives the width of
 // the i-th render, the same sequence the service is asked for.
-func (f *floor) run(ctx context.Context, clients int, dur time.Duration, format transform.Format, widthAt func(i int64) int) *run {
+func (f *floor) run(ctx context.Context, clients int, dur time.Duration, format cover.Format, widthAt func(i int64) int) *run {
 	var seq atomic.Int64
 	parts := make([]*run, clients)
 	var wg sync.WaitGroup

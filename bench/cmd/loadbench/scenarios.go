@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bookcovers/image-worker/transform"
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Widths of the render scenarios: 241 values around 320 in a fixed shuffled
@@ -37,7 +37,7 @@ type keySpace struct {
 	next   atomic.Int64
 }
 
-func (k *keySpace) path(i int64, format transform.Format) (string, error) {
+func (k *keySpace) path(i int64, format cover.Format) (string, error) {
 	book := int(i) / len(k.widths)
 	if book >= k.books {
 		return "", fmt.Errorf("key space %s exhausted after %d variants: import more books", k.prefix, i)
@@ -50,7 +50,7 @@ func (b *bench) renderScenario(ctx context.Context) error {
 	self := os.Getpid()
 	widths := renderWidths()
 	widthAt := func(i int64) int { return widths[int(i)%len(widths)] }
-	for _, format := range []transform.Format{transform.WebP, transform.AVIF} {
+	for _, format := range []cover.Format{cover.WebP, cover.AVIF} {
 		ks := &keySpace{prefix: "R", books: b.renderBooks, widths: widths}
 		for _, clients := range []int{1, 2} {
 			name := fmt.Sprintf("render %s ~320px, %d client(s)", format, clients)
@@ -111,7 +111,7 @@ func (b *bench) renderScenario(ctx context.Context) error {
 				}
 				last.Note = note
 			}
-			if format == transform.WebP && clients == 2 {
+			if format == cover.WebP && clients == 2 {
 				b.renderCapacity = svcRun.okRate()
 			}
 		}
@@ -367,7 +367,7 @@ func (b *bench) overloadScenario(ctx context.Context) error {
 	ks := &keySpace{prefix: "O", books: b.overloadBooks, widths: renderWidths()}
 	var keyErr atomic.Value
 	next := func(_ int64) []byte {
-		p, err := ks.path(ks.next.Add(1)-1, transform.WebP)
+		p, err := ks.path(ks.next.Add(1)-1, cover.WebP)
 		if err != nil {
 			keyErr.Store(err)
 			p = "/covers/O0/96.webp"
