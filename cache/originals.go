@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/bookcovers/image-worker/cover"
@@ -28,6 +29,7 @@ type Originals struct {
 	bytes int64
 
 	hits, misses, panics *metrics.Counter
+	readTime             *metrics.PrometheusHistogram
 	set                  *metrics.Set
 }
 
@@ -38,7 +40,10 @@ func NewOriginals(store Store, maxBytes int64) *Originals {
 	o := &Originals{store: store, limit: maxBytes, lru: lru.New(0), set: set,
 		hits:   set.NewCounter(`covers_cache_original_lookups_total{result="hit"}`),
 		misses: set.NewCounter(`covers_cache_original_lookups_total{result="miss"}`),
-		panics: panicCounter(set, "originals")}
+		panics: panicCounter(set, "originals"),
+		// A phase of the time split of renders (transform's phases): the
+		// read of the original a render starts from, from memory or the store.
+		readTime: set.NewPrometheusHistogramExt(`covers_render_phase_duration_seconds{phase="read_original"}`, readOriginalBuckets)}
 	o.lru.OnEvicted = func(_ lru.Key, v any) { o.bytes -= int64(len(v.([]byte))) }
 	set.NewGauge(`covers_cache_original_bytes`, func() float64 {
 		o.mu.Lock()
@@ -54,6 +59,7 @@ func (o *Originals) Metrics() *metrics.Set { return o.set }
 // Get returns the original of one version of a book, shared: the caller
 // must not modify it. Errors are the store's (ErrNotFound when missing).
 func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, error) {
+	defer o.readTime.UpdateDuration(time.Now())
 	key := cover.OriginalKey(bookID, version)
 	o.mu.Lock()
 	if v, ok := o.lru.Get(key); ok {
@@ -106,3 +112,7 @@ func (o *Originals) add(key string, data []byte) {
 	o.lru.Add(key, data)
 	o.bytes += n
 }
+
+// readOriginalBuckets are the upper bounds, in seconds, of the read_original
+// phase: a memory hit in microseconds to a store read at its budget.
+var readOriginalBuckets = []float64{0.0001, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}

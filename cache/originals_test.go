@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,12 @@ func TestOriginalsReadEachOriginalOnce(t *testing.T) {
 	}
 	if _, err := o.Get(t.Context(), "B1", "missing"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of a missing original = %v, want ErrNotFound", err)
+	}
+	// Every Get is one read_original observation of the render time split.
+	var buf bytes.Buffer
+	o.Metrics().WritePrometheus(&buf)
+	if want := `covers_render_phase_duration_seconds_count{phase="read_original"} 22`; !strings.Contains(buf.String(), want+"\n") {
+		t.Errorf("metrics lack %q; got:\n%s", want, buf.String())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/davidbyttow/govips/v2/vips"
 
@@ -13,7 +14,10 @@ import (
 // engine runs libvips on the calling thread. Only render workers use it
 // (worker.go): every decode of an original happens in a worker process,
 // with one loader unblocked for it (loader.go).
-type engine struct{ cfg Config }
+type engine struct {
+	cfg   Config
+	clock *encodeClock // time spent encoding in the current operation; nil outside a worker loop
+}
 
 // loadThumbnail runs vips_thumbnail_buffer (shrink-on-load, EXIF
 // orientation, CMYK import) with only the loader of t unblocked. fail=TRUE
@@ -121,6 +125,7 @@ func (e engine) finish(img *vips.ImageRef, f cover.Format) (Result, error) {
 // encode writes img as WebP or AVIF with every metadata block stripped
 // (libvips evaluates the whole pipeline while encoding).
 func (e engine) encode(img *vips.ImageRef, f cover.Format) ([]byte, error) {
+	defer e.clock.since(time.Now())
 	var (
 		buf []byte
 		err error

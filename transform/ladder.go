@@ -84,6 +84,7 @@ func (r *Renderer) ladderOne(ctx context.Context, src []byte, info Info, send []
 	start := time.Now()
 	resp, body, err := r.pool.call(ctx, workerRequest{Op: opLadder, Reqs: send}, src)
 	r.ladderDuration.UpdateDuration(start)
+	r.phases.observeWork(resp)
 	if err == nil {
 		err = checkLadder(resp, body, len(send))
 	}

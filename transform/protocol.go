@@ -59,6 +59,10 @@ type workerResponse struct {
 	// PeakRSS is the worker's peak resident set during this operation
 	// (VmHWM, reset before each operation), in bytes; 0 where unknown.
 	PeakRSS int64 `json:"peak_rss,omitempty"`
+	// WorkNanos is the time the worker spent on the operation, EncodeNanos
+	// the part of it in the encoders (phases).
+	WorkNanos   int64 `json:"work_ns,omitempty"`
+	EncodeNanos int64 `json:"encode_ns,omitempty"`
 }
 
 // errorCodes carries a sentinel error across the pipe.

@@ -42,6 +42,7 @@ type Renderer struct {
 	checks       [2]*metrics.Counter // [ok, error]
 	metaOutcomes [2]*metrics.Counter // [ok, error]
 	metaDuration *metrics.PrometheusHistogram
+	phases       phases // the time split of renders
 
 	ladders        [2]*metrics.Counter // [ok, error]: ladder operations
 	ladderOutputs  *metrics.Counter    // variants made by ladders
@@ -80,6 +81,7 @@ func NewRenderer(cfg Config, logger *slog.Logger) (*Renderer, error) {
 		r.durations[f] = r.set.NewPrometheusHistogramExt(fmt.Sprintf(`covers_transform_render_duration_seconds{format=%q}`, f), renderBuckets)
 	}
 	r.placeholders = r.set.NewCounter("covers_transform_placeholders_total")
+	r.phases = newPhases(r.set)
 	r.checks = [2]*metrics.Counter{
 		r.set.NewCounter(`covers_transform_checks_total{result="ok"}`),
 		r.set.NewCounter(`covers_transform_checks_total{result="error"}`),
@@ -174,10 +176,12 @@ func (r *Renderer) Render(ctx context.Context, src []byte, req Request) (Result,
 
 // acquire waits for a render slot (gate.acquire) and runs the test hook.
 func (r *Renderer) acquire(ctx context.Context, stop <-chan struct{}) (func(), error) {
+	start := time.Now()
 	release, err := r.gate.acquireOr(ctx, stop)
 	if err != nil {
 		return nil, err
 	}
+	r.phases.queue.UpdateDuration(start)
 	if r.beforeWork != nil {
 		r.beforeWork()
 	}
@@ -190,6 +194,7 @@ func (r *Renderer) renderOne(ctx context.Context, src []byte, info Info, req Req
 	start := time.Now()
 	resp, out, err := r.pool.call(ctx, workerRequest{Op: opRender, Req: req}, src)
 	r.durations[req.Format].UpdateDuration(start)
+	r.phases.observeWork(resp)
 	if err != nil {
 		r.outcomes[req.Format][1].Inc()
 		return Result{}, fmt.Errorf("transform render %s %dx%d from %s %dx%d: %w",

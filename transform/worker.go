@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ServeWorker is the body of a render worker process: the only place where
@@ -39,7 +40,7 @@ func ServeWorker(in io.Reader, out io.Writer, logger *slog.Logger) error {
 	if err := writeFrame(out, workerResponse{}, nil); err != nil {
 		return fmt.Errorf("render worker: %w", err)
 	}
-	e := engine{cfg: cfg}
+	e := engine{cfg: cfg, clock: &encodeClock{}}
 	for {
 		var req workerRequest
 		payload, err := readFrame(in, &req)
@@ -50,7 +51,10 @@ func ServeWorker(in io.Reader, out io.Writer, logger *slog.Logger) error {
 			return fmt.Errorf("render worker: %w", err)
 		}
 		resetPeakRSS()
+		e.clock.spent = 0
+		start := time.Now()
 		resp, body := e.serve(req, payload)
+		resp.WorkNanos, resp.EncodeNanos = int64(time.Since(start)), int64(e.clock.spent)
 		resp.PeakRSS = peakRSS()
 		if err := writeFrame(out, resp, body); err != nil {
 			return fmt.Errorf("render worker: %w", err)
