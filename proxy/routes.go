@@ -81,10 +81,7 @@ func (s *Server) Internal(writeMetrics func(io.Writer), peers http.Handler) http
 	r.POST("/v2/process", h.wrap("process_v2", h.writer(h.v2Route)))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
 	r.DELETE("/covers/:book_id", h.wrap("purge", h.admin(h.purge)))
-	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		writeMetrics(w)
-	})
+	r.GET("/metrics", metricsHandler(writeMetrics))
 	if peers != nil {
 		r.Handler(http.MethodGet, cache.PeerBasePath+"*key", peers)
 	}

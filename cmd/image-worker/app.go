@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -164,15 +163,13 @@ func (a *app) internalHandler() http.Handler {
 	return a.http.Internal(a.writeMetrics, peers)
 }
 
-// writeMetrics writes the process metrics and every component's set, one
-// group per metric family (writeFamilies).
+// writeMetrics writes the process metrics and every component's set; the
+// /metrics handler groups them by family.
 func (a *app) writeMetrics(w io.Writer) {
-	var buf bytes.Buffer
-	metrics.WriteProcessMetrics(&buf)
+	metrics.WriteProcessMetrics(w)
 	for _, s := range a.sets {
-		s.WritePrometheus(&buf)
+		s.WritePrometheus(w)
 	}
-	writeFamilies(w, buf.Bytes())
 }
 
 // renderFill renders a variant from the original of its version (recently

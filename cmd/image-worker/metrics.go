@@ -1,14 +1,11 @@
 package main
 
-// The metrics of serve: every component's set on the internal /metrics, one
-// group per family with HELP and TYPE lines, plus covers_build_info; the
-// whole list, with types, labels and units, is docs/metrics.md.
+// The metrics of serve: covers_build_info and the process-wide switch of
+// HELP and TYPE lines; proxy serves every component's set on the internal
+// /metrics, one group per family. The whole list is docs/metrics.md.
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -38,100 +35,4 @@ func buildInfoSet(b buildInfo) *metrics.Set {
 // backslash, double quote and line feed.
 func labelValue(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-// writeFamilies copies an exposition to w with each metric family in one
-// group, as the text format requires: a family may be written by several
-// components' sets (covers_panics_total is one counter per component), and
-// each set writes its own HELP and TYPE lines. The groups keep the order in
-// which their families first appear; a family's HELP and TYPE lines are
-// written once, before its samples.
-func writeFamilies(w io.Writer, exposition []byte) {
-	type family struct {
-		meta    []string // HELP and TYPE lines, once each
-		samples []string
-	}
-	var order []string
-	fams := map[string]*family{}
-	get := func(name string) *family {
-		f, ok := fams[name]
-		if !ok {
-			f = &family{}
-			fams[name] = f
-			order = append(order, name)
-		}
-		return f
-	}
-	current := "" // the family of the last TYPE line: its samples may carry _bucket, _sum, _count
-	sc := bufio.NewScanner(bytes.NewReader(exposition))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(line, "# "); ok {
-			fields := strings.Fields(rest)
-			if len(fields) < 2 || (fields[0] != "HELP" && fields[0] != "TYPE") {
-				continue // other comments carry nothing
-			}
-			current = fields[1]
-			f := get(current)
-			if !containsLine(f.meta, fields[0]+" ") {
-				f.meta = append(f.meta, line)
-			}
-			continue
-		}
-		name := sampleName(line)
-		fam := name
-		if current != "" && (name == current || strings.HasPrefix(name, current+"_") && isSuffix(name[len(current):])) {
-			fam = current
-		} else {
-			current = ""
-		}
-		f := get(fam)
-		f.samples = append(f.samples, line)
-	}
-	bw := bufio.NewWriter(w)
-	for _, name := range order {
-		f := fams[name]
-		for _, l := range f.meta {
-			bw.WriteString(l)
-			bw.WriteByte('\n')
-		}
-		for _, l := range f.samples {
-			bw.WriteString(l)
-			bw.WriteByte('\n')
-		}
-	}
-	_ = bw.Flush()
-}
-
-// containsLine reports whether one of the metadata lines is of the given
-// kind ("HELP " or "TYPE ").
-func containsLine(meta []string, kind string) bool {
-	for _, l := range meta {
-		if strings.HasPrefix(l, "# "+kind) {
-			return true
-		}
-	}
-	return false
-}
-
-// isSuffix reports whether s is one of the sample suffixes of a histogram
-// or summary family.
-func isSuffix(s string) bool {
-	switch s {
-	case "_bucket", "_sum", "_count":
-		return true
-	}
-	return false
-}
-
-// sampleName is the metric name of a sample line (before its labels or value).
-func sampleName(line string) string {
-	if i := strings.IndexAny(line, "{ "); i >= 0 {
-		return line[:i]
-	}
-	return line
 }
