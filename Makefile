@@ -32,10 +32,12 @@ deps:
 # cluster), nginx (the CDN edge test runs its own process), kcat (a
 # third-party Kafka client), Node.js and npm (the JS signer's tests and its
 # npm pack check), python3 (the Python signer's tests; scripts/vulndb.sh too),
-# iproute2 for the loopback-only namespace tests and Prometheus (prometheus
+# iproute2 for the loopback-only namespace tests, Prometheus (prometheus
 # and promtool: the scrape test runs its own server, promtool checks and tests
-# the alert rules). System services are not started.
-TEST_PACKAGES := iproute2 kcat postgresql nginx-light prometheus python3
+# the alert rules) and Chromium (~100 MB: systemtest/browser_test.go opens
+# the demo page of make run in headless Chromium, on loopback only). System
+# services are not started.
+TEST_PACKAGES := iproute2 kcat postgresql nginx-light prometheus python3 chromium
 deps-test: deps
 	@bash scripts/apt-install.sh $(TEST_PACKAGES)
 	@command -v node >/dev/null 2>&1 || bash scripts/apt-install.sh nodejs
@@ -51,7 +53,8 @@ tools:
 build: deps
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/image-worker
 
-# Runs the service on the embedded local store with a generated dev key and a sample cover.
+# Runs the service on the embedded local store with a generated dev key and
+# sample covers; with Node.js installed, also the demo page on 127.0.0.1:8001.
 run: build
 	bash scripts/run-dev.sh
 

@@ -31,6 +31,10 @@ type Config struct {
 	// requests answered with a 4xx or 5xx are logged: a JSON line per
 	// cache hit is a write(2) per request, a measurable share of a hit.
 	AccessLog bool
+	// AllowOrigins (ALLOW_ORIGINS) are the browser origins that may read
+	// covers and meta.json cross-origin (cors.go): empty sends no CORS
+	// header, ["*"] lets any origin read.
+	AllowOrigins []string
 	// Pprof (PPROF) serves net/http/pprof under /debug/pprof/ on the
 	// internal listener only.
 	Pprof bool
@@ -76,6 +80,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("proxy: body limit and timeouts must be positive"))
 	}
 	errs = append(errs, checkTokens(c.ProcessTokens)...)
+	if err := checkOrigins(c.AllowOrigins); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

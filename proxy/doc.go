@@ -43,8 +43,14 @@
 // logged. Config.CheckVariantKey is the public path's key grammar, which the
 // groupcache peer handler applies too.
 //
+// Config.AllowOrigins (ALLOW_ORIGINS) adds CORS to the cover and meta.json
+// routes, their errors included, and OPTIONS answers their preflights
+// (cors.go): empty sends no CORS header, "*" allows any origin, a list
+// echoes a listed Origin and always varies on Origin (addVary joins any
+// other Vary).
+//
 // Routes are labelled health, ready, process, process_v2, jobs, covers, meta,
-// purge, not_found and not_allowed.
+// preflight, purge, not_found and not_allowed.
 //
 // Metrics: covers_http_requests_total{route,status},
 // covers_http_request_duration_seconds{route},

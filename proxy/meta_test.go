@@ -102,6 +102,12 @@ type metaFixture struct {
 
 func newMetaFixture(t *testing.T, disabled bool, mutate func(*Deps)) *metaFixture {
 	t.Helper()
+	return newMetaFixtureConfig(t, DefaultConfig(), disabled, mutate)
+}
+
+// newMetaFixtureConfig is newMetaFixture with the HTTP layer's Config.
+func newMetaFixtureConfig(t *testing.T, cfg Config, disabled bool, mutate func(*Deps)) *metaFixture {
+	t.Helper()
 	signer := readmeSigner(t, disabled)
 	f := &metaFixture{
 		updated: time.Unix(1_790_000_000, 0).UTC(),
@@ -117,7 +123,7 @@ func newMetaFixture(t *testing.T, disabled bool, mutate func(*Deps)) *metaFixtur
 	if mutate != nil {
 		mutate(&d)
 	}
-	srv, err := New(DefaultConfig(), wired(d))
+	srv, err := New(cfg, wired(d))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ type handlers struct {
 	set    *metrics.Set
 	deps   *dependencies
 	access *accessLog // nil: access lines are written by the request itself
+	cors   corsPolicy // Config.AllowOrigins
 
 	// metaRoute and v2Route serve meta.json and POST /v2/process, or answer
 	// that they are not served (New: without their optional dependencies).

@@ -31,6 +31,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	set := metrics.NewSet()
 	h := &handlers{cfg: cfg, d: d, log: d.Logger, set: set, deps: newDependencies(d.Checks, cfg.ReadyTimeout, set)}
 	h.access = newAccessLog(d.Logger, d.LogOutput, set)
+	h.cors = newCORSPolicy(cfg.AllowOrigins)
 	h.metaRoute, h.v2Route = h.meta, h.processV2
 	if d.Metas == nil {
 		h.metaRoute = notServed("meta.json (no Deps.Metas)")
@@ -60,9 +61,10 @@ func (s *Server) Public() http.Handler {
 	r.POST("/process", h.wrap("process", h.writer(h.process)))
 	r.POST("/v2/process", h.wrap("process_v2", h.writer(h.v2Route)))
 	r.GET("/jobs/:job_id", h.wrap("jobs", h.job))
-	coverOrMeta := h.coverOrMeta()
+	coverOrMeta := h.withCORS(h.coverOrMeta())
 	r.GET("/covers/:book_id/:file", coverOrMeta)
 	r.HEAD("/covers/:book_id/:file", coverOrMeta)
+	r.OPTIONS("/covers/:book_id/:file", h.wrap("preflight", h.preflight))
 	r.DELETE("/covers/:book_id", h.wrap("purge", h.admin(h.purge)))
 	return r
 }

@@ -4,8 +4,9 @@
 // that the tests start (MinIO, PostgreSQL, nginx on deploy/nginx/cdn.conf,
 // Prometheus with deploy/prometheus/alerts.yaml, a Kafka-protocol broker).
 // A cluster of three processes, SIGTERM drains and SIGKILLs, overload and
-// peak RSS, groupcache peers, the CDN edge, the Prometheus scrape and the
-// soak (build tag soak, `make soak`) live here.
+// peak RSS, groupcache peers, the CDN edge, the Prometheus scrape, the demo
+// page of `make run` in headless Chromium (browser_test.go, the DevTools
+// protocol over a pipe) and the soak (build tag soak, `make soak`) live here.
 //
 // Tests that build the service in process (newApp) and look at its parts
 // stay in cmd/image-worker. Both use internal/replica to run the binary and

@@ -107,6 +107,13 @@ type edge struct {
 // it (SIGTERM, then SIGKILL to its process group) when the test ends.
 func startEdge(t *testing.T, origin string) *edge {
 	t.Helper()
+	return startEdgeWith(t, origin, nil)
+}
+
+// startEdgeWith is startEdge with cdn.conf's optional per-deployment
+// values (the CORS origin map) changed by edit.
+func startEdgeWith(t *testing.T, origin string, edit func(conf string) (string, error)) *edge {
+	t.Helper()
 	bin := nginxBinary(t)
 	src, err := os.ReadFile(cdnConfPath)
 	if err != nil {
@@ -115,6 +122,9 @@ func startEdge(t *testing.T, origin string) *edge {
 	dir := t.TempDir()
 	listen := replica.FreeAddr(t)
 	conf, err := edgeConfig(string(src), origin, listen, filepath.Join(dir, "cache"))
+	if err == nil && edit != nil {
+		conf, err = edit(conf)
+	}
 	if err != nil {
 		t.Fatalf("deploy/nginx/cdn.conf: %v", err)
 	}

@@ -27,7 +27,9 @@ func TestEdgeConfigRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"proxy_cache_key $scheme$proxy_host$request_uri;",
+		"proxy_cache_key $scheme$proxy_host$request_uri$covers_origin_key;",
+		"proxy_ignore_headers Vary;",
+		"proxy_set_header Origin $covers_origin;",
 		"proxy_cache_lock on;",
 		"proxy_cache_revalidate on;",
 		"proxy_cache_background_update on;",
@@ -246,6 +248,7 @@ func TestEdgeNginxCachesCovers(t *testing.T) {
 			{"peer protocol is private", http.MethodGet, "/_groupcache/covers/x", 404, false},
 			{"purge is private", http.MethodDelete, "/covers/EDGE1", 405, false},
 			{"no POST to covers", http.MethodPost, "/covers/EDGE1/320.webp", 405, false},
+			{"CORS preflights pass uncached", http.MethodOptions, "/covers/EDGE1/320.webp", 204, true},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

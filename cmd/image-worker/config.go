@@ -151,6 +151,11 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	c.Proxy.ProcessTokens = proxy.ParseTokens(e.secret("PROCESS_TOKENS"))
 	c.Proxy.AccessLog = e.boolean("ACCESS_LOG", c.Proxy.AccessLog)
 	c.Proxy.Pprof = e.boolean("PPROF", false)
+	origins, originsErr := proxy.ParseOrigins(e.str("ALLOW_ORIGINS", ""))
+	if originsErr != nil {
+		e.errs = append(e.errs, originsErr)
+	}
+	c.Proxy.AllowOrigins = origins
 
 	c.ManifestTTL = e.duration("MANIFEST_TTL", 30*time.Second)
 	c.ManifestStale = e.duration("MANIFEST_STALE", cache.DefaultManifestStale)

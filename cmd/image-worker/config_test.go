@@ -138,3 +138,40 @@ func TestConfigSourcePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigAllowOrigins: ALLOW_ORIGINS is empty (no CORS) by default, takes
+// "*" or a list of origins, and a bad value stops the start naming the
+// variable and the value.
+func TestConfigAllowOrigins(t *testing.T) {
+	for _, tt := range []struct {
+		name, value string
+		set         bool
+		want        []string
+	}{
+		{"unset", "", false, nil},
+		{"empty", "", true, nil},
+		{"any", "*", true, []string{"*"}},
+		{"list", "https://shop.example.com, http://127.0.0.1:8001", true, []string{"https://shop.example.com", "http://127.0.0.1:8001"}},
+	} {
+		env := map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex}
+		if tt.set {
+			env["ALLOW_ORIGINS"] = tt.value
+		}
+		cfg, err := loadConfig(lookupMap(env))
+		if err != nil || fmt.Sprint(cfg.Proxy.AllowOrigins) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: ALLOW_ORIGINS=%q: AllowOrigins %q (%v); want %q", tt.name, tt.value, cfg.Proxy.AllowOrigins, err, tt.want)
+		}
+	}
+	for _, tt := range []struct{ value, want string }{
+		{"https://shop.example.com/", `"https://shop.example.com/"`},
+		{"shop.example.com", `"shop.example.com"`},
+		{"*, https://shop.example.com", `"*"`},
+		{"null", `"null"`},
+		{"https://ok.example.com,https://SHOP.example.com", `"https://SHOP.example.com"`},
+	} {
+		_, err := loadConfig(lookupMap(map[string]string{"IMAGE_SIGNING_KEYS": testKeyHex, "ALLOW_ORIGINS": tt.value}))
+		if err == nil || !strings.Contains(err.Error(), "ALLOW_ORIGINS") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ALLOW_ORIGINS=%q: loadConfig = %v; want an error naming ALLOW_ORIGINS and %s", tt.value, err, tt.want)
+		}
+	}
+}

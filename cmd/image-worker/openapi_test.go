@@ -34,7 +34,7 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Run("v1", func(t *testing.T) {
 			t.Parallel()
 			src := newSource(t)
-			svc := startService(t, localStore(t), src, map[string]string{"ADMIN_TOKEN": contractAdminToken})
+			svc := startService(t, localStore(t), src, map[string]string{"ADMIN_TOKEN": contractAdminToken, "ALLOW_ORIGINS": contractOrigin})
 			t.Run("health, readiness, metrics", func(t *testing.T) { contractHealth(t, c, svc) })
 			t.Run("process and jobs", func(t *testing.T) { contractProcess(t, c, svc, src) })
 			t.Run("covers", func(t *testing.T) { contractCovers(t, c, svc, src) })
@@ -102,6 +102,9 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 const contractAdminToken = "contract-admin-token"
+
+// contractOrigin is the ALLOW_ORIGINS of the v1 service (the v2 one allows "*").
+const contractOrigin = "https://shop.example.com"
 
 var contractAdmin = map[string]string{"Authorization": "Bearer " + contractAdminToken}
 
@@ -282,6 +285,42 @@ func contractCovers(t *testing.T, c *contract, svc *service, src *source) {
 		t.Errorf("book without a cover: X-Cover-Placeholder = %q", resp.Header.Get("X-Cover-Placeholder"))
 	}
 
+	// CORS: the listed origin is echoed on 200, 304 and errors, every answer
+	// varies on Origin, and preflights are 204 with or without the CORS
+	// headers.
+	fromShop := map[string]string{"Origin": contractOrigin}
+	for _, call := range []struct {
+		name   string
+		call   specCall
+		status int
+		code   string
+	}{
+		{"200", get("/covers/C2/medium.webp").with(fromShop, ""), 200, ""},
+		{"304", get("/covers/C2/medium.webp").with(map[string]string{"Origin": contractOrigin, "If-None-Match": etag}, ""), 304, ""},
+		{"HEAD", head("/covers/C2/medium.webp").with(fromShop, ""), 200, ""},
+		{"400", get("/covers/C2/huge.webp").with(fromShop, ""), 400, "bad_size"},
+	} {
+		resp, _ := c.expect(t, call.call, call.status, call.code)
+		if resp.Header.Get("Access-Control-Allow-Origin") != contractOrigin || resp.Header.Get("Vary") != "Origin" {
+			t.Errorf("CORS %s: Access-Control-Allow-Origin %q, Vary %q; want %s, Origin", call.name,
+				resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Vary"), contractOrigin)
+		}
+	}
+	if resp, _ := c.expect(t, get("/covers/C2/medium.webp").with(map[string]string{"Origin": "https://other.example.com"}, ""), 200, ""); resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Vary") != "Origin" {
+		t.Errorf("CORS from an origin not listed: Access-Control-Allow-Origin %q, Vary %q; want none, Origin",
+			resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Vary"))
+	}
+	preflight := func(origin string) specCall {
+		return onPublic(svc, "OPTIONS", signedPath(t, svc, "/covers/C2/medium.webp")).with(map[string]string{
+			"Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "if-none-match"}, "")
+	}
+	if resp, _ := c.expect(t, preflight(contractOrigin), 204, ""); resp.Header.Get("Access-Control-Allow-Origin") != contractOrigin || resp.Header.Get("Access-Control-Allow-Methods") != "GET, HEAD" {
+		t.Errorf("preflight from %s: %v; want Access-Control-Allow-Origin and -Methods", contractOrigin, resp.Header)
+	}
+	if resp, _ := c.expect(t, preflight("https://other.example.com"), 204, ""); resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Access-Control-Allow-Methods") != "" {
+		t.Errorf("preflight from an origin not listed: %v; want no CORS headers", resp.Header)
+	}
+
 	// A stored original that cannot be rendered.
 	bad := []byte("this is not an image at all")
 	if err := svc.store.Put(t.Context(), cover.OriginalKey("BROKEN", "0123456789ab"), bad, "image/jpeg"); err != nil {
@@ -397,7 +436,7 @@ type contractMeta struct {
 
 func contractV2(t *testing.T, c *contract) {
 	src := newSource(t)
-	svc := startService(t, localStore(t), src, nil)
+	svc := startService(t, localStore(t), src, map[string]string{"ALLOW_ORIGINS": "*"})
 	original := readTestdata(t, "photo-1600x2400-baseline.jpg")
 	img := src.add("/v2.jpg", original)
 	t.Run("failures", func(t *testing.T) {
@@ -430,6 +469,15 @@ func contractV2(t *testing.T, c *contract) {
 			{"404 book without a cover", get("/covers/NOCOVER/meta.json"), 404, "no_cover"},
 			{"HEAD 404", onPublic(svc, "HEAD", signedPath(t, svc, "/covers/NOCOVER/meta.json")), 404, ""},
 		})
+		// ALLOW_ORIGINS=*: every answer, the 404 a page reads no_cover from
+		// included, lets any origin read; the preflight says so too.
+		if resp, _ := c.expect(t, onPublic(svc, "GET", signedPath(t, svc, "/covers/NOCOVER/meta.json")).with(map[string]string{"Origin": contractOrigin}, ""), 404, "no_cover"); resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Vary") != "" {
+			t.Errorf("meta.json 404 with ALLOW_ORIGINS=*: Access-Control-Allow-Origin %q, Vary %q; want *, none", resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Vary"))
+		}
+		pre := onPublic(svc, "OPTIONS", signedPath(t, svc, "/covers/V2/meta.json")).with(map[string]string{"Origin": contractOrigin, "Access-Control-Request-Method": "GET"}, "")
+		if resp, _ := c.expect(t, pre, 204, ""); resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Access-Control-Max-Age") != "86400" {
+			t.Errorf("meta.json preflight with ALLOW_ORIGINS=*: %v; want Access-Control-Allow-Origin * and Max-Age 86400", resp.Header)
+		}
 	})
 	resp, body := c.expect(t, onPublic(svc, "POST", "/v2/process").with(jsonContentType, processBody("V2", img)), 200, "")
 	if resp.StatusCode != http.StatusOK {
