@@ -104,7 +104,10 @@ func TestSIGKILLDuringJobsAndEventsLosesNothing(t *testing.T) {
 
 	second := start()
 	signer := signerOf(t, testKeyHex)
-	testenv.WaitFor(t, 90*time.Second, "every job succeeded and every event's cover served after the restart", func() (bool, string) {
+	// A write-back the killed replica had claimed for delivery waits out
+	// its claim (the outbox's default ClaimTTL, 2 minutes) before the new
+	// replica delivers it: the wait covers that, plus the run itself.
+	testenv.WaitFor(t, 2*time.Minute+60*time.Second, "every job succeeded and every event's cover served after the restart", func() (bool, string) {
 		if n := jobsDone(t, "http://"+second.Public, jobIDs); n != len(jobIDs) {
 			return false, fmt.Sprintf("%d of %d jobs succeeded", n, len(jobIDs))
 		}
