@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make vet (and the first step of make test): gofmt, go vet and staticcheck
-# on the service module and the bench module, and go.mod/go.sum tidy in both.
+# on the service module and on the modules of its own beside it (bench/, and
+# deploy/kustomize/ whose kustomize dependencies stay out of the service's
+# go.mod), and go.mod/go.sum tidy in each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
@@ -12,7 +14,7 @@ if [ -n "$unformatted" ]; then echo "not gofmt-ed: $unformatted"; exit 1; fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-for dir in . bench; do
+for dir in . bench deploy/kustomize; do
   echo ">> go vet, staticcheck and go mod tidy in $dir"
   (cd "$dir" && "$GO" vet ./... && "$STATICCHECK" ./...)
   cp "$dir/go.mod" "$tmp/go.mod"; cp "$dir/go.sum" "$tmp/go.sum"
