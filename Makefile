@@ -67,9 +67,9 @@ soak: deps-test
 # and package list (no ImageMagick, poppler, librsvg, OpenSlide, matio or
 # cfitsio in it), every library resolved, and in a chroot of the image, on
 # loopback: /health, covers rendered from every accepted format, and
-# deploy/smoke.sh alone and behind the nginx edge. About 6 minutes from
-# nothing on 2 cores (base images by debootstrap, libvips compiled from
-# Debian's source), about a minute again (podman's layer cache).
+# deploy/smoke.sh alone and behind the nginx edge. From nothing (base images
+# by debootstrap, libvips compiled from Debian's source) 6.3-14 minutes on 2
+# shared cores; 7-30 seconds again (podman's layer cache).
 # image: tag localhost/image-worker:slim. image-test: the same under
 # localhost/image-worker:test; make test runs it (scripts/test.sh).
 image:

@@ -8,16 +8,16 @@
 # rendering every accepted format and passing deploy/smoke.sh (alone and
 # behind the nginx edge) in a chroot of the image, on loopback.
 #
-# Time on 2 cores (make test runs it as its image step; the numbers it
-# prints at the end are the ones to compare): from nothing (debootstrap of
-# the base images, apt in the build stage, libvips compiled from Debian's
-# source, every Go module downloaded and compiled) about 6 minutes, most of
-# it the base images and libvips; again with the same podman store, about a
-# minute: podman's layer cache reuses every step whose inputs did not change
-# (the base images are kept by tag; libvips' layer depends only on the
-# Dockerfile lines above it; the Go module and build caches are cache
-# mounts, so a source change recompiles only what changed), and the checks
-# take the rest.
+# Time on 2 cores (make test runs it as its image step; it prints its
+# phases' times at the end; measurements in deploy/README.md, "The image"):
+# from nothing (debootstrap of the base images, apt in the build stage,
+# libvips compiled from Debian's source, every Go module downloaded and
+# compiled) 6.3 to 14 minutes on a machine shared with other builds, about
+# 350 CPU-seconds; again with the same podman store, 7-30 seconds: podman's
+# layer cache reuses every step whose inputs did not change (the base images
+# are kept by tag; libvips' layer depends only on the Dockerfile lines above
+# it; the Go module and build caches are cache mounts, so a source change
+# recompiles only what changed), and the checks take 4-20 seconds.
 #
 # Usage: image-build.sh [test]   (test: make image-test, whose default tag is
 # localhost/image-worker:test, so make test never moves make image's tag)
