@@ -3,12 +3,15 @@
 # image-worker: book-cover image origin (libvips via govips, so CGO).
 #
 #   docker build -t image-worker .
-#   docker run --rm -p 8000:8000 -v covers:/data -e KAFKA_BROKERS= \
-#     -e IMAGE_SIGNING_KEYS=$(openssl rand -hex 32) image-worker
+#   export IMAGE_SIGNING_KEYS=$(openssl rand -hex 32)
+#   docker run -d --name covers -p 127.0.0.1:8000:8000 -v covers-data:/data \
+#     -e KAFKA_BROKERS= -e IMAGE_SIGNING_KEYS image-worker
 #
-# (KAFKA_BROKERS= runs it without Kafka: the default, kafka:9092, is the
-# Compose service and never resolves in a single container, so /ready would
-# stay 503. Port 8081 is the internal listener: /metrics and peers.)
+# (the quick start of deploy/README.md, "A single container": the embedded
+# store on the /data volume; KAFKA_BROKERS= runs it without Kafka, whose
+# default, kafka:9092, is the Compose service and never resolves in a single
+# container. Port 8081 is the internal listener: /metrics and peers; never
+# publish it. `make image-test` runs the image's files with these variables.)
 #
 # libvips is built here from Debian's own source package (the same 8.14.1
 # with Debian's security patches), with only the codecs the service uses:
@@ -18,7 +21,8 @@
 # accept, each one more attack surface for hostile originals. Both stages use
 # the same Debian release, so the codec libraries the build links against are
 # the ones the run stage installs. deploy/dockerfile_test.go checks the run
-# stage's package list; `make image` builds the image and checks it.
+# stage's package list; `make image-test` (part of `make test`) builds the
+# image and checks it.
 
 # GO_VERSION must be at least the go line of go.mod: the official images set
 # GOTOOLCHAIN=local, so an older toolchain fails instead of downloading one.

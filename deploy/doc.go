@@ -8,11 +8,20 @@
 //     image-worker replicas forming one groupcache cluster, the nginx edge
 //     (nginx/cdn.conf) on port 8080, and an optional PostgreSQL catalog
 //     (profile "catalog").
-//   - smoke.sh: warms a cover and fetches it twice through the edge (MISS, HIT).
-//   - k8s/: Deployment, ConfigMap, Secret (placeholders), ClusterIP Service,
-//     headless peer Service, PodDisruptionBudget, CPU HorizontalPodAutoscaler;
-//     k8s/keda/: the KEDA ScaledObject that replaces the HPA where KEDA runs;
+//   - smoke.sh: warms a cover, fetches it and checks the answer's headers:
+//     through the edge of the Compose stack (MISS, then HIT), or from one
+//     origin (SMOKE_EDGE=: a single container, or the image in a chroot as
+//     make image-test runs it).
+//   - k8s/: a Kustomize base (kustomization.yaml: the image, replicas and
+//     resources): Deployment, ConfigMap, ClusterIP Service, headless peer
+//     Service, PodDisruptionBudget, NetworkPolicy, CPU
+//     HorizontalPodAutoscaler, and the Secret generated from secrets.env
+//     (never committed; secrets.env.example shows it with placeholders);
+//     k8s/keda/: a Kustomize component, the KEDA ScaledObject in place of
+//     the HPA, and k8s-keda/: the base with that component;
 //     k8s/monitoring/: the Prometheus Operator PodMonitor.
+//   - kustomize/: its own Go module, a test that renders k8s/ and k8s-keda/
+//     with kustomize's library and checks the output.
 //   - prometheus/: alerting rules (alerts.yaml) and their promtool unit tests
 //     (alerts_test.yaml); grafana/: the dashboard.
 //   - nginx/: the caching edge (its own README).
@@ -21,8 +30,13 @@
 // decodes and has apiVersion, kind and metadata.name; probes hit routes the
 // service registers, on the port of its LISTEN_ADDR; Services and selectors
 // line up with the pod labels and named ports; the headless Service targets
-// the internal port; every environment variable given to image-worker is one
-// the service reads; security context, resources and shutdown timing fit the
+// the internal port; every environment variable the service reads (its Go
+// source parsed with go/ast) is in the README's configuration table, every
+// variable the ConfigMap, Deployment, Secret example, Compose and Dockerfile
+// set is one it reads, and each it reads that Kubernetes or Compose leaves
+// unset is listed with the reason (env_test.go); no Secret manifest ships and
+// the example's placeholders are refused by the service; security context,
+// resources and shutdown timing fit the
 // service's drain; the Compose replicas agree on their groupcache peers, no
 // service publishes the internal port, the edge mounts nginx/cdn.conf and its
 // upstreams are the replicas; smoke.sh parses (`bash -n`); the Dockerfile's
@@ -37,9 +51,10 @@
 // dashboard query returns data against a real Prometheus scraping the
 // service is tested in systemtest (prometheus_integration_test.go).
 //
-// What is not tested here: building the image (`make image` builds and
-// checks it with podman; too slow for make test), starting the Compose
-// stack, applying the manifests to a cluster, KEDA itself.
+// What is not tested here: building the image (`make image-test`, part of
+// make test, builds and checks it with podman and runs smoke.sh against it),
+// rendering the Kustomize base (kustomize/), starting the Compose stack,
+// applying the manifests to a cluster, KEDA itself.
 //
 // Metrics: none.
 package deploy

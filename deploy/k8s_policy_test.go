@@ -3,7 +3,9 @@ package deploy
 import (
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,7 +96,7 @@ func TestK8sShutdownOutlastsDrain(t *testing.T) {
 
 func TestK8sAutoscalingAndDisruption(t *testing.T) {
 	c := loadCluster(t)
-	replicas, _ := intAt(c.deploy.obj, "spec", "replicas")
+	replicas := c.replicas
 	pdb := c.ofKind("PodDisruptionBudget")[0]
 	if !subset(mapAt(pdb.obj, "spec", "selector", "matchLabels"), c.podLabels()) {
 		t.Errorf("%s selector does not match the pods", pdb)
@@ -121,10 +123,14 @@ func TestK8sAutoscalingAndDisruption(t *testing.T) {
 	if str(listAt(hpa.obj, "spec", "metrics")[0], "resource", "name") != "cpu" {
 		t.Errorf("%s: first metric is not cpu", hpa)
 	}
-	// Both in one folder would make `kubectl apply -f deploy/k8s/` create two
-	// autoscalers for one Deployment (KEDA refuses the second).
+	// Both in the base would make `kubectl apply -k deploy/k8s/` create two
+	// autoscalers for one Deployment (KEDA refuses the second); the KEDA
+	// component (k8s/keda) replaces the HPA instead.
 	if path.Dir(hpa.file) == path.Dir(so.file) {
 		t.Errorf("%s and %s are in the same folder", hpa.file, so.file)
+	}
+	if slices.Contains(listAt(c.kust, "resources"), any(path.Base(so.file))) {
+		t.Errorf("k8s/kustomization.yaml lists %s: the base must build without the KEDA CRDs", so.file)
 	}
 
 	want := map[string]string{
@@ -150,30 +156,50 @@ func TestK8sAutoscalingAndDisruption(t *testing.T) {
 	}
 }
 
-func TestK8sSecretHasOnlyPlaceholders(t *testing.T) {
+// The committed example of secrets.env (k8s/secrets.env.example) holds only
+// placeholders the service refuses, so a copy applied unchanged cannot run.
+func TestK8sSecretExampleHasOnlyPlaceholders(t *testing.T) {
 	c := loadCluster(t)
-	s := c.ofKind("Secret")[0]
-	data := mapAt(s.obj, "stringData")
+	var name string
+	for _, ef := range listAt(c.container, "envFrom") {
+		if n := str(ef, "secretRef", "name"); n != "" {
+			name = n
+		}
+	}
+	data := c.generatedSecret(t, name)
 	for _, k := range []string{"IMAGE_SIGNING_KEYS", "S3_ACCESS_KEY", "S3_SECRET_KEY", "PROCESS_TOKENS", "PEER_SECRET"} {
-		v := str(data, k)
-		if !strings.Contains(v, "REPLACE") {
-			t.Errorf("%s %s = %q, want a REPLACE placeholder", s, k, v)
+		v, ok := data[k]
+		if !ok {
+			t.Errorf("secrets.env.example has no %s", k)
+		} else if !strings.Contains(v, "REPLACE") {
+			t.Errorf("secrets.env.example %s = %q, want a REPLACE placeholder", k, v)
 		}
 	}
 	// A value that parses as a key would let a cluster run on a key printed here.
-	for _, k := range strings.Split(str(data, "IMAGE_SIGNING_KEYS"), ",") {
+	for _, k := range strings.Split(data["IMAGE_SIGNING_KEYS"], ",") {
 		if _, err := hex.DecodeString(strings.TrimSpace(k)); err == nil {
-			t.Errorf("%s IMAGE_SIGNING_KEYS holds a usable hex key", s)
+			t.Errorf("secrets.env.example IMAGE_SIGNING_KEYS holds a usable hex key")
 		}
 	}
 	// Likewise a token or peer secret the service would accept (bearer token
 	// alphabet, no spaces): the placeholders must make it refuse to start.
-	for _, tok := range strings.Split(str(data, "PROCESS_TOKENS"), ",") {
+	for _, tok := range strings.Split(data["PROCESS_TOKENS"], ",") {
 		if usableSecretRE.MatchString(strings.TrimSpace(tok)) {
-			t.Errorf("%s PROCESS_TOKENS holds a usable token %q", s, tok)
+			t.Errorf("secrets.env.example PROCESS_TOKENS holds a usable token %q", tok)
 		}
 	}
-	if usableSecretRE.MatchString(str(data, "PEER_SECRET")) {
-		t.Errorf("%s PEER_SECRET %q would be accepted", s, str(data, "PEER_SECRET"))
+	if usableSecretRE.MatchString(strings.TrimSpace(data["PEER_SECRET"])) {
+		t.Errorf("secrets.env.example PEER_SECRET %q would be accepted", data["PEER_SECRET"])
+	}
+	// The real file never enters the repository (nor the image's build context).
+	for _, f := range []string{"../.gitignore", "../.dockerignore"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		if !slices.Contains(lines, "deploy/k8s/secrets.env") && !slices.Contains(lines, "/deploy/k8s/secrets.env") {
+			t.Errorf("%s has no line deploy/k8s/secrets.env: the operator's secrets could be committed or copied into the build", f)
+		}
 	}
 }

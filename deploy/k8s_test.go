@@ -2,6 +2,9 @@ package deploy
 
 import (
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,18 +22,48 @@ const (
 
 // cluster is the decoded deploy/k8s tree (the KEDA folder included).
 type cluster struct {
-	docs      []doc
+	docs      []doc          // every manifest (kustomization files aside)
+	kust      map[string]any // k8s/kustomization.yaml
 	deploy    doc
+	replicas  int // what kustomization.yaml sets for the Deployment
 	container map[string]any
 	env       map[string]string // effective container env: envFrom, then env
 	envOrder  []string          // names of the container's env list, in order
 	facts     serviceFacts
 }
 
+// manifestGlobs are the Kubernetes manifests of deploy/k8s, its KEDA
+// component and the monitoring folder.
+var manifestGlobs = []string{"k8s/*.yaml", "k8s/*/*.yaml"}
+
+// loadManifests decodes the manifests, leaving out the kustomization.yaml
+// files (kustomize's own, not Kubernetes objects).
+func loadManifests(t *testing.T) []doc {
+	t.Helper()
+	var out []doc
+	for _, d := range loadDocs(t, manifestGlobs...) {
+		if path.Base(d.file) != "kustomization.yaml" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 func loadCluster(t *testing.T) cluster {
 	t.Helper()
-	c := cluster{docs: loadDocs(t, "k8s/*.yaml", "k8s/*/*.yaml"), facts: loadFacts(t)}
+	c := cluster{docs: loadManifests(t), facts: loadFacts(t)}
+	kusts := loadDocs(t, "k8s/kustomization.yaml")
+	if len(kusts) != 1 {
+		t.Fatalf("k8s/kustomization.yaml: %d documents, want 1", len(kusts))
+	}
+	c.kust = kusts[0].obj
 	c.deploy = c.one(t, "Deployment", "image-worker")
+	c.replicas = -1
+	for _, r := range listAt(c.kust, "replicas") {
+		if str(r, "name") == c.deploy.name() {
+			c.replicas, _ = intAt(r, "count")
+		}
+	}
 	for _, ct := range listAt(c.deploy.obj, "spec", "template", "spec", "containers") {
 		if str(ct, "name") == "image-worker" {
 			c.container, _ = ct.(map[string]any)
@@ -47,11 +80,8 @@ func loadCluster(t *testing.T) cluster {
 				c.env[k] = fmt.Sprint(v)
 			}
 		case str(ef, "secretRef", "name") != "":
-			s := c.one(t, "Secret", str(ef, "secretRef", "name"))
-			for _, field := range []string{"stringData", "data"} {
-				for k, v := range mapAt(s.obj, field) {
-					c.env[k] = fmt.Sprint(v)
-				}
+			for k, v := range c.generatedSecret(t, str(ef, "secretRef", "name")) {
+				c.env[k] = v
 			}
 		}
 	}
@@ -65,6 +95,53 @@ func loadCluster(t *testing.T) cluster {
 		}
 	}
 	return c
+}
+
+// generatedSecret returns the variables of the Secret that
+// kustomization.yaml's secretGenerator makes under that name, as its
+// committed example shows them: the generator reads FILE (secrets.env,
+// never committed), whose example is FILE.example next to it.
+func (c cluster) generatedSecret(t *testing.T, name string) map[string]string {
+	t.Helper()
+	for _, g := range listAt(c.kust, "secretGenerator") {
+		if str(g, "name") != name {
+			continue
+		}
+		out := map[string]string{}
+		envs := listAt(g, "envs")
+		if len(envs) == 0 {
+			t.Fatalf("k8s/kustomization.yaml: secretGenerator %s reads no env file", name)
+		}
+		for _, f := range envs {
+			example := filepath.Join("k8s", fmt.Sprint(f)+".example")
+			b, err := os.ReadFile(example)
+			if err != nil {
+				t.Fatalf("secretGenerator %s reads %v: want its example %s committed: %v", name, f, example, err)
+			}
+			for k, v := range parseEnvFile(string(b)) {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	t.Fatalf("the Deployment reads Secret %s, which k8s/kustomization.yaml does not generate", name)
+	return nil
+}
+
+// parseEnvFile reads KEY=VALUE lines as kustomize's secretGenerator does:
+// blank lines and lines starting with # are skipped, the value is the rest
+// of the line, unquoted.
+func parseEnvFile(content string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(content, "\n") {
+		line = strings.TrimLeft(line, " \t\r")
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		out[k] = v
+	}
+	return out
 }
 
 // one returns the single document of that kind and name.
@@ -157,7 +234,9 @@ func TestK8sDocumentsWellFormed(t *testing.T) {
 			t.Errorf("%s defined %d times", k, n)
 		}
 	}
-	for kind, want := range map[string]int{"Deployment": 1, "Service": 2, "ConfigMap": 1, "Secret": 1,
+	// No Secret manifest: the Secret is generated from the operator's
+	// secrets.env, so an apply never overwrites real secrets with placeholders.
+	for kind, want := range map[string]int{"Deployment": 1, "Service": 2, "ConfigMap": 1, "Secret": 0,
 		"PodDisruptionBudget": 1, "HorizontalPodAutoscaler": 1, "ScaledObject": 1, "NetworkPolicy": 1, "PodMonitor": 1} {
 		if seen[kind] != want {
 			t.Errorf("%d %s documents, want %d", seen[kind], kind, want)
@@ -167,8 +246,11 @@ func TestK8sDocumentsWellFormed(t *testing.T) {
 
 func TestK8sDeploymentProbesAndPorts(t *testing.T) {
 	c := loadCluster(t)
-	if n, _ := intAt(c.deploy.obj, "spec", "replicas"); n != 3 {
-		t.Errorf("replicas = %d, want 3", n)
+	if c.replicas != 3 {
+		t.Errorf("k8s/kustomization.yaml replicas of %s = %d, want 3", c.deploy.name(), c.replicas)
+	}
+	if r := dig(c.deploy.obj, "spec", "replicas"); r != nil {
+		t.Errorf("%s sets replicas %v too: kustomization.yaml is the one place", c.deploy, r)
 	}
 	if !subset(mapAt(c.deploy.obj, "spec", "selector", "matchLabels"), c.podLabels()) {
 		t.Errorf("selector %v does not match pod labels %v", mapAt(c.deploy.obj, "spec", "selector", "matchLabels"), c.podLabels())

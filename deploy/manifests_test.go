@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -169,12 +170,7 @@ type serviceFacts struct {
 	shutdownDelaySe int               // SHUTDOWN_DELAY default
 }
 
-// runtimeEnv are variables read by the Go runtime, glibc or used only for
-// $(VAR) expansion in a manifest, not by the service's config.
-var runtimeEnv = []string{"GOMEMLIMIT", "GOMAXPROCS", "GOGC", "MALLOC_ARENA_MAX", "POD_IP"}
-
 var (
-	envReadRE   = regexp.MustCompile(`e\.(str|secret|integer|boolean|duration|list)\("([A-Z][A-Z0-9_]*)"`)
 	readmeVarRE = regexp.MustCompile("`([A-Z][A-Z0-9_]{2,})`")
 	getRouteRE  = regexp.MustCompile(`\.GET\("([^"]+)"`)
 	listenDefRE = regexp.MustCompile(`e\.str\("LISTEN_ADDR",\s*"([^"]*)"\)`)
@@ -186,42 +182,16 @@ func loadFacts(t *testing.T) serviceFacts {
 	t.Helper()
 	f := serviceFacts{imageEnv: map[string]string{}, knownEnv: map[string]bool{}}
 
-	srcs, _ := filepath.Glob("../cmd/image-worker/*.go")
-	var cmdSrc strings.Builder
-	for _, s := range srcs {
-		if !strings.HasSuffix(s, "_test.go") {
-			cmdSrc.WriteString(readRepo(t, strings.TrimPrefix(filepath.ToSlash(s), "../")))
-		}
-	}
-	fromSource := 0
-	for _, m := range envReadRE.FindAllStringSubmatch(cmdSrc.String(), -1) {
-		if !f.knownEnv[m[2]] {
-			fromSource++
-		}
-		f.knownEnv[m[2]] = true
-		if m[1] == "secret" {
-			f.knownEnv[m[2]+"_FILE"] = true
-		}
-	}
-	if fromSource < 30 {
-		t.Fatalf("found only %d variables read in cmd/image-worker (e.str(\"NAME\", ...) and friends); has the env reader changed?", fromSource)
+	reads, read := serviceEnv(t)
+	maps.Copy(f.knownEnv, read)
+	if len(reads) < 30 {
+		t.Fatalf("found only %d variables read in cmd/image-worker; has the env reader changed?", len(reads))
 	}
 	// The README's configuration table documents the same variables.
-	readme := readRepo(t, "README.md")
-	if i := strings.Index(readme, "## Configuration"); i >= 0 {
-		table := readme[i:]
-		if j := strings.Index(table[3:], "\n## "); j >= 0 {
-			table = table[:j+3]
-		}
-		for _, line := range strings.Split(table, "\n") {
-			if cells := strings.Split(line, "|"); len(cells) > 2 {
-				for _, m := range readmeVarRE.FindAllStringSubmatch(cells[1], -1) {
-					f.knownEnv[m[1]] = true
-				}
-			}
-		}
+	for _, n := range readmeConfig(t) {
+		f.knownEnv[n] = true
 	}
-	for _, v := range runtimeEnv {
+	for v := range runtimeOnly {
 		f.knownEnv[v] = true
 	}
 
@@ -245,7 +215,8 @@ func loadFacts(t *testing.T) serviceFacts {
 		}
 	}
 
-	// Dockerfile: ENV a=b \ c=d continuation lines, and USER.
+	// Dockerfile: ENV a=b \ c=d continuation lines, and USER, of the last
+	// stage (the image that runs).
 	lines := strings.Split(strings.ReplaceAll(readRepo(t, "Dockerfile"), "\\\n", " "), "\n")
 	for _, l := range lines {
 		fields := strings.Fields(l)
@@ -253,6 +224,8 @@ func loadFacts(t *testing.T) serviceFacts {
 			continue
 		}
 		switch fields[0] {
+		case "FROM":
+			f.imageEnv, f.imageUser = map[string]string{}, ""
 		case "ENV":
 			for _, kv := range fields[1:] {
 				if k, v, ok := strings.Cut(kv, "="); ok {

@@ -90,7 +90,7 @@ EOF
   find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
   rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/cache/apt/"*.bin "$rootfs/var/lib/apt/lists/"*
   echo ">> podman import $SLIM"
-  tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$SLIM" >/dev/null
+  tar -C "$rootfs" -c . | timeout 600 podman import --change 'CMD ["/bin/bash"]' - "$SLIM" >/dev/null
   rm -rf "$rootfs"
 fi
 

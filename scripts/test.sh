@@ -2,7 +2,9 @@
 # make test: start real MinIO on loopback, run every test with the servers
 # required (integration tests fail instead of skipping), then the tests that
 # feed the service non-loopback URLs inside a loopback-only network namespace,
-# then every native fuzz target for FUZZTIME (default 20s).
+# the Kustomize rendering test (its own module), the image built and checked
+# with podman (make image-test: root, with sudo when not root), then every
+# native fuzz target for FUZZTIME (default 20s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
@@ -41,6 +43,12 @@ bash scripts/python-test.sh
 
 echo ">> SSRF tests in a loopback-only network namespace"
 COVERS_REQUIRE_NETNS=1 bash scripts/netns-test.sh ./...
+
+echo ">> the Kustomize base rendered and checked (deploy/kustomize, its own module)"
+(cd deploy/kustomize && "$GO" test -count=1 ./...)
+
+echo ">> the image built with podman and checked, deploy/smoke.sh against it (make image-test)"
+bash scripts/image-build.sh test
 
 echo ">> fuzzing every target for ${FUZZTIME:-20s}"
 bash scripts/fuzz.sh "${FUZZTIME:-20s}"

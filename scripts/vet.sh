@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make vet (and the first step of make test): gofmt, go vet, staticcheck and
-# govulncheck on the service module and the bench module, and go.mod/go.sum
-# tidy in both. govulncheck scans every command's binary against an offline
-# copy of the Go vulnerability database (scripts/vulndb.sh) and fails on a
-# vulnerability the binary calls.
+# govulncheck on the service module and on the modules of its own beside it
+# (bench/, and deploy/kustomize/ whose kustomize dependencies stay out of the
+# service's go.mod), and go.mod/go.sum tidy in each. govulncheck scans every
+# command's binary against an offline copy of the Go vulnerability database
+# (scripts/vulndb.sh) and fails on a vulnerability the binary calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
@@ -17,7 +18,7 @@ if [ -n "$unformatted" ]; then echo "not gofmt-ed: $unformatted"; exit 1; fi
 vulndb="$(bash scripts/vulndb.sh)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-for dir in . bench; do
+for dir in . bench deploy/kustomize; do
   echo ">> go vet, staticcheck and go mod tidy in $dir"
   (cd "$dir" && "$GO" vet ./... && "$STATICCHECK" ./...)
   # Binary mode, on what ships: the source mode's type checker (x/tools
