@@ -19,7 +19,7 @@ type VariantKey struct {
 	Version string
 	Width   int    // target width
 	Height  int    // 0 keeps the aspect ratio; otherwise the box height
-	Format  string // a Format: "webp", "avif" (Formats)
+	Format  string // a Format: "webp", "avif", "jpg" (Formats)
 }
 
 // Size is the canonical size: "320" (width) or "320x480" (box).

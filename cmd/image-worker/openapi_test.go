@@ -272,6 +272,9 @@ func contractCovers(t *testing.T, c *contract, svc *service, src *source) {
 	if resp, _ := c.expect(t, get("/covers/C2/320x480.avif?exp="+exp+"&v="+version), 200, ""); strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
 		t.Errorf("Cache-Control with exp = %q, want no immutable", resp.Header.Get("Cache-Control"))
 	}
+	if _, body := c.expect(t, get("/covers/C2/large.jpg"), 200, ""); decodeJPEG(body) != nil {
+		t.Errorf("large.jpg = %v, want a JPEG", decodeJPEG(body))
+	}
 	if resp, _ := c.expect(t, head("/covers/C2/medium.webp"), 200, ""); resp.Header.Get("Content-Length") != fmt.Sprint(len(body)) {
 		t.Errorf("HEAD Content-Length = %q, want %d", resp.Header.Get("Content-Length"), len(body))
 	}

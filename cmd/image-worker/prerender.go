@@ -10,10 +10,16 @@ import (
 	"github.com/bookcovers/image-worker/ingest"
 )
 
+// prerenderFormats are the formats PRERENDER warms by default and for a
+// SIZE without a format: WebP and AVIF, what pages ask for. JPEG (social
+// previews, e-mail) is rendered on first request unless listed as SIZE.jpg.
+var prerenderFormats = []cover.Format{cover.WebP, cover.AVIF}
+
 // prerenderConfig reads PRERENDER: unset, every COVER_SIZES preset in WebP
 // and AVIF; empty, "off" or "none", no warming; otherwise a comma-separated
 // list of SIZE or SIZE.FORMAT, where SIZE is a preset name, W or WxH within
-// MIN..MAX_COVER_DIMENSION and a SIZE without a format means both formats.
+// MIN..MAX_COVER_DIMENSION, FORMAT any output format (webp, avif, jpg) and
+// a SIZE without a format means prerenderFormats.
 func prerenderConfig(e *env, sizes map[string]int, minDim, maxDim int) ingest.PrerenderConfig {
 	c := ingest.DefaultPrerenderConfig()
 	raw, set := e.lookup("PRERENDER")
@@ -42,9 +48,9 @@ func defaultPrerender(sizes map[string]int) []ingest.PrerenderVariant {
 		}
 	}
 	slices.Sort(widths)
-	out := make([]ingest.PrerenderVariant, 0, len(cover.Formats())*len(widths))
+	out := make([]ingest.PrerenderVariant, 0, len(prerenderFormats)*len(widths))
 	for _, w := range widths {
-		for _, f := range cover.Formats() {
+		for _, f := range prerenderFormats {
 			out = append(out, ingest.PrerenderVariant{Width: w, Format: f})
 		}
 	}
@@ -58,7 +64,7 @@ func parsePrerender(items []string, sizes map[string]int, minDim, maxDim int) ([
 	var bad []string
 	for _, item := range items {
 		size, format, hasFormat := strings.Cut(item, ".")
-		formats := cover.Formats()
+		formats := prerenderFormats
 		if hasFormat {
 			f, err := cover.ParseFormat(format)
 			if err != nil {
@@ -77,7 +83,7 @@ func parsePrerender(items []string, sizes map[string]int, minDim, maxDim int) ([
 		}
 	}
 	if len(bad) > 0 {
-		return out, fmt.Errorf("PRERENDER: %q: want SIZE or SIZE.webp|avif, SIZE a COVER_SIZES preset, W or WxH in %d..%d", bad, minDim, maxDim)
+		return out, fmt.Errorf("PRERENDER: %q: want SIZE or SIZE.webp|avif|jpg, SIZE a COVER_SIZES preset, W or WxH in %d..%d", bad, minDim, maxDim)
 	}
 	return out, nil
 }
