@@ -68,6 +68,9 @@ func (e engine) render(t SourceType, src []byte, g geometry, req Request) (Resul
 	if err := fitCrop(img, g); err != nil {
 		return Result{}, err
 	}
+	if err := padFit(img, g, padColourOf(t, src)); err != nil {
+		return Result{}, err
+	}
 	return e.finish(img, req.Format)
 }
 
@@ -80,8 +83,11 @@ func thumbArgs(g geometry, req Request) (width, height int, crop vips.Interestin
 	// Width-only requests keep the aspect inside a box MaxOutputSide high, so
 	// an extreme aspect (1x20000) still gives an image every encoder accepts.
 	crop, height = vips.InterestingNone, MaxOutputSide
-	if g.crop {
+	switch {
+	case g.crop:
 		crop, height = vips.InterestingAttention, g.height
+	case g.fit: // inside the box, no crop: padFit fills the rest
+		height = g.height
 	}
 	return g.width, height, crop, size
 }

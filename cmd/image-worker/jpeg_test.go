@@ -14,12 +14,7 @@ import (
 // and an original with alpha flattened onto white.
 func TestCoverJPEG(t *testing.T) {
 	t.Parallel()
-	src := newSource(t)
-	exif := src.add("/exif.jpg", readTestdata(t, "photo-1200x1800-exif-gps-xmp-iptc.jpg"))
-	alpha := src.add("/alpha.png", readTestdata(t, "cover-800x1200-alpha.png"))
-	svc := startService(t, localStore(t), src, nil)
-	svc.warm("B-JPG", exif)
-	svc.warm("B-ALPHA", alpha)
+	svc := startWarmed(t, nil, map[string]string{"B-JPG": "photo-1200x1800-exif-gps-xmp-iptc.jpg", "B-ALPHA": "cover-800x1200-alpha.png"})
 
 	for _, c := range []struct {
 		path         string

@@ -40,7 +40,16 @@ func TestPrerenderConfig(t *testing.T) {
 			{Width: 100, Format: cover.WebP}, {Width: 100, Format: cover.AVIF},
 			{Width: 200, Format: cover.WebP}, {Width: 200, Format: cover.AVIF},
 		}, ""},
-		{"bad items named", map[string]string{"PRERENDER": "medium.png,medium.jpeg,huge,5000,320x0,320"}, nil, `["medium.png" "medium.jpeg" "huge" "5000" "320x0"]`},
+		{"box and fit presets", map[string]string{"COVER_SIZES": "a=100,card=600x315f,sq=200x200,b=100"}, []ingest.PrerenderVariant{
+			{Width: 100, Format: cover.WebP}, {Width: 100, Format: cover.AVIF},
+			{Width: 200, Height: 200, Format: cover.WebP}, {Width: 200, Height: 200, Format: cover.AVIF},
+			{Width: 600, Height: 315, Fit: true, Format: cover.WebP}, {Width: 600, Height: 315, Fit: true, Format: cover.AVIF},
+		}, ""},
+		{"fit boxes", map[string]string{"PRERENDER": "600x315f.jpg,200x300f"}, []ingest.PrerenderVariant{
+			{Width: 600, Height: 315, Fit: true, Format: cover.JPEG},
+			{Width: 200, Height: 300, Fit: true, Format: cover.WebP}, {Width: 200, Height: 300, Fit: true, Format: cover.AVIF},
+		}, ""},
+		{"bad items named", map[string]string{"PRERENDER": "medium.png,medium.jpeg,huge,5000,320x0,320f,320x480F,0320,320"}, nil, `["medium.png" "medium.jpeg" "huge" "5000" "320x0" "320f" "320x480F" "0320"]`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
