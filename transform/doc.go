@@ -114,6 +114,17 @@
 // 100x300, 25x75). Probe's Info.DisplaySize gives the upright size used for
 // that decision.
 //
+// Fit (Request.Fit, URL "WxHf") keeps the whole original: vips_thumbnail
+// into the box without a crop, then padFit normalises it and centres it on
+// the box, painting the rest with the original's dominant colour, the one
+// Meta reports (the same 32-px sample, a second, shrink-on-load decode made
+// once per render or ladder, only when a fit output is asked for). The pad
+// is opaque; an original's own transparency stays (WebP, AVIF) or is
+// flattened onto white (JPEG). Without Enlarge a box larger than the
+// original on both sides is scaled down, keeping its aspect, until the
+// original fits at its own size (cover.ClampFit: a 50x75 original asked for
+// 200x100 fit gives 150x75, the cover at 50x75).
+//
 // # Render gate
 //
 // At most Config.MaxConcurrent renders (and placeholders) run at once and at
