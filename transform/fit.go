@@ -26,9 +26,10 @@ func padColourOf(t SourceType, src []byte) func() (vips.Color, error) {
 // scaled to fit inside g.width x g.height, is normalised (so the padding
 // and the pixels share sRGB) and centred on the box, the rest painted with
 // pad's colour, opaque. Grey images become sRGB first: the padding is a
-// colour. Other outputs are left alone.
+// colour. Other outputs, and a cover that fills its box exactly (nothing to
+// pad, no colour to compute), are left alone.
 func padFit(img *vips.ImageRef, g geometry, pad func() (vips.Color, error)) error {
-	if !g.fit {
+	if !g.fit || img.Width() == g.width && img.Height() == g.height {
 		return nil
 	}
 	c, err := pad()
@@ -42,9 +43,6 @@ func padFit(img *vips.ImageRef, g geometry, pad func() (vips.Color, error)) erro
 		if err := img.ToColorSpace(vips.InterpretationSRGB); err != nil {
 			return vipsFailed("colourspace srgb", err)
 		}
-	}
-	if img.Width() == g.width && img.Height() == g.height {
-		return nil
 	}
 	left, top := (g.width-img.Width())/2, (g.height-img.Height())/2
 	if err := img.EmbedBackground(left, top, g.width, g.height, &c); err != nil {

@@ -1,9 +1,11 @@
 package transform
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
+	"image/png"
 	"math"
 	"strconv"
 	"testing"
@@ -137,5 +139,37 @@ func TestFitRequiresABox(t *testing.T) {
 	t.Parallel()
 	if err := (Request{Width: 320, Fit: true, Format: cover.WebP}).validate(); err == nil {
 		t.Fatal("validate(fit without a height) = nil, want ErrInvalidRequest")
+	}
+}
+
+// TestRenderFitGrey: a grey original is padded too (the output becomes
+// sRGB, the pad its dominant grey).
+func TestRenderFitGrey(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t, nil)
+	g := image.NewGray(image.Rect(0, 0, 60, 90))
+	for i := range g.Pix {
+		g.Pix[i] = 200 // one grey: the dominant colour is exact
+	}
+	for y := 30; y < 60; y++ {
+		for x := 20; x < 40; x++ {
+			g.Pix[y*60+x] = 20
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			d := checkOutput(t, render(t, r, buf.Bytes(), Request{Width: 60, Height: 45, Fit: true, Format: f}), f, 60, 45)
+			if pad := region(d.pixels, 0, 0, 12, 45); colourDist(pad, [3]float64{200, 200, 200}) > 6 {
+				t.Errorf("pad of a grey cover = %.0f; want its grey, 200", pad)
+			}
+			if mid := region(d.pixels, 28, 18, 32, 27); luma(mid) > 80 {
+				t.Errorf("the cover's dark middle = %.0f; want it kept", mid)
+			}
+		})
 	}
 }
