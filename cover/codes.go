@@ -74,7 +74,7 @@ const (
 // messages is the fixed public text of every code.
 var messages = map[Code]string{
 	CodeBadPath:              "the cover path is malformed",
-	CodeBadSize:              "size must be a preset, W or WxH within the allowed range",
+	CodeBadSize:              "size must be a preset, W, WxH or WxHf within the allowed range",
 	CodeBadFormat:            "format must be " + formatNames(),
 	CodeBadQuery:             "only the v, exp and sig parameters are allowed, once each",
 	CodeNonCanonicalURL:      "the URL must be exactly as signed: no needless escaping, no empty or reordered parameters, no extra slashes",

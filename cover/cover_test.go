@@ -23,9 +23,20 @@ func TestValidBookID(t *testing.T) {
 
 func TestVariantKeyRoundTripsAndRefusesOtherForms(t *testing.T) {
 	t.Parallel()
+	// Keys stored before fit existed keep their spelling.
+	for s, k := range map[string]VariantKey{
+		"B1/v/320.webp":     {BookID: "B1", Version: "v", Width: 320, Format: "webp"},
+		"B1/v/320x480.avif": {BookID: "B1", Version: "v", Width: 320, Height: 480, Format: "avif"},
+		"B1/v/200x300f.jpg": {BookID: "B1", Version: "v", Width: 200, Height: 300, Fit: true, Format: "jpg"},
+	} {
+		if k.String() != s {
+			t.Errorf("%+v.String() = %q, want %q", k, k.String(), s)
+		}
+	}
 	for _, k := range []VariantKey{
 		{BookID: "B1", Version: "3f9a1c2b7d4e", Width: 320, Format: "webp"},
 		{BookID: "B1", Version: "3f9a1c2b7d4e", Width: 320, Height: 480, Format: "avif"},
+		{BookID: "B1", Version: "3f9a1c2b7d4e", Width: 200, Height: 300, Fit: true, Format: "jpg"},
 	} {
 		got, err := ParseVariantKey(k.String())
 		if err != nil || got != k {
@@ -35,7 +46,8 @@ func TestVariantKeyRoundTripsAndRefusesOtherForms(t *testing.T) {
 			t.Errorf("StoreKey = %q, want %q", k.StoreKey(), want)
 		}
 	}
-	for _, s := range []string{"B1/v/320", "B1//320.webp", "B1/v/0320.webp", "B1/v/x.webp", "B1/v/320x.webp", "B1/v/320.webp/x", "B1/v/-1.webp", ".B/v/320.webp"} {
+	for _, s := range []string{"B1/v/320", "B1//320.webp", "B1/v/0320.webp", "B1/v/x.webp", "B1/v/320x.webp", "B1/v/320.webp/x", "B1/v/-1.webp", ".B/v/320.webp",
+		"B1/v/320f.webp", "B1/v/320x480F.webp", "B1/v/320x480ff.webp", "B1/v/320xf.webp", "B1/v/320x0480f.webp"} {
 		if k, err := ParseVariantKey(s); !errors.Is(err, ErrInvalidVariantKey) && !errors.Is(err, ErrInvalidBookID) {
 			t.Errorf("ParseVariantKey(%q) = %+v, %v; want an error", s, k, err)
 		}

@@ -13,6 +13,7 @@ type Format string
 const (
 	WebP Format = "webp"
 	AVIF Format = "avif"
+	JPEG Format = "jpg"
 )
 
 // formats is every output format the service serves, with its MIME type, in
@@ -24,6 +25,7 @@ var formats = [...]struct {
 }{
 	{WebP, "image/webp"},
 	{AVIF, "image/avif"},
+	{JPEG, "image/jpeg"},
 }
 
 // ErrUnsupportedFormat reports a format that is not one of Formats.
@@ -61,7 +63,7 @@ func (f Format) ContentType() string {
 	return ""
 }
 
-// formatNames names the formats for people: "webp or avif".
+// formatNames names the formats for people: "webp, avif or jpg".
 func formatNames() string {
 	names := make([]string, len(formats))
 	for i, f := range formats {

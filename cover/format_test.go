@@ -17,7 +17,9 @@ func TestParseFormat(t *testing.T) {
 		{"webp", WebP, "image/webp", nil},
 		{"avif", AVIF, "image/avif", nil},
 		{" AVIF ", AVIF, "image/avif", nil},
-		{"jpeg", "", "", ErrUnsupportedFormat},
+		{"jpg", JPEG, "image/jpeg", nil},
+		{"JPG", JPEG, "image/jpeg", nil},
+		{"jpeg", "", "", ErrUnsupportedFormat}, // one spelling per variant: .jpg
 		{"png", "", "", ErrUnsupportedFormat},
 		{"", "", "", ErrUnsupportedFormat},
 	}
@@ -50,7 +52,7 @@ func TestFormatsAreOnePlace(t *testing.T) {
 			t.Errorf("formatNames() = %q does not name %s", formatNames(), f)
 		}
 	}
-	if got, want := formatNames(), "webp or avif"; len(Formats()) == 2 && got != want {
+	if got, want := formatNames(), "webp, avif or jpg"; len(Formats()) == 3 && got != want {
 		t.Errorf("formatNames() = %q, want %q", got, want)
 	}
 }

@@ -17,17 +17,32 @@ var ErrInvalidVariantKey = errors.New("cover: invalid variant key")
 type VariantKey struct {
 	BookID  string
 	Version string
-	Width   int    // target width
-	Height  int    // 0 keeps the aspect ratio; otherwise the box height
-	Format  string // a Format: "webp", "avif" (Formats)
+	Width   int // target width
+	Height  int // 0 keeps the aspect ratio; otherwise the box height
+	// Fit (a box only) keeps the whole cover inside the box and pads it
+	// with the cover's dominant colour; false fills the box (smart crop).
+	Fit    bool
+	Format string // a Format: "webp", "avif", "jpg" (Formats)
 }
 
-// Size is the canonical size: "320" (width) or "320x480" (box).
-func (k VariantKey) Size() string {
-	if k.Height == 0 {
-		return strconv.Itoa(k.Width)
+// FitSuffix ends the size of a fit box: "200x300f" (SizeString).
+const FitSuffix = "f"
+
+// Size is the canonical size: "320" (width), "320x480" (box, filled) or
+// "320x480f" (box, fit). Keys without Fit are spelled as they always were.
+func (k VariantKey) Size() string { return SizeString(k.Width, k.Height, k.Fit) }
+
+// SizeString spells a size as URLs and keys do: "W", "WxH" or "WxHf"
+// (fit applies to a box only).
+func SizeString(width, height int, fit bool) string {
+	if height == 0 {
+		return strconv.Itoa(width)
 	}
-	return strconv.Itoa(k.Width) + "x" + strconv.Itoa(k.Height)
+	s := strconv.Itoa(width) + "x" + strconv.Itoa(height)
+	if fit {
+		s += FitSuffix
+	}
+	return s
 }
 
 // String is the groupcache key: "book/version/size.format".
@@ -54,6 +69,9 @@ func ParseVariantKey(s string) (VariantKey, error) {
 	key := VariantKey{BookID: parts[0], Version: parts[1], Format: format}
 	var err error
 	ws, hs, box := strings.Cut(size, "x")
+	if hs, key.Fit = strings.CutSuffix(hs, FitSuffix); key.Fit && !box {
+		return VariantKey{}, fmt.Errorf("parse variant key %q: fit without a box: %w", s, ErrInvalidVariantKey)
+	}
 	if key.Width, err = strconv.Atoi(ws); err != nil || key.Width <= 0 {
 		return VariantKey{}, fmt.Errorf("parse variant key %q: width: %w", s, ErrInvalidVariantKey)
 	}

@@ -19,6 +19,7 @@ import (
 // stored: a width, a box height (0 keeps the aspect) and a format.
 type PrerenderVariant struct {
 	Width, Height int
+	Fit           bool // a box to fit (padded), not to fill
 	Format        cover.Format
 }
 
@@ -49,7 +50,7 @@ func (c PrerenderConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("PRERENDER: %d variants, at most %d", len(c.Variants), transform.MaxLadder))
 	}
 	for _, v := range c.Variants {
-		if v.Width <= 0 || v.Height < 0 || !v.Format.Valid() {
+		if v.Width <= 0 || v.Height < 0 || v.Fit && v.Height == 0 || !v.Format.Valid() {
 			errs = append(errs, fmt.Errorf("PRERENDER: variant %dx%d.%s is not a width (or box) and one of %v", v.Width, v.Height, v.Format, cover.Formats()))
 		}
 	}
@@ -230,14 +231,14 @@ func (p *Prerenderer) plan(m cover.Manifest) ([]cover.VariantKey, []transform.Re
 	var keys []cover.VariantKey
 	var reqs []transform.Request
 	for _, v := range p.cfg.Variants {
-		w, h := cover.ClampSize(m.Width, m.Height, v.Width, v.Height)
-		key := cover.VariantKey{BookID: m.BookID, Version: m.Version, Width: w, Height: h, Format: string(v.Format)}
+		w, h := cover.Clamp(m.Width, m.Height, v.Width, v.Height, v.Fit)
+		key := cover.VariantKey{BookID: m.BookID, Version: m.Version, Width: w, Height: h, Fit: v.Fit, Format: string(v.Format)}
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
 		keys = append(keys, key)
-		reqs = append(reqs, transform.Request{Width: w, Height: h, Format: v.Format})
+		reqs = append(reqs, transform.Request{Width: w, Height: h, Fit: v.Fit, Format: v.Format})
 	}
 	return keys, reqs
 }

@@ -260,6 +260,9 @@ func TestCheckVariantKey(t *testing.T) {
 		{"width", cover.VariantKey{BookID: "B123", Version: "3f9a1c2b7d4e", Width: 320, Format: "webp"}, true},
 		{"box", cover.VariantKey{BookID: "B123", Version: "3f9a1c2b7d4e", Width: 200, Height: 300, Format: "avif"}, true},
 		{"largest", cover.VariantKey{BookID: "B123", Version: "v", Width: 2048, Height: 2048, Format: "webp"}, true},
+		{"fit box in jpg", cover.VariantKey{BookID: "B123", Version: "v", Width: 600, Height: 315, Fit: true, Format: "jpg"}, true},
+		{"fit without a box", cover.VariantKey{BookID: "B123", Version: "v", Width: 600, Fit: true, Format: "webp"}, false},
+		{"fit height over the cap", cover.VariantKey{BookID: "B123", Version: "v", Width: 320, Height: 2049, Fit: true, Format: "webp"}, false},
 		{"width over the cap", cover.VariantKey{BookID: "B123", Version: "v", Width: 4096, Format: "webp"}, false},
 		{"height over the cap", cover.VariantKey{BookID: "B123", Version: "v", Width: 320, Height: 2049, Format: "webp"}, false},
 		{"below the minimum", cover.VariantKey{BookID: "B123", Version: "v", Width: 15, Format: "webp"}, false},
@@ -279,7 +282,7 @@ func TestCheckVariantKey(t *testing.T) {
 	}
 	small := DefaultConfig()
 	small.MaxDimension = 1024
-	small.Sizes = map[string]int{"thumb": 96}
+	small.Sizes = map[string]cover.Size{"thumb": {Width: 96}}
 	if err := small.CheckVariantKey(cover.VariantKey{BookID: "B1", Version: "v", Width: 1280, Format: "webp"}); err == nil {
 		t.Error("MAX_COVER_DIMENSION=1024: CheckVariantKey accepted width 1280")
 	}

@@ -4,26 +4,27 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Config configures the HTTP layer.
 type Config struct {
-	Sizes          map[string]int // COVER_SIZES: preset name -> width
-	MaxDimension   int            // MAX_COVER_DIMENSION
-	MinDimension   int            // smallest W or H accepted (16)
-	MaxAge         time.Duration  // COVER_MAX_AGE for unversioned URLs
-	StaleWhile     time.Duration  // stale-while-revalidate for unversioned URLs
-	PlaceholderAge time.Duration  // max-age of placeholders
-	Placeholders   bool           // PLACEHOLDERS
-	ProcessMaxBody int64          // POST /process body limit
-	RequestTimeout time.Duration  // deadline of one request's work
-	StoreTimeout   time.Duration  // STORE_TIMEOUT: one budget for all the store calls of a cover or meta.json request
-	ReadyTimeout   time.Duration  // budget of the readiness probe
-	RetryAfter     time.Duration  // Retry-After on 503, 429 and 504 storage_timeout
-	AdminToken     string         // ADMIN_TOKEN: bearer token for DELETE /covers/{id} on both listeners
+	Sizes          map[string]cover.Size // COVER_SIZES: preset name -> size
+	MaxDimension   int                   // MAX_COVER_DIMENSION
+	MinDimension   int                   // smallest W or H accepted (16)
+	MaxAge         time.Duration         // COVER_MAX_AGE for unversioned URLs
+	StaleWhile     time.Duration         // stale-while-revalidate for unversioned URLs
+	PlaceholderAge time.Duration         // max-age of placeholders
+	Placeholders   bool                  // PLACEHOLDERS
+	ProcessMaxBody int64                 // POST /process body limit
+	RequestTimeout time.Duration         // deadline of one request's work
+	StoreTimeout   time.Duration         // STORE_TIMEOUT: one budget for all the store calls of a cover or meta.json request
+	ReadyTimeout   time.Duration         // budget of the readiness probe
+	RetryAfter     time.Duration         // Retry-After on 503, 429 and 504 storage_timeout
+	AdminToken     string                // ADMIN_TOKEN: bearer token for DELETE /covers/{id} on both listeners
 	// ProcessTokens (PROCESS_TOKENS) are the bearer tokens accepted by POST
 	// /process and /v2/process on both listeners; empty leaves them open.
 	ProcessTokens []string
@@ -43,7 +44,7 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Sizes:          map[string]int{"thumb": 96, "small": 160, "medium": 320, "large": 640, "xlarge": 1280},
+		Sizes:          map[string]cover.Size{"thumb": {Width: 96}, "small": {Width: 160}, "medium": {Width: 320}, "large": {Width: 640}, "xlarge": {Width: 1280}},
 		MaxDimension:   2048,
 		MinDimension:   16,
 		MaxAge:         24 * time.Hour,
@@ -65,12 +66,12 @@ func (c Config) Validate() error {
 	if c.MaxDimension < c.MinDimension || c.MinDimension < 1 {
 		errs = append(errs, fmt.Errorf("MAX_COVER_DIMENSION must be at least %d", c.MinDimension))
 	}
-	for name, w := range c.Sizes {
+	for name, sz := range c.Sizes {
 		if !validPresetName(name) {
 			errs = append(errs, fmt.Errorf("COVER_SIZES: preset name %q must be lowercase letters", name))
 		}
-		if w < c.MinDimension || w > c.MaxDimension {
-			errs = append(errs, fmt.Errorf("COVER_SIZES: preset %q width %d not in %d..%d", name, w, c.MinDimension, c.MaxDimension))
+		if !c.inRange(sz.Width) || sz.Height != 0 && !c.inRange(sz.Height) || sz.Fit && sz.Height == 0 {
+			errs = append(errs, fmt.Errorf("COVER_SIZES: preset %q size %s not W, WxH or WxHf in %d..%d", name, sz, c.MinDimension, c.MaxDimension))
 		}
 	}
 	if c.MaxAge <= 0 {
@@ -86,22 +87,26 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ParseSizes parses COVER_SIZES ("thumb=96,small=160").
-func ParseSizes(s string) (map[string]int, error) {
-	out := map[string]int{}
+// inRange reports whether n is a width or height a URL may ask for.
+func (c Config) inRange(n int) bool { return n >= c.MinDimension && n <= c.MaxDimension }
+
+// ParseSizes parses COVER_SIZES: name=SIZE items, SIZE a width, a box to
+// fill or a box to fit ("thumb=96,small=160,square=200x200,card=600x315f").
+func ParseSizes(s string) (map[string]cover.Size, error) {
+	out := map[string]cover.Size{}
 	var errs []error
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		name, w, ok := strings.Cut(item, "=")
-		n, err := strconv.Atoi(strings.TrimSpace(w))
+		name, size, ok := strings.Cut(item, "=")
+		sz, err := cover.ParseSize(strings.TrimSpace(size))
 		if !ok || err != nil {
-			errs = append(errs, fmt.Errorf("COVER_SIZES: %q is not name=width", item))
+			errs = append(errs, fmt.Errorf("COVER_SIZES: %q is not name=W, name=WxH or name=WxHf", item))
 			continue
 		}
-		out[strings.TrimSpace(name)] = n
+		out[strings.TrimSpace(name)] = sz
 	}
 	if len(out) == 0 && len(errs) == 0 {
 		errs = append(errs, errors.New("COVER_SIZES is empty"))
@@ -109,18 +114,18 @@ func ParseSizes(s string) (map[string]int, error) {
 	return out, errors.Join(errs...)
 }
 
-// FormatSizes is the inverse of ParseSizes, sorted by width.
-func FormatSizes(m map[string]int) string {
+// FormatSizes is the inverse of ParseSizes, sorted by width, then name.
+func FormatSizes(m map[string]cover.Size) string {
 	names := make([]string, 0, len(m))
 	for n := range m {
 		names = append(names, n)
 	}
 	sort.Slice(names, func(i, j int) bool {
-		return m[names[i]] < m[names[j]] || m[names[i]] == m[names[j]] && names[i] < names[j]
+		return m[names[i]].Width < m[names[j]].Width || m[names[i]].Width == m[names[j]].Width && names[i] < names[j]
 	})
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = n + "=" + strconv.Itoa(m[n])
+		parts[i] = n + "=" + m[n].String()
 	}
 	return strings.Join(parts, ",")
 }

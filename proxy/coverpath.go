@@ -27,7 +27,8 @@ var (
 type coverRequest struct {
 	BookID string
 	Width  int
-	Height int // 0: keep aspect
+	Height int  // 0: keep aspect
+	Fit    bool // a box to fit (padded), not to fill
 	Format cover.Format
 	V      string
 	Exp    string
@@ -51,11 +52,11 @@ func (c Config) parseCover(bookID, file, rawQuery string) (coverRequest, error) 
 	if err != nil {
 		return coverRequest{}, fmt.Errorf("parse cover: %w", errBadFormat)
 	}
-	w, h, err := c.parseSize(sizePart)
+	sz, err := c.parseSize(sizePart)
 	if err != nil {
 		return coverRequest{}, err
 	}
-	req := coverRequest{BookID: bookID, Width: w, Height: h, Format: format}
+	req := coverRequest{BookID: bookID, Width: sz.Width, Height: sz.Height, Fit: sz.Fit, Format: format}
 	if err := parseCoverQuery(rawQuery, &req); err != nil {
 		return coverRequest{}, err
 	}
@@ -75,42 +76,25 @@ func parseMeta(bookID, rawQuery string) (coverRequest, error) {
 	return req, nil
 }
 
-// parseSize accepts a preset name, "W" or "WxH" with canonical decimal numbers
-// (no sign, no leading zero) so that one variant has one cache key.
-func (c Config) parseSize(s string) (w, h int, err error) {
+// parseSize accepts a preset name, or "W", "WxH" (fill) or "WxHf" (fit)
+// spelled canonically (cover.ParseSize: no sign, no leading zero, a
+// lowercase x and f) so that one variant has one cache key, each number
+// in MinDimension..MaxDimension.
+func (c Config) parseSize(s string) (cover.Size, error) {
 	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		if pw, ok := c.Sizes[s]; ok {
-			return pw, 0, nil
+		if p, ok := c.Sizes[s]; ok {
+			return p, nil
 		}
-		return 0, 0, fmt.Errorf("parse size %q: unknown preset: %w", s, errBadSize)
+		return cover.Size{}, fmt.Errorf("parse size %q: unknown preset: %w", s, errBadSize)
 	}
-	ws, hs, box := strings.Cut(s, "x")
-	if w, err = c.parseDimension(ws); err != nil {
-		return 0, 0, err
+	sz, err := cover.ParseSize(s)
+	if err != nil {
+		return cover.Size{}, fmt.Errorf("parse size: %w: %w", errBadSize, err)
 	}
-	if box {
-		if h, err = c.parseDimension(hs); err != nil {
-			return 0, 0, err
-		}
+	if !c.inRange(sz.Width) || sz.Height != 0 && !c.inRange(sz.Height) {
+		return cover.Size{}, fmt.Errorf("parse size %s: not in %d..%d: %w", s, c.MinDimension, c.MaxDimension, errBadSize)
 	}
-	return w, h, nil
-}
-
-func (c Config) parseDimension(s string) (int, error) {
-	if s == "" || len(s) > 5 || s[0] == '0' {
-		return 0, fmt.Errorf("parse dimension %q: %w", s, errBadSize)
-	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, fmt.Errorf("parse dimension %q: %w", s, errBadSize)
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	if n < c.MinDimension || n > c.MaxDimension {
-		return 0, fmt.Errorf("parse dimension %d not in %d..%d: %w", n, c.MinDimension, c.MaxDimension, errBadSize)
-	}
-	return n, nil
+	return sz, nil
 }
 
 // parseCoverQuery accepts only v, exp and sig, each at most once.

@@ -41,8 +41,8 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 	// Renders never enlarge: every size the original cannot give shares the
 	// key of the size it renders at (cover.ClampSize), so over-wide
 	// requests are one entry in memory and in the store, not one each.
-	width, height := cover.ClampSize(m.Width, m.Height, req.Width, req.Height)
-	key := cover.VariantKey{BookID: req.BookID, Version: m.Version, Width: width, Height: height, Format: string(req.Format)}
+	width, height := cover.Clamp(m.Width, m.Height, req.Width, req.Height, req.Fit)
+	key := cover.VariantKey{BookID: req.BookID, Version: m.Version, Width: width, Height: height, Fit: req.Fit, Format: string(req.Format)}
 	v, err := h.d.Variants.GetVariant(read.ctx, key)
 	if err != nil {
 		return fmt.Errorf("cover: %w", err)
@@ -89,7 +89,7 @@ func (h *handlers) coverFromMemory(w http.ResponseWriter, r *http.Request, req c
 	if req.V == "" {
 		return false
 	}
-	v, ok := h.d.Variants.Cached(cover.VariantKey{BookID: req.BookID, Version: req.V, Width: req.Width, Height: req.Height, Format: string(req.Format)})
+	v, ok := h.d.Variants.Cached(cover.VariantKey{BookID: req.BookID, Version: req.V, Width: req.Width, Height: req.Height, Fit: req.Fit, Format: string(req.Format)})
 	if !ok {
 		return false
 	}

@@ -22,11 +22,11 @@ func (c Config) CheckVariantKey(k cover.VariantKey) error {
 	if f, err := cover.ParseFormat(k.Format); err != nil || string(f) != k.Format {
 		return fmt.Errorf("check variant key: format %q: %w", k.Format, errBadFormat)
 	}
-	w, h, err := c.parseSize(k.Size())
+	sz, err := c.parseSize(k.Size())
 	if err != nil {
 		return fmt.Errorf("check variant key: %w", err)
 	}
-	if w != k.Width || h != k.Height {
+	if sz != (cover.Size{Width: k.Width, Height: k.Height, Fit: k.Fit}) {
 		return fmt.Errorf("check variant key: size %s: %w", k.Size(), errBadSize)
 	}
 	return nil

@@ -43,11 +43,9 @@ func (h *handlers) purgePaths(bookID string, variants []cover.VariantKey) []stri
 	paths := []string{base + "*"}
 	for _, v := range variants {
 		paths = append(paths, base+v.Size()+"."+v.Format)
-		if v.Height == 0 {
-			for name, w := range h.cfg.Sizes {
-				if w == v.Width {
-					paths = append(paths, base+name+"."+v.Format)
-				}
+		for name, sz := range h.cfg.Sizes {
+			if sz == (cover.Size{Width: v.Width, Height: v.Height, Fit: v.Fit}) {
+				paths = append(paths, base+name+"."+v.Format)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-// Package transform turns book-cover originals into WebP and AVIF variants
+// Package transform turns book-cover originals into WebP, AVIF and JPEG variants
 // with libvips (through govips), and generates placeholders. The output
 // formats (cover.Format) and the no-enlarge size rule (cover.ClampSize) are
 // package cover's; this package holds an encoder per format (engine.go).
@@ -26,8 +26,8 @@
 //     frame only; EXIF orientation applied; CMYK to sRGB with the embedded
 //     profile or libvips' built-in fallback), convert any remaining ICC
 //     profile (Adobe RGB, ProPhoto) to sRGB, bring 16-bit to 8-bit, keep
-//     alpha, strip all metadata and encode WebP or AVIF. Grey originals stay
-//     grey.
+//     alpha (JPEG has none: flattened onto white), strip all metadata and
+//     encode WebP, AVIF or JPEG. Grey originals stay grey.
 //   - Renderer.RenderLadder (and RenderLadderEach) makes several variants
 //     of one original in ONE worker operation under ONE gate slot: outputs
 //     that start from the same decode share it (engine_ladder.go). For a
@@ -114,6 +114,17 @@
 // 100x300, 25x75). Probe's Info.DisplaySize gives the upright size used for
 // that decision.
 //
+// Fit (Request.Fit, URL "WxHf") keeps the whole original: vips_thumbnail
+// into the box without a crop, then padFit normalises it and centres it on
+// the box, painting the rest with the original's dominant colour, the one
+// Meta reports (the same 32-px sample, a second, shrink-on-load decode made
+// once per render or ladder, only when a fit output is asked for). The pad
+// is opaque; an original's own transparency stays (WebP, AVIF) or is
+// flattened onto white (JPEG). Without Enlarge a box larger than the
+// original on both sides is scaled down, keeping its aspect, until the
+// original fits at its own size (cover.ClampFit: a 50x75 original asked for
+// 200x100 fit gives 150x75, the cover at 50x75).
+//
 // # Render gate
 //
 // At most Config.MaxConcurrent renders (and placeholders) run at once and at
@@ -169,6 +180,36 @@
 // aliasing cost and with orientation, CMYK and crop handling to redo by
 // hand, so Render keeps libvips' choice.
 //
+// JPEG (JPEGQuality, default 80). Debian's libvips 8.14 links libjpeg-turbo,
+// not mozjpeg, so of govips' JpegExportParams only quality, optimised
+// Huffman tables (optimize_coding) and progressive (interlace) apply:
+// trellis quantisation, overshoot deringing, scan optimisation and the
+// quant-table choice are mozjpeg extensions that this libvips ignores
+// ("ignoring trellis_quant" warnings), so they are left off (a libvips
+// built against mozjpeg could turn them on in encodeJPEG). Outputs from
+// JPEGProgressiveWidth (320 px) wide are progressive; narrower ones
+// (thumb, small) baseline, where the scans' overhead outweighs an early
+// preview. Chroma is subsampled 4:2:0 (libvips' default below q90). Alpha is
+// flattened onto white, like Meta's previews, so the JPEG matches what a
+// page shows for the WebP on a white background; the dominant colour was
+// not chosen because a transparent corner would then take an unrelated
+// colour. Bytes at equal SSIM against WebP q80, from one lossless reference
+// (BenchmarkJPEGBytesAtWebPSSIM, ssim_test.go's SSIM, lowest channel):
+//
+//	cover, width            WebP q80        JPEG q80        JPEG at WebP's SSIM
+//	baseline photo 320      16.8 KB 0.909   24.5 KB 0.895   q88 32.2 KB (1.9x)
+//	baseline photo 640      42.6 KB 0.928   71.1 KB 0.926   q82 75.5 KB (1.8x)
+//	EXIF photo 320          28.6 KB 0.944   31.6 KB 0.922   q88 42.9 KB (1.5x)
+//	EXIF photo 640         116.7 KB 0.952  127.0 KB 0.931   q88 173.6 KB (1.5x)
+//	lossy WebP cover 320    50.0 KB 0.963   48.9 KB 0.941   q90 84.5 KB (1.7x)
+//	lossy WebP cover 640   161.8 KB 0.967  166.8 KB 0.955   q88 215.6 KB (1.3x)
+//	alpha PNG cover 320     21.3 KB 0.895   26.9 KB 0.883   q86 33.6 KB (1.6x)
+//	alpha PNG cover 640     63.2 KB 0.922   89.9 KB 0.917   q84 103.9 KB (1.2x)
+//
+// So a JPEG costs 1.2-1.9x the bytes of the WebP at the same SSIM; q80 is
+// kept (0.5-2 points of SSIM below WebP q80 for 1.0-1.7x its bytes) since
+// JPEG serves social previews and e-mail, not pages.
+//
 // Other defaults: WebPQuality 80, MaxConcurrent runtime.GOMAXPROCS(0) (the cgroup CPU limit), QueueSize
 // 4*MaxConcurrent, MaxPixels 50,000,000.
 //
@@ -195,8 +236,8 @@
 //
 // Each Renderer owns a *metrics.Set (Renderer.Metrics):
 //
-//	covers_transform_renders_total{format="webp|avif",result="ok|error"}  renders that reached libvips
-//	covers_transform_render_duration_seconds{format="webp|avif"}          histogram, libvips time per render
+//	covers_transform_renders_total{format="webp|avif|jpg",result="ok|error"}  renders that reached libvips
+//	covers_transform_render_duration_seconds{format="webp|avif|jpg"}          histogram, libvips time per render
 //	covers_transform_placeholders_total                                   placeholders generated
 //	covers_transform_queue_depth                                          gauge, callers waiting for a slot
 //	covers_transform_in_flight                                            gauge, renders holding a slot

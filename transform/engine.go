@@ -72,6 +72,9 @@ func (e engine) render(t SourceType, src []byte, g geometry, req Request) (Resul
 	if err := fitCrop(img, g); err != nil {
 		return Result{}, err
 	}
+	if err := padFit(img, g, padColourOf(t, src)); err != nil {
+		return Result{}, err
+	}
 	return e.finish(img, req.Format)
 }
 
@@ -84,8 +87,11 @@ func thumbArgs(g geometry, req Request) (width, height int, crop vips.Interestin
 	// Width-only requests keep the aspect inside a box MaxOutputSide high, so
 	// an extreme aspect (1x20000) still gives an image every encoder accepts.
 	crop, height = vips.InterestingNone, MaxOutputSide
-	if g.crop {
+	switch {
+	case g.crop:
 		crop, height = vips.InterestingAttention, g.height
+	case g.fit: // inside the box, no crop: padFit fills the rest
+		height = g.height
 	}
 	return g.width, height, crop, size
 }
@@ -122,7 +128,7 @@ func (e engine) finish(img *vips.ImageRef, f cover.Format) (Result, error) {
 	return Result{Bytes: buf, Width: img.Width(), Height: img.Height(), Format: f, ContentType: f.ContentType()}, nil
 }
 
-// encode writes img as WebP or AVIF with every metadata block stripped
+// encode writes img in format f with every metadata block stripped
 // (libvips evaluates the whole pipeline while encoding).
 func (e engine) encode(img *vips.ImageRef, f cover.Format) ([]byte, error) {
 	defer e.clock.since(time.Now())
@@ -151,6 +157,8 @@ func (e engine) encode(img *vips.ImageRef, f cover.Format) ([]byte, error) {
 		p.Bitdepth = 8
 		p.StripMetadata = true
 		buf, _, err = img.ExportAvif(p)
+	case cover.JPEG:
+		buf, err = e.encodeJPEG(img)
 	default:
 		return nil, fmt.Errorf("encode %q: %w", f, cover.ErrUnsupportedFormat)
 	}
@@ -158,6 +166,40 @@ func (e engine) encode(img *vips.ImageRef, f cover.Format) ([]byte, error) {
 		return nil, vipsFailed("encode "+string(f), err)
 	}
 	return buf, nil
+}
+
+// JPEGProgressiveWidth is the narrowest JPEG output written progressive
+// (the medium preset and up): below it a progressive file is larger than a
+// baseline one and a thumbnail arrives in one packet anyway.
+const JPEGProgressiveWidth = 320
+
+// jpegBackground is what transparent pixels become in a JPEG, which has no
+// alpha: white, as in a cover's LQIP and dominant colour (Meta).
+var jpegBackground = vips.Color{R: 255, G: 255, B: 255}
+
+// encodeJPEG flattens alpha onto jpegBackground and writes a JPEG with
+// optimised Huffman tables, progressive from JPEGProgressiveWidth. The
+// mozjpeg-only settings (trellis quantisation, overshoot deringing, scan
+// optimisation, quant tables) are left off: Debian's libvips links
+// libjpeg-turbo, which has none of them (doc.go).
+func (e engine) encodeJPEG(img *vips.ImageRef) ([]byte, error) {
+	if img.HasAlpha() {
+		if img.Bands() < 3 { // grey and alpha: the background has three bands
+			if err := img.ToColorSpace(vips.InterpretationSRGB); err != nil {
+				return nil, vipsFailed("colourspace srgb", err)
+			}
+		}
+		if err := img.Flatten(&jpegBackground); err != nil {
+			return nil, vipsFailed("flatten", err)
+		}
+	}
+	p := vips.NewJpegExportParams()
+	p.Quality = e.cfg.JPEGQuality
+	p.OptimizeCoding = true
+	p.Interlace = img.Width() >= JPEGProgressiveWidth
+	p.StripMetadata = true
+	buf, _, err := img.ExportJpeg(p)
+	return buf, err
 }
 
 // vipsFailed wraps a govips error in ErrRenderFailed, keeping libvips'

@@ -88,6 +88,7 @@ func (e engine) ladder(t SourceType, src []byte, dispW, dispH int, reqs []Reques
 	var order []level
 	groups := map[level][]int{}
 	plans := make([]geometry, len(reqs))
+	pad := padColourOf(t, src) // computed once, by the first fit output
 	for i, req := range reqs {
 		plans[i] = plan(dispW, dispH, req)
 		l := levelOf(t, dispW, dispH, plans[i], req)
@@ -114,7 +115,7 @@ func (e engine) ladder(t SourceType, src []byte, dispW, dispH int, reqs []Reques
 			continue
 		}
 		for _, i := range idx {
-			out[i].res, out[i].err = e.derive(base, l, plans[i], reqs[i])
+			out[i].res, out[i].err = e.derive(base, l, plans[i], reqs[i], pad)
 		}
 		base.Close()
 	}
@@ -189,8 +190,8 @@ func loadShrunk(t SourceType, src []byte, shrink int) (*vips.ImageRef, error) {
 }
 
 // derive makes the output g of req from the level image base, leaving base
-// as it was.
-func (e engine) derive(base *vips.ImageRef, l level, g geometry, req Request) (Result, error) {
+// as it was; pad gives the colour of a fit output's padding.
+func (e engine) derive(base *vips.ImageRef, l level, g geometry, req Request, pad func() (vips.Color, error)) (Result, error) {
 	img, err := base.Copy()
 	if err != nil {
 		return Result{}, vipsFailed("copy", err)
@@ -203,6 +204,9 @@ func (e engine) derive(base *vips.ImageRef, l level, g geometry, req Request) (R
 		}
 	}
 	if err := fitCrop(img, g); err != nil {
+		return Result{}, err
+	}
+	if err := padFit(img, g, pad); err != nil {
 		return Result{}, err
 	}
 	return e.finish(img, req.Format)

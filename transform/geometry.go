@@ -12,8 +12,13 @@ type Request struct {
 	// Width is the output width in pixels (> 0).
 	Width int
 	// Height 0 keeps the aspect ratio; > 0 fills the Width x Height box,
-	// cropping with libvips' attention strategy.
+	// cropping with libvips' attention strategy (or, with Fit, fits it).
 	Height int
+	// Fit (a box only) keeps the whole original: it is scaled to fit
+	// inside the box and centred, and the rest of the box is padded with
+	// the original's dominant colour (Meta.DominantColor), so the output
+	// is exactly the box. Without Enlarge the box follows cover.ClampFit.
+	Fit bool `json:"fit,omitempty"`
 	// Format is the output encoding.
 	Format cover.Format
 	// Enlarge allows output larger than the original. Without it a
@@ -37,6 +42,8 @@ func (req Request) validate() error {
 		return fmt.Errorf("format %q: %w", req.Format, cover.ErrUnsupportedFormat)
 	case req.Width <= 0 || req.Height < 0:
 		return fmt.Errorf("size %dx%d: %w", req.Width, req.Height, ErrInvalidRequest)
+	case req.Fit && req.Height == 0:
+		return fmt.Errorf("fit without a box (width %d): %w", req.Width, ErrInvalidRequest)
 	case req.Width > MaxSide || req.Height > MaxSide:
 		return fmt.Errorf("size %dx%d, side limit %d: %w", req.Width, req.Height, MaxSide, ErrTooManyPixels)
 	}
@@ -47,6 +54,7 @@ func (req Request) validate() error {
 type geometry struct {
 	width, height int  // expected output size
 	crop          bool // fill the box (smart crop) rather than keep the aspect
+	fit           bool // fit inside the box and pad it (padFit)
 }
 
 // MaxOutputSide is the longest side an output may have: WebP's limit, one
@@ -59,7 +67,10 @@ func plan(srcW, srcH int, req Request) geometry {
 	srcW, srcH = max(srcW, 1), max(srcH, 1)
 	w, h := req.Width, req.Height
 	if !req.Enlarge {
-		w, h = cover.ClampSize(srcW, srcH, w, h)
+		w, h = cover.Clamp(srcW, srcH, w, h, req.Fit)
+	}
+	if req.Fit {
+		return geometry{width: w, height: h, fit: true}
 	}
 	if h == 0 {
 		h = max(int(math.Round(float64(srcH)*float64(w)/float64(srcW))), 1)

@@ -14,17 +14,21 @@ func TestPlan(t *testing.T) {
 		req        Request
 		want       geometry
 	}{
-		{"width only", 1600, 2400, Request{Width: 320}, geometry{320, 480, false}},
-		{"width only rounds the height", 1600, 2401, Request{Width: 320}, geometry{320, 480, false}},
-		{"width only, panorama keeps 1 px", 4272, 356, Request{Width: 10}, geometry{10, 1, false}},
-		{"wider than source, no enlarge", 50, 75, Request{Width: 320}, geometry{50, 75, false}},
-		{"wider than source, enlarge", 50, 75, Request{Width: 320, Enlarge: true}, geometry{320, 480, false}},
-		{"box inside source", 1600, 2400, Request{Width: 200, Height: 200}, geometry{200, 200, true}},
-		{"box taller than source", 1600, 2400, Request{Width: 200, Height: 3000}, geometry{160, 2400, true}},
-		{"square box larger than source", 50, 75, Request{Width: 200, Height: 200}, geometry{50, 50, true}},
-		{"tall box larger than source", 50, 75, Request{Width: 100, Height: 300}, geometry{25, 75, true}},
-		{"box larger than source, enlarge", 50, 75, Request{Width: 200, Height: 200, Enlarge: true}, geometry{200, 200, true}},
-		{"extreme box on a tiny source keeps 1 px", 2, 2, Request{Width: 1000, Height: 1}, geometry{2, 1, true}},
+		{"width only", 1600, 2400, Request{Width: 320}, geometry{320, 480, false, false}},
+		{"width only rounds the height", 1600, 2401, Request{Width: 320}, geometry{320, 480, false, false}},
+		{"width only, panorama keeps 1 px", 4272, 356, Request{Width: 10}, geometry{10, 1, false, false}},
+		{"wider than source, no enlarge", 50, 75, Request{Width: 320}, geometry{50, 75, false, false}},
+		{"wider than source, enlarge", 50, 75, Request{Width: 320, Enlarge: true}, geometry{320, 480, false, false}},
+		{"box inside source", 1600, 2400, Request{Width: 200, Height: 200}, geometry{200, 200, true, false}},
+		{"box taller than source", 1600, 2400, Request{Width: 200, Height: 3000}, geometry{160, 2400, true, false}},
+		{"square box larger than source", 50, 75, Request{Width: 200, Height: 200}, geometry{50, 50, true, false}},
+		{"tall box larger than source", 50, 75, Request{Width: 100, Height: 300}, geometry{25, 75, true, false}},
+		{"box larger than source, enlarge", 50, 75, Request{Width: 200, Height: 200, Enlarge: true}, geometry{200, 200, true, false}},
+		{"extreme box on a tiny source keeps 1 px", 2, 2, Request{Width: 1000, Height: 1}, geometry{2, 1, true, false}},
+		{"fit box inside source", 1600, 2400, Request{Width: 600, Height: 300, Fit: true}, geometry{600, 300, false, true}},
+		{"fit box larger on one side", 50, 75, Request{Width: 200, Height: 60, Fit: true}, geometry{200, 60, false, true}},
+		{"fit box larger on both sides", 50, 75, Request{Width: 200, Height: 100, Fit: true}, geometry{150, 75, false, true}},
+		{"fit box larger, enlarge", 50, 75, Request{Width: 200, Height: 100, Fit: true, Enlarge: true}, geometry{200, 100, false, true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,6 +51,19 @@ func TestClampSizeRendersTheSame(t *testing.T) {
 	for _, src := range sources {
 		for _, w := range sizes[1:] {
 			for _, h := range sizes {
+				if h > 0 { // the fit box: its own clamp, the same properties
+					cw, ch := cover.ClampFit(src[0], src[1], w, h)
+					fit, clamped := Request{Width: w, Height: h, Fit: true, Format: cover.WebP}, Request{Width: cw, Height: ch, Fit: true, Format: cover.WebP}
+					if got, want := plan(src[0], src[1], clamped), plan(src[0], src[1], fit); got != want {
+						t.Fatalf("%dx%d original: fit %dx%d clamps to %dx%d, which plans %+v; the request plans %+v", src[0], src[1], w, h, cw, ch, got, want)
+					}
+					if again, againH := cover.ClampFit(src[0], src[1], cw, ch); again != cw || againH != ch {
+						t.Fatalf("%dx%d original: ClampFit(%dx%d) = %dx%d, then %dx%d; want a fixed point", src[0], src[1], w, h, cw, ch, again, againH)
+					}
+					if cw > w || ch > h || (cw > src[0] && ch > src[1]) {
+						t.Fatalf("%dx%d original: fit %dx%d clamps to %dx%d: grown, or larger than the cover on both sides", src[0], src[1], w, h, cw, ch)
+					}
+				}
 				cw, ch := cover.ClampSize(src[0], src[1], w, h)
 				req, clamped := Request{Width: w, Height: h, Format: cover.WebP}, Request{Width: cw, Height: ch, Format: cover.WebP}
 				if got, want := plan(src[0], src[1], clamped), plan(src[0], src[1], req); got != want {

@@ -81,8 +81,10 @@ func decodeOutput(tb testing.TB, buf []byte) decoded {
 		d.format = cover.WebP
 	case len(buf) >= 12 && string(buf[4:8]) == "ftyp" && bytes.Contains(buf[8:min(len(buf), 64)], []byte("avif")):
 		d.format = cover.AVIF
+	case len(buf) >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff:
+		d.format = cover.JPEG
 	default:
-		tb.Fatalf("output has neither WebP nor AVIF magic: % x", buf[:min(len(buf), 16)])
+		tb.Fatalf("output has no WebP, AVIF or JPEG magic: % x", buf[:min(len(buf), 16)])
 	}
 	img, err := vips.LoadImageFromBuffer(buf, vips.NewImportParams())
 	if err != nil {

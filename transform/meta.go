@@ -75,24 +75,7 @@ func (r *Renderer) Meta(ctx context.Context, src []byte) (Meta, error) {
 // computeMeta runs libvips on an original of type t (in a render worker);
 // every failure wraps ErrRenderFailed.
 func computeMeta(t SourceType, src []byte) (Meta, error) {
-	img, err := loadThumbnail(t, src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown)
-	if err != nil {
-		return Meta{}, err
-	}
-	defer img.Close()
-	if err := toOpaqueSRGB(img); err != nil {
-		return Meta{}, err
-	}
-	// libvips evaluates the sequential thumbnail pipeline once: into a
-	// lossless sample that both the pixel statistics and the LQIP read.
-	pp := vips.NewPngExportParams()
-	pp.Compression = 1
-	pp.StripMetadata = true
-	sample, _, err := img.ExportPng(pp)
-	if err != nil {
-		return Meta{}, vipsFailed("sample", err)
-	}
-	raw, w, h, err := rgbPixels(sample)
+	sample, raw, w, h, err := loadSample(t, src)
 	if err != nil {
 		return Meta{}, err
 	}
@@ -105,6 +88,29 @@ func computeMeta(t SourceType, src []byte) (Meta, error) {
 		BlurHash:      EncodeBlurHash(raw, w, h, BlurHashX, BlurHashY),
 		LQIP:          lqip,
 	}, nil
+}
+
+// loadSample decodes an original of type t into the sample every preview
+// is computed from: metaSampleWidth wide, opaque 8-bit sRGB (toOpaqueSRGB),
+// as a lossless PNG and as packed RGB pixels w x h. libvips evaluates the
+// sequential thumbnail pipeline once, into the PNG.
+func loadSample(t SourceType, src []byte) (sample, rgb []byte, w, h int, err error) {
+	img, err := loadThumbnail(t, src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	defer img.Close()
+	if err := toOpaqueSRGB(img); err != nil {
+		return nil, nil, 0, 0, err
+	}
+	pp := vips.NewPngExportParams()
+	pp.Compression = 1
+	pp.StripMetadata = true
+	if sample, _, err = img.ExportPng(pp); err != nil {
+		return nil, nil, 0, 0, vipsFailed("sample", err)
+	}
+	rgb, w, h, err = rgbPixels(sample)
+	return sample, rgb, w, h, err
 }
 
 // toOpaqueSRGB normalises like Render, then flattens alpha onto white and
@@ -196,10 +202,17 @@ func lqipAt(img *vips.ImageRef, width, quality int) (string, error) {
 	return lqipPrefix + base64.StdEncoding.EncodeToString(buf), nil
 }
 
-// dominantColour is the most common colour of packed RGB pixels, counted in
-// buckets of 16 levels per channel, reported as the mean of its bucket (so a
-// solid colour comes back exactly). Ties go to the lowest bucket.
+// dominantColour is dominantRGB as "#rrggbb".
 func dominantColour(rgb []byte) string {
+	c := dominantRGB(rgb)
+	return fmt.Sprintf("#%02x%02x%02x", c[0], c[1], c[2])
+}
+
+// dominantRGB is the most common colour of packed RGB pixels, counted in
+// buckets of 16 levels per channel, reported as the mean of its bucket (so a
+// solid colour comes back exactly). Ties go to the lowest bucket; no pixels
+// is black.
+func dominantRGB(rgb []byte) [3]uint8 {
 	const shift = 8 - colourBucketBits
 	var counts [1 << (3 * colourBucketBits)]int
 	var sums [1 << (3 * colourBucketBits)][3]int
@@ -218,10 +231,10 @@ func dominantColour(rgb []byte) string {
 	}
 	n := counts[best]
 	if n == 0 {
-		return "#000000"
+		return [3]uint8{}
 	}
-	avg := func(s int) int { return int(math.Round(float64(s) / float64(n))) }
-	return fmt.Sprintf("#%02x%02x%02x", avg(sums[best][0]), avg(sums[best][1]), avg(sums[best][2]))
+	avg := func(s int) uint8 { return uint8(math.Round(float64(s) / float64(n))) }
+	return [3]uint8{avg(sums[best][0]), avg(sums[best][1]), avg(sums[best][2])}
 }
 
 // EncodeBlurHash encodes packed 8-bit sRGB pixels (w*h*3 bytes) as a

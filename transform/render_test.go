@@ -14,7 +14,8 @@ import (
 	"github.com/bookcovers/image-worker/cover"
 )
 
-var formats = []cover.Format{cover.WebP, cover.AVIF}
+// formats is every output format: each render test runs for each.
+var formats = cover.Formats()
 
 // checkOutput decodes res and compares it with the wanted size and format,
 // and with what Result claims; it also checks that no metadata survived.

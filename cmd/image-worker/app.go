@@ -188,7 +188,7 @@ func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFun
 			return nil, fmt.Errorf("read original: %w", err)
 		}
 		cache.StoreReadsDone(ctx) // what follows is the render, not a store call
-		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Format: format, Source: key.BookID + "/" + key.Version})
+		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Fit: key.Fit, Format: format, Source: key.BookID + "/" + key.Version})
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", key, err)
 		}

@@ -119,6 +119,7 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	c.Transform.WebPQuality = e.integer("WEBP_QUALITY", c.Transform.WebPQuality)
 	c.Transform.AVIFQuality = e.integer("AVIF_QUALITY", c.Transform.AVIFQuality)
 	c.Transform.AVIFEffort = e.integer("AVIF_EFFORT", c.Transform.AVIFEffort)
+	c.Transform.JPEGQuality = e.integer("JPEG_QUALITY", c.Transform.JPEGQuality)
 	c.Transform.MaxConcurrent = e.integer("MAX_CONCURRENT_TRANSFORMS", c.Transform.MaxConcurrent)
 	c.Transform.QueueSize = e.integer("TRANSFORM_QUEUE_SIZE", c.Transform.QueueSize)
 	c.Transform.VipsConcurrency = e.integer("VIPS_CONCURRENCY", c.Transform.VipsConcurrency)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func lookupMap(m map[string]string) func(string) (string, bool) {
@@ -67,7 +69,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"timeout", cfg.Fetch.Timeout.String(), "20s"},
 		{"listen", cfg.ListenAddr, ":8000"},
 		{"internal", cfg.InternalAddr, "127.0.0.1:8081"},
-		{"medium", cfg.Proxy.Sizes["medium"], 320},
+		{"medium", cfg.Proxy.Sizes["medium"], cover.Size{Width: 320}},
 		{"max dim", cfg.Proxy.MaxDimension, 2048},
 		{"max age", cfg.Proxy.MaxAge.String(), "24h0m0s"},
 		{"manifest ttl", cfg.ManifestTTL.String(), "30s"},

@@ -97,15 +97,15 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 
 // sheetPreset is one COVER_SIZES entry.
 type sheetPreset struct {
-	Name  string
-	Width int
+	Name string
+	cover.Size
 }
 
 // sheetPresets orders presets by width, then name.
-func sheetPresets(sizes map[string]int) []sheetPreset {
+func sheetPresets(sizes map[string]cover.Size) []sheetPreset {
 	out := make([]sheetPreset, 0, len(sizes))
-	for name, w := range sizes {
-		out = append(out, sheetPreset{name, w})
+	for name, sz := range sizes {
+		out = append(out, sheetPreset{name, sz})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].Width < out[j].Width || out[i].Width == out[j].Width && out[i].Name < out[j].Name
@@ -131,7 +131,7 @@ func localPanels(ctx context.Context, cfg config, logger *slog.Logger, bookID st
 	fill := renderFill(p.originals, p.renderer)
 	panels := make([]transform.SheetPanel, 0, len(presets))
 	for _, preset := range presets {
-		key := cover.VariantKey{BookID: bookID, Version: m.Version, Width: preset.Width, Format: string(format)}
+		key := cover.VariantKey{BookID: bookID, Version: m.Version, Width: preset.Width, Height: preset.Height, Fit: preset.Fit, Format: string(format)}
 		b, err := fill(ctx, key)
 		if err != nil {
 			return m, nil, fmt.Errorf("contact sheet: preset %s: %w", preset.Name, err)

@@ -43,6 +43,8 @@ func runCoverSuite(t *testing.T, newStore func(*testing.T) cache.Store) {
 			{"/covers/B123/320x480.webp", 320, 480, "webp"},
 			{"/covers/B123/200x200.avif", 200, 200, "avif"},
 			{"/covers/B123/2000.webp", 1600, 2400, "webp"}, // never enlarged
+			{"/covers/B123/medium.jpg", 320, 480, "jpeg"},
+			{"/covers/B123/200x200.jpg", 200, 200, "jpeg"},
 		}
 		for _, c := range cases {
 			resp, body := do(t, http.MethodGet, svc.signed(c.path), nil)

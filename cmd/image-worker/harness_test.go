@@ -184,6 +184,18 @@ func startService(t *testing.T, store cache.Store, src *source, overrides map[st
 	return s
 }
 
+// startWarmed starts a service on a fresh local store and warms each book
+// with its original, a testdata file served by a new source.
+func startWarmed(t *testing.T, overrides map[string]string, books map[string]string) *service {
+	t.Helper()
+	src := newSource(t)
+	svc := startService(t, localStore(t), src, overrides)
+	for book, file := range books {
+		svc.warm(book, src.add("/"+book+"/"+file, readTestdata(t, file)))
+	}
+	return svc
+}
+
 // signed returns the signed URL of a cover path.
 func (s *service) signed(pathAndQuery string) string {
 	s.t.Helper()

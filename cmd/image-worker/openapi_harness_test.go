@@ -8,6 +8,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"image"
+	"image/jpeg"
 	"io"
 	"maps"
 	"net/http"
@@ -48,6 +50,7 @@ func loadContract(t *testing.T) *contract {
 		// Image bodies are checked by decoding their header, not by bytes.
 		openapi3filter.RegisterBodyDecoder("image/webp", imageDecoder(decodeWebP))
 		openapi3filter.RegisterBodyDecoder("image/avif", imageDecoder(decodeAVIF))
+		openapi3filter.RegisterBodyDecoder("image/jpeg", imageDecoder(decodeJPEG))
 		openapi3filter.RegisterBodyDecoder("application/x-protobuf", openapi3filter.FileBodyDecoder)
 	})
 	loader := openapi3.NewLoader()
@@ -289,13 +292,18 @@ func imageDecoder(check func([]byte) error) openapi3filter.BodyDecoder {
 	}
 }
 
-func decodeWebP(b []byte) error {
-	cfg, err := webp.DecodeConfig(bytes.NewReader(b))
+func decodeWebP(b []byte) error { return decodeHeader("WebP", webp.DecodeConfig, b) }
+
+func decodeJPEG(b []byte) error { return decodeHeader("JPEG", jpeg.DecodeConfig, b) }
+
+// decodeHeader checks that b is a name image with a non-empty size.
+func decodeHeader(name string, decodeConfig func(io.Reader) (image.Config, error), b []byte) error {
+	cfg, err := decodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return fmt.Errorf("not a WebP: %w", err)
+		return fmt.Errorf("not a %s: %w", name, err)
 	}
 	if cfg.Width < 1 || cfg.Height < 1 {
-		return fmt.Errorf("WebP of %dx%d", cfg.Width, cfg.Height)
+		return fmt.Errorf("%s of %dx%d", name, cfg.Width, cfg.Height)
 	}
 	return nil
 }
@@ -363,7 +371,7 @@ func TestOpenAPIHarnessCatchesDrift(t *testing.T) {
 	urlHash := "32698cf322d2132c41d2dae6a07b10629dd9e9412a093e89d9a0b59f301bedf3"
 	meta := `"book_id":"B1","version":"0123456789ab","source_url":"https://images.example.com/b1.jpg","source_url_sha256":"` + urlHash + `","width":1600,"height":2400,` +
 		`"format":"jpeg","bytes":1000,"dominant_color":"#7a5c3e","blurhash":"` + blurhash + `","lqip":"data:image/webp;base64,UklGRg==",` +
-		`"covers":{"thumb":{"webp":"/covers/B1/thumb.webp?v=0123456789ab&sig=` + strings.Repeat("A", 43) + `","avif":"/covers/B1/thumb.avif?v=0123456789ab"}}`
+		`"covers":{"thumb":{"webp":"/covers/B1/thumb.webp?v=0123456789ab&sig=` + strings.Repeat("A", 43) + `","avif":"/covers/B1/thumb.avif?v=0123456789ab","jpg":"/covers/B1/thumb.jpg?v=0123456789ab"}}`
 	cases := []struct {
 		name, method, path string
 		status             int
@@ -395,6 +403,7 @@ func TestOpenAPIHarnessCatchesDrift(t *testing.T) {
 		{"cover 304 without ETag", "GET", "/covers/B1/320.webp", 304, with(cover, "ETag"), ``, `ETag`},
 		{"cover 200 as served", "GET", "/covers/B1/320.avif", 200, image("image/avif"), avif, ""},
 		{"cover 200 not an image", "GET", "/covers/B1/320.webp", 200, image("image/webp"), `hello`, `not a WebP`},
+		{"jpg 200 not a JPEG", "GET", "/covers/B1/320.jpg", 200, image("image/jpeg"), `hello`, `not a JPEG`},
 		{"HEAD 200 as served", "HEAD", "/covers/B1/320.avif", 200, image("image/avif"), ``, ""},
 		{"HEAD 200 with a body", "HEAD", "/covers/B1/320.avif", 200, image("image/avif"), avif, `has a body`},
 		{"meta.json as agreed", "GET", "/covers/B1/meta.json", 200, with(cover), `{` + meta + `}`, ""},

@@ -275,6 +275,12 @@ func contractCovers(t *testing.T, c *contract, svc *service, src *source) {
 	if resp, _ := c.expect(t, get("/covers/C2/320x480.avif?exp="+exp+"&v="+version), 200, ""); strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
 		t.Errorf("Cache-Control with exp = %q, want no immutable", resp.Header.Get("Cache-Control"))
 	}
+	if _, body := c.expect(t, get("/covers/C2/large.jpg"), 200, ""); decodeJPEG(body) != nil {
+		t.Errorf("large.jpg = %v, want a JPEG", decodeJPEG(body))
+	}
+	if _, body := c.expect(t, get("/covers/C2/600x315f.jpg"), 200, ""); decodeJPEG(body) != nil {
+		t.Errorf("600x315f.jpg = %v, want a JPEG", decodeJPEG(body))
+	}
 	if resp, _ := c.expect(t, head("/covers/C2/medium.webp"), 200, ""); resp.Header.Get("Content-Length") != fmt.Sprint(len(body)) {
 		t.Errorf("HEAD Content-Length = %q, want %d", resp.Header.Get("Content-Length"), len(body))
 	}
@@ -334,6 +340,7 @@ func contractCovers(t *testing.T, c *contract, svc *service, src *source) {
 		{"400 unknown preset", get("/covers/C2/huge.webp"), 400, "bad_size"},
 		{"400 width below 16", get("/covers/C2/15.webp"), 400, "bad_size"},
 		{"400 leading zero", get("/covers/C2/0320.webp").invalid(), 400, "bad_size"},
+		{"400 fit without a box", get("/covers/C2/320f.webp").invalid(), 400, "bad_size"},
 		{"400 format", get("/covers/C2/320.png").invalid(), 400, "bad_format"},
 		{"400 unknown parameter", get("/covers/C2/320.webp?foo=1"), 400, "bad_query"},
 		{"400 exp not a number", get("/covers/C2/320.webp?exp=soon").invalid(), 400, "bad_expiry"},

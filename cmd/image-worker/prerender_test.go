@@ -32,11 +32,24 @@ func TestPrerenderConfig(t *testing.T) {
 			{Width: 320, Format: cover.WebP}, {Width: 320, Height: 480, Format: cover.AVIF},
 			{Width: 640, Format: cover.WebP}, {Width: 640, Format: cover.AVIF},
 		}, ""},
+		{"jpg only when named", map[string]string{"PRERENDER": "large.jpg,320x480.JPG,96"}, []ingest.PrerenderVariant{
+			{Width: 640, Format: cover.JPEG}, {Width: 320, Height: 480, Format: cover.JPEG},
+			{Width: 96, Format: cover.WebP}, {Width: 96, Format: cover.AVIF},
+		}, ""},
 		{"presets follow COVER_SIZES", map[string]string{"COVER_SIZES": "a=100,b=200,c=100"}, []ingest.PrerenderVariant{
 			{Width: 100, Format: cover.WebP}, {Width: 100, Format: cover.AVIF},
 			{Width: 200, Format: cover.WebP}, {Width: 200, Format: cover.AVIF},
 		}, ""},
-		{"bad items named", map[string]string{"PRERENDER": "medium.png,huge,5000,320x0,320"}, nil, `["medium.png" "huge" "5000" "320x0"]`},
+		{"box and fit presets", map[string]string{"COVER_SIZES": "a=100,card=600x315f,sq=200x200,b=100"}, []ingest.PrerenderVariant{
+			{Width: 100, Format: cover.WebP}, {Width: 100, Format: cover.AVIF},
+			{Width: 200, Height: 200, Format: cover.WebP}, {Width: 200, Height: 200, Format: cover.AVIF},
+			{Width: 600, Height: 315, Fit: true, Format: cover.WebP}, {Width: 600, Height: 315, Fit: true, Format: cover.AVIF},
+		}, ""},
+		{"fit boxes", map[string]string{"PRERENDER": "600x315f.jpg,200x300f"}, []ingest.PrerenderVariant{
+			{Width: 600, Height: 315, Fit: true, Format: cover.JPEG},
+			{Width: 200, Height: 300, Fit: true, Format: cover.WebP}, {Width: 200, Height: 300, Fit: true, Format: cover.AVIF},
+		}, ""},
+		{"bad items named", map[string]string{"PRERENDER": "medium.png,medium.jpeg,huge,5000,320x0,320f,320x480F,0320,320"}, nil, `["medium.png" "medium.jpeg" "huge" "5000" "320x0" "320f" "320x480F" "0320"]`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -88,7 +88,8 @@ func checkCoversServe(t *testing.T, svc *service, r v2Result, signed bool) {
 	if len(r.Covers) != len(sizes) {
 		t.Errorf("covers has %d presets, want %d", len(r.Covers), len(sizes))
 	}
-	for preset, width := range sizes {
+	for preset, sz := range sizes {
+		width := sz.Width
 		for _, format := range []string{"webp", "avif"} {
 			p := r.Covers[preset][format]
 			u, err := url.Parse(p)

@@ -147,8 +147,9 @@ export function checkBookId(bookId) {
 }
 
 /**
- * checkSize accepts a preset name, a width (number or "W") or a box "WxH",
- * each dimension a canonical decimal in [MIN_DIMENSION, maxDimension], and
+ * checkSize accepts a preset name, a width (number or "W"), a box "WxH"
+ * (filled) or "WxHf" (the whole cover fitted inside, padded), each
+ * dimension a canonical decimal in [MIN_DIMENSION, maxDimension], and
  * returns it as a string.
  */
 export function checkSize(size, presets = DEFAULT_PRESETS, maxDimension = DEFAULT_MAX_DIMENSION) {
@@ -158,7 +159,7 @@ export function checkSize(size, presets = DEFAULT_PRESETS, maxDimension = DEFAUL
   if (!Number.isInteger(maxDimension) || maxDimension < MIN_DIMENSION) {
     throw new TypeError(`cover-url-signer: maxDimension must be an integer of at least ${MIN_DIMENSION}`);
   }
-  const bad = `cover-url-signer: size must be a preset (${presets.join(', ')}), a width or "WxH" with dimensions in ${MIN_DIMENSION}..${maxDimension}`;
+  const bad = `cover-url-signer: size must be a preset (${presets.join(', ')}), a width, "WxH" or "WxHf" with dimensions in ${MIN_DIMENSION}..${maxDimension}`;
   if (typeof size === 'number') {
     if (!Number.isInteger(size)) {
       throw new TypeError(bad);
@@ -174,8 +175,9 @@ export function checkSize(size, presets = DEFAULT_PRESETS, maxDimension = DEFAUL
     }
     return size;
   }
-  const dims = size.split('x');
-  if (dims.length > 2 || !dims.every((d) => DIMENSION_RE.test(d) && +d >= MIN_DIMENSION && +d <= maxDimension)) {
+  const fit = size.endsWith('f');
+  const dims = (fit ? size.slice(0, -1) : size).split('x');
+  if (dims.length > 2 || (fit && dims.length !== 2) || !dims.every((d) => DIMENSION_RE.test(d) && +d >= MIN_DIMENSION && +d <= maxDimension)) {
     throw new TypeError(bad);
   }
   return size;

@@ -12,7 +12,8 @@ export interface CoverParams {
   bookId: string;
   /**
    * A preset name ("thumb", "small", "medium", "large", "xlarge" by default),
-   * a width (320 or "320") or a box "WxH" ("320x480"); each dimension in
+   * a width (320 or "320"), a box "WxH" ("320x480", filled) or "WxHf"
+   * ("600x315f", the whole cover fitted inside, padded); each dimension in
    * 16..maxDimension, written without leading zeros.
    */
   size: string | number;

@@ -112,7 +112,8 @@ def sign_cover_path(book_id, size, fmt, key_hex, version=None, expires=None, *,
     order), then sig.
 
     size is a preset name (DEFAULT_PRESETS, or the deployment's ``presets``),
-    a width (320 or "320") or a box "WxH" ("320x480"), each dimension in
+    a width (320 or "320"), a box "WxH" ("320x480", filled) or "WxHf"
+    ("600x315f", the whole cover fitted inside, padded), each dimension in
     16..max_dimension; fmt is "webp", "avif" or "jpg"; version is the cover's
     version token; expires is Unix seconds (int) or a timezone-aware datetime
     (rounded down to the second).
@@ -155,7 +156,7 @@ def _check_size(size, presets, max_dimension):
         raise ValueError("cover_signer: presets must be a sequence of lowercase names")
     if isinstance(max_dimension, bool) or not isinstance(max_dimension, int) or max_dimension < MIN_DIMENSION:
         raise ValueError(f"cover_signer: max_dimension must be an int of at least {MIN_DIMENSION}")
-    bad = (f"cover_signer: size must be a preset ({', '.join(presets)}), a width or \"WxH\" "
+    bad = (f"cover_signer: size must be a preset ({', '.join(presets)}), a width, \"WxH\" or \"WxHf\" "
            f"with dimensions in {MIN_DIMENSION}..{max_dimension}")
     if isinstance(size, int) and not isinstance(size, bool):
         size = str(size)
@@ -165,8 +166,9 @@ def _check_size(size, presets, max_dimension):
         if size not in presets:
             raise ValueError(bad)
         return size
-    dims = size.split("x")
-    if len(dims) > 2 or not all(_DIMENSION_RE.fullmatch(d) and MIN_DIMENSION <= int(d) <= max_dimension for d in dims):
+    fit = size.endswith("f")
+    dims = (size[:-1] if fit else size).split("x")
+    if len(dims) > 2 or fit and len(dims) != 2 or not all(_DIMENSION_RE.fullmatch(d) and MIN_DIMENSION <= int(d) <= max_dimension for d in dims):
         raise ValueError(bad)
     return size
 
