@@ -28,14 +28,15 @@ import { parseArgs } from 'node:util';
 
 import { coverMetaURLSync, coverPictureSync } from '../signing/js/node.mjs';
 
-// ---- Switch on when the service supports them ------------------------------
-// JPEG output (.jpg): SOURCE_FORMATS = ['avif', 'webp'], FALLBACK_FORMAT = 'jpg'.
-// Fit-mode sizes ({W}x{H}f): BOX = { sizes: ['160x160f', '320x320f'], expect: 'fit' }.
-// The browser test reads the expectation from each tile (data-expect), so
-// nothing else changes.
-const SOURCE_FORMATS = ['avif'];
-const FALLBACK_FORMAT = 'webp';
-const BOX = { sizes: ['160x160', '320x320'], expect: 'box' }; // crop to the box
+// ---- Formats and the box tile ----------------------------------------------
+// AVIF then WebP sources and a JPEG <img> (the fallback of browsers that
+// take neither); the box tile shows the fit mode ({W}x{H}f: the whole cover
+// inside the box, padded with its dominant colour). For the smart-crop fill
+// instead: BOX = { sizes: ['160x160', '320x320'], expect: 'box' }. The
+// browser test reads the expectation from each tile (data-expect).
+const SOURCE_FORMATS = ['avif', 'webp'];
+const FALLBACK_FORMAT = 'jpg';
+const BOX = { sizes: ['160x160f', '320x320f'], expect: 'fit' };
 // -----------------------------------------------------------------------------
 
 const WIDTHS = [160, 320];
