@@ -37,6 +37,7 @@
 // and scratch buffers from a sync.Pool and decodes the signature into a fixed
 // array, so a check allocates nothing.
 //
-// Metrics: none. This package uses the standard library only; the proxy counts
-// verification outcomes (covers_proxy_* by error class).
+// Metrics: none. This package uses the standard library only; a refused
+// signature is a 403 (410 when expired) in proxy's
+// covers_http_requests_total{route,status}, and its code in the access log.
 package signing
