@@ -11,7 +11,10 @@
 // CLI call the same Warmer. It renders variants only to warm a new cover:
 // the Prerenderer (PRERENDER) renders the configured variants of a freshly
 // stored original in one ladder operation (transform.RenderLadderEach) and
-// writes them under their variant keys; it never fails a warm.
+// writes them under their variant keys; it never fails a warm. Which
+// variants those are is PRERENDER's grammar, ParsePrerender (a preset, W,
+// WxH or WxHf, with an optional .FORMAT), and by default DefaultPrerender
+// (every preset in WebP and AVIF).
 //
 // Jobs keeps open jobs under an index of their own (jobs-open/), each owned
 // under a lease that its owner's heartbeat extends and that others take
