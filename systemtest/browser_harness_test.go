@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/internal/replica"
+	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
 // The browser test drives Debian's chromium through the Chrome DevTools
@@ -51,10 +52,7 @@ func chromiumBinary(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
-		t.Fatal("chromium not installed but COVERS_REQUIRE_SERVERS=1 (make test installs it: apt-get install chromium)")
-	}
-	t.Skip("chromium not installed (apt-get install chromium); skipping the browser test")
+	testenv.Unavailable(t, "chromium not installed (apt-get install chromium); skipping the browser test")
 	return ""
 }
 
@@ -286,10 +284,7 @@ func serveDemoPage(t *testing.T) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
-			t.Fatal("node not installed but COVERS_REQUIRE_SERVERS=1 (make test installs nodejs)")
-		}
-		t.Skip("node not installed: the demo page is generated with the JS package")
+		testenv.Unavailable(t, "node not installed: the demo page is generated with the JS package")
 	}
 	bin := replica.Build(t)
 	dataDir := t.TempDir()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/internal/replica"
+	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
 // requireTool finds one of Debian's prometheus package's binaries
@@ -26,10 +27,7 @@ func requireTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
-			t.Fatalf("%s not installed but COVERS_REQUIRE_SERVERS=1 (make test installs Debian's prometheus package)", name)
-		}
-		t.Skipf("%s not installed: apt-get install prometheus, or run `make test`", name)
+		testenv.Unavailable(t, name+" not installed: apt-get install prometheus, or run `make test`")
 	}
 	return p
 }

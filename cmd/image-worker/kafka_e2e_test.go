@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/internal/testenv"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -17,10 +17,7 @@ func requireKcat(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("kcat")
 	if err != nil {
-		if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
-			t.Fatal("kcat not installed but COVERS_REQUIRE_SERVERS=1 (make test installs it)")
-		}
-		t.Skip("kcat not installed: apt-get install kcat, or run `make test`")
+		testenv.Unavailable(t, "kcat not installed: apt-get install kcat, or run `make test`")
 	}
 	return p
 }

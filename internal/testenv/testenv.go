@@ -68,3 +68,15 @@ func RequireNetNS(t testing.TB) {
 		}
 	}
 }
+
+// Unavailable is what a test does when a server or tool it needs is
+// missing: it skips, saying why, or, under `make test`
+// (COVERS_REQUIRE_SERVERS=1, where every one is installed and started),
+// fails.
+func Unavailable(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("COVERS_REQUIRE_SERVERS") == "1" {
+		t.Fatalf("%s, but COVERS_REQUIRE_SERVERS=1 (make test installs and starts it)", reason)
+	}
+	t.Skip(reason)
+}
