@@ -33,6 +33,18 @@
 // Renders are not counted: a fill says when its reads are done
 // (StoreReadsDone).
 //
+// The variant and placeholder caches read through groupcache groups they
+// do not create (group.go): groupcache registers groups by name for the
+// whole process (a name twice panics), and peers ask each other for a key
+// by its group's name. NewVariants and NewPlaceholders build a cache
+// without its group; cmd creates each group once per process,
+// groupcache.NewGroup(name, c.GroupBytes(), c.Getter()), and hands it over
+// with c.Use, which refuses a group of another name than the config's
+// GroupName. The names are the same on every replica: the variant group's
+// (VariantsConfig.GroupName, "covers") and the placeholders' (the variant
+// group's name + "-placeholders"). A cache never handed its group answers
+// ErrNoGroup.
+//
 // The groupcache peer handler (Peers.Handler) answers only requests with
 // PEER_SECRET when one is set (401 without, 403 wrong; the pool sends it on
 // every peer request) and only for keys the public cover path could produce

@@ -107,7 +107,8 @@ func (c PlaceholdersConfig) Validate() error {
 // memory. Placeholders are never written to the store: one costs a single
 // small render after a restart, and the store holds only real covers.
 type Placeholders struct {
-	group   *groupcache.Group
+	group   groupSlot // handed over by Use
+	bytes   int64     // of the group: CacheBytes less the hot index
 	hot     *hotIndex[PlaceholderKey]
 	fill    PlaceholderFillFunc
 	entries int
@@ -118,14 +119,18 @@ type Placeholders struct {
 	panics                   *metrics.Counter
 }
 
-// NewPlaceholders creates the groupcache group. groupcache keeps a
-// process-wide registry of groups, so each name may be used once per process.
+// NewPlaceholders builds the placeholder cache without its groupcache
+// group: it serves once it is handed one (Use), created with
+// cfg.GroupName, GroupBytes and Getter. Until then a Placeholder fails with
+// ErrNoGroup.
 func NewPlaceholders(cfg PlaceholdersConfig, fill PlaceholderFillFunc) (*Placeholders, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	set := metrics.NewSet()
 	p := &Placeholders{
+		group:     groupSlot{name: cfg.GroupName},
+		bytes:     cfg.CacheBytes - cfg.CacheBytes/4,
 		hot:       newHotIndex[PlaceholderKey](cfg.CacheBytes / 4),
 		fill:      fill,
 		entries:   cfg.Entries,
@@ -136,13 +141,22 @@ func NewPlaceholders(cfg PlaceholdersConfig, fill PlaceholderFillFunc) (*Placeho
 		renderErr: set.NewCounter(`covers_cache_placeholder_lookups_total{result="error"}`),
 		panics:    panicCounter(set, "placeholders"),
 	}
-	p.group = groupcache.NewGroup(cfg.GroupName, cfg.CacheBytes-cfg.CacheBytes/4, groupcache.GetterFunc(p.load))
 	// The hot index shares its bytes with groupcache: not counted twice.
-	set.NewGauge(`covers_cache_placeholder_memory_bytes`, func() float64 {
-		return float64(p.group.CacheStats(groupcache.MainCache).Bytes + p.group.CacheStats(groupcache.HotCache).Bytes)
-	})
+	set.NewGauge(`covers_cache_placeholder_memory_bytes`, func() float64 { return float64(p.group.stats().Bytes) })
 	return p, nil
 }
+
+// Getter is the groupcache getter of the placeholder group: a render.
+func (p *Placeholders) Getter() groupcache.Getter { return groupcache.GetterFunc(p.load) }
+
+// GroupBytes is the size of the placeholder group: CacheBytes less the hot
+// index in front of it (a quarter).
+func (p *Placeholders) GroupBytes() int64 { return p.bytes }
+
+// Use hands the cache its groupcache group, once, before it serves: the
+// group cmd created with the config's GroupName, GroupBytes and Getter. It
+// refuses nil, a second group and a group of another name.
+func (p *Placeholders) Use(g Group) error { return p.group.use(g) }
 
 // Metrics returns the placeholder cache metrics.
 func (p *Placeholders) Metrics() *metrics.Set { return p.set }
@@ -163,11 +177,15 @@ func (p *Placeholders) Placeholder(ctx context.Context, bookID string, width, he
 		p.hits.Inc()
 		return vr, nil
 	}
+	group, err := p.group.get()
+	if err != nil {
+		return Variant{}, fmt.Errorf("get placeholder: %w", err)
+	}
 	mark := &loadMark{}
 	lctx := context.WithValue(context.WithoutCancel(ctx), loadMarkKey{}, mark)
 	// A placeholder never reads the store: a waiter's store budget does not
 	// end its wait, only ctx does.
-	b, err := sharedGet(ctx, lctx, p.timeout, p.group, key.String(), p.panics, "get placeholder ", neverReading)
+	b, err := sharedGet(ctx, lctx, p.timeout, group, key.String(), p.panics, "get placeholder ", neverReading)
 	if err != nil {
 		return Variant{}, fmt.Errorf("get placeholder: %w", err)
 	}

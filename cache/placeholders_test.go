@@ -47,6 +47,7 @@ func newTestPlaceholders(tb testing.TB, fill PlaceholderFillFunc) *Placeholders 
 	if err != nil {
 		tb.Fatalf("NewPlaceholders(%+v): %v", cfg, err)
 	}
+	useNewGroup(tb, cfg.GroupName, p)
 	return p
 }
 

@@ -13,7 +13,7 @@ import (
 // under ctx (await: the caller's context, its store budget while reading
 // says the load is still reading the store). A panic in the load fails
 // this get alone, counted in panics.
-func sharedGet(ctx, lctx context.Context, timeout time.Duration, group *groupcache.Group, skey string, panics *metrics.Counter, what string, reading func() bool) ([]byte, error) {
+func sharedGet(ctx, lctx context.Context, timeout time.Duration, group Group, skey string, panics *metrics.Counter, what string, reading func() bool) ([]byte, error) {
 	lctx, cancel := context.WithTimeout(lctx, timeout)
 	type result struct {
 		b   []byte

@@ -21,7 +21,7 @@ type FillFunc func(ctx context.Context, key cover.VariantKey) ([]byte, error)
 
 // VariantsConfig configures the variant cache.
 type VariantsConfig struct {
-	GroupName   string        // groupcache group name; unique per process
+	GroupName   string        // groupcache group name: unique per process, the same on every replica
 	CacheBytes  int64         // GROUPCACHE_SIZE_MB in bytes: groupcache plus the hot index
 	FillTimeout time.Duration // budget of one shared fill (store read, render, store write)
 	// StoreTimeout (STORE_TIMEOUT) bounds each store phase of a shared fill:
@@ -106,7 +106,8 @@ func Tag(b []byte) string {
 // A hot index in front of groupcache answers repeated hits on the caller's
 // goroutine with the bytes and their tag computed once.
 type Variants struct {
-	group   *groupcache.Group
+	group   groupSlot // handed over by Use
+	bytes   int64     // of the group: CacheBytes less the hot index
 	hot     *hotIndex[cover.VariantKey]
 	store   Store
 	fill    FillFunc
@@ -142,8 +143,9 @@ func markLoaded(ctx context.Context) {
 	}
 }
 
-// NewVariants creates the groupcache group. groupcache keeps a process-wide
-// registry of groups, so each name may be used once per process.
+// NewVariants builds the variant cache without its groupcache group: it
+// serves once it is handed one (Use), created with cfg.GroupName,
+// GroupBytes and Getter. Until then a Get fails with ErrNoGroup.
 func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Logger) (*Variants, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -154,6 +156,8 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 	}
 	set := metrics.NewSet()
 	v := &Variants{
+		group:            groupSlot{name: cfg.GroupName},
+		bytes:            cfg.CacheBytes - hotBytes,
 		hot:              newHotIndex[cover.VariantKey](hotBytes),
 		store:            store,
 		fill:             fill,
@@ -180,16 +184,24 @@ func NewVariants(cfg VariantsConfig, store Store, fill FillFunc, logger *slog.Lo
 			return store.ListPage(ctx, prefix, "", limit)
 		})
 	}
-	v.group = groupcache.NewGroup(cfg.GroupName, cfg.CacheBytes-hotBytes, groupcache.GetterFunc(v.load))
-	set.NewGauge(`covers_cache_memory_bytes`, func() float64 {
-		return float64(v.group.CacheStats(groupcache.MainCache).Bytes + v.group.CacheStats(groupcache.HotCache).Bytes)
-	})
-	set.NewGauge(`covers_cache_memory_items`, func() float64 {
-		return float64(v.group.CacheStats(groupcache.MainCache).Items + v.group.CacheStats(groupcache.HotCache).Items)
-	})
+	set.NewGauge(`covers_cache_memory_bytes`, func() float64 { return float64(v.group.stats().Bytes) })
+	set.NewGauge(`covers_cache_memory_items`, func() float64 { return float64(v.group.stats().Items) })
 	set.NewGauge(`covers_cache_hot_bytes`, func() float64 { return float64(v.hot.size()) })
 	return v, nil
 }
+
+// Getter is the groupcache getter of the variant group: the object store,
+// then the fill.
+func (v *Variants) Getter() groupcache.Getter { return groupcache.GetterFunc(v.load) }
+
+// GroupBytes is the size of the variant group: CacheBytes less the hot
+// index in front of it.
+func (v *Variants) GroupBytes() int64 { return v.bytes }
+
+// Use hands the cache its groupcache group, once, before it serves: the
+// group cmd created with the config's GroupName, GroupBytes and Getter. It
+// refuses nil, a second group and a group of another name.
+func (v *Variants) Use(g Group) error { return v.group.use(g) }
 
 // Metrics returns the cache metrics.
 func (v *Variants) Metrics() *metrics.Set { return v.set }
@@ -212,10 +224,14 @@ func (v *Variants) GetVariant(ctx context.Context, key cover.VariantKey) (Varian
 		v.memHit.Inc()
 		return vr, nil
 	}
+	group, err := v.group.get()
+	if err != nil {
+		return Variant{}, fmt.Errorf("get variant: %w", err)
+	}
 	mark := &loadMark{}
 	lctx := context.WithValue(context.WithoutCancel(ctx), loadMarkKey{}, mark)
 	skey := key.String()
-	b, err := sharedGet(ctx, lctx, v.timeout, v.group, skey, v.panics, "get variant ", func() bool { return v.reads.active(skey) })
+	b, err := sharedGet(ctx, lctx, v.timeout, group, skey, v.panics, "get variant ", func() bool { return v.reads.active(skey) })
 	if err != nil {
 		return Variant{}, fmt.Errorf("get variant: %w", err)
 	}

@@ -55,6 +55,7 @@ func newTestVariants(tb testing.TB, store Store, fill FillFunc, mutate func(*Var
 	if err != nil {
 		tb.Fatalf("NewVariants(%+v): %v", cfg, err)
 	}
+	useNewGroup(tb, cfg.GroupName, v)
 	// Writes behind a response may outlive the test: let them finish before
 	// the test's temporary store directory is removed (cleanups run last
 	// registered first, and the store's directory was made before this).

@@ -15,6 +15,7 @@ import (
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
+	"github.com/golang/groupcache"
 )
 
 // benchGroupSeq keeps groupcache group names unique within the test binary.
@@ -55,6 +56,9 @@ func newHitBench(tb testing.TB, logger *slog.Logger, logOut io.Writer, mutate fu
 	}
 	variants, err := cache.NewVariants(vcfg, store, fill, logger)
 	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := variants.Use(groupcache.NewGroup(vcfg.GroupName, variants.GroupBytes(), variants.Getter())); err != nil {
 		tb.Fatal(err)
 	}
 	// Before TempDir's own cleanup (cleanups run last first): a variant

@@ -14,6 +14,7 @@ import (
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/signing"
+	"github.com/golang/groupcache"
 )
 
 // stalledStore is a store whose reads, once stalled is set, never answer
@@ -57,6 +58,9 @@ func TestStoreBudgetAnswers504(t *testing.T) {
 	fill := func(context.Context, cover.VariantKey) ([]byte, error) { return nil, fmt.Errorf("no render expected") }
 	variants, err := cache.NewVariants(vcfg, store, fill, logger)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := variants.Use(groupcache.NewGroup(vcfg.GroupName, variants.GroupBytes(), variants.Getter())); err != nil {
 		t.Fatal(err)
 	}
 	mcfg := cache.DefaultMetasConfig()

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/golang/groupcache"
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
@@ -38,6 +39,22 @@ type app struct {
 }
 
 type metered interface{ Metrics() *metrics.Set }
+
+// grouped is a cache that reads through a groupcache group it is handed.
+type grouped interface {
+	Getter() groupcache.Getter
+	GroupBytes() int64
+	Use(cache.Group) error
+}
+
+// useNewGroup creates the groupcache group of c and hands it over. This is
+// the one place groups are created: groupcache registers them by name for
+// the whole process (a name twice panics), so each once per process, and
+// peers ask each other for a key by its group's name, so the name is the
+// same on every replica.
+func useNewGroup(name string, c grouped) error {
+	return c.Use(groupcache.NewGroup(name, c.GroupBytes(), c.Getter()))
+}
 
 // newStore opens MinIO/S3 when S3_ENDPOINT is set, else the embedded local store.
 func newStore(ctx context.Context, cfg config, logger *slog.Logger) (cache.Store, error) {
@@ -84,6 +101,9 @@ func (a *app) build(signer *signing.Signer, logOut io.Writer) error {
 	cfg.Variants.Shed = renderer.Saturated                             // a new variant is refused before any store round trip when renders are saturated
 	a.manifests.SetShed(func() error { return renderer.Saturated(0) }) // nor does a manifest load wait for the store then
 	a.variants, err = cache.NewVariants(cfg.Variants, store, renderFill(a.originals, renderer), logger)
+	if err == nil {
+		err = useNewGroup(cfg.Variants.GroupName, a.variants)
+	}
 	if err != nil {
 		return fmt.Errorf("variant cache: %w", err)
 	}
@@ -197,14 +217,17 @@ func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFun
 }
 
 // newPlaceholders builds the placeholder cache: its own groupcache group,
-// named after the variant group (the same on every replica), memory only,
-// over the renderer's palette.
+// named after the variant group ("-placeholders": the same on every
+// replica), memory only, over the renderer's palette.
 func newPlaceholders(cfg config, r *transform.Renderer) (*cache.Placeholders, error) {
 	pcfg := cache.DefaultPlaceholdersConfig()
 	pcfg.GroupName = cfg.Variants.GroupName + "-placeholders"
 	pcfg.FillTimeout = cfg.Variants.FillTimeout
 	pcfg.Entries = transform.PaletteSize
 	p, err := cache.NewPlaceholders(pcfg, placeholderFill(r))
+	if err == nil {
+		err = useNewGroup(pcfg.GroupName, p)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("placeholder cache: %w", err)
 	}
