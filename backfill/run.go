@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -35,11 +36,16 @@ type rowError struct{ code, message string }
 
 func (e *rowError) Error() string { return e.code + ": " + e.message }
 
-// failureOf returns the code and message recorded for a failed row.
+// failureOf returns the code and message recorded for a failed row: the
+// service's own when it refused the row (ServerWarmer).
 func failureOf(err error) (code, message string) {
 	var re *rowError
 	if errors.As(err, &re) {
 		return re.code, re.message
+	}
+	var se *cover.ServiceError
+	if errors.As(err, &se) {
+		return string(se.Code), se.Message
 	}
 	return string(ingest.Code(err)), err.Error()
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Budgets of --server mode.
@@ -102,7 +104,7 @@ func (s *ServerWarmer) submit(ctx context.Context, bookID, imageURL string) (str
 				return "", fmt.Errorf("submit: service overloaded until the deadline: %w", err)
 			}
 		default:
-			return "", ServiceError("POST /process", status, b)
+			return "", cover.ReadServiceError("POST /process", status, b)
 		}
 	}
 }
@@ -132,7 +134,7 @@ func (s *ServerWarmer) wait(ctx context.Context, id string) error {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 			continue
 		default:
-			return ServiceError("GET /jobs/"+id, status, b)
+			return cover.ReadServiceError("GET /jobs/"+id, status, b)
 		}
 		var job struct {
 			State string `json:"state"`
@@ -172,23 +174,6 @@ func (s *ServerWarmer) do(req *http.Request) (int, http.Header, []byte, error) {
 		return 0, nil, nil, &rowError{"server_unreachable", "read answer: " + err.Error()}
 	}
 	return resp.StatusCode, resp.Header, b, nil
-}
-
-// ServiceError turns a service's error answer {"error":{"code","message"}}
-// into an error "code: message" (a row failure with that code); an answer
-// without one is http_<status>. The contact sheet's --server mode reads
-// the service's answers with it too.
-func ServiceError(op string, status int, body []byte) error {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
-		return &rowError{e.Error.Code, e.Error.Message}
-	}
-	return &rowError{"http_" + strconv.Itoa(status), fmt.Sprintf("%s answered %d: %s", op, status, clipText(strings.TrimSpace(string(body)), 200))}
 }
 
 // serverRetryAfter reads Retry-After in seconds, between 1s and serverMaxRetryAfter.

@@ -13,5 +13,9 @@
 // proxy's one status table maps codes (never another package's sentinels)
 // to statuses.
 //
+// A client of the service reads its error answers back into a code and a
+// message with ReadServiceError (answer.go): backfill's --server mode and
+// the contact sheet's.
+//
 // cache stores these things, ingest takes covers in, proxy serves them.
 package cover

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bookcovers/image-worker/contactsheet"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -176,8 +177,8 @@ func TestContactSheetServer(t *testing.T) {
 	checkSheet(t, sheet, []int{96, 160, 320})
 
 	err := contactSheetCmd(context.Background(), []string{"--server", svc.base, "--out", filepath.Join(dir, "none.png"), "NO-SUCH-BOOK"}, lookup, &out, &errOut)
-	if !errors.Is(err, errNoStoredCover) || !strings.Contains(err.Error(), "NO-SUCH-BOOK") {
-		t.Errorf("contact-sheet --server of a missing book = %v, want errNoStoredCover naming the book", err)
+	if !errors.Is(err, contactsheet.ErrNoCover) || !strings.Contains(err.Error(), "NO-SUCH-BOOK") {
+		t.Errorf("contact-sheet --server of a missing book = %v, want ErrNoCover naming the book", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "none.png")); !os.IsNotExist(err) {
 		t.Errorf("a sheet was written for a missing book (stat: %v)", err)
@@ -194,7 +195,7 @@ func TestContactSheetRefused(t *testing.T) {
 		want error
 		text string
 	}{
-		{"missing book", []string{"--out", filepath.Join(dir, "x.png"), "NO-SUCH-BOOK"}, errNoStoredCover, "NO-SUCH-BOOK"},
+		{"missing book", []string{"--out", filepath.Join(dir, "x.png"), "NO-SUCH-BOOK"}, contactsheet.ErrNoCover, "NO-SUCH-BOOK"},
 		{"no book id", nil, errUsage, "BOOK_ID"},
 		{"invalid book id", []string{"../etc"}, errUsage, "book id"},
 		{"bad format", []string{"--format", "gif", "B1"}, errUsage, "format"},

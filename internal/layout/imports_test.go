@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"events":           {"cover", "cache", "ingest", "signing"},
 	"proxy":            {"cover", "cache", "ingest", "signing"},
 	"backfill":         {"cover", "ingest"},
+	"contactsheet":     {"cover", "cache", "transform"},
 	"deploy":           {},
 	"internal/hostile": {},
 	"internal/testenv": {},
@@ -32,7 +33,7 @@ var allowed = map[string][]string{
 	"internal/loadloop":   {},
 	"internal/replica":    {},
 	"internal/faultcheck": {"cover", "cache", "ingest", "signing"},
-	"cmd/image-worker":    {"cover", "cache", "transform", "ingest", "events", "proxy", "signing", "backfill"},
+	"cmd/image-worker":    {"cover", "cache", "transform", "ingest", "events", "proxy", "signing", "backfill", "contactsheet"},
 	// Test files only, but for the package comment.
 	"systemtest": {},
 }
