@@ -1,7 +1,8 @@
 // Package events is the Kafka adapter (franz-go): it consumes book_enriched
 // events, warms each cover through the same pipeline as POST /process,
 // retries passing failures with backoff, dead-letters the rest, publishes
-// result events and reports consumer lag. Redrive copies dead letters back.
+// result events and reports consumer lag. Redrive copies dead letters back
+// (ParseRedriveTime reads its time bounds as an operator gives them).
 //
 // Consume: a consumer group (GroupID) on Topic with manual commits only. One
 // goroutine per assigned partition keeps order within the partition; a

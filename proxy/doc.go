@@ -49,6 +49,10 @@
 // echoes a listed Origin and always varies on Origin (addVary joins any
 // other Vary).
 //
+// The other side of /health is here too (probe.go): HealthURL and
+// CheckHealth are the container's HEALTHCHECK (image-worker health), a GET
+// of the local listener's /health that wants 200.
+//
 // Routes are labelled health, ready, process, process_v2, jobs, covers, meta,
 // preflight, purge, not_found and not_allowed.
 //

@@ -27,7 +27,9 @@
 //
 // CheckExpiry parses the exp parameter (Unix seconds) strictly; it is a
 // separate step so the proxy can map a bad signature (403) and an expired link
-// (410) differently and check the signature first.
+// (410) differently and check the signature first. WithExpiry sets exp on
+// a path before it is signed (image-worker sign --ttl), and NewKey makes a
+// new random key (image-worker keygen).
 //
 // What it does not do: read the environment (cmd turns IMAGE_SIGNING_KEYS into
 // Config with ParseKeys), know about HTTP status codes, routes or which

@@ -1,6 +1,13 @@
 package signing
 
-import "time"
+import (
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// expParam is the query parameter that names a link's expiry.
+const expParam = "exp"
 
 // MaxExpiry is the largest exp accepted, in Unix seconds.
 const MaxExpiry = 1 << 62
@@ -31,4 +38,19 @@ func CheckExpiry(exp string, now time.Time) error {
 		return errExpiryExpired
 	}
 	return nil
+}
+
+// WithExpiry sets exp to at (Unix seconds) in the query of pathAndQuery,
+// replacing any exp it carries, for SignedURL to sign: a link that expires
+// at that second. The query comes out as net/url encodes it (sorted by
+// name). A path net/url cannot parse is its error.
+func WithExpiry(pathAndQuery string, at time.Time) (string, error) {
+	u, err := url.Parse(pathAndQuery)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set(expParam, strconv.FormatInt(at.Unix(), 10))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }

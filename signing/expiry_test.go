@@ -46,3 +46,36 @@ func TestCheckExpiry(t *testing.T) {
 		})
 	}
 }
+
+func TestWithExpiry(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1_893_456_000, 900_000_000)
+	tests := []struct {
+		name, in, want string
+		wantErr        bool
+	}{
+		{"no query", "/covers/B1/320.webp", "/covers/B1/320.webp?exp=1893456000", false},
+		{"with v, sorted", "/covers/B1/thumb.avif?v=3f9a1c2b7d4e", "/covers/B1/thumb.avif?exp=1893456000&v=3f9a1c2b7d4e", false},
+		{"an exp replaced", "/covers/B1/320.webp?exp=1", "/covers/B1/320.webp?exp=1893456000", false},
+		{"unparsable", "/covers/B1/%zz.webp", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := WithExpiry(tc.in, at)
+			if got != tc.want || (err != nil) != tc.wantErr {
+				t.Errorf("WithExpiry(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+	// The path it makes signs to the published vector with that expiry.
+	v := vectors[2]
+	path, err := WithExpiry(v.path+"?v=3f9a1c2b7d4e", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := newTestSigner(t, Config{Keys: [][]byte{vectorKey()}}).SignedURL(path)
+	if want := v.path + "?" + v.query + "&sig=" + v.sig; signed != want || err != nil {
+		t.Errorf("SignedURL(WithExpiry) = %q, %v; want the vector %q", signed, err, want)
+	}
+}

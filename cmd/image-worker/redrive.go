@@ -27,10 +27,10 @@ func redriveCmd(ctx context.Context, args []string, lookup func(string) (string,
 	}
 	now := time.Now()
 	opts := events.RedriveOptions{Max: *maxN}
-	if opts.Since, err = parseWhen(*since, now); err != nil {
+	if opts.Since, err = events.ParseRedriveTime(*since, now); err != nil {
 		return fmt.Errorf("%w: -since: %v", errUsage, err)
 	}
-	if opts.Until, err = parseWhen(*until, now); err != nil {
+	if opts.Until, err = events.ParseRedriveTime(*until, now); err != nil {
 		return fmt.Errorf("%w: -until: %v", errUsage, err)
 	}
 	if *maxN < 0 {
@@ -53,15 +53,4 @@ func redriveCmd(ctx context.Context, args []string, lookup func(string) (string,
 	}
 	fmt.Fprintf(stdout, "redrove %d records from %s to %s\n", n, cfg.DLQTopic, cfg.Topic)
 	return nil
-}
-
-// parseWhen reads "" (zero), a duration ago ("90m") or an RFC3339 time.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Parse(time.RFC3339, s)
 }

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/bookcovers/image-worker/proxy"
@@ -43,14 +39,9 @@ func signCmd(args []string, lookup func(string) (string, bool), stdout io.Writer
 	}
 	path := pos[0]
 	if *ttl > 0 {
-		u, err := url.Parse(path)
-		if err != nil {
+		if path, err = signing.WithExpiry(path, time.Now().Add(*ttl)); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		q := u.Query()
-		q.Set("exp", strconv.FormatInt(time.Now().Add(*ttl).Unix(), 10))
-		u.RawQuery = q.Encode()
-		path = u.String()
 	}
 	signed, err := signer.SignedURL(path)
 	if err != nil {
@@ -60,7 +51,7 @@ func signCmd(args []string, lookup func(string) (string, bool), stdout io.Writer
 	return nil
 }
 
-// keygenCmd prints a new 32-byte signing key as hex.
+// keygenCmd prints a new 32-byte signing key as hex (signing.NewKey).
 func keygenCmd(args []string, stdout io.Writer) error {
 	pos, err := parseArgs(flag.NewFlagSet("keygen", flag.ContinueOnError), args, usageOf("keygen"), stdout)
 	if err != nil {
@@ -69,10 +60,10 @@ func keygenCmd(args []string, stdout io.Writer) error {
 	if len(pos) != 0 {
 		return usageError(usageOf("keygen"))
 	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	key, err := signing.NewKey()
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, hex.EncodeToString(b[:]))
+	fmt.Fprintln(stdout, key)
 	return nil
 }
