@@ -26,6 +26,15 @@
 // cover at least as new, nothing is fetched or made current and the current
 // manifest is the answer, so every caller reports the newest cover.
 //
+// A command stores covers through the same Warmer: import reads a local
+// file (ReadFile, refused over the size limit before it is read) and
+// stores it (Warmer.Import, its source "import:" and the file's name);
+// import and an in-process backfill queue each stored cover's write-back
+// with Outbox.RecordStored for the serving replicas to deliver; a backfill
+// renders each new cover's PRERENDER variants before its row counts as
+// done (Prerenderer.Inline, with its own budget), where serve starts them
+// in the background (Prerenderer.Start).
+//
 // Failures carry stable codes (Code, a cover.Code with its fixed text):
 // invalid_url, blocked_address, too_many_redirects, too_large,
 // source_rejected, timeout, fetch_failed, unsupported_type, too_many_pixels,

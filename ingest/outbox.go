@@ -161,6 +161,19 @@ func (o *Outbox) Succeeded(ctx context.Context, m cover.Manifest) error {
 	return o.record(ctx, OutboxEntry{Kind: OutboxSucceeded, Manifest: &m})
 }
 
+// RecordStored queues the write-back of a cover a command stored (import,
+// an in-process backfill) for the serving replicas to deliver. A nil
+// Outbox (nothing is written back) records nothing.
+func (o *Outbox) RecordStored(ctx context.Context, m cover.Manifest) error {
+	if o == nil {
+		return nil
+	}
+	if err := o.Succeeded(ctx, m); err != nil {
+		return fmt.Errorf("stored %s version %s, but its write-back was not queued: %w", m.BookID, m.Version, err)
+	}
+	return nil
+}
+
 // record writes the entry; once it returns nil the effect is durably queued.
 func (o *Outbox) record(ctx context.Context, e OutboxEntry) error {
 	now := o.now().UTC()

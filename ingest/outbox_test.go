@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -443,5 +444,29 @@ func TestOutboxConfigValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want ok %v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestOutboxRecordStored: a command's stored cover is queued; a store that
+// is down is an error naming the cover; a nil Outbox (nothing written
+// back) records nothing.
+func TestOutboxRecordStored(t *testing.T) {
+	t.Parallel()
+	store := newLocalTestStore(t)
+	o := newTestOutbox(t, testOutboxConfig(), store, nil)
+	if err := o.RecordStored(t.Context(), manifestOf("B1")); err != nil {
+		t.Fatalf("RecordStored = %v, want nil", err)
+	}
+	if keys := outboxKeys(t, store); len(keys) != 1 || readEntry(t, store, keys[0]).bookID() != "B1" {
+		t.Errorf("outbox/ holds %v, want B1's entry", keys)
+	}
+	down := newTestOutbox(t, testOutboxConfig(), downStore{newLocalTestStore(t)}, nil)
+	err := down.RecordStored(t.Context(), manifestOf("B2"))
+	if !errors.Is(err, cache.ErrUnavailable) || !strings.Contains(err.Error(), "stored B2 version 0123456789ab, but its write-back was not queued") {
+		t.Errorf("RecordStored on a store that is down = %v, want ErrUnavailable naming the cover", err)
+	}
+	var none *Outbox
+	if err := none.RecordStored(t.Context(), manifestOf("B3")); err != nil {
+		t.Errorf("RecordStored of a nil Outbox = %v, want nil", err)
 	}
 }

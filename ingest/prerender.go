@@ -178,6 +178,29 @@ func (p *Prerenderer) Wait(ctx context.Context) error {
 	}
 }
 
+// Inline renders m's variants before it returns (Prerender), for a Warmer
+// whose caller is paced by its own renders (backfill) instead of skipping
+// them when the render queue is full. It has its own Timeout, not what is
+// left of ctx's deadline (the warm that stored m spent some of it), and
+// stops when ctx is cancelled (an interrupt).
+func (p *Prerenderer) Inline(ctx context.Context, m cover.Manifest, original []byte) {
+	pctx, cancel := withoutDeadline(ctx)
+	defer cancel()
+	p.Prerender(pctx, m, original)
+}
+
+// withoutDeadline returns ctx without its deadline: it ends when ctx is
+// cancelled, not when ctx times out.
+func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
+	return d, func() { stop(); cancel() }
+}
+
 // Prerender renders every configured variant of m's version from original
 // in one ladder and stores each, within Timeout; it returns how many were
 // stored. Failures are counted and logged, never returned.

@@ -176,3 +176,70 @@ func TestWarmerStartsPrerenderInBackground(t *testing.T) {
 		t.Errorf("ladders %d, ok outcomes %d; want 1 and 1", ladder.count(), p.outcomes[prerenderOK].Get())
 	}
 }
+
+// ctxLadder records the context each ladder call gets; with hold set it
+// waits for that context to end and answers its error.
+type ctxLadder struct {
+	hold     bool
+	started  chan struct{}
+	deadline time.Time
+	err      error
+}
+
+func (l *ctxLadder) RenderLadderEach(ctx context.Context, _ []byte, reqs []transform.Request) ([]transform.Result, []error, error) {
+	l.deadline, _ = ctx.Deadline()
+	if l.hold {
+		close(l.started)
+		<-ctx.Done()
+		l.err = ctx.Err()
+		return nil, nil, ctx.Err()
+	}
+	return make([]transform.Result, len(reqs)), make([]error, len(reqs)), nil
+}
+
+// TestPrerenderInline: Inline renders with its own Timeout, however little
+// is left of the caller's deadline (even none), and stops when the caller
+// is cancelled.
+func TestPrerenderInline(t *testing.T) {
+	t.Parallel()
+	m := cover.Manifest{BookID: "B1", Version: "0123456789ab", Width: 800, Height: 1200}
+	newInline := func(l *ctxLadder) *Prerenderer {
+		store := newLocalTestStore(t)
+		cfg := DefaultPrerenderConfig()
+		cfg.Variants = []PrerenderVariant{{Width: 96, Format: cover.WebP}}
+		cfg.Timeout = time.Hour
+		p, err := NewPrerenderer(cfg, l, store, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	spent, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	l := &ctxLadder{}
+	p := newInline(l)
+	p.Inline(spent, m, nil)
+	if left := time.Until(l.deadline); left < 59*time.Minute {
+		t.Errorf("the ladder of an Inline whose caller's deadline passed had %v left, want its own hour", left)
+	}
+	if p.outcomes[prerenderOK].Get() != 1 {
+		t.Errorf("prerender outcomes ok = %d, want 1", p.outcomes[prerenderOK].Get())
+	}
+
+	interrupted, interrupt := context.WithCancel(t.Context())
+	l = &ctxLadder{hold: true, started: make(chan struct{})}
+	p = newInline(l)
+	done := make(chan struct{})
+	go func() { defer close(done); p.Inline(interrupted, m, nil) }()
+	<-l.started
+	interrupt()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Inline went on 10 s after its caller was cancelled")
+	}
+	if !errors.Is(l.err, context.Canceled) {
+		t.Errorf("the ladder's context ended with %v, want Canceled", l.err)
+	}
+}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/bookcovers/image-worker/cache"
-	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 	"github.com/bookcovers/image-worker/transform"
 )
@@ -98,7 +96,7 @@ func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly)
 		case prerenderBackground:
 			p.warmer.OnStored(p.prerender.Start)
 		case prerenderInline:
-			p.warmer.OnStored(p.prerenderInline)
+			p.warmer.OnStored(p.prerender.Inline)
 		}
 	}
 	p.originals = cache.NewOriginals(p.store, originalsCacheBytes)
@@ -109,15 +107,6 @@ func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly)
 		}
 	}
 	return p, nil
-}
-
-// prerenderInline renders a stored original's PRERENDER variants before it
-// returns, with its own PRERENDER budget, not what is left of the warm's;
-// an interrupt still stops it.
-func (p *parts) prerenderInline(ctx context.Context, m cover.Manifest, original []byte) {
-	pctx, cancel := withoutDeadline(ctx)
-	defer cancel()
-	p.prerender.Prerender(pctx, m, original)
 }
 
 // close stops the render workers and drops idle fetch connections.
@@ -138,16 +127,4 @@ func (p *parts) components() []any {
 		out = append(out, p.outbox)
 	}
 	return out
-}
-
-// withoutDeadline returns ctx without its deadline: it ends when ctx is
-// cancelled, not when ctx times out.
-func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	d, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() {
-		if errors.Is(ctx.Err(), context.Canceled) {
-			cancel()
-		}
-	})
-	return d, func() { stop(); cancel() }
 }

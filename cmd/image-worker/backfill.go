@@ -9,7 +9,6 @@ import (
 	"log/slog"
 
 	"github.com/bookcovers/image-worker/backfill"
-	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -101,7 +100,7 @@ func backfillDeps(ctx context.Context, cfg config, logger *slog.Logger) (deps ba
 	deps = backfill.LocalDeps{
 		Warmer:    p.warmer,
 		Manifests: p.manifests,
-		Record:    func(ctx context.Context, m cover.Manifest) error { return recordWriteBack(ctx, p.outbox, m) },
+		Record:    p.outbox.RecordStored,
 	}
 	return deps, p.prerender, func() { p.close() }, nil
 }

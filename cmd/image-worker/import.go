@@ -5,9 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/bookcovers/image-worker/ingest"
 )
@@ -29,21 +26,10 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	logger := newLogger(stderr, cfg.LogLevel)
-	path := pos[0]
-	st, err := os.Stat(path)
+	f, err := ingest.ReadFile(pos[0], cfg.Fetch.MaxBytes)
 	if err != nil {
 		return err
 	}
-	if st.Size() > cfg.Fetch.MaxBytes {
-		return fmt.Errorf("import %s: %d bytes: %w", path, st.Size(), ingest.ErrTooLarge)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	// The file orders against the book's other covers by when it was read:
-	// a newer event or request that got there first keeps its cover.
-	readAt := time.Now()
 	// The write-back (catalog, result event) is queued in the store's
 	// outbox; a serving replica delivers it. Its variants are left to the
 	// first request.
@@ -52,19 +38,17 @@ func importCmd(ctx context.Context, args []string, lookup func(string) (string, 
 		return err
 	}
 	defer p.close()
-	// The source is recorded without the server's directory layout: it is
-	// shown in metadata and result events.
-	m, err := p.warmer.Store(ctx, *book, "import:"+filepath.Base(path), data, readAt)
+	m, imported, err := p.warmer.Import(ctx, *book, f)
 	if err != nil {
-		return fmt.Errorf("import %s (%s): %w", path, ingest.Code(err), err)
+		return err
 	}
-	if m.Version != ingest.Version(data) {
-		fmt.Fprintf(stdout, "not imported %s: book %s holds a newer cover, version %s\n", path, m.BookID, m.Version)
+	if !imported {
+		fmt.Fprintf(stdout, "not imported %s: book %s holds a newer cover, version %s\n", f.Path, m.BookID, m.Version)
 		return nil
 	}
-	if err := recordWriteBack(ctx, p.outbox, m); err != nil {
-		return fmt.Errorf("import %s: %w (run the import again)", path, err)
+	if err := p.outbox.RecordStored(ctx, m); err != nil {
+		return fmt.Errorf("import %s: %w (run the import again)", f.Path, err)
 	}
-	fmt.Fprintf(stdout, "imported %s as book %s version %s (%dx%d)\n", path, m.BookID, m.Version, m.Width, m.Height)
+	fmt.Fprintf(stdout, "imported %s as book %s version %s (%dx%d)\n", f.Path, m.BookID, m.Version, m.Width, m.Height)
 	return nil
 }

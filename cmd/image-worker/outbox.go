@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/events"
 	"github.com/bookcovers/image-worker/ingest"
 )
@@ -50,17 +48,4 @@ func (a *app) stopOutbox(ctx context.Context) error {
 		return nil
 	}
 	return a.outbox.Stop(ctx)
-}
-
-// recordWriteBack queues the write-back of a cover stored by a command
-// (import, an in-process backfill) for the serving replicas to deliver; o
-// may be nil (nothing is written back).
-func recordWriteBack(ctx context.Context, o *ingest.Outbox, m cover.Manifest) error {
-	if o == nil {
-		return nil
-	}
-	if err := o.Succeeded(ctx, m); err != nil {
-		return fmt.Errorf("stored %s version %s, but its write-back was not queued: %w", m.BookID, m.Version, err)
-	}
-	return nil
 }
