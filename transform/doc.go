@@ -52,6 +52,9 @@
 //     slot (batch.go); only requests already queued are combined. Each
 //     waiter gets its own result, and the shared operation is cancelled
 //     (its worker killed) only when every waiter has given up.
+//     Renderer.RenderVariant is such a Render of what a cover.VariantKey
+//     names, its Source the key's book and version: the render of the
+//     variant cache's fill.
 //   - Renderer.Check is the ingest check: CheckOriginal (Probe plus end
 //     markers) and one whole decode in a worker into a 32-px thumbnail
 //     with fail on, under the gate. What libvips cannot decode is

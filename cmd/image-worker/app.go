@@ -193,26 +193,18 @@ func (a *app) writeMetrics(w io.Writer) {
 }
 
 // renderFill renders a variant from the original of its version (recently
-// read originals are kept in memory by originals). The request names its
-// original (book and version), so concurrent misses for several sizes of
-// one cover that queue for a render slot together are rendered as one
-// ladder operation (transform.Request.Source).
+// read originals are kept in memory by originals) with
+// transform.Renderer.RenderVariant. It is the seam of cache and transform,
+// which import neither the other: the originals and the store budget are
+// cache's, the render transform's.
 func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFunc {
 	return func(ctx context.Context, key cover.VariantKey) ([]byte, error) {
-		format, err := cover.ParseFormat(key.Format)
-		if err != nil {
-			return nil, err
-		}
 		original, err := originals.Get(ctx, key.BookID, key.Version)
 		if err != nil {
 			return nil, fmt.Errorf("read original: %w", err)
 		}
 		cache.StoreReadsDone(ctx) // what follows is the render, not a store call
-		res, err := r.Render(ctx, original, transform.Request{Width: key.Width, Height: key.Height, Fit: key.Fit, Format: format, Source: key.BookID + "/" + key.Version})
-		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", key, err)
-		}
-		return res.Bytes, nil
+		return r.RenderVariant(ctx, original, key)
 	}
 }
 

@@ -1,0 +1,25 @@
+package transform
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bookcovers/image-worker/cover"
+)
+
+// RenderVariant renders the variant key names from original, its book's
+// original at key's version: key's size, fit and format, with the original
+// named by book and version (Request.Source), so that renders of several
+// sizes of one cover waiting for a slot together are one ladder operation.
+// It is what the variant cache's fill renders on a miss.
+func (r *Renderer) RenderVariant(ctx context.Context, original []byte, key cover.VariantKey) ([]byte, error) {
+	format, err := cover.ParseFormat(key.Format)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Render(ctx, original, Request{Width: key.Width, Height: key.Height, Fit: key.Fit, Format: format, Source: key.BookID + "/" + key.Version})
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", key, err)
+	}
+	return res.Bytes, nil
+}
