@@ -58,17 +58,20 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 		if err != nil {
 			return fmt.Errorf("invalid configuration:\n%w", err)
 		}
-		// Warnings and errors only: a line per stored original would bury
-		// the progress line, and failures go to the failures file.
-		deps, pr, closeFn, err := backfillDeps(ctx, cfg, newLogger(stderr, max(cfg.LogLevel, slog.LevelWarn)))
+		// The service's own pipeline (assemble), its PRERENDER variants
+		// rendered inline: each warmed book's ladder before its row counts
+		// as done. Warnings and errors only: a line per stored original
+		// would bury the progress line, and failures go to the failures file.
+		p, err := assemble(ctx, cfg, newLogger(stderr, max(cfg.LogLevel, slog.LevelWarn)), assembly{prerender: prerenderInline})
 		if err != nil {
 			return err
 		}
-		defer closeFn()
+		defer p.close()
+		deps := backfill.LocalDeps{Warmer: p.warmer, Manifests: p.manifests, Record: p.outbox.RecordStored}
 		if warmer, err = backfill.NewLocalWarmer(deps, *refresh, cfg.Jobs.Timeout); err != nil {
 			return err
 		}
-		prerender = pr
+		prerender = p.prerender
 	}
 	err = backfill.Run(ctx, bcfg, input, warmer, stdout, stderr)
 	if prerender.Enabled() {
@@ -85,22 +88,4 @@ func backfillUsage(err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return err
-}
-
-// backfillDeps builds the in-process pipeline from the service's own
-// configuration (assemble): the Warmer, whose PRERENDER variants are
-// rendered inline (each warmed book's ladder, one decode per shrink-on-load
-// level, before its row counts as done), the manifests and the outbox its
-// write-backs are queued in. closeFn releases the fetcher and the renderer.
-func backfillDeps(ctx context.Context, cfg config, logger *slog.Logger) (deps backfill.LocalDeps, prerender *ingest.Prerenderer, closeFn func(), err error) {
-	p, err := assemble(ctx, cfg, logger, assembly{prerender: prerenderInline})
-	if err != nil {
-		return deps, nil, nil, err
-	}
-	deps = backfill.LocalDeps{
-		Warmer:    p.warmer,
-		Manifests: p.manifests,
-		Record:    p.outbox.RecordStored,
-	}
-	return deps, p.prerender, func() { p.close() }, nil
 }
