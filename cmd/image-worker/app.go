@@ -195,8 +195,8 @@ func (a *app) writeMetrics(w io.Writer) {
 // renderFill renders a variant from the original of its version (recently
 // read originals are kept in memory by originals) with
 // transform.Renderer.RenderVariant. It is the seam of cache and transform,
-// which import neither the other: the originals and the store budget are
-// cache's, the render transform's.
+// neither of which imports the other: the originals and the store budget
+// are cache's, the render is transform's.
 func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFunc {
 	return func(ctx context.Context, key cover.VariantKey) ([]byte, error) {
 		original, err := originals.Get(ctx, key.BookID, key.Version)
