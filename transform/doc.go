@@ -251,6 +251,7 @@
 //	covers_transform_worker_peak_rss_bytes                                gauge, highest peak RSS of a worker during one operation
 //	covers_transform_meta_total{result}                                   cover metadata computations (Meta)
 //	covers_transform_meta_duration_seconds                                histogram, time per metadata computation
+//	covers_transform_trim_duration_seconds                                histogram, time per border search (TrimBox, TRIM_BORDERS)
 //	covers_transform_ladders_total{result="ok|error"}                     ladder operations (RenderLadder, batched Renders)
 //	covers_transform_ladder_outputs_total                                 variants made by ladders
 //	covers_transform_ladder_duration_seconds                              histogram, time per ladder operation

@@ -63,6 +63,9 @@ func (e engine) checkDecode(t SourceType, src []byte) error {
 // render runs libvips: thumbnail with shrink-on-load, colour normalisation,
 // encoding. Every libvips failure is wrapped in ErrRenderFailed.
 func (e engine) render(t SourceType, src []byte, g geometry, req Request) (Result, error) {
+	if !req.Trim.IsZero() {
+		return e.renderTrimmed(t, src, g, req)
+	}
 	w, h, crop, size := thumbArgs(g, req)
 	img, err := loadThumbnail(t, src, w, h, crop, size)
 	if err != nil {
@@ -72,7 +75,7 @@ func (e engine) render(t SourceType, src []byte, g geometry, req Request) (Resul
 	if err := fitCrop(img, g); err != nil {
 		return Result{}, err
 	}
-	if err := padFit(img, g, padColourOf(t, src)); err != nil {
+	if err := padFit(img, g, padColourOf(t, src, cover.Rect{}, g.srcW, g.srcH)); err != nil {
 		return Result{}, err
 	}
 	return e.finish(img, req.Format)

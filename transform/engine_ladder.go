@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // ladderOutput is one output of a ladder in a worker response: its size and
@@ -34,14 +36,20 @@ type ladderOut struct {
 //   - shrink == 0: loaders that shrink on load by any factor (WebP, HEIF,
 //     AVIF) or may pick a pyramid page (TIFF): the single render's own
 //     thumbnail of one size, shared by that size's formats.
+//   - trim set: the trimmed outputs of one box (deriveTrimmed), from the
+//     original loaded at trimShrink.
 type level struct {
 	shrink  int
 	g       geometry
 	enlarge bool
+	trim    cover.Rect
 }
 
 // levelOf is the decode that the output g of req shares.
 func levelOf(t SourceType, dispW, dispH int, g geometry, req Request) level {
+	if !req.Trim.IsZero() {
+		return level{shrink: trimShrink(t, g, req), trim: req.Trim}
+	}
 	switch t {
 	case TypeJPEG:
 		return level{shrink: jpegShrink(dispW, dispH, g, req)}
@@ -88,7 +96,7 @@ func (e engine) ladder(t SourceType, src []byte, dispW, dispH int, reqs []Reques
 	var order []level
 	groups := map[level][]int{}
 	plans := make([]geometry, len(reqs))
-	pad := padColourOf(t, src) // computed once, by the first fit output
+	pads := map[cover.Rect]func() (vips.Color, error){} // per trim box, computed once, by its first fit output
 	for i, req := range reqs {
 		plans[i] = plan(dispW, dispH, req)
 		l := levelOf(t, dispW, dispH, plans[i], req)
@@ -113,6 +121,11 @@ func (e engine) ladder(t SourceType, src []byte, dispW, dispH int, reqs []Reques
 				out[i].err = err
 			}
 			continue
+		}
+		pad, ok := pads[l.trim]
+		if !ok {
+			pad = padColourOf(t, src, l.trim, dispW, dispH)
+			pads[l.trim] = pad
 		}
 		for _, i := range idx {
 			out[i].res, out[i].err = e.derive(base, l, plans[i], reqs[i], pad)
@@ -190,13 +203,19 @@ func loadShrunk(t SourceType, src []byte, shrink int) (*vips.ImageRef, error) {
 }
 
 // derive makes the output g of req from the level image base, leaving base
-// as it was; pad gives the colour of a fit output's padding.
+// as it was (a trimmed level is first turned upright and cropped to its
+// box, cropToTrim); pad gives the colour of a fit output's padding.
 func (e engine) derive(base *vips.ImageRef, l level, g geometry, req Request, pad func() (vips.Color, error)) (Result, error) {
 	img, err := base.Copy()
 	if err != nil {
 		return Result{}, vipsFailed("copy", err)
 	}
 	defer img.Close()
+	if !l.trim.IsZero() {
+		if err := cropToTrim(img, g, l.trim); err != nil {
+			return Result{}, err
+		}
+	}
 	if l.shrink > 0 {
 		w, h, crop, size := thumbArgs(g, req)
 		if err := img.ThumbnailWithSize(w, h, crop, size); err != nil {
@@ -222,8 +241,13 @@ func (e engine) serveLadder(info Info, src []byte, reqs []Request) (workerRespon
 	valid := make([]Request, 0, len(reqs))
 	idx := make([]int, 0, len(reqs))
 	resp := workerResponse{Outputs: make([]ladderOutput, len(reqs))}
+	dispW, dispH := info.DisplaySize()
 	for i, req := range reqs {
-		if err := req.validate(); err != nil {
+		err := req.validate()
+		if err == nil {
+			err = req.validateFor(dispW, dispH)
+		}
+		if err != nil {
 			r := responseError(err)
 			resp.Outputs[i] = ladderOutput{Code: r.Code, Message: r.Message}
 			continue
@@ -232,7 +256,6 @@ func (e engine) serveLadder(info Info, src []byte, reqs []Request) (workerRespon
 	}
 	var body []byte
 	if len(valid) > 0 {
-		dispW, dispH := info.DisplaySize()
 		for j, o := range e.ladder(info.Type, src, dispW, dispH, valid) {
 			if o.err != nil {
 				r := responseError(o.err)

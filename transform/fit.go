@@ -4,16 +4,25 @@ import (
 	"sync"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // padColourOf returns the padding colour of fit outputs from the original
 // src of type t: its dominant colour, the one Meta reports, computed from
 // the same small sample (a second, shrink-on-load decode) on first use and
 // then remembered, so a ladder computes it once and a render without a fit
-// output never.
-func padColourOf(t SourceType, src []byte) func() (vips.Color, error) {
+// output never. With a trim box (of the dispW x dispH original) it is the
+// dominant colour of the box, which is what the output shows.
+func padColourOf(t SourceType, src []byte, trim cover.Rect, dispW, dispH int) func() (vips.Color, error) {
 	return sync.OnceValues(func() (vips.Color, error) {
-		_, rgb, _, _, err := loadSample(t, src)
+		var rgb []byte
+		var err error
+		if trim.IsZero() {
+			_, rgb, _, _, err = loadSample(t, src)
+		} else {
+			rgb, err = trimmedSample(t, src, trim, dispW, dispH)
+		}
 		if err != nil {
 			return vips.Color{}, err
 		}

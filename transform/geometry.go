@@ -27,6 +27,10 @@ type Request struct {
 	// is scaled down uniformly until it fits, so the requested aspect ratio
 	// is kept.
 	Enlarge bool
+	// Trim, when set, is the box of the upright original the output is
+	// made from, as if it were the whole original (TrimBox, recorded in the
+	// manifest): sizes, the no-enlarge rule and the crop apply to the box.
+	Trim cover.Rect `json:"trim,omitzero"`
 	// Source, when set, names the original (cmd passes book id and
 	// version): a Render waiting for a slot is then taken into the
 	// operation of another waiting Render of the same Source, and both are
@@ -50,11 +54,21 @@ func (req Request) validate() error {
 	return nil
 }
 
+// validateFor checks the request fields that depend on the original's
+// upright size: a trim box must lie inside it.
+func (req Request) validateFor(dispW, dispH int) error {
+	if !req.Trim.IsZero() && !req.Trim.Within(dispW, dispH) {
+		return fmt.Errorf("trim %s outside the %dx%d original: %w", req.Trim, dispW, dispH, ErrInvalidRequest)
+	}
+	return nil
+}
+
 // geometry is the planned output of one render.
 type geometry struct {
 	width, height int  // expected output size
 	crop          bool // fill the box (smart crop) rather than keep the aspect
 	fit           bool // fit inside the box and pad it (padFit)
+	srcW, srcH    int  // the upright original the plan was made for (a trim box maps onto it)
 }
 
 // MaxOutputSide is the longest side an output may have: WebP's limit, one
@@ -62,8 +76,20 @@ type geometry struct {
 const MaxOutputSide = 16383
 
 // plan computes the output size of req for an upright original of
-// srcW x srcH pixels, applying the no-enlarge policy (cover.ClampSize).
-func plan(srcW, srcH int, req Request) geometry {
+// dispW x dispH pixels, or for its trim box when req has one, applying the
+// no-enlarge policy (cover.ClampSize).
+func plan(dispW, dispH int, req Request) geometry {
+	w, h := dispW, dispH
+	if !req.Trim.IsZero() {
+		w, h = req.Trim.Width, req.Trim.Height
+	}
+	g := planSize(w, h, req)
+	g.srcW, g.srcH = dispW, dispH
+	return g
+}
+
+// planSize plans req for a srcW x srcH source.
+func planSize(srcW, srcH int, req Request) geometry {
 	srcW, srcH = max(srcW, 1), max(srcH, 1)
 	w, h := req.Width, req.Height
 	if !req.Enlarge {

@@ -14,25 +14,26 @@ func TestPlan(t *testing.T) {
 		req        Request
 		want       geometry
 	}{
-		{"width only", 1600, 2400, Request{Width: 320}, geometry{320, 480, false, false}},
-		{"width only rounds the height", 1600, 2401, Request{Width: 320}, geometry{320, 480, false, false}},
-		{"width only, panorama keeps 1 px", 4272, 356, Request{Width: 10}, geometry{10, 1, false, false}},
-		{"wider than source, no enlarge", 50, 75, Request{Width: 320}, geometry{50, 75, false, false}},
-		{"wider than source, enlarge", 50, 75, Request{Width: 320, Enlarge: true}, geometry{320, 480, false, false}},
-		{"box inside source", 1600, 2400, Request{Width: 200, Height: 200}, geometry{200, 200, true, false}},
-		{"box taller than source", 1600, 2400, Request{Width: 200, Height: 3000}, geometry{160, 2400, true, false}},
-		{"square box larger than source", 50, 75, Request{Width: 200, Height: 200}, geometry{50, 50, true, false}},
-		{"tall box larger than source", 50, 75, Request{Width: 100, Height: 300}, geometry{25, 75, true, false}},
-		{"box larger than source, enlarge", 50, 75, Request{Width: 200, Height: 200, Enlarge: true}, geometry{200, 200, true, false}},
-		{"extreme box on a tiny source keeps 1 px", 2, 2, Request{Width: 1000, Height: 1}, geometry{2, 1, true, false}},
-		{"fit box inside source", 1600, 2400, Request{Width: 600, Height: 300, Fit: true}, geometry{600, 300, false, true}},
-		{"fit box larger on one side", 50, 75, Request{Width: 200, Height: 60, Fit: true}, geometry{200, 60, false, true}},
-		{"fit box larger on both sides", 50, 75, Request{Width: 200, Height: 100, Fit: true}, geometry{150, 75, false, true}},
-		{"fit box larger, enlarge", 50, 75, Request{Width: 200, Height: 100, Fit: true, Enlarge: true}, geometry{200, 100, false, true}},
+		{"width only", 1600, 2400, Request{Width: 320}, geometry{width: 320, height: 480, crop: false, fit: false}},
+		{"width only rounds the height", 1600, 2401, Request{Width: 320}, geometry{width: 320, height: 480, crop: false, fit: false}},
+		{"width only, panorama keeps 1 px", 4272, 356, Request{Width: 10}, geometry{width: 10, height: 1, crop: false, fit: false}},
+		{"wider than source, no enlarge", 50, 75, Request{Width: 320}, geometry{width: 50, height: 75, crop: false, fit: false}},
+		{"wider than source, enlarge", 50, 75, Request{Width: 320, Enlarge: true}, geometry{width: 320, height: 480, crop: false, fit: false}},
+		{"box inside source", 1600, 2400, Request{Width: 200, Height: 200}, geometry{width: 200, height: 200, crop: true, fit: false}},
+		{"box taller than source", 1600, 2400, Request{Width: 200, Height: 3000}, geometry{width: 160, height: 2400, crop: true, fit: false}},
+		{"square box larger than source", 50, 75, Request{Width: 200, Height: 200}, geometry{width: 50, height: 50, crop: true, fit: false}},
+		{"tall box larger than source", 50, 75, Request{Width: 100, Height: 300}, geometry{width: 25, height: 75, crop: true, fit: false}},
+		{"box larger than source, enlarge", 50, 75, Request{Width: 200, Height: 200, Enlarge: true}, geometry{width: 200, height: 200, crop: true, fit: false}},
+		{"extreme box on a tiny source keeps 1 px", 2, 2, Request{Width: 1000, Height: 1}, geometry{width: 2, height: 1, crop: true, fit: false}},
+		{"fit box inside source", 1600, 2400, Request{Width: 600, Height: 300, Fit: true}, geometry{width: 600, height: 300, crop: false, fit: true}},
+		{"fit box larger on one side", 50, 75, Request{Width: 200, Height: 60, Fit: true}, geometry{width: 200, height: 60, crop: false, fit: true}},
+		{"fit box larger on both sides", 50, 75, Request{Width: 200, Height: 100, Fit: true}, geometry{width: 150, height: 75, crop: false, fit: true}},
+		{"fit box larger, enlarge", 50, 75, Request{Width: 200, Height: 100, Fit: true, Enlarge: true}, geometry{width: 200, height: 100, crop: false, fit: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			tc.want.srcW, tc.want.srcH = tc.srcW, tc.srcH // the plan remembers the original it was made for
 			if got := plan(tc.srcW, tc.srcH, tc.req); got != tc.want {
 				t.Fatalf("plan(%dx%d, %+v) = %+v; want %+v", tc.srcW, tc.srcH, tc.req, got, tc.want)
 			}

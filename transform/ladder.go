@@ -50,7 +50,7 @@ func (r *Renderer) RenderLadderEach(ctx context.Context, src []byte, reqs []Requ
 	idx := make([]int, 0, len(reqs))
 	dispW, dispH := info.DisplaySize()
 	for i, req := range reqs {
-		if err := req.validate(); err != nil {
+		if err := errors.Join(req.validate(), req.validateFor(dispW, dispH)); err != nil {
 			errs[i] = fmt.Errorf("transform ladder: %w", err)
 			continue
 		}

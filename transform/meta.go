@@ -100,6 +100,12 @@ func loadSample(t SourceType, src []byte) (sample, rgb []byte, w, h int, err err
 		return nil, nil, 0, 0, err
 	}
 	defer img.Close()
+	return samplePixels(img)
+}
+
+// samplePixels makes img, a small thumbnail, into a preview sample: opaque
+// 8-bit sRGB (toOpaqueSRGB), as a lossless PNG and as packed RGB pixels.
+func samplePixels(img *vips.ImageRef) (sample, rgb []byte, w, h int, err error) {
 	if err := toOpaqueSRGB(img); err != nil {
 		return nil, nil, 0, 0, err
 	}

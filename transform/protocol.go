@@ -32,6 +32,7 @@ const (
 	opPlaceholder workerOp = "placeholder"
 	opCheck       workerOp = "check"
 	opLadder      workerOp = "ladder"
+	opTrim        workerOp = "trim"
 )
 
 // workerRequest is the header of one request; the payload is the original
@@ -42,6 +43,8 @@ type workerRequest struct {
 	// Reqs are the outputs of a ladder (opLadder), all from one decode.
 	Reqs  []Request `json:"reqs,omitempty"`
 	Entry int       `json:"entry,omitempty"` // placeholders: the palette entry
+	// Threshold is find_trim's (opTrim); 0 means DefaultTrimThreshold.
+	Threshold float64 `json:"threshold,omitempty"`
 }
 
 // workerResponse is the header of one response; the payload is the encoded
@@ -53,6 +56,8 @@ type workerResponse struct {
 	Width   int    `json:"width,omitempty"`
 	Height  int    `json:"height,omitempty"`
 	Meta    *Meta  `json:"meta,omitempty"`
+	// Trim is the box TrimBox found (opTrim); absent when there is none.
+	Trim *cover.Rect `json:"trim,omitempty"`
 	// Outputs describe a ladder's outputs, in the order of its requests;
 	// the payload is their bytes, one after another.
 	Outputs []ladderOutput `json:"outputs,omitempty"`

@@ -42,7 +42,8 @@ type Renderer struct {
 	checks       [2]*metrics.Counter // [ok, error]
 	metaOutcomes [2]*metrics.Counter // [ok, error]
 	metaDuration *metrics.PrometheusHistogram
-	phases       phases // the time split of renders
+	trimDuration *metrics.PrometheusHistogram // TrimBox, at ingest with TRIM_BORDERS
+	phases       phases                       // the time split of renders
 
 	ladders        [2]*metrics.Counter // [ok, error]: ladder operations
 	ladderOutputs  *metrics.Counter    // variants made by ladders
@@ -91,6 +92,7 @@ func NewRenderer(cfg Config, logger *slog.Logger) (*Renderer, error) {
 		r.set.NewCounter(`covers_transform_meta_total{result="error"}`),
 	}
 	r.metaDuration = r.set.NewPrometheusHistogramExt(`covers_transform_meta_duration_seconds`, renderBuckets)
+	r.trimDuration = r.set.NewPrometheusHistogramExt(`covers_transform_trim_duration_seconds`, renderBuckets)
 	r.ladders = [2]*metrics.Counter{
 		r.set.NewCounter(`covers_transform_ladders_total{result="ok"}`),
 		r.set.NewCounter(`covers_transform_ladders_total{result="error"}`),
@@ -157,6 +159,9 @@ func (r *Renderer) Render(ctx context.Context, src []byte, req Request) (Result,
 		return Result{}, fmt.Errorf("transform render: %w", err)
 	}
 	dispW, dispH := info.DisplaySize()
+	if err := req.validateFor(dispW, dispH); err != nil {
+		return Result{}, fmt.Errorf("transform render: %w", err)
+	}
 	g := plan(dispW, dispH, req)
 	if int64(g.width)*int64(g.height) > r.cfg.MaxPixels {
 		return Result{}, fmt.Errorf("transform render: output %dx%d over %d pixels: %w",

@@ -85,10 +85,10 @@ func (e engine) serve(req workerRequest, src []byte) (resp workerResponse, body 
 	src = decodable(info, src)
 	switch req.Op {
 	case opRender:
-		if err := req.Req.validate(); err != nil {
+		dispW, dispH := info.DisplaySize()
+		if err := errors.Join(req.Req.validate(), req.Req.validateFor(dispW, dispH)); err != nil {
 			return responseError(err), nil
 		}
-		dispW, dispH := info.DisplaySize()
 		res, err := e.render(info.Type, src, plan(dispW, dispH, req.Req), req.Req)
 		if err != nil {
 			return responseError(err), nil
@@ -102,6 +102,16 @@ func (e engine) serve(req workerRequest, src []byte) (resp workerResponse, body 
 			return responseError(err), nil
 		}
 		return workerResponse{Meta: &m}, nil
+	case opTrim:
+		dispW, dispH := info.DisplaySize()
+		box, err := trimBox(info.Type, src, dispW, dispH, req.Threshold)
+		if err != nil {
+			return responseError(err), nil
+		}
+		if box.IsZero() {
+			return workerResponse{}, nil
+		}
+		return workerResponse{Trim: &box}, nil
 	case opCheck:
 		if err := e.checkDecode(info.Type, src); err != nil {
 			return responseError(err), nil
