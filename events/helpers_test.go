@@ -332,8 +332,9 @@ func newWarmer(t *testing.T, addr string, store cache.Store) *ingest.Warmer {
 // not start.
 type headerCheck struct{}
 
-func (headerCheck) Check(_ context.Context, original []byte) (transform.Info, error) {
-	return transform.CheckOriginal(original, 50_000_000)
+func (headerCheck) Check(_ context.Context, original []byte) (transform.Checked, error) {
+	info, err := transform.CheckOriginal(original, 50_000_000)
+	return transform.Checked{Info: info}, err
 }
 
 // header returns the value of a record header, failing when it is absent.

@@ -33,10 +33,11 @@ type Source interface {
 }
 
 // Checker validates an original before it is stored: its type, the size
-// its decoder will allocate, and one whole decode. transform.Renderer.Check
-// is the service's.
+// its decoder will allocate, and one whole decode, which also reports what
+// the pixels look like (transform.Traits). transform.Renderer.Check is the
+// service's.
 type Checker interface {
-	Check(ctx context.Context, original []byte) (transform.Info, error)
+	Check(ctx context.Context, original []byte) (transform.Checked, error)
 }
 
 // Warmer takes originals in: fetch (or a local file), validate (Checker),

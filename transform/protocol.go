@@ -53,6 +53,8 @@ type workerResponse struct {
 	Width   int    `json:"width,omitempty"`
 	Height  int    `json:"height,omitempty"`
 	Meta    *Meta  `json:"meta,omitempty"`
+	// Traits are what a check learnt of the original's pixels.
+	Traits *Traits `json:"traits,omitempty"`
 	// Outputs describe a ladder's outputs, in the order of its requests;
 	// the payload is their bytes, one after another.
 	Outputs []ladderOutput `json:"outputs,omitempty"`

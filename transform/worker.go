@@ -103,10 +103,11 @@ func (e engine) serve(req workerRequest, src []byte) (resp workerResponse, body 
 		}
 		return workerResponse{Meta: &m}, nil
 	case opCheck:
-		if err := e.checkDecode(info.Type, src); err != nil {
+		traits, err := e.checkDecode(info.Type, src)
+		if err != nil {
 			return responseError(err), nil
 		}
-		return workerResponse{}, nil
+		return workerResponse{Traits: &traits}, nil
 	}
 	return responseError(fmt.Errorf("unknown operation %q: %w", req.Op, ErrInvalidRequest)), nil
 }
