@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"image"
 	"math"
 	"testing"
 
@@ -21,8 +20,8 @@ func TestCheckTraits(t *testing.T) {
 		minDev float64 // the deviation is at least this
 		maxDev float64 // and at most this
 	}{
-		{"flat grey 300x450 PNG", hostile.FlatPNG(300, 450, 128), 0, 0.01},
-		{"flat grey 300x450 JPEG", hostile.EncodeJPEG(flatRGBA(300, 450, 200), 50), 0, 1},
+		{"flat grey 300x450 PNG", hostile.EncodePNG(hostile.Flat(300, 450, 128)), 0, 0.01},
+		{"flat grey 300x450 JPEG", hostile.EncodeJPEG(hostile.Flat(300, 450, 200), 50), 0, 1},
 		{"no-image picture", hostile.EncodePNG(hostile.NoImagePicture(300, 450)), 20, 60},
 		{"photo-1600x2400-baseline.jpg", testdata(t, "photo-1600x2400-baseline.jpg"), 30, 128},
 		{"cover-320x480-palette-trns.png", testdata(t, "cover-320x480-palette-trns.png"), 30, 128},
@@ -51,17 +50,6 @@ func TestCheckTraits(t *testing.T) {
 			}
 		})
 	}
-}
-
-func flatRGBA(w, h int, grey uint8) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range img.Pix {
-		img.Pix[i] = grey
-		if i%4 == 3 {
-			img.Pix[i] = 255
-		}
-	}
-	return img
 }
 
 // TestDifferenceHashOfCopies: copies of one picture rescaled and saved

@@ -23,15 +23,16 @@ func TransparentGIF1x1() []byte {
 	return b.Bytes()
 }
 
-// FlatPNG is a w x h PNG of a single grey level.
-func FlatPNG(w, h int, grey uint8) []byte {
-	img := image.NewGray(image.Rect(0, 0, w, h))
+// Flat is a w x h opaque picture of a single grey level.
+func Flat(w, h int, grey uint8) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
 		img.Pix[i] = grey
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
 	}
-	var b bytes.Buffer
-	_ = png.Encode(&b, img)
-	return b.Bytes()
+	return img
 }
 
 // NoImagePicture draws a retailer-style "no image available" picture w x h:
