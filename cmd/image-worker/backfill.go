@@ -103,5 +103,8 @@ func backfillDeps(ctx context.Context, cfg config, logger *slog.Logger) (deps ba
 		Manifests: p.manifests,
 		Record:    func(ctx context.Context, m cover.Manifest) error { return recordWriteBack(ctx, p.outbox, m) },
 	}
+	if p.outbox != nil {
+		deps.RecordRefusal = p.outbox.Refused
+	}
 	return deps, p.prerender, func() { p.close() }, nil
 }

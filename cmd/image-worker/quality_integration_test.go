@@ -155,3 +155,58 @@ func TestPlaceholdersRefusedEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestBackfillCountsRefusedPlaceholders: a backfill, in process against
+// MinIO and with --server against a running service, of a cover and three
+// placeholders (Open Library's 1x1 GIF, a flat grey card, a copy of a
+// reference): the cover is warmed, the placeholders are refused, listed in
+// the failures file and counted by reason in the summary, and the run
+// succeeds (exit 0).
+func TestBackfillCountsRefusedPlaceholders(t *testing.T) {
+	refs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(refs, "no-image.png"), hostile.EncodePNG(hostile.NoImagePicture(300, 450)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := newSource(t)
+	rows := "book_id,image_url\n" +
+		"RF-GOOD," + src.add("/good.jpg", readTestdata(t, "cover-50x75-tiny.jpg")) + "\n" +
+		"RF-TINY," + src.add("/none.gif", hostile.TransparentGIF1x1()) + "\n" +
+		"RF-FLAT," + src.add("/flat.jpg", hostile.EncodeJPEG(hostile.Flat(300, 450, 200), 90)) + "\n" +
+		"RF-KNOWN," + src.add("/known.jpg", hostile.EncodeJPEG(hostile.NoImagePicture(200, 300), 70)) + "\n"
+	wantFailures := map[string]string{"RF-TINY": "placeholder_image", "RF-FLAT": "placeholder_image", "RF-KNOWN": "placeholder_image"}
+	const wantLine = "backfill: refused as placeholders: 3 (tiny 1, known 1, uniform 1)"
+
+	check := func(t *testing.T, mode string, code int, stdout, stderr, dir string, store cache.Store) {
+		t.Helper()
+		s := parseSummary(t, stdout)
+		if code != 0 || s.rows != 4 || s.warmed != 1 || s.failed != 0 || !strings.Contains(stdout, wantLine) {
+			t.Fatalf("%s backfill exited %d with %+v; want 0 with 4 rows, 1 warmed, 0 failed and %q\nstdout: %s\nstderr: %s",
+				mode, code, s, wantLine, stdout, stderr)
+		}
+		if got := readFailures(t, filepath.Join(dir, "catalog.failures.csv")); fmt.Sprint(got) != fmt.Sprint(wantFailures) {
+			t.Errorf("%s failures = %v, want %v", mode, got, wantFailures)
+		}
+		if got := manifestBooks(t, store); len(got) != 1 || !got["RF-GOOD"] {
+			t.Errorf("%s: books with a manifest = %v, want RF-GOOD only", mode, got)
+		}
+	}
+
+	t.Run("in process", func(t *testing.T) {
+		bb := newBackfillBucket(t, src)
+		bb.env["PLACEHOLDER_REFERENCES_DIR"] = refs
+		dir := t.TempDir()
+		input := filepath.Join(dir, "catalog.csv")
+		writeTestFile(t, input, rows)
+		code, stdout, stderr := runBackfillCmd(context.Background(), bb.env, input)
+		check(t, "in-process", code, stdout, stderr, dir, bb.store)
+	})
+	t.Run("server", func(t *testing.T) {
+		store := minioStore(t)
+		svc := startService(t, store, src, map[string]string{"PLACEHOLDER_REFERENCES_DIR": refs})
+		dir := t.TempDir()
+		input := filepath.Join(dir, "catalog.csv")
+		writeTestFile(t, input, rows)
+		code, stdout, stderr := runBackfillCmd(context.Background(), nil, "--server", svc.base, input)
+		check(t, "--server", code, stdout, stderr, dir, store)
+	})
+}
