@@ -20,11 +20,17 @@
 //     to stdout. When the context ends no new row starts
 //     and the rows in flight finish; a second SIGINT or SIGTERM abandons
 //     them. Run's error says whether rows failed or the run was
-//     interrupted (ErrInterrupted).
+//     interrupted (ErrInterrupted). A row whose original was refused as a
+//     placeholder (code placeholder_image) is a final answer, not a
+//     failure: it is listed in the failures file (its message starts with
+//     the reason) and counted by reason in the progress and the summary
+//     ("refused as placeholders: 3 (tiny 1, known 1, uniform 1)"), and it
+//     does not make Run fail.
 //   - Rows are warmed by a RowWarmer: LocalWarmer, in this process, with
 //     the service's Warmer, its manifests (to tell a book already at its
-//     URL, "skipped") and a RecordFunc that queues each stored cover's
-//     write-back; or ServerWarmer, through a running service (POST
+//     URL, "skipped"), a RecordFunc that queues each stored cover's
+//     write-back and a RecordRefusalFunc that queues a refusal's; or
+//     ServerWarmer (which reads a job's code and reason from GET /jobs), through a running service (POST
 //     /process, then GET /jobs/{id}), retrying 429 and 503 after
 //     Retry-After.
 //

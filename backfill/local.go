@@ -3,9 +3,11 @@ package backfill
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/ingest"
 )
 
 // Warmer stores a book's cover from its URL: ingest.Warmer. Warm is
@@ -24,11 +26,17 @@ type Manifests interface {
 // cover a row stored, for the serving replicas to deliver.
 type RecordFunc func(ctx context.Context, m cover.Manifest) error
 
+// RecordRefusalFunc queues the write-back of a refusal (a placeholder, or a
+// source without the picture for a book without a cover): its failed result
+// event and cover_status.
+type RecordRefusalFunc func(ctx context.Context, r ingest.Refusal) error
+
 // LocalDeps is what an in-process backfill warms with.
 type LocalDeps struct {
-	Warmer    Warmer
-	Manifests Manifests
-	Record    RecordFunc // nil: nothing is written back
+	Warmer        Warmer
+	Manifests     Manifests
+	Record        RecordFunc        // nil: nothing is written back
+	RecordRefusal RecordRefusalFunc // nil: refusals are not written back
 }
 
 // LocalWarmer warms rows in this process with the service's Warmer against
@@ -65,9 +73,10 @@ func (l *LocalWarmer) WarmRow(ctx context.Context, bookID, imageURL string) (Out
 	// just after it was read: a later row of the same book wins. Warm
 	// renders the PRERENDER variants of a stored original (its own budget)
 	// before it returns, when the caller wired it so.
-	m, err := l.deps.Warmer.Warm(wctx, bookID, imageURL, l.refresh, time.Now())
+	at := time.Now()
+	m, err := l.deps.Warmer.Warm(wctx, bookID, imageURL, l.refresh, at)
 	if err != nil {
-		return 0, err
+		return 0, l.recordRefusal(ctx, err, bookID, imageURL, at)
 	}
 	if l.deps.Record == nil {
 		return Warmed, nil
@@ -81,4 +90,21 @@ func (l *LocalWarmer) WarmRow(ctx context.Context, bookID, imageURL string) (Out
 		return 0, &rowError{code: "writeback_not_queued", message: err.Error()}
 	}
 	return Warmed, nil
+}
+
+// recordRefusal queues the write-back of a warm's failure that is a
+// refusal, with a budget of its own, and returns the failure (or, when the
+// write-back could not be queued, writeback_not_queued: a re-run refuses and
+// records it again).
+func (l *LocalWarmer) recordRefusal(ctx context.Context, warmErr error, bookID, imageURL string, at time.Time) error {
+	r, ok := ingest.RefusalOf(warmErr, bookID, imageURL, at)
+	if !ok || l.deps.RecordRefusal == nil {
+		return warmErr
+	}
+	rctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	if err := l.deps.RecordRefusal(rctx, r); err != nil {
+		return &rowError{code: "writeback_not_queued", message: fmt.Sprintf("%v; its write-back: %v", warmErr, err)}
+	}
+	return warmErr
 }

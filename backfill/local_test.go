@@ -125,3 +125,41 @@ func TestNewLocalWarmerRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalWarmerRecordsRefusals: a row whose original is refused as a
+// placeholder queues the refusal's write-back (its code, reason and time)
+// and keeps the Warmer's error, so the row counts as refused; when the
+// write-back cannot be queued the row fails as writeback_not_queued.
+func TestLocalWarmerRecordsRefusals(t *testing.T) {
+	t.Parallel()
+	refusal := fmt.Errorf("warm: %w", &ingest.PlaceholderError{Reason: ingest.ReasonKnown, Detail: "reference r.png"})
+	for _, recordErr := range []error{nil, errors.New("outbox: store down")} {
+		f := &fakeStore{stored: map[string]cover.Manifest{}, warmErr: refusal}
+		var got []ingest.Refusal
+		deps := LocalDeps{Warmer: f, Manifests: f, Record: f.record, RecordRefusal: func(_ context.Context, r ingest.Refusal) error {
+			got = append(got, r)
+			return recordErr
+		}}
+		l, err := NewLocalWarmer(deps, false, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := time.Now()
+		_, err = l.WarmRow(context.Background(), "B9", "http://h/none.jpg")
+		if len(got) != 1 || got[0].BookID != "B9" || got[0].SourceURL != "http://h/none.jpg" || got[0].Code != cover.CodePlaceholderImage ||
+			got[0].Reason != ingest.ReasonKnown || got[0].Status != "" || got[0].At.Before(before.Add(-time.Millisecond)) {
+			t.Errorf("recorded refusals = %+v; want B9's, known, placeholder_image, at the warm's time", got)
+		}
+		reason, refused := refusalOf(err)
+		code, _ := failureOf(err)
+		switch {
+		case recordErr == nil && (!refused || reason != "known" || code != "placeholder_image"):
+			t.Errorf("WarmRow = %v (refused %v, reason %q, code %s); want the refusal, known", err, refused, reason, code)
+		case recordErr != nil && (refused || code != "writeback_not_queued"):
+			t.Errorf("WarmRow with the outbox down = %v (code %s); want writeback_not_queued", err, code)
+		}
+		if len(f.recorded) != 0 {
+			t.Errorf("manifests recorded for a refusal: %+v; want none", f.recorded)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/bookcovers/image-worker/ingest"
 )
 
 const (
@@ -29,6 +32,11 @@ const (
 type progress struct {
 	total                   int64 // rows in the file; 0 when unknown
 	warmed, skipped, failed atomic.Int64
+	// refused counts rows whose original was refused as a placeholder,
+	// byReason the same by reason.
+	refused  atomic.Int64
+	reasonMu sync.Mutex
+	byReason map[string]int64
 
 	w        io.Writer
 	bar      *progressbar.ProgressBar // nil: plain lines (not a terminal)
@@ -80,7 +88,46 @@ func (p *progress) tty() bool { return p.bar != nil }
 
 // processed is the number of rows with an outcome.
 func (p *progress) processed() int64 {
-	return p.warmed.Load() + p.skipped.Load() + p.failed.Load()
+	return p.warmed.Load() + p.skipped.Load() + p.failed.Load() + p.refused.Load()
+}
+
+// refuse counts a row refused as a placeholder for reason.
+func (p *progress) refuse(reason string) {
+	p.reasonMu.Lock()
+	if p.byReason == nil {
+		p.byReason = map[string]int64{}
+	}
+	p.byReason[reason]++
+	p.reasonMu.Unlock()
+	p.refused.Add(1)
+}
+
+// refusedByReason is "tiny 1, known 1, uniform 1": the reasons in the order
+// the rules are tried, then any other (a newer service's) by name.
+func (p *progress) refusedByReason() string {
+	p.reasonMu.Lock()
+	defer p.reasonMu.Unlock()
+	order := make([]string, 0, len(p.byReason))
+	for _, r := range ingest.PlaceholderReasons() {
+		order = append(order, string(r))
+	}
+	var other []string
+	for r := range p.byReason {
+		if !slices.Contains(order, r) {
+			other = append(other, r)
+		}
+	}
+	slices.Sort(other)
+	var parts []string
+	for _, r := range append(order, other...) {
+		if n := p.byReason[r]; n > 0 {
+			if r == "" {
+				r = "unknown"
+			}
+			parts = append(parts, fmt.Sprintf("%s %d", r, n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // begin starts the clock and the periodic reports.
@@ -150,6 +197,9 @@ func (p *progress) line(now time.Time, n int64) string {
 		}
 	}
 	fmt.Fprintf(&b, "  warmed %d  skipped %d  failed %d", p.warmed.Load(), p.skipped.Load(), p.failed.Load())
+	if n := p.refused.Load(); n > 0 {
+		fmt.Fprintf(&b, "  refused %d", n)
+	}
 	return b.String()
 }
 

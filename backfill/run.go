@@ -31,23 +31,41 @@ type RowWarmer interface {
 }
 
 // rowError is a row failure with a stable code (from the service, or from
-// the input itself).
-type rowError struct{ code, message string }
+// the input itself) and, for a refused placeholder, its reason.
+type rowError struct{ code, message, reason string }
 
 func (e *rowError) Error() string { return e.code + ": " + e.message }
 
 // failureOf returns the code and message recorded for a failed row: the
-// service's own when it refused the row (ServerWarmer).
+// service's own when it refused the row (ServerWarmer); the message of a
+// refused placeholder starts with its reason.
 func failureOf(err error) (code, message string) {
 	var re *rowError
-	if errors.As(err, &re) {
-		return re.code, re.message
-	}
 	var se *cover.ServiceError
-	if errors.As(err, &se) {
-		return string(se.Code), se.Message
+	switch {
+	case errors.As(err, &re):
+		code, message = re.code, re.message
+	case errors.As(err, &se):
+		code, message = string(se.Code), se.Message
+	default:
+		code, message = string(ingest.Code(err)), err.Error()
 	}
-	return string(ingest.Code(err)), err.Error()
+	if reason, ok := refusalOf(err); ok {
+		message = "reason " + reason + ": " + message
+	}
+	return code, message
+}
+
+// refusalOf returns the reason of a row whose original was refused as a
+// placeholder (in process: the Warmer's error; through a service: the job's
+// code and reason), and false for any other failure.
+func refusalOf(err error) (string, bool) {
+	var re *rowError
+	if errors.As(err, &re) {
+		return re.reason, re.code == string(cover.CodePlaceholderImage)
+	}
+	reason, ok := ingest.PlaceholderReasonOf(err)
+	return string(reason), ok
 }
 
 // Run warms every row of in with w, cfg.Concurrency at once, and reports
@@ -141,7 +159,11 @@ func runRows(ctx, inflight context.Context, rows rowReader, w RowWarmer, concurr
 			case err != nil:
 				code, msg := failureOf(err)
 				fails.add(row.BookID, row.ImageURL, code, msg)
-				prog.failed.Add(1)
+				if reason, ok := refusalOf(err); ok {
+					prog.refuse(reason) // a final answer about the source, not a failure
+				} else {
+					prog.failed.Add(1)
+				}
 			case outcome == Skipped:
 				prog.skipped.Add(1)
 			default:
@@ -208,6 +230,9 @@ func summarise(ctx context.Context, stdout io.Writer, prog *progress, fails *fai
 		fmt.Fprintf(stdout, " (listed in %s)", fails.path)
 	}
 	fmt.Fprintln(stdout)
+	if refused := prog.refused.Load(); refused > 0 {
+		fmt.Fprintf(stdout, "backfill: refused as placeholders: %d (%s) (listed in %s)\n", refused, prog.refusedByReason(), fails.path)
+	}
 	errs := []error{fails.close()}
 	if readErr != nil {
 		errs = append(errs, fmt.Errorf("stopped at a read error: %w", readErr))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
 )
 
@@ -65,7 +67,12 @@ func (f *fakeRows) WarmRow(ctx context.Context, bookID, imageURL string) (Outcom
 	case strings.Contains(imageURL, "/fail/"):
 		return 0, fmt.Errorf("fetch %s: %w", imageURL, ingest.ErrSourceRejected)
 	case strings.Contains(imageURL, "/denied/"):
-		return 0, &rowError{"forbidden", "the token is not one of PROCESS_TOKENS"}
+		return 0, &rowError{code: "forbidden", message: "the token is not one of PROCESS_TOKENS"}
+	case strings.Contains(imageURL, "/placeholder/"): // in process: the Warmer's error
+		reason := ingest.PlaceholderReason(path.Base(path.Dir(imageURL)))
+		return 0, fmt.Errorf("warm: store original %s: %w", bookID, &ingest.PlaceholderError{Reason: reason, Detail: "measured"})
+	case strings.Contains(imageURL, "/refused/"): // through a service: the job's code and reason
+		return 0, &rowError{code: "placeholder_image", message: cover.CodePlaceholderImage.Message(), reason: path.Base(path.Dir(imageURL))}
 	}
 	return Warmed, nil
 }
@@ -244,3 +251,52 @@ func TestRunRefusesSettings(t *testing.T) {
 		t.Errorf("the input was modified: %q", b)
 	}
 }
+
+// TestRunCountsRefusedPlaceholders: rows refused as placeholders, in
+// process or by a service, are counted by reason in the progress and the
+// summary and listed in the failures file with their reason, and are not
+// failures: the run succeeds when nothing else failed.
+func TestRunCountsRefusedPlaceholders(t *testing.T) {
+	t.Parallel()
+	in := writeInput(t, "catalog.csv", "book_id,image_url\n"+
+		"W1,http://h/c/1.jpg\n"+
+		"P1,http://h/placeholder/tiny/1.gif\n"+
+		"P2,http://h/placeholder/uniform/2.jpg\n"+
+		"P3,http://h/refused/known/3.jpg\n"+
+		"P4,http://h/refused/tiny/4.gif\n")
+	var stdout bytes.Buffer
+	stderr, readStderr := stderrFile(t)
+	if err := Run(context.Background(), DefaultConfig(), in, newFakeRows(), &stdout, stderr); err != nil {
+		t.Errorf("Run = %v; want nil (refusals are not failures)", err)
+	}
+	failures := filepath.Join(filepath.Dir(in.Path), "catalog.failures.csv")
+	for _, want := range []string{
+		"): 1 warmed, 0 skipped (already current), 0 failed\n",
+		"\nbackfill: refused as placeholders: 4 (tiny 2, known 1, uniform 1) (listed in " + failures + ")\n",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout = %q; want it to contain %q", stdout.String(), want)
+		}
+	}
+	if got := readStderr(); !strings.HasSuffix(got, "warmed 1  skipped 0  failed 0  refused 4\n") {
+		t.Errorf("stderr = %q; want a last progress line ending warmed 1  skipped 0  failed 0  refused 4", got)
+	}
+	b, err := os.ReadFile(failures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	slices.Sort(lines[1:])
+	want := []string{
+		"P1,http://h/placeholder/tiny/1.gif,placeholder_image,reason tiny: warm: store original P1: placeholder image (tiny): measured",
+		"P2,http://h/placeholder/uniform/2.jpg,placeholder_image,reason uniform: warm: store original P2: placeholder image (uniform): measured",
+		"P3,http://h/refused/known/3.jpg,placeholder_image," + csvField("reason known: "+cover.CodePlaceholderImage.Message()),
+		"P4,http://h/refused/tiny/4.gif,placeholder_image," + csvField("reason tiny: "+cover.CodePlaceholderImage.Message()),
+	}
+	if len(lines) != 5 || !slices.Equal(lines[1:], want) {
+		t.Errorf("failures file:\n%s\nwant the header and\n%s", b, strings.Join(want, "\n"))
+	}
+}
+
+// csvField is s as encoding/csv writes a field that holds a quote.
+func csvField(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

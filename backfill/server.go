@@ -96,7 +96,7 @@ func (s *ServerWarmer) submit(ctx context.Context, bookID, imageURL string) (str
 				JobID string `json:"job_id"`
 			}
 			if json.Unmarshal(b, &out) != nil || out.JobID == "" {
-				return "", &rowError{"bad_response", "POST /process answered 202 without a job_id"}
+				return "", &rowError{code: "bad_response", message: "POST /process answered 202 without a job_id"}
 			}
 			return out.JobID, nil
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
@@ -141,19 +141,20 @@ func (s *ServerWarmer) wait(ctx context.Context, id string) error {
 			Error *struct {
 				Code    string `json:"code"`
 				Message string `json:"message"`
+				Reason  string `json:"reason"`
 			} `json:"error"`
 		}
 		if err := json.Unmarshal(b, &job); err != nil {
-			return &rowError{"bad_response", "GET /jobs: " + err.Error()}
+			return &rowError{code: "bad_response", message: "GET /jobs: " + err.Error()}
 		}
 		switch job.State {
 		case "succeeded":
 			return nil
 		case "failed":
 			if job.Error == nil {
-				return &rowError{"internal", "the job failed without an error"}
+				return &rowError{code: "internal", message: "the job failed without an error"}
 			}
-			return &rowError{job.Error.Code, job.Error.Message}
+			return &rowError{code: job.Error.Code, message: job.Error.Message, reason: job.Error.Reason}
 		}
 	}
 }
@@ -166,12 +167,12 @@ func (s *ServerWarmer) do(req *http.Request) (int, http.Header, []byte, error) {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return 0, nil, nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, ctxErr)
 		}
-		return 0, nil, nil, &rowError{"server_unreachable", err.Error()}
+		return 0, nil, nil, &rowError{code: "server_unreachable", message: err.Error()}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return 0, nil, nil, &rowError{"server_unreachable", "read answer: " + err.Error()}
+		return 0, nil, nil, &rowError{code: "server_unreachable", message: "read answer: " + err.Error()}
 	}
 	return resp.StatusCode, resp.Header, b, nil
 }

@@ -73,6 +73,7 @@ func TestServerWarmer(t *testing.T) {
 		{"overloaded, retried after Retry-After", []func(w http.ResponseWriter){status(429, "")}, []string{succeeded}, "", 1},
 		{"the job's own failure code", nil, []string{running, `{"state":"failed","error":{"code":"not_an_image","message":"the original is not a supported image"}}`}, "not_an_image", 2},
 		{"a failed job without an error", nil, []string{`{"state":"failed"}`}, "internal", 1},
+		{"a refused placeholder, with its reason", nil, []string{`{"state":"failed","error":{"code":"placeholder_image","message":"m","reason":"uniform"}}`}, "placeholder_image", 1},
 		{"refused with the service's error body", []func(w http.ResponseWriter){status(401, `{"error":{"code":"unauthorized","message":"a bearer token is required"}}`)}, nil, "unauthorized", 0},
 		{"refused without an error body", []func(w http.ResponseWriter){status(500, "boom")}, nil, "http_500", 0},
 		{"202 without a job id", []func(w http.ResponseWriter){status(202, `{}`)}, nil, "bad_response", 0},
@@ -93,6 +94,9 @@ func TestServerWarmer(t *testing.T) {
 			}
 			if code != tc.wantCode || (err == nil && got != Warmed) {
 				t.Errorf("WarmRow = %v, %v (code %q); want code %q", got, err, code, tc.wantCode)
+			}
+			if reason, refused := refusalOf(err); refused != (tc.wantCode == "placeholder_image") || (refused && reason != "uniform") {
+				t.Errorf("refusalOf(%v) = %q, %v; want reason uniform only for placeholder_image", err, reason, refused)
 			}
 			if n := int(f.polled.Load()); n < tc.polls {
 				t.Errorf("GET /jobs/J1 %d times, want at least %d", n, tc.polls)

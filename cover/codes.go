@@ -51,6 +51,10 @@ const (
 	CodeTooManyPixels    Code = "too_many_pixels"
 	CodeNotAnImage       Code = "not_an_image"
 	CodeCorruptImage     Code = "corrupt_image"
+	// CodePlaceholderImage: the original decodes but is a publisher's
+	// "no image" picture (tiny, near-uniform, a known placeholder, or an
+	// aspect out of range), never a book's cover.
+	CodePlaceholderImage Code = "placeholder_image"
 	CodeQueueFull        Code = "queue_full"
 	CodeCanceled         Code = "canceled"
 )
@@ -106,6 +110,7 @@ var messages = map[Code]string{
 	CodeTooManyPixels:    "the original has more pixels than allowed",
 	CodeNotAnImage:       "the original is not a supported image",
 	CodeCorruptImage:     "the original is truncated or corrupt and cannot be decoded",
+	CodePlaceholderImage: "the original is a placeholder picture (tiny, blank or a known \"no image\" picture), not a cover",
 	CodeQueueFull:        "too many jobs are waiting",
 	CodeCanceled:         "the request was cancelled",
 

@@ -16,6 +16,12 @@ type Manifest struct {
 	// request that named this original (see OrderTime). Zero in manifests
 	// written before it existed; Order falls back to UpdatedAt for those.
 	VersionTime time.Time `json:"version_time,omitzero"`
+	// DominantColor ("#rrggbb") and BlurHash describe the picture for a
+	// page to paint before it arrives, computed once at ingest from the
+	// decode that checked the original (transform.Traits). Empty in
+	// manifests written before they existed.
+	DominantColor string `json:"dominant_color,omitempty"`
+	BlurHash      string `json:"blurhash,omitempty"`
 }
 
 // OrderTime normalises the time that orders a book's covers: UTC with

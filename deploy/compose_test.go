@@ -240,6 +240,13 @@ func TestComposeWorkers(t *testing.T) {
 			t.Errorf("catalog-init SQL has no column %s", col)
 		}
 	}
+	// Every column the service is told to write (the metadata and status
+	// columns too) is one the table has.
+	for k, v := range e {
+		if strings.HasPrefix(k, "CATALOG_") && strings.HasSuffix(k, "_COLUMN") && !strings.Contains(sql, "\n  "+fmt.Sprint(v)+" ") {
+			t.Errorf("%s=%s, but catalog-init SQL has no such column", k, v)
+		}
+	}
 	if !slices.Contains(listAt(c, "services", "catalog", "profiles"), any("catalog")) {
 		t.Errorf("catalog service profiles %v, want catalog", dig(c, "services", "catalog", "profiles"))
 	}

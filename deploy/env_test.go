@@ -303,6 +303,12 @@ var leftUnset = []struct {
 		"OUTBOX_RETRY_MAX", "OUTBOX_SCAN_INTERVAL", "CATALOG_TIMEOUT",
 		"CATALOG_BOOK_ID_COLUMN", "CATALOG_URL_COLUMN", "CATALOG_VERSION_COLUMN", "CATALOG_UPDATED_AT_COLUMN",
 	}},
+	{"cover quality: the defaults were measured against the test corpus, and the aspect rule is opt-in (README, Cover quality)", true, true, []string{
+		"PLACEHOLDER_MIN_SIDE", "PLACEHOLDER_MIN_BYTES", "PLACEHOLDER_MIN_DEVIATION", "PLACEHOLDER_HASH_DISTANCE", "PLACEHOLDER_ASPECT_RANGE",
+	}},
+	{"each site's own: a directory of the \"no image\" pictures its sources send, mounted into the container (README, Cover quality)", true, true, []string{
+		"PLACEHOLDER_REFERENCES_DIR",
+	}},
 	{"Compose keeps the default; the ConfigMap spells it out for operators to tune", false, true, []string{
 		"S3_REGION", "MANIFEST_TTL", "STORE_TIMEOUT", "JOB_LEASE", "KAFKA_CONCURRENCY",
 	}},

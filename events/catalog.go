@@ -4,10 +4,14 @@ package events
 //
 // Catalog writes a stored cover back to the book catalog in PostgreSQL
 // (CATALOG_DATABASE_URL; empty turns it off): one UPDATE of CATALOG_TABLE
-// setting the storage URL, version and updated-at columns where the book id
-// matches and the stored updated-at (the cover's version time) is NULL or
-// older, so a redelivered event is a successful no-op and an older event
-// never moves a book back.
+// setting the storage URL, version and updated-at columns, and the
+// metadata and status columns that are named (width, height, dominant
+// colour, blurhash, cover_status 'ok'), where the book id matches and the
+// stored updated-at (the cover's version time) is NULL or older, so a
+// redelivered event is a successful no-op and an older event never moves a
+// book back. With a status column, UpdateStatus writes missing or
+// placeholder to a row that holds no cover, ordered the same way, and a row
+// without a cover takes any cover.
 // Identifiers are validated and quoted, values are always parameters. A book
 // without a row is ErrCatalogNoRow (counted and logged, not retried);
 // connection failures and timeouts are ErrCatalogUnavailable (retryable).
@@ -54,6 +58,32 @@ type CatalogUpdate struct {
 	// precision): stored in CATALOG_UPDATED_AT_COLUMN, and only a later one
 	// replaces the row's cover.
 	VersionTime time.Time
+	// The cover's metadata, written to the columns that are named (zero or
+	// empty values as NULL: a manifest written before they were computed
+	// has no colour or blurhash).
+	Width, Height int
+	DominantColor string
+	BlurHash      string
+}
+
+// values are the update's parameters for the optional columns stmts sets,
+// in their order.
+func (u CatalogUpdate) values(meta []int) []any {
+	all := [...]any{nullIfZero(u.Width), nullIfZero(u.Height), nullIfZero(u.DominantColor), nullIfZero(u.BlurHash), "ok"}
+	out := make([]any, 0, len(meta))
+	for _, i := range meta {
+		out = append(out, all[i])
+	}
+	return out
+}
+
+// nullIfZero is v, or nil (SQL NULL) for its zero value.
+func nullIfZero[T comparable](v T) any {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return v
 }
 
 // Catalog writes covers back to the catalog table. It is safe for concurrent use.
@@ -110,7 +140,8 @@ func NewCatalog(ctx context.Context, cfg CatalogConfig, logger *slog.Logger) (*C
 // Update writes u to the book's row unless the row already holds a cover at
 // least as new (its version time is not older than u's). Applying the same
 // update again, or one as old or older than the row's, is a successful no-op
-// (counted as stale), so the row only moves forward.
+// (counted as stale), so the row only moves forward. With a status column,
+// a row that holds no cover (a status only) takes u whatever its time.
 // A book without a row is ErrCatalogNoRow; connection failures and timeouts
 // (each Update is bounded by CatalogConfig.Timeout) wrap ErrCatalogUnavailable;
 // any other database error (a missing column, a wrong type) is returned as is.
@@ -119,38 +150,62 @@ func (c *Catalog) Update(ctx context.Context, u CatalogUpdate) error {
 		c.failed.Inc()
 		return fmt.Errorf("catalog update: book id and version time are required: %w", ErrCatalogInvalidUpdate)
 	}
+	// PostgreSQL keeps microseconds; truncating here makes the stored value
+	// and every later comparison use the same instant.
+	at := u.VersionTime.UTC().Truncate(time.Microsecond)
+	args := append([]any{u.BookID, u.StorageURL, u.Version, at}, u.values(c.stmts.meta)...)
+	return c.exec(ctx, u.BookID, c.stmts.update, args, "version", u.Version)
+}
+
+// UpdateStatus writes a book's cover_status (missing or placeholder) at
+// version time at, to a row that holds no cover and whose last write is
+// older (the status writes of a book move forward like its covers); a row
+// with a cover keeps it and its status. Without a status column it does
+// nothing. Errors are Update's.
+func (c *Catalog) UpdateStatus(ctx context.Context, bookID, status string, at time.Time) error {
+	if c.stmts.status == "" {
+		return nil
+	}
+	if bookID == "" || status == "" || at.IsZero() {
+		c.failed.Inc()
+		return fmt.Errorf("catalog status: book id, status and time are required: %w", ErrCatalogInvalidUpdate)
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	return c.exec(ctx, bookID, c.stmts.status, []any{bookID, status, at}, "cover_status", status)
+}
+
+// exec runs one conditional UPDATE of a book's row within the catalog's
+// timeout; when it changes nothing it tells a row that holds something
+// newer (stale, counted, nil) from no row (ErrCatalogNoRow). what and value
+// name the write in logs.
+func (c *Catalog) exec(ctx context.Context, bookID, stmt string, args []any, what, value string) error {
 	start := time.Now()
 	defer c.duration.UpdateDuration(start)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-
-	// PostgreSQL keeps microseconds; truncating here makes the stored value
-	// and every later comparison use the same instant.
-	at := u.VersionTime.UTC().Truncate(time.Microsecond)
-	tag, err := c.pool.Exec(ctx, c.stmts.update, u.BookID, u.StorageURL, u.Version, at)
+	tag, err := c.pool.Exec(ctx, stmt, args...)
 	if err != nil {
-		return c.fail(u.BookID, "update", err)
+		return c.fail(bookID, "update", err)
 	}
 	if tag.RowsAffected() > 0 {
 		c.updated.Inc()
 		return nil
 	}
-	// Nothing changed: either the row holds a cover at least as new or there
-	// is no row.
+	// Nothing changed: either the row holds a cover at least as new (or,
+	// for a status, any cover) or there is no row.
 	var one int
-	err = c.pool.QueryRow(ctx, c.stmts.exists, u.BookID).Scan(&one)
+	err = c.pool.QueryRow(ctx, c.stmts.exists, bookID).Scan(&one)
 	switch {
 	case err == nil:
 		c.stale.Inc()
-		c.log.Debug("catalog: row holds a cover at least as new, update skipped",
-			"book_id", u.BookID, "version", u.Version)
+		c.log.Debug("catalog: row holds a cover at least as new, update skipped", "book_id", bookID, what, value)
 		return nil
 	case errors.Is(err, pgx.ErrNoRows):
 		c.noRow.Inc()
-		c.log.Warn("catalog: no catalog row for book", "book_id", u.BookID, "version", u.Version)
+		c.log.Warn("catalog: no catalog row for book", "book_id", bookID, what, value)
 		return fmt.Errorf("catalog update: %w", ErrCatalogNoRow)
 	default:
-		return c.fail(u.BookID, "check row", err)
+		return c.fail(bookID, "check row", err)
 	}
 }
 

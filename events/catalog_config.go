@@ -24,6 +24,15 @@ type CatalogConfig struct {
 	VersionColumn   string        // CATALOG_VERSION_COLUMN, default cover_version
 	UpdatedAtColumn string        // CATALOG_UPDATED_AT_COLUMN, default cover_updated_at (timestamptz): the cover's version time
 	Timeout         time.Duration // CATALOG_TIMEOUT: budget of one Update or Ping, connecting included; default 5s
+
+	// The cover's metadata and status, each written only when its column is
+	// named: empty, the default, writes nothing, so a catalog without these
+	// columns keeps working as it did.
+	WidthColumn         string // CATALOG_WIDTH_COLUMN (integer): the original's upright width
+	HeightColumn        string // CATALOG_HEIGHT_COLUMN (integer): its upright height
+	DominantColorColumn string // CATALOG_DOMINANT_COLOR_COLUMN (text): "#rrggbb"
+	BlurHashColumn      string // CATALOG_BLURHASH_COLUMN (text)
+	StatusColumn        string // CATALOG_STATUS_COLUMN (text): ok, missing or placeholder (ingest.CoverStatus)
 }
 
 // DefaultCatalogConfig returns the defaults, with the write-back off.
@@ -52,11 +61,16 @@ func (c CatalogConfig) Validate() error {
 	if _, err := c.tableIdentifier(); err != nil {
 		errs = append(errs, err)
 	}
-	columns := []struct{ env, value string }{
+	columns := []catalogColumn{
 		{"CATALOG_BOOK_ID_COLUMN", c.BookIDColumn},
 		{"CATALOG_URL_COLUMN", c.URLColumn},
 		{"CATALOG_VERSION_COLUMN", c.VersionColumn},
 		{"CATALOG_UPDATED_AT_COLUMN", c.UpdatedAtColumn},
+	}
+	for _, col := range c.optionalColumns() {
+		if col.value != "" {
+			columns = append(columns, col)
+		}
 	}
 	seen := map[string]string{}
 	for _, col := range columns {
@@ -124,10 +138,30 @@ func (c CatalogConfig) poolConfig() (*pgxpool.Config, error) {
 	return pc, nil
 }
 
-// catalogStatements are the two statements of one Update, built once from
+// catalogColumn is one optional column: its variable and its name.
+type catalogColumn struct{ env, value string }
+
+// optionalColumns are the metadata and status columns, in the order their
+// values follow the update's first four parameters (catalogStatements.meta).
+func (c CatalogConfig) optionalColumns() []catalogColumn {
+	return []catalogColumn{
+		{"CATALOG_WIDTH_COLUMN", c.WidthColumn},
+		{"CATALOG_HEIGHT_COLUMN", c.HeightColumn},
+		{"CATALOG_DOMINANT_COLOR_COLUMN", c.DominantColorColumn},
+		{"CATALOG_BLURHASH_COLUMN", c.BlurHashColumn},
+		{"CATALOG_STATUS_COLUMN", c.StatusColumn},
+	}
+}
+
+// catalogStatements are the statements of the write-back, built once from
 // validated, quoted identifiers; values are always parameters.
 type catalogStatements struct {
-	update string // $1 book id, $2 storage URL, $3 version, $4 version time
+	// update: $1 book id, $2 storage URL, $3 version, $4 version time,
+	// then one parameter per named optional column, in meta's order.
+	update string
+	meta   []int // indexes into optionalColumns of the columns update sets
+	// status ("" without a status column): $1 book id, $2 status, $3 time.
+	status string
 	exists string // $1 book id
 }
 
@@ -137,13 +171,30 @@ func (c CatalogConfig) statements() (catalogStatements, error) {
 		return catalogStatements{}, err
 	}
 	q := func(name string) string { return pgx.Identifier{name}.Sanitize() }
-	t, id, updated := table.Sanitize(), q(c.BookIDColumn), q(c.UpdatedAtColumn)
+	t, id, updated, version := table.Sanitize(), q(c.BookIDColumn), q(c.UpdatedAtColumn), q(c.VersionColumn)
+	set := fmt.Sprintf(`%s = $2, %s = $3, %s = $4`, q(c.URLColumn), version, updated)
+	var meta []int
+	for i, col := range c.optionalColumns() {
+		if col.value != "" {
+			meta = append(meta, i)
+			set += fmt.Sprintf(`, %s = $%d`, q(col.value), 4+len(meta))
+		}
+	}
 	// "IS NULL" lets the first cover in; "<" moves the row only forward: a
 	// repeated update, one of the same version time (the cover that got
 	// there first stays, as in the manifest) and an older one change nothing.
-	return catalogStatements{
-		update: fmt.Sprintf(`UPDATE %s SET %s = $2, %s = $3, %s = $4 WHERE %s = $1 AND (%s IS NULL OR %s < $4)`,
-			t, q(c.URLColumn), q(c.VersionColumn), updated, id, updated, updated),
-		exists: fmt.Sprintf(`SELECT 1 FROM %s WHERE %s = $1`, t, id),
-	}, nil
+	newer := fmt.Sprintf(`%s IS NULL OR %s < $4`, updated, updated)
+	st := catalogStatements{meta: meta, exists: fmt.Sprintf(`SELECT 1 FROM %s WHERE %s = $1`, t, id)}
+	if c.StatusColumn != "" {
+		// A row that holds no cover (only a status: missing or
+		// placeholder) takes any cover, whatever its time: the origin
+		// serves that cover, so the row must name it.
+		newer += fmt.Sprintf(` OR %s IS NULL`, version)
+		// A status is written only to a row without a cover, and ordered
+		// like covers among statuses.
+		st.status = fmt.Sprintf(`UPDATE %s SET %s = $2, %s = $3 WHERE %s = $1 AND %s IS NULL AND (%s IS NULL OR %s < $3)`,
+			t, q(c.StatusColumn), updated, id, version, updated, updated)
+	}
+	st.update = fmt.Sprintf(`UPDATE %s SET %s WHERE %s = $1 AND (%s)`, t, set, id, newer)
+	return st, nil
 }

@@ -53,6 +53,14 @@ func TestCatalogConfigValidate(t *testing.T) {
 		{"space in updated column", with(func(c *CatalogConfig) { c.UpdatedAtColumn = "updated at" }), []string{"CATALOG_UPDATED_AT_COLUMN"}},
 		{"duplicate column", with(func(c *CatalogConfig) { c.VersionColumn = "cover_storage_url" }), []string{"CATALOG_VERSION_COLUMN", "CATALOG_URL_COLUMN"}},
 		{"zero timeout", with(func(c *CatalogConfig) { c.Timeout = 0 }), []string{"CATALOG_TIMEOUT"}},
+		{"every optional column", with(func(c *CatalogConfig) {
+			c.WidthColumn, c.HeightColumn, c.DominantColorColumn, c.BlurHashColumn, c.StatusColumn = "w", "h", "colour", "hash", "status"
+		}), nil},
+		{"bad optional columns", with(func(c *CatalogConfig) {
+			c.WidthColumn, c.DominantColorColumn, c.StatusColumn = "width px", "x;y", "cover_version"
+		}), []string{"CATALOG_WIDTH_COLUMN", "CATALOG_DOMINANT_COLOR_COLUMN", "CATALOG_STATUS_COLUMN", "CATALOG_VERSION_COLUMN"}},
+		{"two optional columns alike", with(func(c *CatalogConfig) { c.HeightColumn, c.BlurHashColumn = "h", "h" }),
+			[]string{"CATALOG_BLURHASH_COLUMN", "CATALOG_HEIGHT_COLUMN"}},
 		{"bad dsn", with(func(c *CatalogConfig) {
 			c.DatabaseURL = "postgres://worker:" + catalogTestPassword + "@127.0.0.1:notaport/books"
 		}), []string{"CATALOG_DATABASE_URL"}},
@@ -129,11 +137,15 @@ func TestCatalogStatements(t *testing.T) {
 	odd := DefaultCatalogConfig()
 	odd.Table, odd.BookIDColumn, odd.URLColumn, odd.VersionColumn, odd.UpdatedAtColumn =
 		"Books.select", "user", "Order", "group", "_at"
+	meta := DefaultCatalogConfig()
+	meta.WidthColumn, meta.DominantColorColumn, meta.StatusColumn = "cover_width", "cover_dominant_color", "cover_status"
 	tests := []struct {
 		name       string
 		cfg        CatalogConfig
 		wantUpdate string
 		wantExists string
+		wantStatus string
+		wantMeta   []int
 	}{
 		{
 			name:       "defaults",
@@ -146,6 +158,17 @@ func TestCatalogStatements(t *testing.T) {
 			cfg:        odd,
 			wantUpdate: `UPDATE "Books"."select" SET "Order" = $2, "group" = $3, "_at" = $4 WHERE "user" = $1 AND ("_at" IS NULL OR "_at" < $4)`,
 			wantExists: `SELECT 1 FROM "Books"."select" WHERE "user" = $1`,
+		},
+		{
+			name: "metadata and status columns",
+			cfg:  meta,
+			wantUpdate: `UPDATE "catalog" SET "cover_storage_url" = $2, "cover_version" = $3, "cover_updated_at" = $4, ` +
+				`"cover_width" = $5, "cover_dominant_color" = $6, "cover_status" = $7 WHERE "book_id" = $1 AND ` +
+				`("cover_updated_at" IS NULL OR "cover_updated_at" < $4 OR "cover_version" IS NULL)`,
+			wantExists: `SELECT 1 FROM "catalog" WHERE "book_id" = $1`,
+			wantStatus: `UPDATE "catalog" SET "cover_status" = $2, "cover_updated_at" = $3 WHERE "book_id" = $1 AND ` +
+				`"cover_version" IS NULL AND ("cover_updated_at" IS NULL OR "cover_updated_at" < $3)`,
+			wantMeta: []int{0, 2, 4},
 		},
 	}
 	for _, tt := range tests {
@@ -160,6 +183,9 @@ func TestCatalogStatements(t *testing.T) {
 			}
 			if got.exists != tt.wantExists {
 				t.Errorf("exists statement:\n got %s\nwant %s", got.exists, tt.wantExists)
+			}
+			if got.status != tt.wantStatus || fmt.Sprint(got.meta) != fmt.Sprint(tt.wantMeta) {
+				t.Errorf("status statement, optional columns:\n got %s %v\nwant %s %v", got.status, got.meta, tt.wantStatus, tt.wantMeta)
 			}
 		})
 	}

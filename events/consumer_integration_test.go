@@ -68,6 +68,7 @@ func TestConsumeSuccessPublishesResultAndCommits(t *testing.T) {
 		"bytes":               float64(len(o.photo)),
 		"content_type":        "image/jpeg",
 		"cover_path_template": "/covers/book-1/{size}.{format}?v=" + version,
+		"cover_status":        "ok",
 		// No enriched_at: the record's time (milliseconds) orders the cover.
 		"version_time": time.UnixMilli(rec.Timestamp.UnixMilli()).UTC().Format(time.RFC3339Nano),
 	}

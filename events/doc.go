@@ -10,8 +10,11 @@
 // released while a record sleeps in backoff, so one retrying partition never
 // stalls the others. A partition whose queue passes 1000 records is paused
 // until it drains. Each record's offset is committed once its outcome is
-// final: succeeded (after Outcomes.Succeeded), skipped (no cover_image_url)
-// or written to the DLQ. Delivery is at-least-once: a record may be warmed
+// final: succeeded (after Outcomes.Succeeded), refused (the original is a
+// placeholder: after Outcomes.Refused, never dead-lettered), skipped (no
+// cover_image_url) or written to the DLQ. A 404 or 410 for a book without a
+// cover is told to Outcomes.Refused too (cover_status missing) before it is
+// dead-lettered as source_rejected. Delivery is at-least-once: a record may be warmed
 // again after a crash or rebalance, which Warm tolerates (same book and URL
 // already stored: no download) and result events may repeat.
 //
@@ -46,14 +49,21 @@
 //
 // Results: after a success, Results publishes {"state":"succeeded",...} keyed
 // by book id to ResultTopic, with the cover's version_time (a later one names
-// a newer cover), and Failed publishes job failures with "state":"failed".
+// a newer cover), its width, height, dominant colour and blurhash and
+// cover_status "ok"; Failed publishes job failures and refusals with
+// "state":"failed" (a refused placeholder's error carries its reason, and
+// cover_status says missing or placeholder when the book has no cover).
 //
 // Catalog writes a stored cover back to the book catalog in PostgreSQL
 // (CATALOG_DATABASE_URL; empty turns it off): one UPDATE of CATALOG_TABLE
-// setting the storage URL, version and updated-at columns where the book id
-// matches and the stored updated-at (the cover's version time) is NULL or
-// older, so a redelivered event is a successful no-op and an older event
-// never moves a book back.
+// setting the storage URL, version and updated-at columns, and the optional
+// width, height, dominant colour, blurhash and status ("ok") columns that
+// are named (none by default), where the book id matches and the stored
+// updated-at (the cover's version time) is NULL or older, so a redelivered
+// event is a successful no-op and an older event never moves a book back.
+// With a status column, UpdateStatus writes missing or placeholder to a row
+// that holds no cover, ordered the same way, and a cover replaces such a
+// row whatever its time.
 // Identifiers are validated and quoted, values are always parameters. A book
 // without a row is ErrCatalogNoRow (counted and logged, not retried);
 // connection failures and timeouts are ErrCatalogUnavailable (retryable).
@@ -63,7 +73,7 @@
 // transform. It reads no environment; cmd fills Config.
 //
 // Metrics (Consumer.Metrics): covers_kafka_events_total{result="succeeded|
-// skipped|dead_lettered|failed"} (failed: abandoned on revoke or shutdown
+// refused|skipped|dead_lettered|failed"} (failed: abandoned on revoke or shutdown
 // without an outcome, redelivered later), covers_kafka_dead_letters_total{code},
 // covers_kafka_processing_duration_seconds, covers_kafka_retries_total,
 // covers_kafka_in_flight, covers_kafka_lag_records{partition} (high watermark

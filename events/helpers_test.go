@@ -229,10 +229,18 @@ func (f *fakeWarmer) Warm(ctx context.Context, bookID, url string, _ bool, _ tim
 	return f.fn(ctx, bookID, url)
 }
 
-// recordingOutcomes remembers the manifests it was told about.
+// recordingOutcomes remembers the manifests and refusals it was told about.
 type recordingOutcomes struct {
-	mu  sync.Mutex
-	got []cover.Manifest
+	mu      sync.Mutex
+	got     []cover.Manifest
+	refused []ingest.Refusal
+}
+
+func (o *recordingOutcomes) Refused(_ context.Context, r ingest.Refusal) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.refused = append(o.refused, r)
+	return nil
 }
 
 func (o *recordingOutcomes) Succeeded(_ context.Context, m cover.Manifest) error {
@@ -332,8 +340,9 @@ func newWarmer(t *testing.T, addr string, store cache.Store) *ingest.Warmer {
 // not start.
 type headerCheck struct{}
 
-func (headerCheck) Check(_ context.Context, original []byte) (transform.Info, error) {
-	return transform.CheckOriginal(original, 50_000_000)
+func (headerCheck) Check(_ context.Context, original []byte) (transform.Checked, error) {
+	info, err := transform.CheckOriginal(original, 50_000_000)
+	return transform.Checked{Info: info}, err
 }
 
 // header returns the value of a record header, failing when it is absent.
@@ -372,4 +381,8 @@ func (o *flakyOutcomes) Succeeded(context.Context, cover.Manifest) error {
 		return errors.New("test: catalog down")
 	}
 	return nil
+}
+
+func (o *flakyOutcomes) Refused(ctx context.Context, _ ingest.Refusal) error {
+	return o.Succeeded(ctx, cover.Manifest{})
 }

@@ -13,13 +13,14 @@ const (
 	resultSkipped      = "skipped"
 	resultDeadLettered = "dead_lettered"
 	resultFailed       = "failed"
+	resultRefused      = "refused"
 )
 
 // consumerMetrics are the consumer's series, all in its own set.
 type consumerMetrics struct {
 	set *metrics.Set
 
-	succeeded, skipped, deadLettered, failed *metrics.Counter
+	succeeded, skipped, deadLettered, failed, refused *metrics.Counter
 
 	duration       *metrics.PrometheusHistogram
 	retries        *metrics.Counter
@@ -41,6 +42,7 @@ func newConsumerMetrics() *consumerMetrics {
 		skipped:        events(resultSkipped),
 		deadLettered:   events(resultDeadLettered),
 		failed:         events(resultFailed),
+		refused:        events(resultRefused),
 		duration:       set.NewPrometheusHistogramExt("covers_kafka_processing_duration_seconds", processingBuckets),
 		retries:        set.NewCounter("covers_kafka_retries_total"),
 		inFlight:       set.NewGauge("covers_kafka_in_flight", nil),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/ingest"
@@ -38,6 +39,7 @@ func (n *Notifier) Succeeded(ctx context.Context, m cover.Manifest) error {
 		err := n.catalog.Update(ctx, CatalogUpdate{
 			BookID: m.BookID, Version: m.Version, VersionTime: m.Order(),
 			StorageURL: cover.StorageURL(n.bucket, cover.OriginalKey(m.BookID, m.Version)),
+			Width:      m.Width, Height: m.Height, DominantColor: m.DominantColor, BlurHash: m.BlurHash,
 		})
 		if err != nil && !errors.Is(err, ErrCatalogNoRow) {
 			return fmt.Errorf("notify %s: %w", m.BookID, err)
@@ -51,10 +53,38 @@ func (n *Notifier) JobSucceeded(ctx context.Context, _ ingest.Job, m cover.Manif
 	return n.Succeeded(ctx, m)
 }
 
-// JobFailed publishes a failed result so the catalog can show it.
+// JobFailed publishes a failed result so the catalog can show it, and
+// writes the job's cover_status when it leaves one (a book without a cover
+// whose source has none), ordered by the job's arrival like its cover
+// would have been.
 func (n *Notifier) JobFailed(ctx context.Context, job ingest.Job) error {
-	if n.results == nil || job.Error == nil {
+	if job.Error == nil {
 		return nil
 	}
-	return n.results.Failed(ctx, job.ID, job.BookID, job.ImageURL, job.Error.Code, job.Error.Message)
+	return n.failed(ctx, Failure{
+		JobID: job.ID, BookID: job.BookID, SourceURL: job.ImageURL,
+		Code: cover.Code(job.Error.Code), Reason: job.Error.Reason, CoverStatus: string(job.CoverStatus),
+	}, job.CreatedAt)
+}
+
+// Refused publishes a refusal outside a job (a Kafka event, a backfill
+// row) as a failed result and writes its cover_status when it has one.
+func (n *Notifier) Refused(ctx context.Context, r ingest.Refusal) error {
+	return n.failed(ctx, refusalFailure(r), r.At)
+}
+
+// failed publishes f and writes its cover_status, at version time at.
+func (n *Notifier) failed(ctx context.Context, f Failure, at time.Time) error {
+	if n.results != nil {
+		if err := n.results.Failed(ctx, f); err != nil {
+			return fmt.Errorf("notify %s: %w", f.BookID, err)
+		}
+	}
+	if n.catalog != nil && f.CoverStatus != "" {
+		err := n.catalog.UpdateStatus(ctx, f.BookID, f.CoverStatus, cover.OrderTime(at))
+		if err != nil && !errors.Is(err, ErrCatalogNoRow) {
+			return fmt.Errorf("notify %s: %w", f.BookID, err)
+		}
+	}
+	return nil
 }

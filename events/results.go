@@ -9,14 +9,18 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/ingest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Outcomes is told about each success before the record's offset is
-// committed. An error from it is retryable: the record is retried with
-// backoff (at-least-once), so implementations must tolerate repeats.
+// Outcomes is told about each success, and each refusal (a placeholder, or
+// a source without the picture for a book without a cover), before the
+// record's offset is committed. An error from it is retryable: the record
+// is retried with backoff (at-least-once), so implementations must tolerate
+// repeats.
 type Outcomes interface {
 	Succeeded(ctx context.Context, m cover.Manifest) error
+	Refused(ctx context.Context, r ingest.Refusal) error
 }
 
 // Result states.
@@ -42,22 +46,44 @@ type succeededEvent struct {
 	ProcessedAt       string `json:"processed_at"`
 	VersionTime       string `json:"version_time"` // orders a book's results: a later one names a newer cover
 	CoverPathTemplate string `json:"cover_path_template"`
+	// DominantColor and BlurHash, computed at ingest, let a page paint
+	// before the image arrives; absent for a cover stored before they were.
+	DominantColor string `json:"dominant_color,omitempty"`
+	BlurHash      string `json:"blurhash,omitempty"`
+	CoverStatus   string `json:"cover_status"` // always "ok"
 }
 
-// failedEvent is the JSON of a failed job on the result topic.
+// failedEvent is the JSON of a failure on the result topic: a failed job,
+// or a Kafka event whose original was refused as a placeholder.
 type failedEvent struct {
 	BookID          string      `json:"book_id"`
 	State           string      `json:"state"`
-	JobID           string      `json:"job_id"`
+	JobID           string      `json:"job_id,omitempty"` // absent outside a job
 	SourceURL       string      `json:"source_url"`
 	SourceURLSHA256 string      `json:"source_url_sha256"`
 	Error           resultError `json:"error"`
 	ProcessedAt     string      `json:"processed_at"`
+	// CoverStatus is missing or placeholder when the book holds no cover and
+	// the catalog's cover_status says so; absent when it keeps its cover.
+	CoverStatus string `json:"cover_status,omitempty"`
 }
 
 type resultError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Reason  string `json:"reason,omitempty"` // placeholder_image: tiny, uniform, known or aspect
+}
+
+// Failure is what a failed result event reports.
+type Failure struct {
+	JobID     string // "" outside a POST /process job
+	BookID    string
+	SourceURL string // as submitted: published redacted and hashed
+	Code      cover.Code
+	Reason    string // of a refused placeholder
+	// CoverStatus is the status the catalog is given (missing,
+	// placeholder), "" when the book keeps its cover.
+	CoverStatus string
 }
 
 // Results publishes result events, keyed by book id, to the result topic.
@@ -125,25 +151,38 @@ func (r *Results) Succeeded(ctx context.Context, m cover.Manifest) error {
 		ProcessedAt:       m.UpdatedAt.UTC().Format(time.RFC3339),
 		VersionTime:       m.Order().UTC().Format(time.RFC3339Nano),
 		CoverPathTemplate: CoverPathTemplate(m.BookID, m.Version),
+		DominantColor:     m.DominantColor,
+		BlurHash:          m.BlurHash,
+		CoverStatus:       string(ingest.CoverOK),
 	})
 }
 
-// Failed publishes the failure of a job (POST /process) so the catalog can
-// show it. code is a stable error code and message its fixed public text;
-// sourceURL is the job's URL as submitted, published redacted and hashed.
-func (r *Results) Failed(ctx context.Context, jobID, bookID, sourceURL, code, message string) error {
+// Failed publishes a failure (a POST /process job, a refused placeholder)
+// so the catalog can show it, with the code's fixed public text.
+func (r *Results) Failed(ctx context.Context, f Failure) error {
 	if r == nil || r.topic == "" {
 		return nil
 	}
-	return r.publish(ctx, stateFailed, bookID, failedEvent{
-		BookID:          bookID,
+	return r.publish(ctx, stateFailed, f.BookID, failedEvent{
+		BookID:          f.BookID,
 		State:           stateFailed,
-		JobID:           jobID,
-		SourceURL:       cache.PublicSourceURL(sourceURL),
-		SourceURLSHA256: cache.SourceURLSHA256(sourceURL),
-		Error:           resultError{Code: code, Message: message},
+		JobID:           f.JobID,
+		SourceURL:       cache.PublicSourceURL(f.SourceURL),
+		SourceURLSHA256: cache.SourceURLSHA256(f.SourceURL),
+		Error:           resultError{Code: string(f.Code), Message: f.Code.Message(), Reason: f.Reason},
 		ProcessedAt:     r.now().UTC().Format(time.RFC3339),
+		CoverStatus:     f.CoverStatus,
 	})
+}
+
+// Refused publishes a refusal (Outcomes) as a failed result.
+func (r *Results) Refused(ctx context.Context, rf ingest.Refusal) error {
+	return r.Failed(ctx, refusalFailure(rf))
+}
+
+// refusalFailure is the failed result of a refusal.
+func refusalFailure(r ingest.Refusal) Failure {
+	return Failure{BookID: r.BookID, SourceURL: r.SourceURL, Code: r.Code, Reason: string(r.Reason), CoverStatus: string(r.Status)}
 }
 
 func (r *Results) publish(ctx context.Context, state, bookID string, event any) error {

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/ingest"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -25,7 +27,7 @@ func TestResultsFailedPublishesTheJobFailure(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.Failed(ctx, "job-7", "book-1", "https://img.example/c.jpg", "not_an_image", "the original is not a supported image"); err != nil {
+	if err := r.Failed(ctx, Failure{JobID: "job-7", BookID: "book-1", SourceURL: "https://img.example/c.jpg", Code: cover.CodeNotAnImage}); err != nil {
 		t.Fatalf("Failed: %v", err)
 	}
 	recs := readTopic(t, c, testResult)
@@ -60,7 +62,7 @@ func TestResultsErrorWhenTopicMissing(t *testing.T) {
 	r := NewResults(cl, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.Failed(ctx, "j", "book-1", "u", "timeout", "m"); err == nil {
+	if err := r.Failed(ctx, Failure{JobID: "j", BookID: "book-1", SourceURL: "u", Code: cover.CodeTimeout}); err == nil {
 		t.Fatalf("Failed to a missing topic = nil, want an error")
 	}
 	if n := r.errs.Get(); n != 1 {
@@ -84,7 +86,7 @@ func TestResultsPublishNoSecrets(t *testing.T) {
 	if err := r.Succeeded(ctx, m); err != nil {
 		t.Fatalf("Succeeded: %v", err)
 	}
-	if err := r.Failed(ctx, "job-7", "book-1", full, "not_an_image", "the original is not a supported image"); err != nil {
+	if err := r.Failed(ctx, Failure{JobID: "job-7", BookID: "book-1", SourceURL: full, Code: cover.CodeNotAnImage}); err != nil {
 		t.Fatalf("Failed: %v", err)
 	}
 	recs := readTopic(t, c, testResult)
@@ -116,4 +118,45 @@ func TestResultsPublishNoSecrets(t *testing.T) {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// TestResultsCarryTheCoverMetadata: a success carries the manifest's
+// width, height, dominant colour and blurhash and cover_status ok; a
+// refusal outside a job carries its code, reason and cover_status and no
+// job_id.
+func TestResultsCarryTheCoverMetadata(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, testResult))
+	cl, _ := newClient(t, c)
+	r := NewResults(cl, testConfig(c))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m := cover.Manifest{BookID: "book-1", Version: "0123456789ab", SourceURL: "https://img.example/c.jpg", ContentType: "image/jpeg",
+		Width: 1600, Height: 2400, Bytes: 99, UpdatedAt: time.Unix(1_800_000_000, 0), DominantColor: "#a66938", BlurHash: "TDGtl|9brW3Xs+ENj^XSxY~8NKjE"}
+	if err := r.Succeeded(ctx, m); err != nil {
+		t.Fatalf("Succeeded: %v", err)
+	}
+	refusal := ingest.Refusal{BookID: "book-2", SourceURL: "https://img.example/none.gif", Code: cover.CodePlaceholderImage,
+		Reason: ingest.ReasonUniform, Status: ingest.CoverPlaceholder, At: time.Unix(1_800_000_000, 0)}
+	if err := r.Refused(ctx, refusal); err != nil {
+		t.Fatalf("Refused: %v", err)
+	}
+	recs := readTopic(t, c, testResult)
+	if len(recs) != 2 {
+		t.Fatalf("result topic = %d records, want 2", len(recs))
+	}
+	var ok, failed map[string]any
+	if err := errors.Join(json.Unmarshal(recs[0].Value, &ok), json.Unmarshal(recs[1].Value, &failed)); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"width": float64(1600), "height": float64(2400), "dominant_color": "#a66938",
+		"blurhash": "TDGtl|9brW3Xs+ENj^XSxY~8NKjE", "cover_status": "ok"} {
+		if ok[k] != want {
+			t.Errorf("succeeded event %s = %v, want %v", k, ok[k], want)
+		}
+	}
+	wantErr := map[string]any{"code": "placeholder_image", "message": cover.CodePlaceholderImage.Message(), "reason": "uniform"}
+	if _, hasJob := failed["job_id"]; hasJob || failed["state"] != "failed" || failed["cover_status"] != "placeholder" || !reflect.DeepEqual(failed["error"], wantErr) {
+		t.Errorf("refusal event = %v; want state failed, no job_id, cover_status placeholder, error %v", failed, wantErr)
+	}
 }

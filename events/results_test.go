@@ -25,7 +25,7 @@ func TestResultsDisabledAreNoOps(t *testing.T) {
 			if err := tt.r.Succeeded(ctx, cover.Manifest{BookID: "b", Version: "v"}); err != nil {
 				t.Errorf("Succeeded = %v, want nil", err)
 			}
-			if err := tt.r.Failed(ctx, "job", "b", "u", "timeout", "m"); err != nil {
+			if err := tt.r.Failed(ctx, Failure{JobID: "job", BookID: "b", SourceURL: "u", Code: cover.CodeTimeout}); err != nil {
 				t.Errorf("Failed = %v, want nil", err)
 			}
 			if tt.r.Metrics() == nil {

@@ -42,6 +42,14 @@ func (p *partition) handle(ctx context.Context, rec *kgo.Record) bool {
 			c.m.succeeded.Inc()
 			log.Info("kafka event warmed", "attempts", attempt)
 			return true
+		case errors.Is(err, ingest.ErrPlaceholder):
+			// A final answer about the source, recorded (result event,
+			// cover_status) by attempt: not a failure of ours to redrive.
+			reason, _ := ingest.PlaceholderReasonOf(err)
+			c.m.refused.Inc()
+			log.Info("kafka event refused: the original is a placeholder", "reason", reason, "attempts", attempt,
+				"source_host", sourceHost(ev.CoverImageURL), "error", err)
+			return true
 		case ctx.Err() != nil || errors.Is(err, errStopped):
 			c.m.failed.Inc()
 			log.Warn("kafka event abandoned while stopping; it will be redelivered", "attempts", attempt)
@@ -86,6 +94,15 @@ func (p *partition) attempt(ctx context.Context, ev Event, at time.Time) (err er
 
 	m, err := c.warm.Warm(ctx, ev.BookID, ev.CoverImageURL, false, at)
 	if err != nil {
+		// A placeholder, or a source without the picture for a book without
+		// a cover, is told before the event ends (committed as refused, or
+		// dead-lettered as before for a 404 or 410); when that cannot be
+		// recorded the event is retried.
+		if r, ok := ingest.RefusalOf(err, ev.BookID, ev.CoverImageURL, at); ok && c.outcomes != nil {
+			if oerr := c.outcomes.Refused(ctx, r); oerr != nil {
+				return fmt.Errorf("record refusal: %w: %w", ErrOutcome, oerr)
+			}
+		}
 		return err
 	}
 	if c.outcomes != nil {

@@ -2,10 +2,14 @@ package events
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 func TestConsumeRetriesPassingFailureUntilSuccess(t *testing.T) {
@@ -50,11 +54,12 @@ func TestConsumePermanentFailureGoesToDLQAtOnce(t *testing.T) {
 		path     string // "" = a loopback address outside the allow list
 		code     string
 		requests int64
+		missing  bool // the book has no cover and the source has none: a failed result says so
 	}{
-		{"404", http.StatusNotFound, "/missing.jpg", "source_rejected", 1},
-		{"410", http.StatusGone, "/gone.jpg", "source_rejected", 1},
-		{"not an image", 299, "/page.jpg", "not_an_image", 1},
-		{"blocked address", http.StatusOK, "", "blocked_address", 0},
+		{"404", http.StatusNotFound, "/missing.jpg", "source_rejected", 1, true},
+		{"410", http.StatusGone, "/gone.jpg", "source_rejected", 1, true},
+		{"not an image", 299, "/page.jpg", "not_an_image", 1, false},
+		{"blocked address", http.StatusOK, "", "blocked_address", 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,11 +95,28 @@ func TestConsumePermanentFailureGoesToDLQAtOnce(t *testing.T) {
 			if got := r.m.deadLetters(tt.code).Get(); got != 1 {
 				t.Errorf("dead_letters_total{code=%q} = %d, want 1", tt.code, got)
 			}
-			if got := len(readTopic(t, c, testResult)); got != 0 {
-				t.Errorf("result events = %d, want 0", got)
+			res := readTopic(t, c, testResult)
+			if !tt.missing {
+				if len(res) != 0 {
+					t.Errorf("result events = %d, want 0", len(res))
+				}
+				return
+			}
+			want := `{"book_id":"book-1","state":"failed","source_url":"` + src + `","source_url_sha256":"` + sha256Hex(src) +
+				`","error":{"code":"source_rejected","message":"` + cover.CodeSourceRejected.Message() + `"},"processed_at":`
+			if len(res) != 1 || !strings.HasPrefix(string(res[0].Value), want) || !strings.HasSuffix(string(res[0].Value), `,"cover_status":"missing"}`) {
+				t.Errorf("result events = %d (first %s); want one failed source_rejected with cover_status missing", len(res), valueOf(res))
 			}
 		})
 	}
+}
+
+// valueOf is the value of the first record, for messages.
+func valueOf(recs []*kgo.Record) string {
+	if len(recs) == 0 {
+		return "none"
+	}
+	return string(recs[0].Value)
 }
 
 func TestConsumeRetriesExhaustedGoToDLQ(t *testing.T) {

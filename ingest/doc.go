@@ -16,6 +16,20 @@
 // WxH or WxHf, with an optional .FORMAT), and by default DefaultPrerender
 // (every preset in WebP and AVIF).
 //
+// Cover quality (quality.go): the Warmer classifies every original that
+// passed the check with its PlaceholderRules before storing it: tiny (a side
+// or the byte count under a minimum), known (the bytes, or the difference
+// hash within a distance, of a reference picture read at start-up by
+// LoadReferences), uniform (the sample varies too little), aspect (opt-in).
+// A placeholder is refused with a *PlaceholderError (code
+// placeholder_image, a stable Reason); nothing is stored and the manifest
+// does not move. The pixel measures come from the check's own decode
+// (transform.Traits), which also gives the manifest its dominant colour and
+// blurhash. A refusal of a book without a cover, and a 404 or 410 from its
+// source (ErrSourceGone), carry the cover_status the catalog may show
+// (StatusOf: placeholder, missing); a Refusal is what the Kafka consumer
+// and the backfill record of them (Outbox.Refused).
+//
 // Jobs keeps open jobs under an index of their own (jobs-open/), each owned
 // under a lease that its owner's heartbeat extends and that others take
 // with a conditional write once it has expired (jobs_lease.go); start-up
@@ -38,7 +52,7 @@
 // Failures carry stable codes (Code, a cover.Code with its fixed text):
 // invalid_url, blocked_address, too_many_redirects, too_large,
 // source_rejected, timeout, fetch_failed, unsupported_type, too_many_pixels,
-// not_an_image, storage_unavailable, ... Each error names its code where it
+// not_an_image, placeholder_image, storage_unavailable, ... Each error names its code where it
 // is made (its sentinel is a cover.NewError); jobCodes lists the codes a
 // job can record.
 //
@@ -56,5 +70,6 @@
 // covers_outbox_delivery_errors_total, covers_panics_total{component="outbox"},
 // covers_ingest_prerenders_total{result="ok|partial|overloaded|busy|error"}
 // (books whose variants were warmed, or skipped: the render queue was full,
-// or MaxPending books were already warming), covers_ingest_prerendered_variants_total.
+// or MaxPending books were already warming), covers_ingest_prerendered_variants_total,
+// covers_ingest_placeholders_refused_total{reason="tiny|known|uniform|aspect"}.
 package ingest

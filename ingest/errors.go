@@ -24,7 +24,7 @@ var jobCodes = map[cover.Code]bool{
 	cover.CodeTooManyRedirects: true, cover.CodeTooLarge: true, cover.CodeSourceRejected: true,
 	cover.CodeTimeout: true, cover.CodeFetchFailed: true,
 	cover.CodeUnsupportedType: true, cover.CodeTooManyPixels: true, cover.CodeNotAnImage: true,
-	cover.CodeCorruptImage: true, cover.CodeOverloaded: true,
+	cover.CodeCorruptImage: true, cover.CodePlaceholderImage: true, cover.CodeOverloaded: true,
 	cover.CodeStorageUnavailable: true, cover.CodeStorageTimeout: true,
 	cover.CodeQueueFull: true, cover.CodeShuttingDown: true,
 	cover.CodeCanceled: true, cover.CodeInternal: true,
@@ -62,8 +62,8 @@ func retryableStore(err error) bool {
 // Retryable reports whether a warm failure may pass if tried again later:
 // fetch timeouts, connection errors and upstream 5xx (IsRetryable), passing
 // storage faults and a full render queue. Everything else (invalid URL,
-// blocked address, not an image, corrupt image, too large, too many pixels,
-// upstream 4xx) is permanent.
+// blocked address, not an image, corrupt image, a placeholder, too large,
+// too many pixels, upstream 4xx) is permanent.
 func Retryable(err error) bool {
 	return IsRetryable(err) || retryableStore(err)
 }

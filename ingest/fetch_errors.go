@@ -155,6 +155,8 @@ func checkStatus(resp *http.Response) error {
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		return nil
+	case code == http.StatusNotFound || code == http.StatusGone:
+		return fmt.Errorf("fetch: upstream status %d: %w: %w", code, ErrSourceRejected, ErrSourceGone)
 	case code >= 400 && code < 500:
 		return fmt.Errorf("fetch: upstream status %d: %w", code, ErrSourceRejected)
 	case code >= 500 && code < 600:

@@ -27,10 +27,12 @@ const (
 func (s JobState) Finished() bool { return s == JobSucceeded || s == JobFailed }
 
 // JobError is the stable error recorded on a failed job: its cover.Code
-// (Code) and that code's public text when the job failed.
+// (Code), that code's public text when the job failed and, for a refused
+// placeholder, its stable reason (tiny, uniform, known, aspect).
 type JobError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // Job is the durable record of one warm request, stored at jobs/{id}.
@@ -55,6 +57,10 @@ type Job struct {
 	// still to be delivered; Manifest is what a succeeded one announces.
 	Notify   JobState        `json:"notify,omitempty"`
 	Manifest *cover.Manifest `json:"manifest,omitempty"`
+	// CoverStatus is what a failed job leaves in the catalog's cover_status
+	// (StatusOf): placeholder or missing for a book without a cover whose
+	// source has none, else empty (nothing is written).
+	CoverStatus CoverStatus `json:"cover_status,omitempty"`
 }
 
 // jobIDLen is the number of random bytes in a job id (hex-encoded).

@@ -333,9 +333,15 @@ func (j *Jobs) run(job *Job) {
 		var outcome func(*Job)
 		switch {
 		case err == nil:
-			outcome = func(jb *Job) { jb.Notify = JobSucceeded; jb.Version = m.Version; jb.Manifest = &m; jb.Error = nil }
+			outcome = func(jb *Job) {
+				jb.Notify = JobSucceeded
+				jb.Version = m.Version
+				jb.Manifest = &m
+				jb.Error = nil
+				jb.CoverStatus = ""
+			}
 		case errorsIsFinal(err) || j.attempts(job) >= j.cfg.MaxAttempts:
-			outcome = func(jb *Job) { jb.Notify = JobFailed; jb.Error = failure(err) }
+			outcome = func(jb *Job) { jb.Notify = JobFailed; jb.Error = failure(err); jb.CoverStatus = StatusOf(err) }
 			j.log.Info("job failed", "job_id", job.ID, "book_id", job.BookID, "code", Code(err), "error", err)
 		default:
 			j.re.Inc()
@@ -389,7 +395,8 @@ func (j *Jobs) deliver(ctx context.Context, job *Job) {
 
 func failure(err error) *JobError {
 	code := Code(err)
-	return &JobError{Code: string(code), Message: code.Message()}
+	reason, _ := PlaceholderReasonOf(err)
+	return &JobError{Code: string(code), Message: code.Message(), Reason: string(reason)}
 }
 
 func (j *Jobs) attempts(job *Job) int {

@@ -19,11 +19,13 @@ import (
 )
 
 // Deliverer carries a recorded effect to the systems outside: the result
-// event and the catalog write-back (events.Notifier). Both must be safe to
-// repeat: delivery is at-least-once.
+// event and the catalog write-back (events.Notifier). Each must be safe to
+// repeat: delivery is at-least-once. JobFailed writes the job's
+// CoverStatus, when it has one, like Refused.
 type Deliverer interface {
 	Succeeded(ctx context.Context, m cover.Manifest) error
 	JobFailed(ctx context.Context, job Job) error
+	Refused(ctx context.Context, r Refusal) error
 }
 
 // OutboxKind is what an outbox entry reports.
@@ -32,7 +34,8 @@ type OutboxKind string
 // Outbox entry kinds.
 const (
 	OutboxSucceeded OutboxKind = "succeeded" // a stored cover: result event and catalog update
-	OutboxFailed    OutboxKind = "failed"    // a failed job: failed result event
+	OutboxFailed    OutboxKind = "failed"    // a failed job: failed result event (and its cover_status)
+	OutboxRefused   OutboxKind = "refused"   // a Refusal outside a job: failed result event, cover_status
 )
 
 // OutboxEntry is one effect waiting for delivery, stored at
@@ -41,6 +44,7 @@ type OutboxEntry struct {
 	Kind     OutboxKind      `json:"kind"`
 	Manifest *cover.Manifest `json:"manifest,omitempty"` // succeeded
 	Job      *Job            `json:"job,omitempty"`      // the job, when a job had this effect; its error when failed
+	Refusal  *Refusal        `json:"refusal,omitempty"`  // refused
 	// CreatedAt is when the effect was recorded; Attempts counts failed
 	// deliveries, NextAttemptAt is when the next may start.
 	CreatedAt     time.Time `json:"created_at"`
@@ -174,6 +178,12 @@ func (o *Outbox) RecordStored(ctx context.Context, m cover.Manifest) error {
 	return nil
 }
 
+// Refused records the write-back of a Refusal (Kafka, backfill): the
+// failed result event and, when it has one, the catalog's cover_status.
+func (o *Outbox) Refused(ctx context.Context, r Refusal) error {
+	return o.record(ctx, OutboxEntry{Kind: OutboxRefused, Refusal: &r})
+}
+
 // record writes the entry; once it returns nil the effect is durably queued.
 func (o *Outbox) record(ctx context.Context, e OutboxEntry) error {
 	now := o.now().UTC()
@@ -278,6 +288,8 @@ func (e OutboxEntry) bookID() string {
 		return e.Manifest.BookID
 	case e.Job != nil:
 		return e.Job.BookID
+	case e.Refusal != nil:
+		return e.Refusal.BookID
 	}
 	return ""
 }

@@ -282,8 +282,11 @@ func (o *Outbox) attempt(ctx context.Context, key string) outcome {
 // delivery.
 func (o *Outbox) deliverOnce(ctx context.Context, key string, e OutboxEntry) (err error) {
 	defer RecoverTo(&err, o.panics, "outbox delivery "+key)
-	if e.Kind == OutboxFailed {
+	switch e.Kind {
+	case OutboxFailed:
 		return o.deliver.JobFailed(ctx, *e.Job)
+	case OutboxRefused:
+		return o.deliver.Refused(ctx, *e.Refusal)
 	}
 	return o.deliver.Succeeded(ctx, *e.Manifest)
 }
@@ -306,6 +309,8 @@ func (e OutboxEntry) complete() bool {
 		return e.Manifest != nil
 	case OutboxFailed:
 		return e.Job != nil
+	case OutboxRefused:
+		return e.Refusal != nil
 	}
 	return false
 }

@@ -24,6 +24,7 @@ type fakeDeliverer struct {
 	calls   int
 	byBook  map[string]int       // successful deliveries
 	failed  map[string]int       // successful JobFailed deliveries
+	refused []Refusal            // successful Refused deliveries
 	at      map[string]time.Time // first successful delivery, by book
 	onCall  func(n int)          // called before each delivery, outside the lock
 	latency time.Duration
@@ -70,6 +71,16 @@ func (f *fakeDeliverer) Succeeded(ctx context.Context, m cover.Manifest) error {
 
 func (f *fakeDeliverer) JobFailed(ctx context.Context, job Job) error {
 	return f.call(ctx, job.BookID, f.failed)
+}
+
+func (f *fakeDeliverer) Refused(ctx context.Context, r Refusal) error {
+	if err := f.call(ctx, r.BookID, map[string]int{}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refused = append(f.refused, r)
+	return nil
 }
 
 func (f *fakeDeliverer) snapshot() (calls int, byBook, failed map[string]int) {
@@ -468,5 +479,39 @@ func TestOutboxRecordStored(t *testing.T) {
 	var none *Outbox
 	if err := none.RecordStored(t.Context(), manifestOf("B3")); err != nil {
 		t.Errorf("RecordStored of a nil Outbox = %v, want nil", err)
+	}
+}
+
+// TestOutboxDeliversRefusals: a Refusal recorded by one process is
+// delivered by a serving one (Deliverer.Refused) with every field; an entry
+// of a failed job written before refusals existed (no reason, no
+// cover_status) is still read and delivered.
+func TestOutboxDeliversRefusals(t *testing.T) {
+	t.Parallel()
+	store := newLocalTestStore(t)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 123456000, time.UTC)
+	want := Refusal{BookID: "P1", SourceURL: "https://img.example/p1.gif", Code: cover.CodePlaceholderImage,
+		Reason: ReasonTiny, Status: CoverPlaceholder, At: at}
+	if err := newTestOutbox(t, testOutboxConfig(), store, nil).Refused(t.Context(), want); err != nil {
+		t.Fatalf("Refused = %v, want nil", err)
+	}
+	if e := readEntry(t, store, outboxKeys(t, store)[0]); e.Kind != OutboxRefused || e.Refusal == nil || *e.Refusal != want {
+		t.Fatalf("recorded entry = %+v; want kind refused with %+v", e, want)
+	}
+	old := `{"kind":"failed","job":{"job_id":"0123456789abcdef0123456789abcdef","book_id":"OLD","image_url":"http://origin/old.jpg",` +
+		`"state":"failed","error":{"code":"not_an_image","message":"the original is not a supported image"},"attempts":1,` +
+		`"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"},"created_at":"2026-01-02T03:04:05Z",` +
+		`"attempts":0,"next_attempt_at":"2026-01-02T03:04:05Z"}`
+	if err := store.Put(t.Context(), cache.OutboxKey("0000000000000000001-0123456789abcdef"), []byte(old), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	d := newFakeDeliverer()
+	startOutbox(t, newTestOutbox(t, testOutboxConfig(), store, d))
+	eventually(t, "both entries delivered", func() bool { return len(outboxKeys(t, store)) == 0 })
+	_, _, failed := d.snapshot()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.refused) != 1 || d.refused[0] != want || failed["OLD"] != 1 {
+		t.Errorf("delivered refusals %+v, failed jobs %v; want %+v and OLD's failed job once", d.refused, failed, want)
 	}
 }

@@ -33,25 +33,29 @@ type Source interface {
 }
 
 // Checker validates an original before it is stored: its type, the size
-// its decoder will allocate, and one whole decode. transform.Renderer.Check
-// is the service's.
+// its decoder will allocate, and one whole decode, which also reports what
+// the pixels look like (transform.Traits). transform.Renderer.Check is the
+// service's.
 type Checker interface {
-	Check(ctx context.Context, original []byte) (transform.Info, error)
+	Check(ctx context.Context, original []byte) (transform.Checked, error)
 }
 
 // Warmer takes originals in: fetch (or a local file), validate (Checker),
-// store under the book, and make the version current. Every entry point
-// (POST /process, Kafka events, import, backfill) calls it. Nothing is
-// stored and the manifest does not move unless the check passed, so a book
-// keeps its last good cover when a later original is broken.
+// refuse placeholders (RefusePlaceholders), store under the book, and make
+// the version current. Every entry point (POST /process, Kafka events,
+// import, backfill) calls it. Nothing is stored and the manifest does not
+// move unless the check passed and the original is not a placeholder, so a
+// book keeps its last good cover when a later original is broken or a
+// publisher's "no image" picture.
 type Warmer struct {
-	source    Source
-	store     cache.Store
-	manifests *cache.Manifests
-	check     Checker
-	log       *slog.Logger
-	now       func() time.Time
-	stored    func(ctx context.Context, m cover.Manifest, original []byte)
+	source       Source
+	store        cache.Store
+	manifests    *cache.Manifests
+	check        Checker
+	placeholders *PlaceholderRules // nil: every original that passes the check is a cover
+	log          *slog.Logger
+	now          func() time.Time
+	stored       func(ctx context.Context, m cover.Manifest, original []byte)
 }
 
 // NewWarmer returns a Warmer.
@@ -67,6 +71,11 @@ func (w *Warmer) OnStored(f func(ctx context.Context, m cover.Manifest, original
 	w.stored = f
 }
 
+// RefusePlaceholders makes the Warmer classify every checked original with
+// p before storing it: a placeholder is refused with a *PlaceholderError.
+// Call it before the Warmer is used.
+func (w *Warmer) RefusePlaceholders(p *PlaceholderRules) { w.placeholders = p }
+
 // Warm makes the original at imageURL the current cover of bookID as of at,
 // the time that orders the book's covers (the event's enriched_at or record
 // time, a job's arrival; see cover.Manifest.Supersedes): versions only move
@@ -75,6 +84,9 @@ func (w *Warmer) OnStored(f func(ctx context.Context, m cover.Manifest, original
 // newest cover (a replayed or redriven older event is a no-op). Unless
 // refresh is set, a book whose stored original came from the same URL is
 // not downloaded again; a later at only moves its manifest's version time.
+// A failure that says the source has no cover (a placeholder, 404 or 410)
+// for a book that holds none carries the status the catalog may show
+// (StatusOf).
 func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool, at time.Time) (cover.Manifest, error) {
 	if err := cover.ValidBookID(bookID); err != nil {
 		return cover.Manifest{}, fmt.Errorf("warm: %w", err)
@@ -94,8 +106,12 @@ func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool
 	case err != nil && !errors.Is(err, cache.ErrNotFound):
 		return cover.Manifest{}, fmt.Errorf("warm: %w", err)
 	}
+	noCover := err != nil // not found
 	f, err := w.source.Fetch(ctx, imageURL)
 	if err != nil {
+		if noCover {
+			err = uncovered(err)
+		}
 		return cover.Manifest{}, fmt.Errorf("warm: %w", err)
 	}
 	return w.Store(ctx, bookID, imageURL, f.Body, at)
@@ -105,7 +121,9 @@ func (w *Warmer) Warm(ctx context.Context, bookID, imageURL string, refresh bool
 // bookID as of at, unless the book already holds a cover at least as new:
 // then the manifest does not move (the original may stay stored, unnamed)
 // and the current manifest is the answer. sourceURL is recorded in the
-// manifest.
+// manifest, with what the check learnt of the pixels (dominant colour,
+// blurhash). A placeholder is refused (a *PlaceholderError) before anything
+// is stored.
 func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original []byte, at time.Time) (cover.Manifest, error) {
 	if err := cover.ValidBookID(bookID); err != nil {
 		return cover.Manifest{}, fmt.Errorf("store original: %w", err)
@@ -117,12 +135,21 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 	if err != nil {
 		return cover.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
+	if w.placeholders != nil {
+		if err := w.placeholders.Classify(original, info); err != nil {
+			w.log.Info("original refused as a placeholder", "book_id", bookID, "bytes", len(original), "error", err)
+			if !w.holdsCover(ctx, bookID) {
+				err = uncovered(err)
+			}
+			return cover.Manifest{}, fmt.Errorf("store original %s: %w", bookID, err)
+		}
+	}
 	version := Version(original)
 	if err := w.store.Put(ctx, cover.OriginalKey(bookID, version), original, info.ContentType); err != nil {
 		return cover.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
 	width, height := info.DisplaySize()
-	m, err := w.advance(ctx, cover.Manifest{
+	next := cover.Manifest{
 		BookID:      bookID,
 		Version:     version,
 		SourceURL:   sourceURL,
@@ -132,7 +159,11 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 		Bytes:       int64(len(original)),
 		UpdatedAt:   w.now().UTC().Truncate(time.Second),
 		VersionTime: cover.OrderTime(at),
-	}, "store original")
+	}
+	if info.Traits != nil {
+		next.DominantColor, next.BlurHash = info.Traits.DominantColor, info.Traits.BlurHash
+	}
+	m, err := w.advance(ctx, next, "store original")
 	if err == nil && m.Version == version {
 		w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height)
 		if w.stored != nil {
@@ -140,6 +171,14 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 		}
 	}
 	return m, err
+}
+
+// holdsCover reports whether the book holds a cover; a store that cannot
+// tell counts as holding one, so that nothing marks a book without a cover
+// on a guess.
+func (w *Warmer) holdsCover(ctx context.Context, bookID string) bool {
+	_, err := w.manifests.Load(ctx, bookID)
+	return !errors.Is(err, cache.ErrNotFound)
 }
 
 // advance makes m current unless the book holds a newer cover, and returns

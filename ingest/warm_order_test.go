@@ -33,8 +33,8 @@ func (s *countingSource) count(rawURL string) int {
 // acceptAll passes every original as a small JPEG.
 type acceptAll struct{}
 
-func (acceptAll) Check(context.Context, []byte) (transform.Info, error) {
-	return transform.Info{ContentType: "image/jpeg", Width: 10, Height: 15}, nil
+func (acceptAll) Check(context.Context, []byte) (transform.Checked, error) {
+	return transform.Checked{Info: transform.Info{ContentType: "image/jpeg", Width: 10, Height: 15}}, nil
 }
 
 // TestWarmNeverMovesBack: Warm with a time not after the book's current

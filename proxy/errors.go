@@ -81,6 +81,7 @@ var statusTable = map[cover.Code]answer{
 	cover.CodeUnsupportedType:  {status: 422, as: cover.CodeUnusableOriginal},
 	cover.CodeTooManyPixels:    {status: 422, as: cover.CodeUnusableOriginal},
 	cover.CodeCorruptImage:     {status: 422, as: cover.CodeUnusableOriginal},
+	cover.CodePlaceholderImage: {status: 422},
 	cover.CodeTooLarge:         {status: 422},
 
 	cover.CodeClientClosed: {status: statusClientClosed},

@@ -56,10 +56,15 @@
 //     names, its Source the key's book and version: the render of the
 //     variant cache's fill.
 //   - Renderer.Check is the ingest check: CheckOriginal (Probe plus end
-//     markers) and one whole decode in a worker into a 32-px thumbnail
+//     markers) and one whole decode in a worker into a 32-px sample (Meta's)
 //     with fail on, under the gate. What libvips cannot decode is
 //     ErrRenderFailed (ingest's corrupt_image), so a broken original is
-//     never stored.
+//     never stored. The same decode gives the original's Traits (traits.go):
+//     how much its pixels vary (Deviation), a 64-bit difference hash
+//     (DifferenceHash, compared with HashDistance), the dominant colour and
+//     the blurhash, so ingest can refuse a "no image" picture and record
+//     the previews without decoding again. What counts as a placeholder is
+//     ingest's to decide.
 //   - Renderer.Meta and Renderer.Placeholder run in workers too. A
 //     placeholder draws one of PaletteSize (16) colours and nothing of the
 //     book, so its pixels depend only on (palette entry, size, format) and

@@ -45,19 +45,17 @@ func loadWith(t SourceType, op string, load func() (*vips.ImageRef, error)) (*vi
 	return img, nil
 }
 
-// checkDecode decodes the whole original once, into a thumbnail
-// metaSampleWidth wide, with fail on: a truncated or corrupt body that the
-// header checks cannot see fails here with ErrRenderFailed.
-func (e engine) checkDecode(t SourceType, src []byte) error {
-	img, err := loadThumbnail(t, src, metaSampleWidth, vipsMaxCoord, vips.InterestingNone, vips.SizeDown)
+// checkDecode decodes the whole original once, into the metaSampleWidth
+// sample Meta uses (loadSample), with fail on: a truncated or corrupt body
+// that the header checks cannot see fails here with ErrRenderFailed. The
+// Traits of the sample come back with it, so the ingest check needs no
+// second decode to know what the picture looks like.
+func (e engine) checkDecode(t SourceType, src []byte) (Traits, error) {
+	_, rgb, w, h, err := loadSample(t, src) // exporting the sample pulls every pixel through the loader
 	if err != nil {
-		return err
+		return Traits{}, err
 	}
-	defer img.Close()
-	if _, err := img.Average(); err != nil { // pulls every pixel through the loader
-		return vipsFailed("check decode", err)
-	}
-	return nil
+	return traitsOf(rgb, w, h), nil
 }
 
 // render runs libvips: thumbnail with shrink-on-load, colour normalisation,

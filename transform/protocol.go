@@ -58,6 +58,8 @@ type workerResponse struct {
 	Meta    *Meta  `json:"meta,omitempty"`
 	// Trim is the box TrimBox found (opTrim); absent when there is none.
 	Trim *cover.Rect `json:"trim,omitempty"`
+	// Traits are what a check learnt of the original's pixels.
+	Traits *Traits `json:"traits,omitempty"`
 	// Outputs describe a ladder's outputs, in the order of its requests;
 	// the payload is their bytes, one after another.
 	Outputs []ladderOutput `json:"outputs,omitempty"`

@@ -212,25 +212,31 @@ func (r *Renderer) renderOne(ctx context.Context, src []byte, info Info, req Req
 // Check is the ingest check of an original: CheckOriginal (type by magic
 // bytes, the size the decoder will allocate, the pixel limit, the end
 // markers), then, under the render gate, one whole decode in a render
-// worker into a small thumbnail with fail on. An original that libvips
-// cannot decode is ErrRenderFailed, so a broken upload never replaces a
-// book's cover. ErrOverloaded (a full queue) is passing.
-func (r *Renderer) Check(ctx context.Context, src []byte) (Info, error) {
+// worker into a small sample with fail on, whose Traits (variance,
+// difference hash, dominant colour, blurhash) come back with the Info. An
+// original that libvips cannot decode is ErrRenderFailed, so a broken
+// upload never replaces a book's cover. ErrOverloaded (a full queue) is
+// passing.
+func (r *Renderer) Check(ctx context.Context, src []byte) (Checked, error) {
 	info, err := CheckOriginal(src, r.cfg.MaxPixels)
 	if err != nil {
-		return Info{}, err
+		return Checked{}, err
 	}
 	release, err := r.gate.acquire(ctx)
 	if err != nil {
-		return Info{}, fmt.Errorf("transform check: %w", err)
+		return Checked{}, fmt.Errorf("transform check: %w", err)
 	}
 	defer release()
-	if _, _, err := r.pool.call(ctx, workerRequest{Op: opCheck}, src); err != nil {
+	resp, _, err := r.pool.call(ctx, workerRequest{Op: opCheck}, src)
+	if err == nil && resp.Traits == nil {
+		err = fmt.Errorf("worker sent no traits: %w", ErrRenderFailed)
+	}
+	if err != nil {
 		r.checks[1].Inc()
-		return Info{}, fmt.Errorf("transform check %s %dx%d: %w", info.Type, info.Width, info.Height, err)
+		return Checked{}, fmt.Errorf("transform check %s %dx%d: %w", info.Type, info.Width, info.Height, err)
 	}
 	r.checks[0].Inc()
-	return info, nil
+	return Checked{Info: info, Traits: resp.Traits}, nil
 }
 
 // renderBuckets are the upper bounds, in seconds, of the render histograms:

@@ -113,10 +113,11 @@ func (e engine) serve(req workerRequest, src []byte) (resp workerResponse, body 
 		}
 		return workerResponse{Trim: &box}, nil
 	case opCheck:
-		if err := e.checkDecode(info.Type, src); err != nil {
+		traits, err := e.checkDecode(info.Type, src)
+		if err != nil {
 			return responseError(err), nil
 		}
-		return workerResponse{}, nil
+		return workerResponse{Traits: &traits}, nil
 	}
 	return responseError(fmt.Errorf("unknown operation %q: %w", req.Op, ErrInvalidRequest)), nil
 }

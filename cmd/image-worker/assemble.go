@@ -55,6 +55,8 @@ type parts struct {
 	prerender *ingest.Prerenderer // warms a new cover's PRERENDER variants
 	originals *cache.Originals    // recently read originals, for renders
 	outbox    *ingest.Outbox      // nil when nothing is written back
+	// placeholders refuses publishers' "no image" pictures at ingest.
+	placeholders *ingest.PlaceholderRules
 }
 
 // originalsCacheBytes bounds the originals kept in memory for renders.
@@ -91,6 +93,11 @@ func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly)
 	p.manifests = cache.NewManifests(p.store, cfg.ManifestTTL, cfg.StoreTimeout)
 	p.manifests.SetStale(cfg.ManifestStale)
 	p.warmer = ingest.NewWarmer(p.fetcher, p.store, p.manifests, p.renderer, logger)
+	if p.placeholders, err = newPlaceholderRules(ctx, cfg.Placeholders, p.renderer, logger); err != nil {
+		p.close()
+		return nil, err
+	}
+	p.warmer.RefusePlaceholders(p.placeholders)
 	if p.prerender.Enabled() {
 		switch as.prerender {
 		case prerenderBackground:
@@ -109,6 +116,21 @@ func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly)
 	return p, nil
 }
 
+// newPlaceholderRules builds the placeholder rules, hashing the reference
+// pictures of PLACEHOLDER_REFERENCES_DIR (one decode each, in a render
+// worker) when it is set.
+func newPlaceholderRules(ctx context.Context, cfg ingest.PlaceholderConfig, check ingest.Checker, logger *slog.Logger) (*ingest.PlaceholderRules, error) {
+	var refs []ingest.Reference
+	if cfg.ReferencesDir != "" {
+		var err error
+		if refs, err = ingest.LoadReferences(ctx, cfg.ReferencesDir, check); err != nil {
+			return nil, fmt.Errorf("placeholder references: %w", err)
+		}
+		logger.Info("placeholder references hashed", "dir", cfg.ReferencesDir, "references", len(refs))
+	}
+	return ingest.NewPlaceholderRules(cfg, refs)
+}
+
 // close stops the render workers and drops idle fetch connections.
 func (p *parts) close() error {
 	if p.fetcher != nil {
@@ -122,7 +144,7 @@ func (p *parts) close() error {
 
 // metered lists the parts that export metrics.
 func (p *parts) components() []any {
-	out := []any{p.store, p.originals, p.renderer, p.fetcher, p.manifests, p.prerender}
+	out := []any{p.store, p.originals, p.renderer, p.fetcher, p.manifests, p.prerender, p.placeholders}
 	if p.outbox != nil {
 		out = append(out, p.outbox)
 	}

@@ -68,6 +68,9 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 		}
 		defer p.close()
 		deps := backfill.LocalDeps{Warmer: p.warmer, Manifests: p.manifests, Record: p.outbox.RecordStored}
+		if p.outbox != nil {
+			deps.RecordRefusal = p.outbox.Refused
+		}
 		if warmer, err = backfill.NewLocalWarmer(deps, *refresh, cfg.Jobs.Timeout); err != nil {
 			return err
 		}

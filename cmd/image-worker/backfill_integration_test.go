@@ -83,7 +83,7 @@ type backfillBucket struct {
 	store cache.Store
 }
 
-func newBackfillBucket(t *testing.T, origin *coverOrigin) backfillBucket {
+func newBackfillBucket(t *testing.T, origin interface{ hostPort() string }) backfillBucket {
 	t.Helper()
 	m := testenv.MinIO(t)
 	bucket := randomBucket()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,9 @@ type config struct {
 	// Prerender (PRERENDER): variants rendered, in one ladder operation,
 	// as soon as a new original is stored.
 	Prerender ingest.PrerenderConfig
+	// Placeholders (PLACEHOLDER_*): the rules that refuse a publisher's
+	// "no image" picture at ingest.
+	Placeholders ingest.PlaceholderConfig
 }
 
 // kafkaEnabled reports whether KAFKA_BROKERS names any broker.
@@ -174,7 +178,13 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	c.Catalog.VersionColumn = e.str("CATALOG_VERSION_COLUMN", c.Catalog.VersionColumn)
 	c.Catalog.UpdatedAtColumn = e.str("CATALOG_UPDATED_AT_COLUMN", c.Catalog.UpdatedAtColumn)
 	c.Catalog.Timeout = e.duration("CATALOG_TIMEOUT", c.Catalog.Timeout)
+	c.Catalog.WidthColumn = e.str("CATALOG_WIDTH_COLUMN", "")
+	c.Catalog.HeightColumn = e.str("CATALOG_HEIGHT_COLUMN", "")
+	c.Catalog.DominantColorColumn = e.str("CATALOG_DOMINANT_COLOR_COLUMN", "")
+	c.Catalog.BlurHashColumn = e.str("CATALOG_BLURHASH_COLUMN", "")
+	c.Catalog.StatusColumn = e.str("CATALOG_STATUS_COLUMN", "")
 	c.Outbox = outboxConfig(e)
+	c.Placeholders = placeholderConfig(e)
 
 	errs := e.errs
 	if c.S3.Endpoint != "" {
@@ -194,12 +204,35 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	if c.Catalog.Enabled() {
 		errs = append(errs, c.Catalog.Validate())
 	}
-	errs = append(errs, c.Outbox.Validate(), c.Prerender.Validate())
+	errs = append(errs, c.Outbox.Validate(), c.Prerender.Validate(), c.Placeholders.Validate())
 	errs = append(errs, c.Timeouts.Validate(), c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate())
 	if withKeys {
 		errs = append(errs, c.Signing.Validate())
 	}
 	return c, errors.Join(errs...)
+}
+
+// placeholderConfig reads the PLACEHOLDER_* variables: the rules of cover
+// quality at ingest (PLACEHOLDERS, the covers generated for books without
+// one, is another setting).
+func placeholderConfig(e *env) ingest.PlaceholderConfig {
+	p := ingest.DefaultPlaceholderConfig()
+	p.MinSide = e.integer("PLACEHOLDER_MIN_SIDE", p.MinSide)
+	p.MinBytes = int64(e.integer("PLACEHOLDER_MIN_BYTES", int(p.MinBytes)))
+	if s := e.str("PLACEHOLDER_MIN_DEVIATION", ""); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("PLACEHOLDER_MIN_DEVIATION=%q: not a number", s))
+		}
+		p.MinDeviation = v
+	}
+	p.ReferencesDir = e.str("PLACEHOLDER_REFERENCES_DIR", "")
+	p.HashDistance = e.integer("PLACEHOLDER_HASH_DISTANCE", p.HashDistance)
+	var err error
+	if p.AspectMin, p.AspectMax, err = ingest.ParseAspectRange(e.str("PLACEHOLDER_ASPECT_RANGE", "")); err != nil {
+		e.errs = append(e.errs, err)
+	}
+	return p
 }
 
 // kafkaConfig reads the KAFKA_* variables. The seed's KAFKA_BROKERS keeps its

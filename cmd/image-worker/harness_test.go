@@ -254,6 +254,7 @@ type jobView struct {
 	Error   *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		Reason  string `json:"reason"`
 	} `json:"error"`
 }
 

@@ -31,6 +31,13 @@ type hostileCase struct {
 	check   func(t *testing.T, svc *service, book string)
 }
 
+// withoutCoverQuality turns the cover-quality rules off (README, Cover
+// quality) for tests about decoding and rendering unusual originals: a
+// solid colour, 1x1 or 1x20000 is a valid image that the rules would refuse
+// as a placeholder before it is stored (quality_integration_test.go tests
+// the rules).
+var withoutCoverQuality = map[string]string{"PLACEHOLDER_MIN_SIDE": "0", "PLACEHOLDER_MIN_BYTES": "0", "PLACEHOLDER_MIN_DEVIATION": "0"}
+
 // runHostile posts every case through POST /process as its own book, each a
 // subtest, and finally requires the service to be alive.
 func runHostile(t *testing.T, svc *service, src *source, cases []hostileCase) {
@@ -201,7 +208,7 @@ func TestSVGWithRemoteReferencesIsRefusedWithoutFetching(t *testing.T) {
 // completeness check wants the trailer as the GIF's last byte.
 func TestPolyglotsServeOnlyReencodedImages(t *testing.T) {
 	src := newSource(t)
-	svc := startService(t, localStore(t), src, nil)
+	svc := startService(t, localStore(t), src, withoutCoverQuality) // the originals are solid red
 	base := solid(48, 72, color.RGBA{200, 30, 30, 255})
 	jpg := encodeJPEG(t, base)
 	payloads := []string{"<script>", "alert(", "PK\x03\x04", "<html"}
@@ -239,7 +246,7 @@ func TestPolyglotsServeOnlyReencodedImages(t *testing.T) {
 // aspect ratios, 1x1, 16-bit and palette PNGs, CMYK JPEG without a profile.
 func TestUnusualValidImagesRender(t *testing.T) {
 	src := newSource(t)
-	svc := startService(t, localStore(t), src, nil)
+	svc := startService(t, localStore(t), src, withoutCoverQuality)
 	frames := manyFrameGIF(t, 240, 360, 5000)
 	if info, err := transform.Probe(frames, 0); err != nil || info.Frames != 1000 || info.Width != 240 {
 		t.Fatalf("Probe(5000-frame GIF) = %+v, %v; want 240 wide with Frames capped at 1000", info, err)

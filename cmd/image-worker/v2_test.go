@@ -113,7 +113,9 @@ func TestV2ProcessAnswersMetadataAndServableCovers(t *testing.T) {
 	src := newSource(t)
 	original := readTestdata(t, "photo-1600x2400-baseline.jpg")
 	img := src.add("/b123.jpg", original)
-	svc := startService(t, localStore(t), src, nil)
+	// The solid red cover below is a placeholder under the default rules
+	// (uniform); this test is about the metadata of a stored cover.
+	svc := startService(t, localStore(t), src, map[string]string{"PLACEHOLDER_MIN_DEVIATION": "0"})
 	resp, body := postV2(t, svc.base, "B123", img)
 	var r v2Result
 	if resp.StatusCode != 200 || json.Unmarshal(body, &r) != nil {

@@ -9,7 +9,9 @@
 // HEIF grids, overlays and identities whose tiles add up to more pixels than
 // their output, multi-page and tiled TIFFs, PNGs with broken IHDRs, a PNG
 // zlib bomb, JPEGs and GIFs that declare far more pixels than they hold,
-// JPEGs with a comment segment, and cuts of real files.
+// JPEGs with a comment segment, and cuts of real files. It also draws the
+// pictures publishers send instead of a cover (placeholder.go): Open
+// Library's 1x1 GIF, a flat grey card, a "no image available" picture.
 //
 // Classes lists one or more files of every hostile class, each with the
 // stable job error code an ingest of it must end with at the service's

@@ -371,6 +371,7 @@ func writeResults(dir string, r *results) error {
 // without the decode in a render worker that the service does at ingest.
 type headerCheck struct{}
 
-func (headerCheck) Check(_ context.Context, original []byte) (transform.Info, error) {
-	return transform.CheckOriginal(original, transform.DefaultConfig().MaxPixels)
+func (headerCheck) Check(_ context.Context, original []byte) (transform.Checked, error) {
+	info, err := transform.CheckOriginal(original, transform.DefaultConfig().MaxPixels)
+	return transform.Checked{Info: info}, err
 }
