@@ -37,7 +37,7 @@ func (n *Notifier) Succeeded(ctx context.Context, m cover.Manifest) error {
 	if n.catalog != nil {
 		err := n.catalog.Update(ctx, CatalogUpdate{
 			BookID: m.BookID, Version: m.Version, VersionTime: m.Order(),
-			StorageURL: cover.StorageURL(n.bucket, cover.OriginalKey(m.BookID, m.Version)),
+			StorageURL: cover.StorageURL(n.bucket, m.OriginalKey()),
 		})
 		if err != nil && !errors.Is(err, ErrCatalogNoRow) {
 			return fmt.Errorf("notify %s: %w", m.BookID, err)

@@ -117,7 +117,7 @@ func (r *Results) Succeeded(ctx context.Context, m cover.Manifest) error {
 		Version:           m.Version,
 		SourceURL:         cache.PublicSourceURL(m.SourceURL),
 		SourceURLSHA256:   cache.SourceURLSHA256(m.SourceURL),
-		StorageURL:        cover.StorageURL(r.bucket, cover.OriginalKey(m.BookID, m.Version)),
+		StorageURL:        cover.StorageURL(r.bucket, m.OriginalKey()), // by content, or under the book for an old manifest
 		Width:             m.Width,
 		Height:            m.Height,
 		Bytes:             m.Bytes,

@@ -91,6 +91,8 @@ func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly)
 	p.manifests = cache.NewManifests(p.store, cfg.ManifestTTL, cfg.StoreTimeout)
 	p.manifests.SetStale(cfg.ManifestStale)
 	p.warmer = ingest.NewWarmer(p.fetcher, p.store, p.manifests, p.renderer, logger)
+	p.warmer.Reuse(p.renderer)                 // a content checked before is not decoded again
+	p.warmer.TrimBorders(p.renderer, cfg.Trim) // TRIM_BORDERS
 	if p.prerender.Enabled() {
 		switch as.prerender {
 		case prerenderBackground:

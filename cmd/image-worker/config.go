@@ -51,6 +51,9 @@ type config struct {
 	// Prerender (PRERENDER): variants rendered, in one ladder operation,
 	// as soon as a new original is stored.
 	Prerender ingest.PrerenderConfig
+	// Trim (TRIM_BORDERS, TRIM_THRESHOLD): a new original's uniform border
+	// found at ingest and recorded in its manifest.
+	Trim ingest.TrimConfig
 }
 
 // kafkaEnabled reports whether KAFKA_BROKERS names any broker.
@@ -176,6 +179,10 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	c.Catalog.Timeout = e.duration("CATALOG_TIMEOUT", c.Catalog.Timeout)
 	c.Outbox = outboxConfig(e)
 
+	c.Trim = ingest.DefaultTrimConfig()
+	c.Trim.Enabled = e.boolean("TRIM_BORDERS", c.Trim.Enabled)
+	c.Trim.Threshold = e.number("TRIM_THRESHOLD", c.Trim.Threshold)
+
 	errs := e.errs
 	if c.S3.Endpoint != "" {
 		errs = append(errs, c.S3.Validate())
@@ -194,7 +201,7 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	if c.Catalog.Enabled() {
 		errs = append(errs, c.Catalog.Validate())
 	}
-	errs = append(errs, c.Outbox.Validate(), c.Prerender.Validate())
+	errs = append(errs, c.Outbox.Validate(), c.Prerender.Validate(), c.Trim.Validate())
 	errs = append(errs, c.Timeouts.Validate(), c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate())
 	if withKeys {
 		errs = append(errs, c.Signing.Validate())

@@ -72,7 +72,7 @@ func TestKcatWarmsCoversEndToEnd(t *testing.T) {
 	}
 
 	results := waitKcat(t, kcat, brokers, "book_cover_ready", "%k %s\n", func(s string) bool { return strings.Contains(s, "K1 ") })
-	for _, want := range []string{`"state":"succeeded"`, `"storage_url":"s3://book-covers/originals/K1/`, `"cover_path_template":"/covers/K1/{size}.{format}?v=`, `"width":1600`} {
+	for _, want := range []string{`"state":"succeeded"`, `"storage_url":"s3://book-covers/content/`, `"cover_path_template":"/covers/K1/{size}.{format}?v=`, `"width":1600`} {
 		if !strings.Contains(results, want) {
 			t.Errorf("result event lacks %s:\n%s", want, results)
 		}
