@@ -218,18 +218,12 @@ func (c *contents) load(ctx context.Context, content string) (contentRecord, boo
 	return contentRecord{info: info, saved: true}, true
 }
 
-// trimBox is the trim box of a book's new original: the one its current
-// manifest records when that names the same bytes (a version's variants
-// never change), else, with trimming on, the box found at the configured
-// threshold (found once per content and kept in its record), else none.
-func (w *Warmer) trimBox(ctx context.Context, bookID, content string, original []byte) (cover.Rect, error) {
-	cur, err := w.manifests.Load(ctx, bookID)
-	switch {
-	case err == nil && cur.Version == cover.VersionOf(content):
-		return cur.TrimBox(), nil
-	case err != nil && !errors.Is(err, cache.ErrNotFound):
-		return cover.Rect{}, fmt.Errorf("trim: %w", err)
-	}
+// trimBox is the trim box of a book's new original: with trimming on, the
+// box found at the configured threshold (found once per content and kept in
+// its record), else none. A book whose current manifest names the same
+// bytes keeps the box it has when its manifest advances
+// (cache.Manifests.Advance): a version's variants never change.
+func (w *Warmer) trimBox(ctx context.Context, content string, original []byte) (cover.Rect, error) {
 	c := w.contents
 	if !c.trim.Enabled || c.trimmer == nil {
 		return cover.Rect{}, nil
@@ -256,10 +250,8 @@ func (w *Warmer) trimBox(ctx context.Context, bookID, content string, original [
 // original before the look (see cache.Purge).
 func (w *Warmer) keep(ctx context.Context, bookID, content string, original []byte, contentType string) error {
 	c := w.contents
-	for _, k := range []string{cover.RefKey(bookID, content), cover.UserKey(content, bookID)} {
-		if err := c.store.Put(ctx, k, nil, ""); err != nil {
-			return fmt.Errorf("reference %s: %w", content, err)
-		}
+	if err := c.reference(ctx, bookID, content); err != nil {
+		return err
 	}
 	ch := c.sf.DoChan("keep "+content, func() (any, error) {
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keepTimeout)
@@ -272,6 +264,20 @@ func (w *Warmer) keep(ctx context.Context, bookID, content string, original []by
 	case <-ctx.Done():
 		return fmt.Errorf("keep original: %w", ctx.Err())
 	}
+}
+
+// reference writes a book's two references to a content, at once.
+func (c *contents) reference(ctx context.Context, bookID, content string) error {
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, k := range []string{cover.RefKey(bookID, content), cover.UserKey(content, bookID)} {
+		wg.Go(func() { errs[i] = c.store.Put(ctx, k, nil, "") })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("reference %s: %w", content, err)
+	}
+	return nil
 }
 
 // keepTimeout bounds the shared store writes of one content: a Stat, the

@@ -123,7 +123,7 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 	version := cover.VersionOf(content)
 	// Stored once by content (content.go): the trim box, the book's
 	// references, the original unless it is there already.
-	trim, err := w.trimBox(ctx, bookID, content, original)
+	trim, err := w.trimBox(ctx, content, original)
 	if err == nil {
 		err = w.keep(ctx, bookID, content, original, info.ContentType)
 	}
@@ -145,7 +145,7 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 		Trim:        trim,
 	}, "store original")
 	if err == nil && m.Version == version {
-		w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height, "trim", trim.String())
+		w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height, "trim", m.Trim.String())
 		if w.stored != nil {
 			w.stored(ctx, m, original)
 		}
