@@ -141,6 +141,16 @@ func (w *Warmer) TrimBorders(t Trimmer, cfg TrimConfig) {
 // reusingCheck is the Warmer's Checker: the stored check of a content seen
 // before, else the check it wraps (whose result is kept for the next time).
 // Concurrent checks of one content share one.
+//
+// HOOK (issue 17 part 1, placeholder detection): Store classifies what
+// w.check.Check returns, and w.check is this, so a reused check is
+// classified like a fresh one (a content refused as a placeholder is
+// refused again for every book; in this process without a decode, since
+// the check of a refused content is kept in memory, never written to the
+// store). When Check returns
+// transform.Checked, this returns it too, contentInfo keeps it whole (the
+// Traits the classification and the catalog metadata need), and stored
+// compares CheckHeader with its Info.
 type reusingCheck struct {
 	next Checker
 	c    *contents
