@@ -12,12 +12,9 @@ import (
 	"github.com/bookcovers/image-worker/transform"
 )
 
-// versionHexLen is the length of a version token: the first 48 bits of the
-// SHA-256 of the original, as lowercase hex.
-const versionHexLen = 12
-
-// Version returns the version token of an original's bytes: the first
-// versionHexLen characters of its content key (cover.ContentSum).
+// Version returns the version token of an original's bytes: the first 48
+// bits of its SHA-256 as lowercase hex, the prefix of its content key
+// (cover.VersionOf of cover.ContentSum).
 func Version(original []byte) string {
 	return cover.VersionOf(cover.ContentSum(original))
 }
