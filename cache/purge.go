@@ -87,13 +87,13 @@ func (res *PurgeResult) addVariant(key string) {
 // writes its user marker before it looks for the original (ingest's
 // Warmer.Store), and this deletes only after a listing of the users found
 // none, reads the original first, and lists the users again after the
-// deletes: a user that appeared in between put its marker down before that
-// second listing, so either its own look for the original came after the
-// deletes (it uploads the original again) or the second listing sees it
-// and the original is put back here. Its variants and info are rendered or
-// computed again on demand. What remains is a window of a few store round
-// trips in which such a book's manifest may name an original that is not
-// there yet (its first renders fail and are retried).
+// deletes. A warm that puts its marker down after the first listing does so
+// either before the second one, which sees it, and the original is put
+// back here; or after it, and then its own look for the original comes
+// after the deletes and it uploads the original again. Its variants and
+// check are rendered or computed again on demand. What remains is a window
+// of a few store round trips in which such a book's manifest may name an
+// original that is being put back (its first renders fail).
 func purgeContent(ctx context.Context, store Store, bookID, content string, res *PurgeResult) error {
 	if err := store.Delete(ctx, cover.UserKey(content, bookID)); err != nil {
 		return err

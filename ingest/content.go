@@ -147,10 +147,9 @@ func (w *Warmer) TrimBorders(t Trimmer, cfg TrimConfig) {
 // classified like a fresh one (a content refused as a placeholder is
 // refused again for every book; in this process without a decode, since
 // the check of a refused content is kept in memory, never written to the
-// store). When Check returns
-// transform.Checked, this returns it too, contentInfo keeps it whole (the
-// Traits the classification and the catalog metadata need), and stored
-// compares CheckHeader with its Info.
+// store). When Check returns transform.Checked, this returns it too,
+// contentInfo keeps it whole (the Traits the classification and the
+// catalog metadata need), and stored compares CheckHeader with its Info.
 type reusingCheck struct {
 	next Checker
 	c    *contents
@@ -252,9 +251,10 @@ func (w *Warmer) trimBox(ctx context.Context, content string, original []byte) (
 }
 
 // keep stores a book's original by content: the book's references first
-// (refs/{book}/{sha256}, then users/{sha256}/{book}), then the original,
-// unless a Stat finds it stored already, then its record (info.json) when
-// the store does not hold it yet. The references come before the look for
+// (refs/{book}/{sha256} and users/{sha256}/{book}, written at once), then
+// the original, unless a Stat finds it stored already, then its record
+// (info.json) when the store does not hold it yet. Books of one content
+// kept at once share the Stat and the writes. The references come before the look for
 // the original so that a purge of the content's last other book, which
 // deletes only what no book uses, either sees this book or has deleted the
 // original before the look (see cache.Purge).
