@@ -78,7 +78,7 @@ func newBudgetFixture(t *testing.T, storeTimeout, render time.Duration) *budgetF
 	}
 	originals := NewOriginals(f.store, 1<<20)
 	fill := func(ctx context.Context, key cover.VariantKey) ([]byte, error) {
-		original, err := originals.Get(ctx, key.BookID, key.Version)
+		original, err := originals.Get(ctx, key.OriginalKey())
 		if err != nil {
 			return nil, err
 		}
@@ -200,14 +200,14 @@ func TestStoreBudgetLeavesOtherWaitersAlone(t *testing.T) {
 	o := NewOriginals(store, 1<<20)
 	patient := make(chan error, 1)
 	go func() {
-		_, err := o.Get(t.Context(), "B1", "v1")
+		_, err := o.Get(t.Context(), cover.OriginalKey("B1", "v1"))
 		patient <- err
 	}()
 	for store.stalled.Load() == 0 { // the patient caller's read is under way
 		time.Sleep(time.Millisecond)
 	}
 	ctx := WithStoreBudget(t.Context(), time.Now().Add(budget))
-	if _, err := o.Get(ctx, "B1", "v1"); !errors.Is(err, ErrTimeout) {
+	if _, err := o.Get(ctx, cover.OriginalKey("B1", "v1")); !errors.Is(err, ErrTimeout) {
 		t.Errorf("Get with a %v budget of an original read in %v = %v; want ErrTimeout", budget, 3*budget, err)
 	}
 	if err := <-patient; err != nil {

@@ -6,13 +6,21 @@
 // a manifest are, and the keys of a cover's objects, belong to package
 // cover; the job queue's and the outbox's keys are here.
 //
-// Layout in the bucket:
+// Layout in the bucket (cover/keys.go, cover/content.go):
 //
-//	originals/{book_id}/{version}                 the original as fetched
-//	manifests/{book_id}.json                      the current version and its source
-//	variants/{book_id}/{version}/{size}.{format}  rendered variants
+//	manifests/{book_id}.json                      the current version, its source and content
+//	content/{sha256}/original                     an original, stored once by its bytes
+//	content/{sha256}/info.json                    what its ingest check learnt (ingest reuses it)
+//	content/{sha256}/variants/{size}.{format}     its rendered variants, whichever book asks
+//	content/{sha256}/trim-{L}-{T}-{W}x{H}/...     its variants cropped to a trim box
+//	refs/{book_id}/{sha256}, users/{sha256}/{book_id}  which books reference which content
 //	meta/{book_id}/{version}.json                 cover metadata (Metas)
+//	originals/{book_id}/{version}, variants/{book_id}/{version}/...  covers stored before content keys
 //	jobs/{job_id}                                 POST /process job records
+//
+// Purge (purge.go) removes a book's manifest, its old per-book objects, its
+// references, and the objects of every content no book uses any more; its
+// comment walks through the race with a warm of the same content.
 //
 // The embedded local store keeps key a/b/c as the file a.d/b.d/c.obj (the
 // suffixes let "a" and "a/b" coexist as in S3 and keep keys off temp files);
@@ -21,7 +29,12 @@
 // rename, directory fsync; all access goes through os.Root.
 //
 // A version is the content hash of the original, so every groupcache key
-// (book/version/size.format) is immutable. Unversioned URLs are resolved
+// is immutable: "@{sha256}/size.format" (with the trim box,
+// "@{sha256}/trim-L-T-WxH/size.format") for a manifest that records its
+// content, shared by every book of those bytes, and "book/version/size.format"
+// for one stored before. The variant cache remembers which content each
+// book version it served is (aliases.go), so a versioned URL is answered
+// from memory while the store is down. Unversioned URLs are resolved
 // through the manifest with a short in-process TTL (MANIFEST_TTL) and
 // singleflight. cache imports no project package but cover: rendering reaches
 // it as a FillFunc.

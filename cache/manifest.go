@@ -249,6 +249,9 @@ func (ms *Manifests) Put(ctx context.Context, m cover.Manifest) error {
 // Advance makes m the book's current manifest unless the stored one is at
 // least as new (Supersedes), and returns the manifest current afterwards:
 // m, or the newer one it found. Losing to a newer cover is not an error.
+// When the stored manifest names the same original (the same version, and
+// the same content or none recorded), m keeps its trim box (keepTrim): the
+// variants of a version never change, whatever TRIM_BORDERS says now.
 // The write is compare-and-swap on the object's ETag (If-None-Match for a
 // book without a manifest), so replicas racing on one book end on the
 // newest cover; a manifest that does not decode is replaced. This
@@ -256,10 +259,6 @@ func (ms *Manifests) Put(ctx context.Context, m cover.Manifest) error {
 // other writers keep winning the swap maxManifestSwaps times the error
 // wraps ErrUnavailable, so callers retry later.
 func (ms *Manifests) Advance(ctx context.Context, m cover.Manifest) (cover.Manifest, error) {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return cover.Manifest{}, fmt.Errorf("advance manifest %s: %w", m.BookID, err)
-	}
 	for range maxManifestSwaps {
 		cur, etag, err := ms.read(ctx, m.BookID)
 		cond := Condition{IfMatch: etag}
@@ -273,6 +272,12 @@ func (ms *Manifests) Advance(ctx context.Context, m cover.Manifest) (cover.Manif
 		case !m.Supersedes(cur):
 			ms.remember(m.BookID, ms.fresh(&manifestEntry{m: cur}))
 			return cur, nil
+		default:
+			m = keepTrim(m, cur)
+		}
+		data, err := json.Marshal(m)
+		if err != nil {
+			return cover.Manifest{}, fmt.Errorf("advance manifest %s: %w", m.BookID, err)
 		}
 		_, err = ms.store.PutIf(ctx, cover.ManifestKey(m.BookID), data, "application/json", cond)
 		if err == nil {
@@ -285,6 +290,16 @@ func (ms *Manifests) Advance(ctx context.Context, m cover.Manifest) (cover.Manif
 	}
 	return cover.Manifest{}, fmt.Errorf("advance manifest %s: replaced by other writers %d times in a row: %w",
 		m.BookID, maxManifestSwaps, ErrUnavailable)
+}
+
+// keepTrim gives m, a book's new manifest, the trim box of cur, its current
+// one, when both name the same original: a version's variants are made
+// from the same pixels on every replica whatever their setting now.
+func keepTrim(m, cur cover.Manifest) cover.Manifest {
+	if m.Content != "" && cur.Version == m.Version && (cur.Content == "" || cur.Content == m.Content) {
+		m.Trim = cur.TrimBox()
+	}
+	return m
 }
 
 // fresh sets a just-read entry's expiry, refresh-ahead time and stale bound.

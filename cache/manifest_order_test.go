@@ -180,3 +180,45 @@ func TestManifestsSlowLookupDoesNotUndoAdvance(t *testing.T) {
 		t.Errorf("Current after the slow lookup = %+v, %v; want %+v", m, err, newer)
 	}
 }
+
+// TestAdvanceKeepsTheTrimBoxOfAVersion: a manifest naming the original the
+// book is at already keeps the stored trim box (the version's variants
+// never change, whatever TRIM_BORDERS says now); another original brings
+// its own.
+func TestAdvanceKeepsTheTrimBoxOfAVersion(t *testing.T) {
+	t.Parallel()
+	store := newLocalTestStore(t, t.TempDir())
+	ms := NewManifests(store, time.Minute, time.Second)
+	c, other := cover.ContentSum([]byte("scan")), cover.ContentSum([]byte("other"))
+	box, box2 := cover.Rect{Left: 1, Top: 2, Width: 30, Height: 40}, cover.Rect{Left: 3, Top: 3, Width: 10, Height: 10}
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	at := func(i int, content string, trim cover.Rect) cover.Manifest {
+		return cover.Manifest{BookID: "B1", Version: cover.VersionOf(content), Content: content, Trim: trim, VersionTime: t0.Add(time.Duration(i) * time.Minute)}
+	}
+	for i, step := range []struct {
+		m    cover.Manifest
+		want cover.Rect
+	}{
+		{at(0, c, box), box},
+		{at(1, c, cover.Rect{}), box}, // the same bytes, trimming off now
+		{at(2, c, box2), box},         // the same bytes, another threshold now
+		{at(3, other, box2), box2},    // other bytes: their own box
+		{at(4, other, cover.Rect{}), box2},
+	} {
+		got, err := ms.Advance(t.Context(), step.m)
+		stored, lerr := ms.Load(t.Context(), "B1")
+		if err != nil || lerr != nil || got.Trim != step.want || stored.Trim != step.want || !stored.VersionTime.Equal(step.m.VersionTime) {
+			t.Errorf("step %d: Advance = %+v, %v; stored %+v, %v; want trim %s at %s", i, got, err, stored, lerr, step.want, step.m.VersionTime)
+		}
+	}
+	// A manifest stored before content keys, of the same bytes: no box.
+	old := cover.Manifest{BookID: "B2", Version: cover.VersionOf(c), VersionTime: t0}
+	if err := ms.Put(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	m := at(1, c, box)
+	m.BookID = "B2"
+	if got, err := ms.Advance(t.Context(), m); err != nil || !got.Trim.IsZero() || got.Content != c {
+		t.Errorf("over an old manifest of the same bytes: Advance = %+v, %v; want content recorded, no box", got, err)
+	}
+}

@@ -27,7 +27,10 @@ type Preview struct {
 // MetaKey(book, version) and published as meta.json. Everything but the
 // Preview comes from the manifest. It is public: SourceURL is the manifest's
 // URL without userinfo, query and fragment (PublicSourceURL), and
-// SourceURLSHA256 the hash of the full URL (SourceURLSHA256).
+// SourceURLSHA256 the hash of the full URL (SourceURLSHA256). Width and
+// Height are the cover as its variants show it: the upright original, or
+// its trim box (Trim, the manifest's) when its borders were trimmed, which
+// the previews are computed from too.
 type CoverMeta struct {
 	BookID          string `json:"book_id"`
 	Version         string `json:"version"`
@@ -37,18 +40,26 @@ type CoverMeta struct {
 	Height          int    `json:"height"`
 	Format          string `json:"format"` // of the original: "jpeg", "png", "webp", "avif"...
 	Bytes           int64  `json:"bytes"`
+	// Trim is the box of the original the cover is cut to (TRIM_BORDERS);
+	// absent when it is the whole original.
+	Trim *cover.Rect `json:"trim,omitempty"`
 	Preview
 }
 
 // NewCoverMeta joins a manifest and the preview of its version.
 func NewCoverMeta(m cover.Manifest, p Preview) CoverMeta {
-	return CoverMeta{
+	w, h := m.RenderSize()
+	cm := CoverMeta{
 		BookID: m.BookID, Version: m.Version,
 		SourceURL: PublicSourceURL(m.SourceURL), SourceURLSHA256: SourceURLSHA256(m.SourceURL),
-		Width: m.Width, Height: m.Height, Bytes: m.Bytes,
+		Width: w, Height: h, Bytes: m.Bytes,
 		Format:  strings.TrimPrefix(m.ContentType, "image/"),
 		Preview: p,
 	}
+	if box := m.TrimBox(); !box.IsZero() {
+		cm.Trim = &box
+	}
+	return cm
 }
 
 // LoadMeta reads the stored metadata of one version (ErrNotFound when it was
@@ -79,9 +90,10 @@ func StoreMeta(ctx context.Context, store Store, cm CoverMeta) error {
 	return nil
 }
 
-// PreviewFunc computes the preview of an original (transform.Renderer.Meta
-// behind the render gate, wired in cmd).
-type PreviewFunc func(ctx context.Context, original []byte) (Preview, error)
+// PreviewFunc computes the preview of an original, of its trim box when
+// trim is not zero (transform.Renderer.MetaOf behind the render gate,
+// wired in cmd).
+type PreviewFunc func(ctx context.Context, original []byte, trim cover.Rect) (Preview, error)
 
 // MetasConfig configures the metadata cache.
 type MetasConfig struct {
@@ -220,13 +232,13 @@ func (ms *Metas) fill(ctx context.Context, key string, m cover.Manifest) (Previe
 		ms.storeErr.Inc()
 		return Preview{}, fmt.Errorf("fill meta: %w", err)
 	}
-	obj, err := ms.store.Get(rctx, cover.OriginalKey(m.BookID, m.Version))
+	obj, err := ms.store.Get(rctx, m.OriginalKey())
 	if err != nil {
 		ms.computeErr.Inc()
 		return Preview{}, fmt.Errorf("fill meta: read original: %w", err)
 	}
 	endReads()
-	p, err := ms.compute(ctx, obj.Data)
+	p, err := ms.compute(ctx, obj.Data, m.TrimBox())
 	if err != nil {
 		ms.computeErr.Inc()
 		return Preview{}, fmt.Errorf("fill meta %s/%s: %w", m.BookID, m.Version, err)

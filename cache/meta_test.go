@@ -31,10 +31,12 @@ type fakePreview struct {
 	calls atomic.Int64
 	gate  chan struct{}
 	err   error
+	trim  atomic.Pointer[cover.Rect] // the trim box of the last computation
 }
 
-func (f *fakePreview) compute(ctx context.Context, original []byte) (Preview, error) {
+func (f *fakePreview) compute(ctx context.Context, original []byte, trim cover.Rect) (Preview, error) {
 	f.calls.Add(1)
+	f.trim.Store(&trim)
 	if f.gate != nil {
 		select {
 		case <-f.gate:
@@ -254,5 +256,34 @@ func TestPurgeRemovesMeta(t *testing.T) {
 	}
 	if _, err := store.Get(ctx, cover.MetaKey("B10", "v1")); err != nil {
 		t.Errorf("meta of another book was removed: %v", err)
+	}
+}
+
+// TestMetasOfAContentManifest: a manifest stored by content reads its
+// original by content, computes the previews of its trim box, and reports
+// the box's size with the box; an old manifest reports the original's size.
+func TestMetasOfAContentManifest(t *testing.T) {
+	t.Parallel()
+	local := newLocalTestStore(t, t.TempDir())
+	content := cover.ContentSum([]byte("xyz"))
+	if err := local.Put(t.Context(), cover.ContentOriginalKey(content), []byte("xyz"), "image/jpeg"); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakePreview{}
+	ms := newTestMetas(t, local, f)
+	m := metaManifest
+	m.Version, m.Content, m.Trim = cover.VersionOf(content), content, cover.Rect{Left: 100, Top: 150, Width: 1400, Height: 2100}
+	cm, err := ms.Get(t.Context(), m)
+	if err != nil {
+		t.Fatalf("Get(%+v): %v", m, err)
+	}
+	if cm.BlurHash != "Txyz" || *f.trim.Load() != m.Trim {
+		t.Errorf("preview %q computed with trim %v; want it from the content's original, of the box %v", cm.BlurHash, *f.trim.Load(), m.Trim)
+	}
+	if cm.Width != 1400 || cm.Height != 2100 || cm.Trim == nil || *cm.Trim != m.Trim {
+		t.Errorf("meta = %dx%d trim %v; want the box's 1400x2100 and the box", cm.Width, cm.Height, cm.Trim)
+	}
+	if old := NewCoverMeta(metaManifest, Preview{}); old.Width != 1600 || old.Height != 2400 || old.Trim != nil {
+		t.Errorf("meta of an old manifest = %dx%d trim %v; want the original's 1600x2400 and no box", old.Width, old.Height, old.Trim)
 	}
 }

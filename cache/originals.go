@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/bookcovers/image-worker/cover"
 	"github.com/golang/groupcache/lru"
 	"golang.org/x/sync/singleflight"
 )
@@ -17,7 +16,7 @@ import (
 // thumbnail and a larger size, in WebP and AVIF), and each render would
 // otherwise read the same original from the store. Concurrent reads of one
 // original share a single store read. An original is immutable (its key
-// carries the content hash), so an entry is never stale. Safe for
+// is the content hash, or carries it), so an entry is never stale. Safe for
 // concurrent use.
 type Originals struct {
 	store Store
@@ -56,11 +55,12 @@ func NewOriginals(store Store, maxBytes int64) *Originals {
 // Metrics returns the originals metrics.
 func (o *Originals) Metrics() *metrics.Set { return o.set }
 
-// Get returns the original of one version of a book, shared: the caller
-// must not modify it. Errors are the store's (ErrNotFound when missing).
-func (o *Originals) Get(ctx context.Context, bookID, version string) ([]byte, error) {
+// Get returns the original stored at key (cover.VariantKey.OriginalKey,
+// cover.Manifest.OriginalKey: by content, or under a book's version),
+// shared: the caller must not modify it. Errors are the store's
+// (ErrNotFound when missing).
+func (o *Originals) Get(ctx context.Context, key string) ([]byte, error) {
 	defer o.readTime.UpdateDuration(time.Now())
-	key := cover.OriginalKey(bookID, version)
 	o.mu.Lock()
 	if v, ok := o.lru.Get(key); ok {
 		o.mu.Unlock()

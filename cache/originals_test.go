@@ -27,7 +27,7 @@ func TestOriginalsReadEachOriginalOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, err := o.Get(t.Context(), "B1", "v1")
+			got, err := o.Get(t.Context(), cover.OriginalKey("B1", "v1"))
 			if err != nil || !bytes.Equal(got, data) {
 				bad.Add(1)
 			}
@@ -36,13 +36,13 @@ func TestOriginalsReadEachOriginalOnce(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // let the callers pile up on the one read
 	close(s.release)
 	wg.Wait()
-	if _, err := o.Get(t.Context(), "B1", "v1"); err != nil {
+	if _, err := o.Get(t.Context(), cover.OriginalKey("B1", "v1")); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.gets.Load(); n != 1 || bad.Load() != 0 {
 		t.Errorf("21 Gets of one original: %d store reads, %d wrong answers; want 1 and 0", n, bad.Load())
 	}
-	if _, err := o.Get(t.Context(), "B1", "missing"); !errors.Is(err, ErrNotFound) {
+	if _, err := o.Get(t.Context(), cover.OriginalKey("B1", "missing")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of a missing original = %v, want ErrNotFound", err)
 	}
 	// Every Get is one read_original observation of the render time split.
@@ -65,7 +65,7 @@ func TestOriginalsEvictLeastRecentlyUsed(t *testing.T) {
 	o := NewOriginals(s, 4000) // room for four
 	reads := func(v string) int64 {
 		before := s.gets.Load()
-		if _, err := o.Get(t.Context(), "B1", v); err != nil {
+		if _, err := o.Get(t.Context(), cover.OriginalKey("B1", v)); err != nil {
 			t.Fatal(err)
 		}
 		return s.gets.Load() - before

@@ -49,7 +49,7 @@ func TestPanicsInSharedWorkFailOnlyThatWork(t *testing.T) {
 		t.Errorf("Manifests.Current over a panicking store = %v; want ErrPanic", err)
 	}
 	o := NewOriginals(broken, 1<<20)
-	if _, err := o.Get(ctx, "B1", "3f9a1c2b7d4e"); !errors.Is(err, ErrPanic) {
+	if _, err := o.Get(ctx, cover.OriginalKey("B1", "3f9a1c2b7d4e")); !errors.Is(err, ErrPanic) {
 		t.Errorf("Originals.Get over a panicking store = %v; want ErrPanic", err)
 	}
 	for component, s := range map[string]*strings.Builder{"variants": {}, "manifests": {}, "originals": {}} {

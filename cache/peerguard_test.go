@@ -16,6 +16,9 @@ import (
 
 const testPeerSecret = "peer-secret-0123456789abcdef"
 
+// peerContent is a content key: the SHA-256 of "cover".
+var peerContent = cover.ContentSum([]byte("cover"))
+
 // capCheck stands in for the proxy's key check (cache cannot import proxy):
 // widths and heights up to 2048, webp or avif.
 func capCheck(k cover.VariantKey) error {
@@ -58,6 +61,12 @@ func TestPeerGuard(t *testing.T) {
 		{"extra segment", "", peerPath("covers", "B123/v/a/320.webp"), nil, 400},
 		{"no key", "", PeerBasePath + "covers", nil, 400},
 		{"no group", "", PeerBasePath + "/B123%2Fv%2F320.webp", nil, 400},
+		{"content key", "", peerPath("covers", "@"+peerContent+"/320.webp"), nil, 200},
+		{"content key with a trim box", "", peerPath("covers", "@"+peerContent+"/trim-10-20-300x450/200x300.avif"), nil, 200},
+		{"content key over the cap", "", peerPath("covers", "@"+peerContent+"/4096.webp"), nil, 400},
+		{"content key not a hash", "", peerPath("covers", "@3f9a1c2b7d4e/320.webp"), nil, 400},
+		{"content key, trim box not canonical", "", peerPath("covers", "@"+peerContent+"/trim-010-20-300x450/320.webp"), nil, 400},
+		{"content key, extra segment", "", peerPath("covers", "@"+peerContent+"/a/b/320.webp"), nil, 400},
 		{"placeholder key", "", peerPath("covers-placeholders", "p7/320.webp"), nil, 200},
 		{"placeholder box", "", peerPath("covers-placeholders", "p15/200x300.avif"), nil, 200},
 		{"placeholder entry past the palette", "", peerPath("covers-placeholders", "p16/320.webp"), nil, 400},
@@ -149,6 +158,7 @@ func TestPeersConfigSecret(t *testing.T) {
 // refusal is ErrBadPeerKey; nothing panics.
 func FuzzPeerRequestKey(f *testing.F) {
 	for _, s := range []string{peerPath("covers", "B1/3f9a1c2b7d4e/320.webp"), PeerBasePath + "covers/B1/v/200x300.avif",
+		PeerBasePath + "covers/@" + peerContent + "/320.webp", PeerBasePath + "covers/@" + peerContent + "/trim-1-2-30x40/320.webp",
 		PeerBasePath + "covers/B1/v/4096.webp", PeerBasePath + "covers/../v/320.webp", PeerBasePath + "/x", "/", ""} {
 		f.Add(s)
 	}

@@ -76,6 +76,9 @@ func (c Condition) valid() error {
 type Store interface {
 	// Get returns the object, or an error wrapping ErrNotFound when missing.
 	Get(ctx context.Context, key string) (Object, error)
+	// Stat is Get without the data (a HEAD): the object's metadata, or an
+	// error wrapping ErrNotFound when missing.
+	Stat(ctx context.Context, key string) (Object, error)
 	// Put stores data atomically: readers see the old or the new object, never
 	// a partial one. An empty contentType is stored as DefaultContentType.
 	Put(ctx context.Context, key string, data []byte, contentType string) error
@@ -161,6 +164,7 @@ func ctxError(op string, err error) error {
 // Operation names, the values of the op label.
 const (
 	opGet    = "get"
+	opStat   = "stat"
 	opPut    = "put"
 	opDelete = "delete"
 	opList   = "list"
@@ -169,7 +173,7 @@ const (
 
 // storeMetrics are the metrics every Store implementation exports:
 //
-//	covers_store_operations_total{op="get|put|delete|list|ping",result="ok|not_found|precondition_failed|error"}
+//	covers_store_operations_total{op="get|stat|put|delete|list|ping",result="ok|not_found|precondition_failed|error"}
 //	covers_store_operation_duration_seconds{op="..."}
 type storeMetrics struct {
 	set *metrics.Set
@@ -183,7 +187,7 @@ type opMetrics struct {
 
 func newStoreMetrics() *storeMetrics {
 	m := &storeMetrics{set: metrics.NewSet(), ops: make(map[string]*opMetrics)}
-	for _, op := range []string{opGet, opPut, opDelete, opList, opPing} {
+	for _, op := range []string{opGet, opStat, opPut, opDelete, opList, opPing} {
 		m.ops[op] = &opMetrics{
 			ok:           m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="ok"}`, op)),
 			notFound:     m.set.NewCounter(fmt.Sprintf(`covers_store_operations_total{op=%q,result="not_found"}`, op)),

@@ -64,6 +64,11 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 				if got.ModTime.Before(before.Add(-time.Minute)) || got.ModTime.After(time.Now().Add(time.Minute)) {
 					t.Errorf("Get(%q).ModTime = %v, want about %v", tc.key, got.ModTime, before)
 				}
+				st, err := s.Stat(t.Context(), tc.key)
+				if err != nil || st.Data != nil || st.Size != got.Size || st.ContentType != got.ContentType || st.ETag != got.ETag || st.ETag == "" {
+					t.Errorf("Stat(%q) = %d bytes of data, size %d, %q, ETag %q, %v; want no data and Get's size %d, %q, ETag %q",
+						tc.key, len(st.Data), st.Size, st.ContentType, st.ETag, err, got.Size, got.ContentType, got.ETag)
+				}
 			})
 		}
 	})
@@ -97,6 +102,11 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if _, err := s.Get(ctx, "del/me"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get after Delete = %v, want ErrNotFound", err)
+		}
+		for _, key := range []string{"del/me", "missing/key", "del/keep/below-an-object"} {
+			if _, err := s.Stat(ctx, key); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Stat(missing %q) = %v, want ErrNotFound", key, err)
+			}
 		}
 		if _, err := s.Get(ctx, "del/keep"); err != nil {
 			t.Errorf("Get(sibling of deleted) = %v, want nil", err)

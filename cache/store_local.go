@@ -112,6 +112,18 @@ func (s *LocalStore) get(key string) (Object, error) {
 	return Object{Data: data, ContentType: ct, ModTime: info.ModTime(), Size: int64(len(data)), ETag: localETag(ct, data)}, nil
 }
 
+// Stat implements Store. It reads the object file like Get (the content
+// type and the ETag are in it) and drops the data.
+func (s *LocalStore) Stat(ctx context.Context, key string) (_ Object, err error) {
+	defer s.metrics.observe(opStat, time.Now(), &err)
+	if err := ctx.Err(); err != nil {
+		return Object{}, ctxError(opStat, err)
+	}
+	obj, err := s.get(key)
+	obj.Data = nil
+	return obj, err
+}
+
 // Put implements Store: it writes a temporary file in the object's directory,
 // fsyncs it, renames it over the object and fsyncs the directory.
 func (s *LocalStore) Put(ctx context.Context, key string, data []byte, contentType string) (err error) {

@@ -208,6 +208,24 @@ func (s *MinIOStore) Get(ctx context.Context, key string) (_ Object, err error) 
 	return Object{Data: data, ContentType: info.ContentType, ModTime: info.LastModified, Size: info.Size, ETag: info.ETag}, nil
 }
 
+// Stat implements Store with one HEAD. A missing key is classified here.
+func (s *MinIOStore) Stat(ctx context.Context, key string) (_ Object, err error) {
+	defer s.metrics.observe(opStat, time.Now(), &err)
+	if err := ValidKey(key); err != nil {
+		return Object{}, fmt.Errorf("store stat: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Object{}, ctxError(opStat, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return Object{}, classifyMinIO(opStat, key, err)
+	}
+	return Object{ContentType: info.ContentType, ModTime: info.LastModified, Size: info.Size, ETag: info.ETag}, nil
+}
+
 // Put implements Store. An S3 PUT is atomic: the object appears whole or not.
 func (s *MinIOStore) Put(ctx context.Context, key string, data []byte, contentType string) (err error) {
 	defer s.metrics.observe(opPut, time.Now(), &err)

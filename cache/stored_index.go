@@ -35,7 +35,7 @@ type storedIndex struct {
 	list      func(ctx context.Context, prefix string, limit int) ([]string, error)
 
 	mu       sync.Mutex
-	versions *lru.Cache // "book/version" -> *versionState
+	versions *lru.Cache // store prefix of a version's variants (versionOf) -> *versionState
 	lists    sync.WaitGroup
 }
 
@@ -61,9 +61,12 @@ func newStoredIndex(ttl time.Duration, page, listAfter int, list func(ctx contex
 	return &storedIndex{ttl: ttl, page: page, listAfter: listAfter, list: list, versions: lru.New(storedIndexVersions)}
 }
 
-func versionOf(key cover.VariantKey) string { return key.BookID + "/" + key.Version }
+// versionOf names the set of variants key belongs to by its store prefix:
+// a book's version (variants/{book}/{version}/), or a content with its
+// trim box (content/{sha256}/variants/), whichever books ask for it.
+func versionOf(key cover.VariantKey) string { return key.StorePrefix() }
 
-func nameOf(key cover.VariantKey) string { return key.Size() + "." + key.Format }
+func nameOf(key cover.VariantKey) string { return key.Name() }
 
 // state returns the state of a version, made if missing. Call with mu held.
 func (ix *storedIndex) state(ver string) *versionState {
@@ -116,7 +119,7 @@ func (ix *storedIndex) fetch(ver string, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	at := time.Now()
-	prefix := cover.VariantsPrefix() + ver + "/"
+	prefix := ver
 	keys, err := ix.list(ctx, prefix, ix.page)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()

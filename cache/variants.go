@@ -117,6 +117,7 @@ type Variants struct {
 	shed    func(pending int) error
 	pending atomic.Int64 // loads past Shed, reading the store
 	index   *storedIndex // nil: every miss asks the store
+	aliases contentAliases
 	log     *slog.Logger
 	behind  chan struct{} // write-behind slots
 	writes  sync.WaitGroup
@@ -219,7 +220,15 @@ func (v *Variants) Get(ctx context.Context, key cover.VariantKey) ([]byte, error
 // waiting when ctx ends, without failing the other waiters, or when its
 // store budget (WithStoreBudget) runs out while a fill of the key in this
 // process is still reading the store (an error wrapping ErrTimeout).
+//
+// A content key is held once (cover.VariantKey.Shared) whichever book asks;
+// the book and version that asked are remembered with its content, so that
+// Cached can answer that book's versioned URL from memory.
 func (v *Variants) GetVariant(ctx context.Context, key cover.VariantKey) (Variant, error) {
+	if key.Content != "" {
+		v.aliases.remember(key)
+		key = key.Shared()
+	}
 	if vr, ok := v.hot.get(key); ok {
 		v.memHit.Inc()
 		return vr, nil
@@ -248,9 +257,16 @@ func (v *Variants) GetVariant(ctx context.Context, key cover.VariantKey) (Varian
 // Cached returns a variant only if this replica holds it in memory (the
 // hot index), with no store read, no render and no wait: what a request can
 // still be served when the manifest cannot be read because the store is
-// down but its URL names the version.
+// down but its URL names the version. A book key (book, version, size,
+// format) finds the variant under the book's key, or under the content
+// key this replica last served that version by (GetVariant).
 func (v *Variants) Cached(key cover.VariantKey) (Variant, bool) {
-	vr, ok := v.hot.get(key)
+	vr, ok := v.hot.get(key.Shared())
+	if !ok && key.Content == "" {
+		if ck, known := v.aliases.contentKey(key); known {
+			vr, ok = v.hot.get(ck)
+		}
+	}
 	if ok {
 		v.memHit.Inc()
 	}
@@ -260,7 +276,7 @@ func (v *Variants) Cached(key cover.VariantKey) (Variant, bool) {
 // Stored tells the variant cache that key was written to the store by
 // someone else in this process (the prerenderer), so that its index of
 // stored variants reads it from there instead of rendering it again.
-func (v *Variants) Stored(key cover.VariantKey) { v.index.stored(key) }
+func (v *Variants) Stored(key cover.VariantKey) { v.index.stored(key.Shared()) }
 
 // Flush waits until every variant written behind its response is in the
 // store and every listing of stored variants has ended, or ctx ends. Call it on shutdown, after the listeners drained.
@@ -335,7 +351,7 @@ func (v *Variants) load(ctx context.Context, skey string, dest groupcache.Sink) 
 			var err error
 			defer func() {
 				if err != nil {
-					v.log.Error("store variant panicked", "book_id", key.BookID, "layer", "store", "error", err)
+					v.log.Error("store variant panicked", "variant", key.String(), "layer", "store", "error", err)
 				}
 			}()
 			defer recoverTo(&err, v.panics, "write variant behind "+key.String())
@@ -384,7 +400,7 @@ func (v *Variants) getStored(ctx context.Context, key cover.VariantKey) (Object,
 func (v *Variants) put(ctx context.Context, key cover.VariantKey, data []byte) {
 	if err := v.store.Put(ctx, key.StoreKey(), data, "image/"+key.Format); err != nil {
 		v.storeWriteErrors.Inc()
-		v.log.Warn("store variant failed", "book_id", key.BookID, "layer", "store", "error", err)
+		v.log.Warn("store variant failed", "variant", key.String(), "layer", "store", "error", err)
 		return
 	}
 	v.index.stored(key)

@@ -267,3 +267,45 @@ func TestVariantsShedSeesLoadsReadingTheStore(t *testing.T) {
 		}
 	}
 }
+
+// TestVariantsShareContentKeysAcrossBooks: two books of one content asking
+// for the same size are one render, one stored object and one entry in
+// memory; a book's versioned key finds the entry from memory (Cached) once
+// that book was served by content, and not before.
+func TestVariantsShareContentKeysAcrossBooks(t *testing.T) {
+	t.Parallel()
+	local := newLocalTestStore(t, t.TempDir())
+	f := &countingFill{}
+	v := newTestVariants(t, local, f.fill, nil)
+	content := cover.ContentSum([]byte("shared"))
+	m := func(book string) cover.Manifest {
+		return cover.Manifest{BookID: book, Version: cover.VersionOf(content), Content: content, Width: 600, Height: 900}
+	}
+	a, err := v.GetVariant(t.Context(), m("A").Variant(320, 0, false, "webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bookB := cover.VariantKey{BookID: "B", Version: cover.VersionOf(content), Width: 320, Format: "webp"}
+	if _, ok := v.Cached(bookB); ok {
+		t.Error("Cached found book B's version before B was served by content")
+	}
+	b, err := v.GetVariant(t.Context(), m("B").Variant(320, 0, false, "webp"))
+	if err != nil || !bytes.Equal(a.Bytes, b.Bytes) || f.calls.Load() != 1 {
+		t.Fatalf("second book: %q, %v after %d renders; want the first book's bytes, 1 render", b.Bytes, err, f.calls.Load())
+	}
+	if want := "variant @" + content + "/320.webp"; string(a.Bytes) != want {
+		t.Errorf("rendered %q, want the content key's render %q", a.Bytes, want)
+	}
+	if err := v.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := local.List(t.Context(), ""); err != nil || len(keys) != 1 || keys[0] != "content/"+content+"/variants/320.webp" {
+		t.Errorf("stored = %v (%v), want the one content variant", keys, err)
+	}
+	if got, ok := v.Cached(bookB); !ok || !bytes.Equal(got.Bytes, a.Bytes) {
+		t.Errorf("Cached(book B's versioned key) = %v; want the content variant from memory", ok)
+	}
+	if _, ok := v.Cached(cover.VariantKey{BookID: "C", Version: cover.VersionOf(content), Width: 320, Format: "webp"}); ok {
+		t.Error("Cached found a book never served")
+	}
+}

@@ -21,7 +21,8 @@ type Manifests interface {
 type Fill func(ctx context.Context, key cover.VariantKey) ([]byte, error)
 
 // Local renders each preset in this process from the stored original of
-// the book's current version, with the fill the variant cache uses.
+// the book's current version (cropped to its trim box, like every render
+// of it), with the fill the variant cache uses.
 type Local struct {
 	Manifests Manifests
 	Fill      Fill
@@ -39,7 +40,7 @@ func (l Local) Panels(ctx context.Context, bookID string, format cover.Format, p
 	}
 	panels := make([]transform.SheetPanel, 0, len(presets))
 	for _, preset := range presets {
-		key := cover.VariantKey{BookID: bookID, Version: m.Version, Width: preset.Width, Height: preset.Height, Fit: preset.Fit, Format: string(format)}
+		key := m.Variant(preset.Width, preset.Height, preset.Fit, string(format)) // by content and trim box when the manifest has them
 		b, err := l.Fill(ctx, key)
 		if err != nil {
 			return "", nil, fmt.Errorf("contact sheet: preset %s: %w", preset.Name, err)

@@ -85,3 +85,26 @@ type failingManifests struct{ err error }
 func (f failingManifests) Load(context.Context, string) (cover.Manifest, error) {
 	return cover.Manifest{}, f.err
 }
+
+// TestLocalTrimmedContent: the panels of a cover stored by content with a
+// trim box are filled by content key, cropped to the box, their sizes
+// clamped to it like the cover path's.
+func TestLocalTrimmedContent(t *testing.T) {
+	t.Parallel()
+	content := cover.ContentSum([]byte("scan"))
+	box := cover.Rect{Left: 40, Top: 100, Width: 400, Height: 600}
+	manifests := manifestMap{"S1": {BookID: "S1", Version: cover.VersionOf(content), Content: content, Trim: box, ContentType: "image/png", Width: 480, Height: 800}}
+	var keys []cover.VariantKey
+	fill := func(_ context.Context, key cover.VariantKey) ([]byte, error) {
+		keys = append(keys, key)
+		return []byte("x"), nil
+	}
+	presets := Presets(map[string]cover.Size{"large": {Width: 640}})
+	if _, _, err := (Local{Manifests: manifests, Fill: fill}).Panels(context.Background(), "S1", cover.WebP, presets); err != nil {
+		t.Fatal(err)
+	}
+	want := cover.VariantKey{BookID: "S1", Version: cover.VersionOf(content), Content: content, Trim: box, Width: 400, Format: "webp"}
+	if len(keys) != 1 || keys[0] != want {
+		t.Errorf("filled %v, want %v (by content, the trim box, 640 clamped to the box's 400)", keys, want)
+	}
+}

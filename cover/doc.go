@@ -17,5 +17,10 @@
 // message with ReadServiceError (answer.go): backfill's --server mode and
 // the contact sheet's.
 //
+// Originals are stored once by content (content.go): a manifest records the
+// full SHA-256 of its original (Content) and the trim box its renders crop
+// to (Trim), its variants are keyed by content (Manifest.Variant), and
+// manifests written before keep the per-book keys.
+//
 // cache stores these things, ingest takes covers in, proxy serves them.
 package cover

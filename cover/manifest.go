@@ -22,6 +22,15 @@ type Manifest struct {
 	// manifests written before they existed.
 	DominantColor string `json:"dominant_color,omitempty"`
 	BlurHash      string `json:"blurhash,omitempty"`
+
+	// Stored by content (content.go). Content is the full SHA-256 of the
+	// original: its objects and variants are shared with every book of the
+	// same bytes. Empty in manifests written before it existed, which keep
+	// their per-book keys. Trim is the box of the upright original every
+	// render crops to first (TRIM_BORDERS at the time it was stored); zero
+	// for none.
+	Content string `json:"content,omitempty"`
+	Trim    Rect   `json:"trim,omitzero"`
 }
 
 // OrderTime normalises the time that orders a book's covers: UTC with

@@ -295,6 +295,7 @@ var leftUnset = []struct {
 	{"CORS is off by default; the origins allowed are each site's own (README, Configuration)", true, true, []string{"ALLOW_ORIGINS"}},
 	{"the default is what a replica wants (README, Configuration)", true, true, []string{
 		"ACCESS_LOG", "AVIF_EFFORT", "AVIF_QUALITY", "WEBP_QUALITY", "JPEG_QUALITY", "COVER_MAX_AGE", "COVER_SIZES", "PRERENDER",
+		"TRIM_BORDERS", "TRIM_THRESHOLD",
 		"PLACEHOLDERS", "MAX_COVER_DIMENSION", "MAX_IMAGE_PIXELS", "MAX_IMAGE_SIZE_MB", "PROCESS_TIMEOUT_SEC",
 		"SOURCE_ALLOWED_PORTS", "VIPS_CONCURRENCY", "JOB_WORKERS", "JOB_RETRY_BASE", "JOB_RETRY_MAX",
 		"HTTP_READ_HEADER_TIMEOUT", "HTTP_READ_TIMEOUT", "HTTP_WRITE_TIMEOUT", "HTTP_IDLE_TIMEOUT", "HTTP_MAX_HEADER_BYTES",

@@ -62,7 +62,7 @@ func TestConsumeSuccessPublishesResultAndCommits(t *testing.T) {
 		"version":             version,
 		"source_url":          o.url("/covers/b1.jpg"), // published without the query
 		"source_url_sha256":   sha256Hex(src),
-		"storage_url":         "s3://" + testBucket + "/originals/book-1/" + version,
+		"storage_url":         "s3://" + testBucket + "/content/" + cover.ContentSum(o.photo) + "/original", // stored once by content
 		"width":               float64(1600),
 		"height":              float64(2400),
 		"bytes":               float64(len(o.photo)),
@@ -93,7 +93,7 @@ func TestConsumeSuccessPublishesResultAndCommits(t *testing.T) {
 	}
 
 	// The stored original decodes to the source photo's size.
-	obj, err := warm.store.Get(context.Background(), cover.OriginalKey("book-1", version))
+	obj, err := warm.store.Get(context.Background(), cover.ContentOriginalKey(cover.ContentSum(o.photo)))
 	if err != nil {
 		t.Fatalf("stored original: %v", err)
 	}

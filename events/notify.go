@@ -36,10 +36,11 @@ func (n *Notifier) Succeeded(ctx context.Context, m cover.Manifest) error {
 		}
 	}
 	if n.catalog != nil {
+		width, height := m.RenderSize() // the trim box's, when the cover has one
 		err := n.catalog.Update(ctx, CatalogUpdate{
 			BookID: m.BookID, Version: m.Version, VersionTime: m.Order(),
-			StorageURL: cover.StorageURL(n.bucket, cover.OriginalKey(m.BookID, m.Version)),
-			Width:      m.Width, Height: m.Height, DominantColor: m.DominantColor, BlurHash: m.BlurHash,
+			StorageURL: cover.StorageURL(n.bucket, m.OriginalKey()),
+			Width:      width, Height: height, DominantColor: m.DominantColor, BlurHash: m.BlurHash,
 		})
 		if err != nil && !errors.Is(err, ErrCatalogNoRow) {
 			return fmt.Errorf("notify %s: %w", m.BookID, err)

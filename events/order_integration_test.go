@@ -114,7 +114,7 @@ func (r *orderRig) wantCover(t *testing.T, book, p string, at time.Time) {
 		t.Fatalf("manifest of %s = %+v, %v; want %s as of %s", book, m, err, p, at.Format(time.RFC3339Nano))
 	}
 	catalogWantRow(t, r.admin, r.catCfg, CatalogUpdate{BookID: book, Version: m.Version, VersionTime: at,
-		StorageURL: cover.StorageURL(r.cfg.Bucket, cover.OriginalKey(book, m.Version))})
+		StorageURL: cover.StorageURL(r.cfg.Bucket, m.OriginalKey())})
 	results := readTopic(t, r.c, testResult)
 	var last struct{ Version, VersionTime string }
 	if len(results) > 0 {

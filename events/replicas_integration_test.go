@@ -91,6 +91,6 @@ func TestReplicasRacingEndOnTheNewestCover(t *testing.T) {
 			t.Fatalf("round %d: manifest %+v, %v; want %s as of %s", round, m, err, wantURL, at(newest))
 		}
 		catalogWantRow(t, admin, catCfg, CatalogUpdate{BookID: book, Version: m.Version, VersionTime: m.VersionTime,
-			StorageURL: cover.StorageURL(mc.Bucket, cover.OriginalKey(book, m.Version))})
+			StorageURL: cover.StorageURL(mc.Bucket, m.OriginalKey())})
 	}
 }

@@ -137,15 +137,16 @@ func (r *Results) Succeeded(ctx context.Context, m cover.Manifest) error {
 	if r == nil || r.topic == "" {
 		return nil
 	}
+	width, height := m.RenderSize() // the trim box's, when the cover has one
 	return r.publish(ctx, stateSucceeded, m.BookID, succeededEvent{
 		BookID:            m.BookID,
 		State:             stateSucceeded,
 		Version:           m.Version,
 		SourceURL:         cache.PublicSourceURL(m.SourceURL),
 		SourceURLSHA256:   cache.SourceURLSHA256(m.SourceURL),
-		StorageURL:        cover.StorageURL(r.bucket, cover.OriginalKey(m.BookID, m.Version)),
-		Width:             m.Width,
-		Height:            m.Height,
+		StorageURL:        cover.StorageURL(r.bucket, m.OriginalKey()), // by content, or under the book for an old manifest
+		Width:             width,
+		Height:            height,
 		Bytes:             m.Bytes,
 		ContentType:       m.ContentType,
 		ProcessedAt:       m.UpdatedAt.UTC().Format(time.RFC3339),

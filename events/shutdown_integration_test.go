@@ -147,9 +147,9 @@ func TestConsumeCrashBeforeCommitRedeliversWithoutDuplicates(t *testing.T) {
 	if got := o.requests.Load(); got != 1 {
 		t.Errorf("origin requests = %d, want 1: redelivery must not download again", got)
 	}
-	keys, err := warm.store.List(context.Background(), "originals/book-1/")
-	if err != nil || len(keys) != 1 {
-		t.Errorf("stored originals = %v (%v), want exactly one", keys, err)
+	keys, err := warm.store.List(context.Background(), "content/")
+	if err != nil || len(keys) != 2 || keys[0] != cover.ContentInfoKey(cover.ContentSum(o.photo)) || keys[1] != cover.ContentOriginalKey(cover.ContentSum(o.photo)) {
+		t.Errorf("stored by content = %v (%v), want exactly one original and its check", keys, err)
 	}
 	res := readTopic(t, c, testResult)
 	if len(res) != 2 {

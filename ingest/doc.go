@@ -40,6 +40,16 @@
 // cover at least as new, nothing is fetched or made current and the current
 // manifest is the answer, so every caller reports the newest cover.
 //
+// Originals are stored once by content (content.go): the Warmer's check is
+// kept beside each content (info.json) and reused for the next book of the
+// same bytes after a header check (no decode); a book's references are
+// written before the original is looked for, and its upload skipped when
+// the original is stored already; concurrent warms of one content share the
+// check and the upload. With TRIM_BORDERS (TrimBorders) the trim box is
+// found once per content, after the check, and recorded in the manifest. The
+// Prerenderer renders a content's variants once: variants already stored are
+// not rendered again, and warms of one content at once share one ladder.
+//
 // A command stores covers through the same Warmer: import reads a local
 // file (ReadFile, refused over the size limit before it is read) and
 // stores it (Warmer.Import, its source "import:" and the file's name);
@@ -68,8 +78,9 @@
 // write-back that keeps failing is kept, never dropped),
 // covers_outbox_recorded_total, covers_outbox_delivered_total,
 // covers_outbox_delivery_errors_total, covers_panics_total{component="outbox"},
-// covers_ingest_prerenders_total{result="ok|partial|overloaded|busy|error"}
+// covers_ingest_prerenders_total{result="ok|partial|overloaded|busy|error|present"}
 // (books whose variants were warmed, or skipped: the render queue was full,
-// or MaxPending books were already warming), covers_ingest_prerendered_variants_total,
+// or MaxPending books were already warming, or every variant was stored
+// already by another book of the same cover), covers_ingest_prerendered_variants_total,
 // covers_ingest_placeholders_refused_total{reason="tiny|known|uniform|aspect"}.
 package ingest

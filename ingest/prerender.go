@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/cover"
@@ -72,11 +73,14 @@ type Ladder interface {
 // Prerenderer warms a new cover's variants: every configured variant of
 // the version, rendered from the original already in memory in one ladder
 // operation under one render slot, each written to the store under its
-// variant key (cover.VariantKey.StoreKey, sizes clamped like the cover
-// path's, cover.ClampSize), so that the first request of each is a
-// store hit. It never fails a warm: a full render queue skips the book
-// (the variants render on demand), other failures are logged; every
-// outcome is counted.
+// variant key (cover.Manifest.Variant's StoreKey, sizes clamped like the
+// cover path's), so that the first request of each is a store hit. A cover
+// stored by content shares its variants with every book of the same bytes:
+// the variants already stored are listed first and not rendered again, and
+// concurrent warms of one content share one ladder, so a content is
+// rendered once however many books name it. It never fails a warm: a full
+// render queue skips the book (the variants render on demand), other
+// failures are logged; every outcome is counted.
 type Prerenderer struct {
 	cfg     PrerenderConfig
 	ladder  Ladder
@@ -85,6 +89,7 @@ type Prerenderer struct {
 	pending chan struct{}
 	wg      sync.WaitGroup
 	stored  func(cover.VariantKey) // OnStored; nil: no one to tell
+	sf      singleflight.Group     // one ladder per set of variants (StorePrefix) at a time
 
 	set      *metrics.Set
 	outcomes map[string]*metrics.Counter
@@ -98,6 +103,7 @@ const (
 	prerenderOverloaded = "overloaded" // the render queue was full: skipped
 	prerenderBusy       = "busy"       // MaxPending books already warming: skipped
 	prerenderError      = "error"      // the ladder failed
+	prerenderPresent    = "present"    // every variant was stored already (a cover shared by content): nothing rendered
 )
 
 // NewPrerenderer returns a Prerenderer; with no variants it does nothing.
@@ -110,7 +116,7 @@ func NewPrerenderer(cfg PrerenderConfig, ladder Ladder, store cache.Store, logge
 	}
 	p := &Prerenderer{cfg: cfg, ladder: ladder, store: store, log: logger,
 		pending: make(chan struct{}, cfg.MaxPending), set: metrics.NewSet(), outcomes: map[string]*metrics.Counter{}}
-	for _, r := range []string{prerenderOK, prerenderPartial, prerenderOverloaded, prerenderBusy, prerenderError} {
+	for _, r := range []string{prerenderOK, prerenderPartial, prerenderOverloaded, prerenderBusy, prerenderError, prerenderPresent} {
 		p.outcomes[r] = p.set.NewCounter(fmt.Sprintf(`covers_ingest_prerenders_total{result=%q}`, r))
 	}
 	p.variants = p.set.NewCounter(`covers_ingest_prerendered_variants_total`)
@@ -129,11 +135,16 @@ func (p *Prerenderer) OnStored(fn func(cover.VariantKey)) {
 // Metrics returns the prerenderer's metrics set.
 func (p *Prerenderer) Metrics() *metrics.Set { return p.set }
 
-// Prerendered returns how many books were warmed (every variant or some)
-// and how many variants were stored, so far.
+// Prerendered returns how many books were warmed (every variant or some,
+// each one ladder) and how many variants were stored, so far.
 func (p *Prerenderer) Prerendered() (books, variants uint64) {
 	return p.outcomes[prerenderOK].Get() + p.outcomes[prerenderPartial].Get(), p.variants.Get()
 }
+
+// Present returns how many books found every variant stored already (their
+// cover shares its content with a book warmed before), so far: nothing was
+// rendered for them.
+func (p *Prerenderer) Present() uint64 { return p.outcomes[prerenderPresent].Get() }
 
 // Enabled reports whether any variant is configured.
 func (p *Prerenderer) Enabled() bool { return p != nil && len(p.cfg.Variants) > 0 }
@@ -203,7 +214,10 @@ func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) 
 
 // Prerender renders every configured variant of m's version from original
 // in one ladder and stores each, within Timeout; it returns how many were
-// stored. Failures are counted and logged, never returned.
+// stored. Variants already in the store (a cover shared by content) are
+// not rendered again, and a Prerender of variants another one is
+// rendering waits for it instead. Failures are counted and logged, never
+// returned.
 func (p *Prerenderer) Prerender(ctx context.Context, m cover.Manifest, original []byte) int {
 	if !p.Enabled() {
 		return 0
@@ -211,16 +225,44 @@ func (p *Prerenderer) Prerender(ctx context.Context, m cover.Manifest, original 
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	keys, reqs := p.plan(m)
+	set := keys[0].StorePrefix() // one original and trim box: one set
+	led := false
+	ch := p.sf.DoChan(set, func() (any, error) {
+		led = true
+		return p.prerender(ctx, m, original, set, keys, reqs), nil
+	})
+	// The shared ladder runs on its leader's context, within its Timeout:
+	// a joiner waits for it (at most that long), the leader for its own.
+	out := (<-ch).Val.(prerendered)
+	if led {
+		return out.stored
+	}
+	// Another warm of the same content did the work: stored (or found) for
+	// both, or skipped or failed for both.
+	switch out.outcome {
+	case prerenderOK, prerenderPartial:
+		out.outcome = prerenderPresent
+	}
+	p.outcomes[out.outcome].Inc()
+	return 0
+}
+
+// prerender renders and stores the variants of keys that set (their
+// store prefix) does not hold yet.
+func (p *Prerenderer) prerender(ctx context.Context, m cover.Manifest, original []byte, set string, keys []cover.VariantKey, reqs []transform.Request) (out prerendered) {
+	defer func() { p.outcomes[out.outcome].Inc() }()
+	keys, reqs = p.missing(ctx, set, keys, reqs)
+	if len(keys) == 0 {
+		return prerendered{outcome: prerenderPresent}
+	}
 	res, errs, err := p.ladder.RenderLadderEach(ctx, original, reqs)
 	switch {
 	case errors.Is(err, transform.ErrOverloaded):
-		p.outcomes[prerenderOverloaded].Inc()
 		p.log.Info("prerender skipped: render queue full", "book_id", m.BookID, "version", m.Version)
-		return 0
+		return prerendered{outcome: prerenderOverloaded}
 	case err != nil:
-		p.outcomes[prerenderError].Inc()
 		p.log.Warn("prerender failed", "book_id", m.BookID, "version", m.Version, "error", err.Error())
-		return 0
+		return prerendered{outcome: prerenderError}
 	}
 	stored := 0
 	for i, key := range keys {
@@ -232,18 +274,51 @@ func (p *Prerenderer) Prerender(ctx context.Context, m cover.Manifest, original 
 			p.log.Warn("prerender store failed", "book_id", m.BookID, "layer", "store", "variant", key.String(), "error", err.Error())
 			continue
 		}
-		if p.stored != nil {
-			p.stored(key)
-		}
+		p.tell(key)
 		stored++
 	}
 	p.variants.Add(stored)
 	if stored == len(keys) {
-		p.outcomes[prerenderOK].Inc()
-	} else {
-		p.outcomes[prerenderPartial].Inc()
+		return prerendered{stored: stored, outcome: prerenderOK}
 	}
-	return stored
+	return prerendered{stored: stored, outcome: prerenderPartial}
+}
+
+// prerendered is what one ladder of a set came to.
+type prerendered struct {
+	stored  int
+	outcome string // a key of Prerenderer.outcomes
+}
+
+// missing drops the keys whose variants set already holds (one listing),
+// telling OnStored of each. A failed listing keeps every key: they are
+// rendered, as before there was anything to share.
+func (p *Prerenderer) missing(ctx context.Context, set string, keys []cover.VariantKey, reqs []transform.Request) ([]cover.VariantKey, []transform.Request) {
+	stored, err := p.store.List(ctx, set)
+	if err != nil || len(stored) == 0 {
+		return keys, reqs
+	}
+	have := make(map[string]bool, len(stored))
+	for _, k := range stored {
+		have[k] = true
+	}
+	var mk []cover.VariantKey
+	var mr []transform.Request
+	for i, k := range keys {
+		if have[k.StoreKey()] {
+			p.tell(k)
+			continue
+		}
+		mk, mr = append(mk, k), append(mr, reqs[i])
+	}
+	return mk, mr
+}
+
+// tell tells OnStored that key is in the store.
+func (p *Prerenderer) tell(key cover.VariantKey) {
+	if p.stored != nil {
+		p.stored(key)
+	}
 }
 
 // plan returns the distinct variant keys of m and their render requests:
@@ -254,14 +329,13 @@ func (p *Prerenderer) plan(m cover.Manifest) ([]cover.VariantKey, []transform.Re
 	var keys []cover.VariantKey
 	var reqs []transform.Request
 	for _, v := range p.cfg.Variants {
-		w, h := cover.Clamp(m.Width, m.Height, v.Width, v.Height, v.Fit)
-		key := cover.VariantKey{BookID: m.BookID, Version: m.Version, Width: w, Height: h, Fit: v.Fit, Format: string(v.Format)}
+		key := m.Variant(v.Width, v.Height, v.Fit, string(v.Format))
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
 		keys = append(keys, key)
-		reqs = append(reqs, transform.Request{Width: w, Height: h, Fit: v.Fit, Format: v.Format})
+		reqs = append(reqs, transform.Request{Width: key.Width, Height: key.Height, Fit: v.Fit, Format: v.Format, Trim: key.Trim})
 	}
 	return keys, reqs
 }

@@ -243,3 +243,73 @@ func TestPrerenderInline(t *testing.T) {
 		t.Errorf("the ladder's context ended with %v, want Canceled", l.err)
 	}
 }
+
+// TestPrerenderSharedContent: books of one content share its variants: the
+// first renders them in one ladder, a later one finds them stored and
+// renders nothing (present, each still told to OnStored), books warmed at
+// once share one ladder, and a variant missing from the set is the only
+// one rendered.
+func TestPrerenderSharedContent(t *testing.T) {
+	t.Parallel()
+	ladder := &fakeLadder{}
+	p, store := newPrerenderTest(t, ladder, nil)
+	var mu sync.Mutex
+	told := map[cover.VariantKey]int{}
+	p.OnStored(func(k cover.VariantKey) { mu.Lock(); told[k.Shared()]++; mu.Unlock() })
+	content := cover.ContentSum([]byte("shared"))
+	of := func(book string) cover.Manifest {
+		return cover.Manifest{BookID: book, Version: cover.VersionOf(content), Content: content, Width: 800, Height: 1200}
+	}
+	if n := p.Prerender(t.Context(), of("B1"), []byte("shared")); n != 4 || ladder.count() != 1 {
+		t.Fatalf("first book: %d variants stored in %d ladders, want 4 in 1", n, ladder.count())
+	}
+	set := of("B1").Variant(96, 0, false, "webp").StorePrefix()
+	if keys, err := store.List(t.Context(), set); err != nil || len(keys) != 4 {
+		t.Fatalf("stored under %s: %v (%v), want 4 variants", set, keys, err)
+	}
+	if n := p.Prerender(t.Context(), of("B2"), []byte("shared")); n != 0 || ladder.count() != 1 {
+		t.Errorf("second book: %d variants stored, %d ladders; want 0 and still 1", n, ladder.count())
+	}
+	if got := p.Present(); got != 1 {
+		t.Errorf("present outcomes = %d, want 1", got)
+	}
+	mu.Lock()
+	for k, n := range told {
+		if n != 2 {
+			t.Errorf("OnStored told of %s %d times, want twice (stored, then found)", k, n)
+		}
+	}
+	mu.Unlock()
+
+	// One variant gone from the store: only it is rendered.
+	gone := of("B3").Variant(300, 300, false, "avif")
+	if err := store.Delete(t.Context(), gone.StoreKey()); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Prerender(t.Context(), of("B3"), []byte("shared")); n != 1 || ladder.count() != 2 || len(ladder.calls[1]) != 1 ||
+		ladder.calls[1][0].Width != 300 || ladder.calls[1][0].Format != cover.AVIF {
+		t.Errorf("one variant missing: %d stored, ladder calls %v; want the 300x300 avif alone", n, ladder.calls)
+	}
+
+	// Two books of a new content at once: one ladder.
+	other := cover.ContentSum([]byte("other"))
+	block := make(chan struct{})
+	ladder.mu.Lock()
+	ladder.block = block
+	ladder.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, book := range []string{"C1", "C2"} {
+		wg.Go(func() {
+			p.Prerender(t.Context(), cover.Manifest{BookID: book, Version: cover.VersionOf(other), Content: other, Width: 800, Height: 1200}, []byte("other"))
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // both wait on the one ladder
+	close(block)
+	wg.Wait()
+	if ladder.count() != 3 {
+		t.Errorf("two books of one content at once: %d ladders in all, want 3 (one for them)", ladder.count())
+	}
+	if got := p.Present(); got != 2 {
+		t.Errorf("present outcomes = %d, want 2", got)
+	}
+}

@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,14 +12,11 @@ import (
 	"github.com/bookcovers/image-worker/transform"
 )
 
-// versionHexLen is the length of a version token: the first 48 bits of the
-// SHA-256 of the original, as lowercase hex.
-const versionHexLen = 12
-
-// Version returns the version token of an original's bytes.
+// Version returns the version token of an original's bytes: the first 48
+// bits of its SHA-256 as lowercase hex, the prefix of its content key
+// (cover.VersionOf of cover.ContentSum).
 func Version(original []byte) string {
-	sum := sha256.Sum256(original)
-	return hex.EncodeToString(sum[:])[:versionHexLen]
+	return cover.VersionOf(cover.ContentSum(original))
 }
 
 // errNoVersionTime is a caller's bug: every warm names the time that orders it.
@@ -56,11 +51,15 @@ type Warmer struct {
 	log          *slog.Logger
 	now          func() time.Time
 	stored       func(ctx context.Context, m cover.Manifest, original []byte)
+	contents     *contents // originals stored by content (content.go)
 }
 
-// NewWarmer returns a Warmer.
+// NewWarmer returns a Warmer. Its checks go through check, and are kept
+// beside each content for the next book of the same bytes (content.go).
 func NewWarmer(source Source, store cache.Store, manifests *cache.Manifests, check Checker, logger *slog.Logger) *Warmer {
-	return &Warmer{source: source, store: store, manifests: manifests, check: check, log: logger, now: time.Now}
+	w := &Warmer{source: source, store: store, manifests: manifests, log: logger, now: time.Now, contents: newContents(store)}
+	w.check = reusingCheck{next: check, c: w.contents}
+	return w
 }
 
 // OnStored sets a function called after Store has made a new original the
@@ -144,8 +143,15 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 			return cover.Manifest{}, fmt.Errorf("store original %s: %w", bookID, err)
 		}
 	}
-	version := Version(original)
-	if err := w.store.Put(ctx, cover.OriginalKey(bookID, version), original, info.ContentType); err != nil {
+	content := cover.ContentSum(original)
+	version := cover.VersionOf(content)
+	// Stored once by content (content.go): the trim box, the book's
+	// references, the original unless it is there already.
+	trim, err := w.trimBox(ctx, content, original)
+	if err == nil {
+		err = w.keep(ctx, bookID, content, original, info.ContentType)
+	}
+	if err != nil {
 		return cover.Manifest{}, fmt.Errorf("store original: %w", err)
 	}
 	width, height := info.DisplaySize()
@@ -159,13 +165,15 @@ func (w *Warmer) Store(ctx context.Context, bookID, sourceURL string, original [
 		Bytes:       int64(len(original)),
 		UpdatedAt:   w.now().UTC().Truncate(time.Second),
 		VersionTime: cover.OrderTime(at),
+		Content:     content,
+		Trim:        trim,
 	}
 	if info.Traits != nil {
 		next.DominantColor, next.BlurHash = info.Traits.DominantColor, info.Traits.BlurHash
 	}
 	m, err := w.advance(ctx, next, "store original")
 	if err == nil && m.Version == version {
-		w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height)
+		w.log.Info("original stored", "book_id", bookID, "version", version, "bytes", len(original), "width", width, "height", height, "trim", m.Trim.String())
 		if w.stored != nil {
 			w.stored(ctx, m, original)
 		}

@@ -250,6 +250,9 @@ func TestProcessTokensConfig(t *testing.T) {
 	}
 }
 
+// testContent is a content key: the SHA-256 of "cover".
+var testContent = cover.ContentSum([]byte("cover"))
+
 func TestCheckVariantKey(t *testing.T) {
 	cfg := DefaultConfig()
 	cases := []struct {
@@ -272,6 +275,14 @@ func TestCheckVariantKey(t *testing.T) {
 		{"empty version", cover.VariantKey{BookID: "B123", Width: 320, Format: "webp"}, false},
 		{"version with a dot", cover.VariantKey{BookID: "B123", Version: "a.b", Width: 320, Format: "webp"}, false},
 		{"version too long", cover.VariantKey{BookID: "B123", Version: strings.Repeat("a", maxVersionLength+1), Width: 320, Format: "webp"}, false},
+		// Content keys: no book, a content hash, a trim box inside an original.
+		{"content", cover.VariantKey{Content: testContent, Width: 320, Format: "webp"}, true},
+		{"content with a trim box", cover.VariantKey{Content: testContent, Trim: cover.Rect{Left: 10, Top: 20, Width: 300, Height: 450}, Width: 200, Height: 300, Fit: true, Format: "jpg"}, true},
+		{"content over the cap", cover.VariantKey{Content: testContent, Width: 4096, Format: "webp"}, false},
+		{"content not a hash", cover.VariantKey{Content: "3f9a1c2b7d4e", Width: 320, Format: "webp"}, false},
+		{"content in capitals", cover.VariantKey{Content: strings.ToUpper(testContent), Width: 320, Format: "webp"}, false},
+		{"trim box past any original", cover.VariantKey{Content: testContent, Trim: cover.Rect{Left: 65535, Top: 0, Width: 10, Height: 10}, Width: 320, Format: "webp"}, false},
+		{"trim box with a negative edge", cover.VariantKey{Content: testContent, Trim: cover.Rect{Left: -1, Top: 0, Width: 10, Height: 10}, Width: 320, Format: "webp"}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

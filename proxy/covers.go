@@ -38,11 +38,12 @@ func (h *handlers) cover(w http.ResponseWriter, r *http.Request, ps httprouter.P
 		return fmt.Errorf("cover: %w", read.manifestErr)
 	}
 	m := read.manifest
-	// Renders never enlarge: every size the original cannot give shares the
-	// key of the size it renders at (cover.ClampSize), so over-wide
-	// requests are one entry in memory and in the store, not one each.
-	width, height := cover.Clamp(m.Width, m.Height, req.Width, req.Height, req.Fit)
-	key := cover.VariantKey{BookID: req.BookID, Version: m.Version, Width: width, Height: height, Fit: req.Fit, Format: string(req.Format)}
+	// Renders never enlarge: every size the cover cannot give shares the
+	// key of the size it renders at (cover.Manifest.Variant clamps to the
+	// original or its trim box), so over-wide requests are one entry in
+	// memory and in the store, not one each; and a cover stored by content
+	// is one entry whichever books share it.
+	key := m.Variant(req.Width, req.Height, req.Fit, string(req.Format))
 	v, err := h.d.Variants.GetVariant(read.ctx, key)
 	if err != nil {
 		return fmt.Errorf("cover: %w", err)
@@ -83,8 +84,9 @@ func isBase64URL(s string) bool {
 
 // coverFromMemory serves a versioned URL (v=...) from this replica's
 // memory when the manifest cannot be read (the store is down): the URL
-// names the version, so the bytes need no manifest. It reports whether it
-// answered.
+// names the version, so the bytes need no manifest (a cover stored by
+// content is found through the content this replica served that version
+// by, cache.Variants.Cached). It reports whether it answered.
 func (h *handlers) coverFromMemory(w http.ResponseWriter, r *http.Request, req coverRequest, now time.Time) bool {
 	if req.V == "" {
 		return false

@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/internal/replica"
 )
 
@@ -119,7 +121,17 @@ func TestPeerSecretAndKeysBetweenReplicas(t *testing.T) {
 		status, _ := httpGet(t, "http://"+b.Internal+"/_groupcache/covers/"+url.QueryEscape(key), hdr)
 		return status
 	}
-	good := "PS1/" + version + "/320.webp"
+	// The cover is stored by content: its variants' key names the
+	// original's SHA-256, whichever book asks.
+	original, err := os.ReadFile(baseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := cover.ContentSum(original)
+	if cover.VersionOf(content) != version {
+		t.Fatalf("imported version %s, want %s", version, cover.VersionOf(content))
+	}
+	good := "@" + content + "/320.webp"
 	withSecret := map[string]string{"X-Peer-Secret": secret}
 	cases := []struct {
 		name string
@@ -137,14 +149,16 @@ func TestPeerSecretAndKeysBetweenReplicas(t *testing.T) {
 		{"unknown format", "PS1/" + version + "/320.png", withSecret, 400},
 		{"not canonical", "PS1/" + version + "/0320.webp", withSecret, 400},
 		{"bad version", "PS1/" + version + ".x/320.webp", withSecret, 400},
+		{"content key over 2048", "@" + content + "/4096.webp", withSecret, 400},
+		{"content key not a hash", "@" + version + "/320.webp", withSecret, 400},
 	}
 	for _, c := range cases {
 		if got := peer(c.key, c.hdr); got != c.want {
 			t.Errorf("peer GET %s (%s) = %d, want %d", c.key, c.name, got, c.want)
 		}
 	}
-	if n, w, k := count(b, "no_secret"), count(b, "wrong_secret"), count(b, "bad_key"); n != 1 || w != 1 || k != 7 {
-		t.Errorf("refusals counted: no_secret %v, wrong_secret %v, bad_key %v; want 1, 1, 7", n, w, k)
+	if n, w, k := count(b, "no_secret"), count(b, "wrong_secret"), count(b, "bad_key"); n != 1 || w != 1 || k != 9 {
+		t.Errorf("refusals counted: no_secret %v, wrong_secret %v, bad_key %v; want 1, 1, 9", n, w, k)
 	}
 
 	// A replica with another secret: its peer refuses it, it renders locally.

@@ -53,8 +53,8 @@
 //     waiter gets its own result, and the shared operation is cancelled
 //     (its worker killed) only when every waiter has given up.
 //     Renderer.RenderVariant is such a Render of what a cover.VariantKey
-//     names, its Source the key's book and version: the render of the
-//     variant cache's fill.
+//     names (cropped to its trim box first), its Source the key's content
+//     (or book and version): the render of the variant cache's fill.
 //   - Renderer.Check is the ingest check: CheckOriginal (Probe plus end
 //     markers) and one whole decode in a worker into a 32-px sample (Meta's)
 //     with fail on, under the gate. What libvips cannot decode is
@@ -65,7 +65,11 @@
 //     the blurhash, so ingest can refuse a "no image" picture and record
 //     the previews without decoding again. What counts as a placeholder is
 //     ingest's to decide.
-//   - Renderer.Meta and Renderer.Placeholder run in workers too. A
+//     Renderer.CheckHeader is its part without a decode, which ingest
+//     compares with a check it kept for the same bytes before reusing that
+//     one.
+//   - Renderer.Meta (MetaOf: of a trim box) and Renderer.Placeholder run
+//     in workers too. A
 //     placeholder draws one of PaletteSize (16) colours and nothing of the
 //     book, so its pixels depend only on (palette entry, size, format) and
 //     callers can cache one render per combination for every book.

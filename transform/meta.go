@@ -13,6 +13,8 @@ import (
 
 	"github.com/buckket/go-blurhash"
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/bookcovers/image-worker/cover"
 )
 
 // Meta describes what a page can paint before a cover arrives: the original's
@@ -47,6 +49,12 @@ var lqipSteps = [...]struct{ width, quality int }{{16, 30}, {16, 10}, {12, 10}, 
 //
 // Metric: covers_transform_meta_total{result="ok|error"}.
 func (r *Renderer) Meta(ctx context.Context, src []byte) (Meta, error) {
+	return r.MetaOf(ctx, src, cover.Rect{})
+}
+
+// MetaOf is Meta of the trim box of src (a manifest's Trim) when trim is
+// not zero: the previews of the box, and its size (trim.go).
+func (r *Renderer) MetaOf(ctx context.Context, src []byte, trim cover.Rect) (Meta, error) {
 	info, err := Probe(src, r.cfg.MaxPixels)
 	if err != nil {
 		return Meta{}, fmt.Errorf("transform meta: %w", err)
@@ -57,7 +65,7 @@ func (r *Renderer) Meta(ctx context.Context, src []byte) (Meta, error) {
 	}
 	defer release()
 	start := time.Now()
-	resp, _, err := r.pool.call(ctx, workerRequest{Op: opMeta}, src)
+	resp, _, err := r.pool.call(ctx, workerRequest{Op: opMeta, Req: Request{Trim: trim}}, src)
 	r.metaDuration.UpdateDuration(start)
 	if err == nil && resp.Meta == nil {
 		err = fmt.Errorf("worker sent no metadata: %w", ErrRenderFailed)
@@ -69,6 +77,9 @@ func (r *Renderer) Meta(ctx context.Context, src []byte) (Meta, error) {
 	r.metaOutcomes[0].Inc()
 	m := *resp.Meta
 	m.Width, m.Height = info.DisplaySize()
+	if !trim.IsZero() {
+		m.Width, m.Height = trim.Width, trim.Height
+	}
 	return m, nil
 }
 
@@ -79,6 +90,11 @@ func computeMeta(t SourceType, src []byte) (Meta, error) {
 	if err != nil {
 		return Meta{}, err
 	}
+	return previewsOf(sample, raw, w, h)
+}
+
+// previewsOf computes the previews from a sample (loadSample's).
+func previewsOf(sample, raw []byte, w, h int) (Meta, error) {
 	lqip, err := encodeLQIP(sample)
 	if err != nil {
 		return Meta{}, err

@@ -130,21 +130,44 @@ func borderColour(img *vips.ImageRef, threshold float64) (vips.Color, bool, erro
 }
 
 // trimmedSample is the preview sample of the box of src (in the dispW x
-// dispH original): a thumbnail in which the box is about metaSampleWidth
-// wide, cropped to the box, as packed opaque RGB.
+// dispH original) as packed opaque RGB (trimmedSamplePixels).
 func trimmedSample(t SourceType, src []byte, box cover.Rect, dispW, dispH int) ([]byte, error) {
+	_, rgb, _, _, err := trimmedSamplePixels(t, src, box, dispW, dispH)
+	return rgb, err
+}
+
+// trimmedSamplePixels is the preview sample of the box of src (in the
+// dispW x dispH original): a thumbnail in which the box is about
+// metaSampleWidth wide, cropped to the box, as samplePixels gives it.
+func trimmedSamplePixels(t SourceType, src []byte, box cover.Rect, dispW, dispH int) (sample, rgb []byte, w, h int, err error) {
 	width := max(metaSampleWidth*dispW/max(box.Width, 1), metaSampleWidth)
 	img, err := loadThumbnail(t, src, width, vipsMaxCoord, vips.InterestingNone, vips.SizeDown)
 	if err != nil {
-		return nil, err
+		return nil, nil, 0, 0, err
 	}
 	defer img.Close()
 	b := scaleRect(box, dispW, dispH, img.Width(), img.Height())
 	if err := img.ExtractArea(b.Left, b.Top, b.Width, b.Height); err != nil {
-		return nil, vipsFailed("trim sample", err)
+		return nil, nil, 0, 0, vipsFailed("trim sample", err)
 	}
-	_, rgb, _, _, err := samplePixels(img)
-	return rgb, err
+	return samplePixels(img)
+}
+
+// computeMetaOf is computeMeta of the original, or of its trim box when
+// trim is set (MetaOf): the previews of what the variants show.
+func computeMetaOf(info Info, src []byte, trim cover.Rect) (Meta, error) {
+	if trim.IsZero() {
+		return computeMeta(info.Type, src)
+	}
+	dispW, dispH := info.DisplaySize()
+	if err := (Request{Trim: trim}).validateFor(dispW, dispH); err != nil {
+		return Meta{}, err
+	}
+	sample, raw, w, h, err := trimmedSamplePixels(info.Type, src, trim, dispW, dispH)
+	if err != nil {
+		return Meta{}, err
+	}
+	return previewsOf(sample, raw, w, h)
 }
 
 // trimToOriginal maps box, found in a sampleW x sampleH sample, to the

@@ -286,3 +286,56 @@ func TestTrimOutsideTheOriginalIsInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimmedVariantAndMeta: a content key with a trim box renders the
+// box (RenderVariant, the variant cache's fill), and MetaOf describes the
+// box: its size, and previews without the border.
+func TestTrimmedVariantAndMeta(t *testing.T) {
+	r := newTestRenderer(t, nil)
+	b := borderedCover(t, photoCover(t, 4), 40, 60, 40, 60, color.RGBA{255, 255, 255, 255}, true) // 400x600 in 480x720
+	key := cover.VariantKey{Content: cover.ContentSum(b.data), Trim: b.content, Width: 200, Format: "webp"}
+	out, err := r.RenderVariant(context.Background(), b.data, key)
+	if err != nil {
+		t.Fatalf("RenderVariant(%s): %v", key, err)
+	}
+	got := decodeOutput(t, out)
+	if got.width != 200 || got.height != 300 {
+		t.Fatalf("RenderVariant(%s) is %dx%d, want the box's aspect at 200x300", key, got.width, got.height)
+	}
+	if c := luma(meanRGB(got.pixels, 0, 0, 0.03, 0.03)); c > 245 {
+		t.Errorf("trimmed variant corner luma %.1f: the border is still there", c)
+	}
+	key.Trim = cover.Rect{}
+	if whole := decodeOutput(t, mustRenderVariant(t, r, b.data, key)); whole.width != 200 || whole.height != 300 {
+		t.Errorf("untrimmed variant %dx%d, want 200x300", whole.width, whole.height)
+	} else if c := luma(meanRGB(whole.pixels, 0, 0, 0.03, 0.03)); c < 250 {
+		t.Errorf("untrimmed variant corner luma %.1f; the border (white) should be there", c)
+	}
+
+	whole, err := r.Meta(context.Background(), b.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trimmed, err := r.MetaOf(context.Background(), b.data, b.content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.Width != 480 || whole.Height != 720 || trimmed.Width != 400 || trimmed.Height != 600 {
+		t.Errorf("Meta %dx%d, MetaOf the box %dx%d; want 480x720 and 400x600", whole.Width, whole.Height, trimmed.Width, trimmed.Height)
+	}
+	if trimmed.BlurHash == whole.BlurHash || trimmed.LQIP == whole.LQIP || trimmed.BlurHash == "" || trimmed.LQIP == "" {
+		t.Errorf("MetaOf the box gave the whole original's previews (or none): %q %q", trimmed.BlurHash, whole.BlurHash)
+	}
+	if _, err := r.MetaOf(context.Background(), b.data, cover.Rect{Left: 400, Top: 0, Width: 200, Height: 10}); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("MetaOf a box outside the original: %v, want ErrInvalidRequest", err)
+	}
+}
+
+func mustRenderVariant(t *testing.T, r *Renderer, src []byte, key cover.VariantKey) []byte {
+	t.Helper()
+	b, err := r.RenderVariant(context.Background(), src, key)
+	if err != nil {
+		t.Fatalf("RenderVariant(%s): %v", key, err)
+	}
+	return b
+}

@@ -97,7 +97,7 @@ func (e engine) serve(req workerRequest, src []byte) (resp workerResponse, body 
 	case opLadder:
 		return e.serveLadder(info, src, req.Reqs)
 	case opMeta:
-		m, err := computeMeta(info.Type, src)
+		m, err := computeMetaOf(info, src, req.Req.Trim) // trim.go
 		if err != nil {
 			return responseError(err), nil
 		}

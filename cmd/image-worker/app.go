@@ -192,14 +192,15 @@ func (a *app) writeMetrics(w io.Writer) {
 	}
 }
 
-// renderFill renders a variant from the original of its version (recently
-// read originals are kept in memory by originals) with
-// transform.Renderer.RenderVariant. It is the seam of cache and transform,
-// neither of which imports the other: the originals and the store budget
-// are cache's, the render is transform's.
+// renderFill renders a variant from the original its key names, by content
+// or by book and version (recently read originals are kept in memory by
+// originals), with transform.Renderer.RenderVariant, cropped to the key's
+// trim box first. It is the seam of cache and transform, neither of which
+// imports the other: the originals and the store budget are cache's, the
+// render is transform's.
 func renderFill(originals *cache.Originals, r *transform.Renderer) cache.FillFunc {
 	return func(ctx context.Context, key cover.VariantKey) ([]byte, error) {
-		original, err := originals.Get(ctx, key.BookID, key.Version)
+		original, err := originals.Get(ctx, key.OriginalKey())
 		if err != nil {
 			return nil, fmt.Errorf("read original: %w", err)
 		}
@@ -243,10 +244,10 @@ func placeholderFill(r *transform.Renderer) cache.PlaceholderFillFunc {
 }
 
 // previewFill computes a cover's dominant colour, blurhash and LQIP from its
-// original, through the render gate.
+// original (its trim box when trimmed), through the render gate.
 func previewFill(r *transform.Renderer) cache.PreviewFunc {
-	return func(ctx context.Context, original []byte) (cache.Preview, error) {
-		m, err := r.Meta(ctx, original)
+	return func(ctx context.Context, original []byte, trim cover.Rect) (cache.Preview, error) {
+		m, err := r.MetaOf(ctx, original, trim)
 		if err != nil {
 			return cache.Preview{}, err
 		}

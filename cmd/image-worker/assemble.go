@@ -98,6 +98,8 @@ func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly)
 		return nil, err
 	}
 	p.warmer.RefusePlaceholders(p.placeholders)
+	p.warmer.Reuse(p.renderer)                 // a content checked before is not decoded again
+	p.warmer.TrimBorders(p.renderer, cfg.Trim) // TRIM_BORDERS
 	if p.prerender.Enabled() {
 		switch as.prerender {
 		case prerenderBackground:

@@ -79,7 +79,8 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 	err = backfill.Run(ctx, bcfg, input, warmer, stdout, stderr)
 	if prerender.Enabled() {
 		books, variants := prerender.Prerendered()
-		fmt.Fprintf(stdout, "backfill: PRERENDER: %d variants stored for %d books, one render operation per book\n", variants, books)
+		fmt.Fprintf(stdout, "backfill: PRERENDER: %d variants stored for %d books, one render operation per book; %d books shared a cover whose variants were stored already\n",
+			variants, books, prerender.Present())
 	}
 	return backfillUsage(err)
 }

@@ -20,12 +20,15 @@ import (
 	"time"
 
 	"github.com/bookcovers/image-worker/cache"
+	"github.com/bookcovers/image-worker/internal/hostile"
 	"github.com/bookcovers/image-worker/internal/testenv"
 )
 
 // coverOrigin is a loopback origin for backfill tests: /c/* serves the tiny
-// cover, /text/* a text file, anything else 404. It counts requests per path
-// and calls onHit (if set) with the running total of cover requests.
+// cover, /u/{n}.jpg the tiny cover with n in a comment (bytes of its own
+// for each n, the same pixels), /text/*
+// a text file, anything else 404. It counts requests per path and calls
+// onHit (if set) with the running total of cover requests.
 type coverOrigin struct {
 	srv   *httptest.Server
 	cover []byte
@@ -42,6 +45,14 @@ func newCoverOrigin(t *testing.T) *coverOrigin {
 		o.hits[r.URL.Path]++
 		o.mu.Unlock()
 		switch {
+		case strings.HasPrefix(r.URL.Path, "/u/"):
+			var n int
+			if _, err := fmt.Sscanf(r.URL.Path, "/u/%d.jpg", &n); err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "image/jpeg")
+			_, _ = w.Write(hostile.JPEGWithComment(o.cover, fmt.Sprintf("cover %d", n)))
 		case strings.HasPrefix(r.URL.Path, "/c/"):
 			n := o.total.Add(1)
 			if f := o.onHit.Load(); f != nil {

@@ -15,6 +15,8 @@ import (
 // TestBackfillPrerendersMinIO: an in-process backfill with PRERENDER set
 // stores every variant of every warmed book (sizes clamped to the 50x75
 // original like the cover path's keys), one ladder per book, and says so.
+// Each book has a cover of its own (covers shared by content are
+// TestBackfillSharedCoversMinIO's).
 func TestBackfillPrerendersMinIO(t *testing.T) {
 	origin := newCoverOrigin(t)
 	bb := newBackfillBucket(t, origin)
@@ -23,7 +25,7 @@ func TestBackfillPrerendersMinIO(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("book_id,image_url\n")
 	for i := range n {
-		fmt.Fprintf(&b, "PB-%d,%s\n", i, origin.url(fmt.Sprintf("/c/%d.jpg", i)))
+		fmt.Fprintf(&b, "PB-%d,%s\n", i, origin.url(fmt.Sprintf("/u/%d.jpg", i)))
 	}
 	input := filepath.Join(t.TempDir(), "books.csv")
 	writeTestFile(t, input, b.String())
@@ -43,18 +45,22 @@ func TestBackfillPrerendersMinIO(t *testing.T) {
 		if err != nil {
 			t.Fatalf("manifest of %s: %v", book, err)
 		}
-		keys, err := bb.store.List(context.Background(), "variants/"+book+"/"+m.Version+"/")
+		keys, err := bb.store.List(context.Background(), m.Variant(16, 0, false, "webp").StorePrefix())
 		if err != nil {
 			t.Fatalf("List variants of %s: %v", book, err)
 		}
-		// 16.webp, 16.avif, 32x32.avif and thumb (96, clamped to 50).webp.
+		// 16.webp, 16.avif, 32x32.avif and thumb (96, clamped to 50).webp,
+		// by the content of the book's original.
 		want := map[string]bool{}
 		for _, k := range []cover.VariantKey{
-			{BookID: book, Version: m.Version, Width: 16, Format: "webp"},
-			{BookID: book, Version: m.Version, Width: 16, Format: "avif"},
-			{BookID: book, Version: m.Version, Width: 32, Height: 32, Format: "avif"},
-			{BookID: book, Version: m.Version, Width: 50, Format: "webp"},
+			{Content: m.Content, Width: 16, Format: "webp"},
+			{Content: m.Content, Width: 16, Format: "avif"},
+			{Content: m.Content, Width: 32, Height: 32, Format: "avif"},
+			{Content: m.Content, Width: 50, Format: "webp"},
 		} {
+			if k.Content == "" || m.Variant(k.Width, k.Height, false, k.Format) != (cover.VariantKey{BookID: book, Version: m.Version, Content: m.Content, Width: k.Width, Height: k.Height, Format: k.Format}) {
+				t.Fatalf("manifest of %s = %+v: not stored by content, or its keys are not these", book, m)
+			}
 			want[k.StoreKey()] = true
 		}
 		got := map[string]bool{}

@@ -5,9 +5,11 @@ import (
 	"image"
 	"image/color"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -47,7 +49,14 @@ func TestOverWideRequestsShareOneVariant(t *testing.T) {
 		if err := svc.app.variants.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		keys, err := svc.store.List(t.Context(), "variants/WIDE600/")
+		m, err := svc.app.manifests.Load(t.Context(), "WIDE600")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := svc.store.List(t.Context(), cover.ContentPrefix(m.Content)) // stored by content
+		keys = slices.DeleteFunc(keys, func(k string) bool {
+			return k == cover.ContentOriginalKey(m.Content) || k == cover.ContentInfoKey(m.Content)
+		})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,6 +55,9 @@ type config struct {
 	// Placeholders (PLACEHOLDER_*): the rules that refuse a publisher's
 	// "no image" picture at ingest.
 	Placeholders ingest.PlaceholderConfig
+	// Trim (TRIM_BORDERS, TRIM_THRESHOLD): a new original's uniform border
+	// found at ingest and recorded in its manifest.
+	Trim ingest.TrimConfig
 }
 
 // kafkaEnabled reports whether KAFKA_BROKERS names any broker.
@@ -186,6 +189,10 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	c.Outbox = outboxConfig(e)
 	c.Placeholders = placeholderConfig(e)
 
+	c.Trim = ingest.DefaultTrimConfig()
+	c.Trim.Enabled = e.boolean("TRIM_BORDERS", c.Trim.Enabled)
+	c.Trim.Threshold = e.number("TRIM_THRESHOLD", c.Trim.Threshold)
+
 	errs := e.errs
 	if c.S3.Endpoint != "" {
 		errs = append(errs, c.S3.Validate())
@@ -204,7 +211,7 @@ func readConfig(lookup func(string) (string, bool), withKeys bool) (config, erro
 	if c.Catalog.Enabled() {
 		errs = append(errs, c.Catalog.Validate())
 	}
-	errs = append(errs, c.Outbox.Validate(), c.Prerender.Validate(), c.Placeholders.Validate())
+	errs = append(errs, c.Outbox.Validate(), c.Prerender.Validate(), c.Placeholders.Validate(), c.Trim.Validate())
 	errs = append(errs, c.Timeouts.Validate(), c.Peers.Validate(), c.Variants.Validate(), c.Fetch.Validate(), c.Transform.Validate(), c.Jobs.Validate(), c.Proxy.Validate())
 	if withKeys {
 		errs = append(errs, c.Signing.Validate())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -59,6 +60,20 @@ func (e *env) boolean(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// number reads a decimal number ("10", "12.5").
+func (e *env) number(name string, def float64) float64 {
+	v, ok := e.lookup(name)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a number", name, v))
+		return def
+	}
+	return f
 }
 
 // duration accepts Go syntax ("30s") or, when plain, whole seconds.

@@ -163,7 +163,13 @@ func TestFlakyOriginIsRetriedWithinTheBudget(t *testing.T) {
 func metricValue(t *testing.T, svc *service, name string) float64 {
 	t.Helper()
 	_, body := do(t, http.MethodGet, svc.internal+"/metrics", nil)
-	for _, line := range strings.Split(string(body), "\n") {
+	return sampleValue(t, string(body), name, "/metrics")
+}
+
+// sampleValue reads the sample name of a text exposition from where.
+func sampleValue(t *testing.T, exposition, name, where string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
@@ -172,6 +178,6 @@ func metricValue(t *testing.T, svc *service, name string) float64 {
 			return f
 		}
 	}
-	t.Fatalf("metric %s not in /metrics", name)
+	t.Fatalf("metric %s not in %s", name, where)
 	return 0
 }

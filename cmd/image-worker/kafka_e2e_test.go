@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/internal/testenv"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -72,7 +73,7 @@ func TestKcatWarmsCoversEndToEnd(t *testing.T) {
 	}
 
 	results := waitKcat(t, kcat, brokers, "book_cover_ready", "%k %s\n", func(s string) bool { return strings.Contains(s, "K1 ") })
-	for _, want := range []string{`"state":"succeeded"`, `"storage_url":"s3://book-covers/originals/K1/`, `"cover_path_template":"/covers/K1/{size}.{format}?v=`, `"width":1600`} {
+	for _, want := range []string{`"state":"succeeded"`, `"storage_url":"` + cover.StorageURL("book-covers", cover.ContentOriginalKey(cover.ContentSum(readTestdata(t, "photo-1600x2400-baseline.jpg")))) + `"`, `"cover_path_template":"/covers/K1/{size}.{format}?v=`, `"width":1600`} {
 		if !strings.Contains(results, want) {
 			t.Errorf("result event lacks %s:\n%s", want, results)
 		}

@@ -547,7 +547,7 @@ func contractV2(t *testing.T, c *contract) {
 type noOriginals struct{ cache.Store }
 
 func (s noOriginals) Put(ctx context.Context, key string, data []byte, contentType string) error {
-	if strings.HasPrefix(key, "originals/") {
+	if strings.HasPrefix(key, cover.ContentsPrefix()) && strings.HasSuffix(key, "/original") {
 		return fmt.Errorf("put %s: %w", key, cache.ErrUnavailable)
 	}
 	return s.Store.Put(ctx, key, data, contentType)
@@ -582,7 +582,12 @@ func contractPeers(t *testing.T, c *contract) {
 	replica.Start(t, bin, map[string]string{"LISTEN_ADDR": replica.FreeAddr(t), "INTERNAL_ADDR": in, "GROUPCACHE_SELF": "http://" + in,
 		"PEER_SECRET": secret,
 		"DATA_DIR":    data, "IMAGE_SIGNING_KEYS": testKeyHex, "KAFKA_BROKERS": "", "PRERENDER": "", "LOG_LEVEL": "warn", "SHUTDOWN_DELAY": "0s"})
-	key := url.QueryEscape("PEER/" + version + "/320.webp")
+	// Stored by content: the variant key names the original's content.
+	content := cover.ContentSum(readTestdata(t, "photo-1600x2400-baseline.jpg"))
+	if version != cover.VersionOf(content) {
+		t.Fatalf("import stored version %s, want %s", version, cover.VersionOf(content))
+	}
+	key := url.QueryEscape("@" + content + "/320.webp")
 	peer := specCall{base: "http://" + in, internal: true, method: "GET", header: map[string]string{"X-Peer-Secret": secret}}
 	peer.path = "/_groupcache/covers/" + key
 	_, body := c.expect(t, peer, 200, "")
@@ -600,7 +605,9 @@ func contractPeers(t *testing.T, c *contract) {
 		{"404 no such group", at("/_groupcache/nosuchgroup/"+key, peer.header), 404, ""},
 		{"401 without the secret", at(peer.path, nil), 401, ""},
 		{"403 wrong secret", at(peer.path, map[string]string{"X-Peer-Secret": "contract-wrong-secret-0003"}), 403, ""},
-		{"400 wider than 2048", at("/_groupcache/covers/"+url.QueryEscape("PEER/"+version+"/4096.webp"), peer.header), 400, ""},
-		{"400 unknown format", at("/_groupcache/covers/"+url.QueryEscape("PEER/"+version+"/320.png"), peer.header), 400, ""},
+		{"400 wider than 2048", at("/_groupcache/covers/"+url.QueryEscape("@"+content+"/4096.webp"), peer.header), 400, ""},
+		{"400 unknown format", at("/_groupcache/covers/"+url.QueryEscape("@"+content+"/320.png"), peer.header), 400, ""},
+		{"400 book key wider than 2048", at("/_groupcache/covers/"+url.QueryEscape("PEER/"+version+"/4096.webp"), peer.header), 400, ""},
+		{"400 content key not a hash", at("/_groupcache/covers/"+url.QueryEscape("@"+version+"/320.webp"), peer.header), 400, ""},
 	})
 }

@@ -27,7 +27,12 @@ func TestPrerenderAfterProcessMinIO(t *testing.T) {
 	if n := svc.app.renderer.Renders(); n != 1 {
 		t.Errorf("render operations after /process = %d, want 1 (one ladder for every variant)", n)
 	}
-	keys, err := svc.store.List(ctx, "variants/PRE-1/"+job.Version+"/")
+	m, err := svc.app.manifests.Load(ctx, "PRE-1")
+	if err != nil || m.Version != job.Version || m.Content == "" {
+		t.Fatalf("manifest of PRE-1 = %+v, %v; want version %s stored by content", m, err, job.Version)
+	}
+	// Stored by content: the variants of the original, whichever book asks.
+	keys, err := svc.store.List(ctx, m.Variant(96, 0, false, "webp").StorePrefix())
 	if err != nil {
 		t.Fatalf("List variants: %v", err)
 	}
@@ -36,7 +41,7 @@ func TestPrerenderAfterProcessMinIO(t *testing.T) {
 	}
 	for _, w := range []int{96, 160, 320, 640, 1280} {
 		for _, f := range []cover.Format{cover.WebP, cover.AVIF} {
-			key := cover.VariantKey{BookID: "PRE-1", Version: job.Version, Width: w, Format: string(f)}
+			key := m.Variant(w, 0, false, string(f))
 			obj, err := svc.store.Get(ctx, key.StoreKey())
 			if err != nil {
 				t.Errorf("stored variant %s: %v", key.StoreKey(), err)

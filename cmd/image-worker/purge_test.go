@@ -53,11 +53,18 @@ func TestPurgeRemovesABookClusterWide(t *testing.T) {
 	if resp.StatusCode != 200 || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("DELETE = %d %s", resp.StatusCode, body)
 	}
-	// manifest + original + 2 variants (medium = 320 webp, 200x300 avif)
-	if out.DeletedObjects != 4 || out.SurrogateKey != "book-GONE" ||
+	// manifest + its reference and user marker + the original, its check
+	// (info.json) and 2 variants (medium = 320 webp, 200x300 avif): no
+	// other book uses its content.
+	if out.DeletedObjects != 7 || out.SurrogateKey != "book-GONE" ||
 		!slices.Contains(out.PurgePaths, "/covers/GONE/medium.webp") || !slices.Contains(out.PurgePaths, "/covers/GONE/320.webp") ||
 		!slices.Contains(out.PurgePaths, "/covers/GONE/200x300.avif") || !slices.Contains(out.PurgePaths, "/covers/GONE/*") {
 		t.Errorf("purge response = %+v", out)
+	}
+	for _, prefix := range []string{"manifests/", "refs/", "users/", "content/", "originals/", "variants/", "meta/"} {
+		if left, err := store.List(t.Context(), prefix); err != nil || len(left) != 0 {
+			t.Errorf("after the purge %s holds %v (%v), want nothing", prefix, left, err)
+		}
 	}
 	if resp, _ := do(t, http.MethodGet, svc.signed("/covers/GONE/medium.webp"), nil); resp.Header.Get("X-Cover-Placeholder") != "true" {
 		t.Errorf("purging replica still serves the cover")

@@ -79,8 +79,9 @@ func (f catalogFixture) rows(t *testing.T, conn *pgx.Conn) map[string][2]string 
 	return out
 }
 
-// waitRows polls until every book in want has its version and storage URL,
-// or fails after bound.
+// waitRows polls until every book in want (book -> the content key of its
+// original) has its version and storage URL (the original stored by
+// content), or fails after bound.
 func (f catalogFixture) waitRows(t *testing.T, want map[string]string, bound time.Duration) {
 	t.Helper()
 	conn := f.connect(t)
@@ -89,8 +90,9 @@ func (f catalogFixture) waitRows(t *testing.T, want map[string]string, bound tim
 	for {
 		got := f.rows(t, conn)
 		var wrong []string
-		for book, version := range want {
-			wantURL := cover.StorageURL("book-covers", cover.OriginalKey(book, version))
+		for book, content := range want {
+			version := cover.VersionOf(content)
+			wantURL := cover.StorageURL("book-covers", cover.ContentOriginalKey(content))
 			if got[book] != [2]string{version, wantURL} {
 				wrong = append(wrong, fmt.Sprintf("%s=%v (want %s %s)", book, got[book], version, wantURL))
 			}
@@ -149,10 +151,10 @@ func TestWriteBackSurvivesPostgresStopped(t *testing.T) {
 	want := map[string]string{}
 	for _, b := range books {
 		j := svc.waitJob(ids[b])
-		if j.State != "succeeded" || j.Version == "" {
-			t.Fatalf("job for %s with PostgreSQL stopped = %+v, want succeeded with a version (its write-back is queued)", b, j)
+		if j.State != "succeeded" || j.Version != cover.VersionOf(cover.ContentSum(original)) {
+			t.Fatalf("job for %s with PostgreSQL stopped = %+v, want succeeded with the original's version (its write-back is queued)", b, j)
 		}
-		want[b] = j.Version
+		want[b] = cover.ContentSum(original)
 	}
 	keys, err := svc.store.List(t.Context(), cache.OutboxPrefix())
 	if err != nil || len(keys) != n {
@@ -247,7 +249,10 @@ func TestCommandWriteBacksDeliveredByService(t *testing.T) {
 		if err := json.Unmarshal(obj.Data, &m); err != nil {
 			t.Fatalf("manifest of %s: %v", book, err)
 		}
-		want[book] = m.Version
+		if m.Content == "" || m.Version != cover.VersionOf(m.Content) {
+			t.Fatalf("manifest of %s = %+v, want one stored by content", book, m)
+		}
+		want[book] = m.Content
 	}
 
 	startService(t, store, nil, catalog.env())

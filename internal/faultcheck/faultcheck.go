@@ -126,26 +126,28 @@ func ResultVersions(t testing.TB, addr string) map[string][]string {
 	return out
 }
 
-// OneOriginalPerBook wants exactly one stored original per book, whose
-// version is the manifest's and the book's last result event's.
+// OneOriginalPerBook wants exactly one stored original per book: one
+// reference (refs/{book}/), naming the manifest's content, whose original
+// is stored and hashes to it and to the manifest's version, which is the
+// book's last result event's.
 func OneOriginalPerBook(t testing.TB, store cache.Store, books []string, results map[string][]string) {
 	t.Helper()
 	ctx := context.Background()
 	manifests := cache.NewManifests(store, time.Millisecond, 5*time.Second)
 	for _, book := range books {
-		keys, err := store.List(ctx, "originals/"+book+"/")
+		keys, err := store.List(ctx, cover.BookRefsPrefix(book))
 		m, merr := manifests.Load(ctx, book)
 		switch {
 		case err != nil || merr != nil:
-			t.Errorf("%s: list originals: %v; manifest: %v", book, err, merr)
-		case len(keys) != 1 || keys[0] != cover.OriginalKey(book, m.Version):
-			t.Errorf("%s: originals %v, manifest version %s; want exactly that one original", book, keys, m.Version)
+			t.Errorf("%s: list references: %v; manifest: %v", book, err, merr)
+		case len(keys) != 1 || m.Content == "" || keys[0] != cover.RefKey(book, m.Content):
+			t.Errorf("%s: references %v, manifest content %q version %s; want exactly that one", book, keys, m.Content, m.Version)
 		case len(results[book]) == 0 || results[book][len(results[book])-1] != m.Version:
 			t.Errorf("%s: result event versions %v, manifest %s; want the last result to name the manifest's version", book, results[book], m.Version)
 		default:
-			obj, err := store.Get(ctx, keys[0])
-			if err != nil || ingest.Version(obj.Data) != m.Version {
-				t.Errorf("%s: stored original does not hash to its version %s (%v)", book, m.Version, err)
+			obj, err := store.Get(ctx, m.OriginalKey())
+			if err != nil || cover.ContentSum(obj.Data) != m.Content || ingest.Version(obj.Data) != m.Version {
+				t.Errorf("%s: stored original does not hash to its content %s and version %s (%v)", book, m.Content, m.Version, err)
 			}
 		}
 	}
