@@ -54,10 +54,11 @@ func cornerLuma(t *testing.T, body []byte) (w, h int, luma float64) {
 // and meta.json reports the box; with TRIM_BORDERS=false the page stays.
 // Switching the setting later changes no variant of a stored version: the
 // same books warmed again from the same bytes are served as before, and
-// only a new book takes the new setting.
+// only a new book takes the new setting. The two replicas share a MinIO
+// bucket.
 func TestTrimBordersOverHTTP(t *testing.T) {
 	src := newSource(t)
-	store := localStore(t)
+	store := minioStore(t)
 	scanURL := src.add("/scan.png", scannedCover(t))
 	on := startService(t, store, src, map[string]string{"TRIM_BORDERS": "true"})
 	on.warm("TRIMMED", scanURL)
