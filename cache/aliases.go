@@ -1,8 +1,8 @@
 package cache
 
 import (
+	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/bookcovers/image-worker/cover"
 )
@@ -15,12 +15,14 @@ const maxContentAliases = 100_000
 // content key, that content and its trim box: a versioned URL names the
 // book and the version, not the content, and when the manifest cannot be
 // read (the store is down) this is how the variant in memory is found.
-// Reads outnumber writes by far (a version is remembered once), so a
-// sync.Map keeps the hot path off a lock.
+// Every hit asks (remember), and a version is written once: the read is a
+// map lookup under a read lock, with no allocation.
 type contentAliases struct {
-	m     sync.Map // "book/version" -> contentAlias
-	count atomic.Int64
+	mu sync.RWMutex
+	m  map[aliasKey]contentAlias
 }
+
+type aliasKey struct{ book, version string }
 
 type contentAlias struct {
 	content string
@@ -32,26 +34,32 @@ func (a *contentAliases) remember(key cover.VariantKey) {
 	if key.BookID == "" || key.Version == "" {
 		return
 	}
-	name, alias := key.BookID+"/"+key.Version, contentAlias{key.Content, key.Trim}
-	if old, ok := a.m.Load(name); ok && old.(contentAlias) == alias {
+	k, alias := aliasKey{key.BookID, key.Version}, contentAlias{key.Content, key.Trim}
+	a.mu.RLock()
+	old, ok := a.m[k]
+	a.mu.RUnlock()
+	if ok && old == alias {
 		return
 	}
-	if a.count.Load() >= maxContentAliases {
-		a.m.Clear()
-		a.count.Store(0)
+	// The key's strings may point into a request's URL: keep copies.
+	k = aliasKey{strings.Clone(k.book), strings.Clone(k.version)}
+	alias.content = strings.Clone(alias.content)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil || len(a.m) >= maxContentAliases {
+		a.m = make(map[aliasKey]contentAlias)
 	}
-	if _, loaded := a.m.Swap(name, alias); !loaded {
-		a.count.Add(1)
-	}
+	a.m[k] = alias
 }
 
 // contentKey is the content key of a book key, when its version is known.
 func (a *contentAliases) contentKey(key cover.VariantKey) (cover.VariantKey, bool) {
-	v, ok := a.m.Load(key.BookID + "/" + key.Version)
+	a.mu.RLock()
+	alias, ok := a.m[aliasKey{key.BookID, key.Version}]
+	a.mu.RUnlock()
 	if !ok {
 		return cover.VariantKey{}, false
 	}
-	alias := v.(contentAlias)
 	key.BookID, key.Version, key.Content, key.Trim = "", "", alias.content, alias.trim
 	return key, true
 }
