@@ -15,8 +15,8 @@ import (
 	"testing"
 )
 
-// The environment variables cmd/image-worker reads, found in its Go source
-// (go/ast), checked against the README's configuration table, the
+// The environment variables the binary reads, found in the Go source of
+// cmd/image-worker and the packages it is built from (go/ast), checked against the README's configuration table, the
 // Kubernetes ConfigMap, Deployment and Secret example, Compose and the
 // Dockerfile.
 
@@ -28,57 +28,93 @@ type envRead struct {
 
 var envNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
-// codeEnv parses the non-test Go files of dir and returns the variables they
-// read, sorted, and the reads it could not resolve to a name. A read is a
-// call with a constant string argument of:
-//   - a method of an env reader: a struct type with a field of type
-//     func(string) (string, bool) (cmd/image-worker's env); a method that
-//     also looks up its name parameter plus a suffix (secret: NAME_FILE)
-//     reads that variable too;
-//   - that field itself (e.lookup("PRERENDER")), os.Getenv, os.LookupEnv,
-//     or a function parameter of that type called directly.
-func codeEnv(t *testing.T, dir string) (reads []envRead, unresolved []string) {
+// codeEnv parses the non-test Go files of dirs and returns the variables
+// they read, sorted, and the reads it could not resolve to a name. A read is
+// a call with a constant string argument (a literal, or a constant of the
+// caller's package) of:
+//   - a method of an env reader, called on a reader: a reader type is a
+//     struct with a field of type func(string) (string, bool), or of a named
+//     type of that signature (internal/env's Reader); a reader is a
+//     parameter of type *Reader, a variable set from a function returning
+//     one (env.New), or such a call itself. A method that also looks up its
+//     name parameter plus a suffix (Secret: NAME_FILE) reads that variable
+//     too;
+//   - a field or parameter of the lookup type called directly
+//     (lookup("NAME")), os.Getenv or os.LookupEnv.
+//
+// Flag definitions (fs.Int("concurrency", ...)) share method names with the
+// reader but are not called on one, so they are not reads.
+func codeEnv(t *testing.T, dirs ...string) (reads []envRead, unresolved []string) {
 	t.Helper()
 	fset := token.NewFileSet()
-	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
+	type file struct {
+		dir string
+		ast *ast.File
 	}
-	var files []*ast.File
-	for _, p := range paths {
-		if strings.HasSuffix(p, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+	var files []file
+	for _, dir := range dirs {
+		paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
-			t.Fatalf("parse %s: %v", p, err)
+			t.Fatal(err)
 		}
-		files = append(files, f)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no Go files in %s", dir)
+		n := 0
+		for _, p := range paths {
+			if strings.HasSuffix(p, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatalf("parse %s: %v", p, err)
+			}
+			files = append(files, file{dir, f})
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("no Go files in %s", dir)
+		}
 	}
 
-	// String constants, so a read through a named constant resolves too.
-	consts := map[string]string{}
-	// Reader types and their lookup fields.
+	// String constants of each package, so a read through a named constant
+	// resolves too; named lookup types; reader types and their lookup fields.
+	consts := map[string]map[string]string{}
+	lookupTypes := map[string]bool{}
+	for _, f := range files {
+		for _, d := range f.ast.Decls {
+			if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+				for _, sp := range gd.Specs {
+					if ts := sp.(*ast.TypeSpec); isLookupFunc(ts.Type) {
+						lookupTypes[ts.Name.Name] = true
+					}
+				}
+			}
+		}
+	}
+	isLookup := func(e ast.Expr) bool {
+		if id, ok := e.(*ast.Ident); ok {
+			return lookupTypes[id.Name]
+		}
+		return isLookupFunc(e)
+	}
 	readers := map[string]bool{}
 	lookupNames := map[string]bool{"Getenv": true, "LookupEnv": true}
 	for _, f := range files {
-		ast.Inspect(f, func(n ast.Node) bool {
+		if consts[f.dir] == nil {
+			consts[f.dir] = map[string]string{}
+		}
+		ast.Inspect(f.ast, func(n ast.Node) bool {
 			switch x := n.(type) {
 			case *ast.ValueSpec:
 				for i, name := range x.Names {
 					if i < len(x.Values) {
 						if lit, ok := x.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							consts[name.Name], _ = strconv.Unquote(lit.Value)
+							consts[f.dir][name.Name], _ = strconv.Unquote(lit.Value)
 						}
 					}
 				}
 			case *ast.TypeSpec:
 				if st, ok := x.Type.(*ast.StructType); ok {
 					for _, fld := range st.Fields.List {
-						if isLookupFunc(fld.Type) {
+						if isLookup(fld.Type) {
 							readers[x.Name.Name] = true
 							for _, n := range fld.Names {
 								lookupNames[n.Name] = true
@@ -88,7 +124,7 @@ func codeEnv(t *testing.T, dir string) (reads []envRead, unresolved []string) {
 				}
 			case *ast.Field:
 				// A parameter or field of the lookup type: lookup("NAME").
-				if isLookupFunc(x.Type) {
+				if isLookup(x.Type) {
 					for _, n := range x.Names {
 						lookupNames[n.Name] = true
 					}
@@ -98,15 +134,26 @@ func codeEnv(t *testing.T, dir string) (reads []envRead, unresolved []string) {
 		})
 	}
 	if len(readers) == 0 {
-		t.Fatalf("%s: no env reader type (a struct with a func(string) (string, bool) field) found; has the way variables are read changed?", dir)
+		t.Fatalf("%v: no env reader type (a struct with a func(string) (string, bool) field) found; has the way variables are read changed?", dirs)
 	}
 
-	// Reader methods, with the suffixed names each one reads besides NAME.
+	// Reader methods, with the suffixed names each one reads besides NAME,
+	// and the functions that return a reader.
 	methods := map[string][]string{}
+	constructors := map[string]bool{}
 	for _, f := range files {
-		for _, d := range f.Decls {
+		for _, d := range f.ast.Decls {
 			fd, ok := d.(*ast.FuncDecl)
-			if !ok || fd.Recv == nil || len(fd.Recv.List) != 1 || !readers[recvType(fd.Recv.List[0].Type)] {
+			if !ok {
+				continue
+			}
+			if fd.Recv == nil {
+				if r := fd.Type.Results; r != nil && len(r.List) == 1 && readers[recvType(r.List[0].Type)] {
+					constructors[fd.Name.Name] = true
+				}
+				continue
+			}
+			if len(fd.Recv.List) != 1 || !readers[recvType(fd.Recv.List[0].Type)] {
 				continue
 			}
 			params := fd.Type.Params.List
@@ -127,6 +174,15 @@ func codeEnv(t *testing.T, dir string) (reads []envRead, unresolved []string) {
 			methods[fd.Name.Name] = suffixes
 		}
 	}
+	calleeName := func(e ast.Expr) string {
+		switch fn := e.(type) {
+		case *ast.SelectorExpr:
+			return fn.Sel.Name
+		case *ast.Ident:
+			return fn.Name
+		}
+		return ""
+	}
 
 	seen := map[string]bool{}
 	add := func(name string, pos token.Pos) {
@@ -136,47 +192,115 @@ func codeEnv(t *testing.T, dir string) (reads []envRead, unresolved []string) {
 		}
 	}
 	for _, f := range files {
-		ast.Inspect(f, func(n ast.Node) bool {
+		for _, d := range f.ast.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
 			// The readers' own bodies pass their name parameter around.
-			if fd, ok := n.(*ast.FuncDecl); ok && fd.Recv != nil && len(fd.Recv.List) == 1 && readers[recvType(fd.Recv.List[0].Type)] {
+			if fd.Recv != nil && len(fd.Recv.List) == 1 && readers[recvType(fd.Recv.List[0].Type)] {
+				continue
+			}
+			// The function's readers: parameters of a reader type and
+			// variables set from a constructor.
+			vars := map[string]bool{}
+			for _, p := range fd.Type.Params.List {
+				if readers[recvType(p.Type)] {
+					for _, n := range p.Names {
+						vars[n.Name] = true
+					}
+				}
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				if as, ok := n.(*ast.AssignStmt); ok && len(as.Lhs) == len(as.Rhs) {
+					for i, rhs := range as.Rhs {
+						if c, ok := rhs.(*ast.CallExpr); ok && constructors[calleeName(c.Fun)] {
+							if id, ok := as.Lhs[i].(*ast.Ident); ok {
+								vars[id.Name] = true
+							}
+						}
+					}
+				}
+				return true
+			})
+			isReader := func(e ast.Expr) bool {
+				switch x := e.(type) {
+				case *ast.Ident:
+					return vars[x.Name]
+				case *ast.CallExpr:
+					return constructors[calleeName(x.Fun)]
+				}
 				return false
 			}
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) == 0 {
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok || len(call.Args) == 0 {
+					return true
+				}
+				callee := calleeName(call.Fun)
+				suffixes, isMethod := methods[callee]
+				if sel, ok := call.Fun.(*ast.SelectorExpr); isMethod && (!ok || !isReader(sel.X)) {
+					isMethod = false
+				}
+				// A lookup takes the name alone (a resolver's lookup(ctx, ...) is not one).
+				if !isMethod && (!lookupNames[callee] || len(call.Args) != 1) {
+					return true
+				}
+				name, ok := constString(call.Args[0], consts[f.dir])
+				if !ok || !envNameRE.MatchString(name) {
+					unresolved = append(unresolved, fmt.Sprintf("%s: %s(...) with a name that is not a constant", fset.Position(call.Pos()), callee))
+					return true
+				}
+				add(name, call.Pos())
+				for _, s := range suffixes {
+					add(name+s, call.Pos())
+				}
 				return true
-			}
-			var callee string
-			switch fn := call.Fun.(type) {
-			case *ast.SelectorExpr:
-				callee = fn.Sel.Name
-			case *ast.Ident:
-				callee = fn.Name
-			}
-			suffixes, isMethod := methods[callee]
-			if !isMethod && !lookupNames[callee] {
-				return true
-			}
-			name, ok := constString(call.Args[0], consts)
-			if !ok || !envNameRE.MatchString(name) {
-				unresolved = append(unresolved, fmt.Sprintf("%s: %s(...) with a name that is not a constant", fset.Position(call.Pos()), callee))
-				return true
-			}
-			add(name, call.Pos())
-			for _, s := range suffixes {
-				add(name+s, call.Pos())
-			}
-			return true
-		})
+			})
+		}
 	}
 	slices.SortFunc(reads, func(a, b envRead) int { return strings.Compare(a.name, b.name) })
 	return reads, unresolved
 }
 
-// serviceEnv returns the variables cmd/image-worker reads, sorted, and the
-// same as a set.
+// binaryDirs returns the folders of the packages of this module that
+// cmd/image-worker is built from: cmd/image-worker and, transitively, every
+// package of the module its non-test files import.
+func binaryDirs(t *testing.T) []string {
+	t.Helper()
+	const module = "github.com/bookcovers/image-worker/"
+	dirs := []string{"../cmd/image-worker"}
+	seen := map[string]bool{dirs[0]: true}
+	for i := 0; i < len(dirs); i++ {
+		paths, err := filepath.Glob(filepath.Join(dirs[i], "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			if strings.HasSuffix(p, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatalf("parse %s: %v", p, err)
+			}
+			for _, imp := range f.Imports {
+				path, _ := strconv.Unquote(imp.Path.Value)
+				if rest, ok := strings.CutPrefix(path, module); ok && !seen["../"+rest] {
+					seen["../"+rest] = true
+					dirs = append(dirs, "../"+rest)
+				}
+			}
+		}
+	}
+	return dirs
+}
+
+// serviceEnv returns the variables the binary reads, sorted, and the same
+// as a set.
 func serviceEnv(t *testing.T) ([]envRead, map[string]bool) {
 	t.Helper()
-	reads, _ := codeEnv(t, "../cmd/image-worker")
+	reads, _ := codeEnv(t, binaryDirs(t)...)
 	read := map[string]bool{}
 	for _, r := range reads {
 		read[r.name] = true
@@ -208,12 +332,17 @@ func isLookupFunc(e ast.Expr) bool {
 	return slices.Equal(in, []string{"string"}) && slices.Equal(out, []string{"string", "bool"})
 }
 
+// recvType is the name of the type e is a pointer to, or is: R in R, *R
+// and *pkg.R.
 func recvType(e ast.Expr) string {
 	if s, ok := e.(*ast.StarExpr); ok {
 		e = s.X
 	}
-	if id, ok := e.(*ast.Ident); ok {
-		return id.Name
+	switch x := e.(type) {
+	case *ast.Ident:
+		return x.Name
+	case *ast.SelectorExpr:
+		return x.Sel.Name
 	}
 	return ""
 }
@@ -373,12 +502,18 @@ func loadDeployEnv(t *testing.T) deployEnv {
 }
 
 func TestEnvReadByTheCode(t *testing.T) {
-	reads, unresolved := codeEnv(t, "../cmd/image-worker")
+	dirs := binaryDirs(t)
+	for _, want := range []string{"../internal/env", "../ingest", "../events", "../proxy"} {
+		if !slices.Contains(dirs, want) {
+			t.Errorf("the binary's packages %v lack %s", dirs, want)
+		}
+	}
+	reads, unresolved := codeEnv(t, dirs...)
 	for _, u := range unresolved {
 		t.Errorf("cannot tell which variable is read at %s: use a string constant", u)
 	}
 	if len(reads) < 60 {
-		t.Fatalf("found only %d variables read in cmd/image-worker: %v; has the env reader changed?", len(reads), reads)
+		t.Fatalf("found only %d variables read by the binary's packages: %v; has the env reader changed?", len(reads), reads)
 	}
 	var names []string
 	for _, r := range reads {

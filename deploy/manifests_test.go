@@ -173,9 +173,9 @@ type serviceFacts struct {
 var (
 	readmeVarRE = regexp.MustCompile("`([A-Z][A-Z0-9_]{2,})`")
 	getRouteRE  = regexp.MustCompile(`\.GET\("([^"]+)"`)
-	listenDefRE = regexp.MustCompile(`e\.str\("LISTEN_ADDR",\s*"([^"]*)"\)`)
+	listenDefRE = regexp.MustCompile(`e\.Str\("LISTEN_ADDR",\s*"([^"]*)"\)`)
 	drainRE     = regexp.MustCompile(`shutdownGrace\s*=\s*(\d+)\s*\*\s*time\.Second`)
-	delayRE     = regexp.MustCompile(`e\.duration\("SHUTDOWN_DELAY",\s*(\d+)\s*\*\s*time\.Second\)`)
+	delayRE     = regexp.MustCompile(`e\.Duration\("SHUTDOWN_DELAY",\s*(\d+)\s*\*\s*time\.Second\)`)
 )
 
 func loadFacts(t *testing.T) serviceFacts {
@@ -185,7 +185,7 @@ func loadFacts(t *testing.T) serviceFacts {
 	reads, read := serviceEnv(t)
 	maps.Copy(f.knownEnv, read)
 	if len(reads) < 30 {
-		t.Fatalf("found only %d variables read in cmd/image-worker; has the env reader changed?", len(reads))
+		t.Fatalf("found only %d variables read by the binary; has the env reader changed?", len(reads))
 	}
 	// The README's configuration table documents the same variables.
 	for _, n := range readmeConfig(t) {
@@ -199,7 +199,7 @@ func loadFacts(t *testing.T) serviceFacts {
 	if m := listenDefRE.FindStringSubmatch(cfg); m != nil {
 		f.listenDefault = m[1]
 	} else {
-		t.Fatal(`cmd/image-worker/config.go: no e.str("LISTEN_ADDR", "...") default found`)
+		t.Fatal(`cmd/image-worker/config.go: no e.Str("LISTEN_ADDR", "...") default found`)
 	}
 	if m := delayRE.FindStringSubmatch(cfg); m != nil {
 		f.shutdownDelaySe, _ = strconv.Atoi(m[1])

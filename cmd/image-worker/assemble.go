@@ -90,8 +90,8 @@ func assemble(ctx context.Context, cfg config, logger *slog.Logger, as assembly)
 	}
 	// A shared manifest load has its own STORE_TIMEOUT; a request waits for
 	// it within its own store budget (proxy).
-	p.manifests = cache.NewManifests(p.store, cfg.ManifestTTL, cfg.StoreTimeout)
-	p.manifests.SetStale(cfg.ManifestStale)
+	p.manifests = cache.NewManifests(p.store, cfg.Manifests.TTL, cfg.StoreTimeout)
+	p.manifests.SetStale(cfg.Manifests.Stale)
 	p.warmer = ingest.NewWarmer(p.fetcher, p.store, p.manifests, p.renderer, logger)
 	if p.placeholders, err = newPlaceholderRules(ctx, cfg.Placeholders, p.renderer, logger); err != nil {
 		p.close()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookcovers/image-worker/backfill"
 	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/internal/env"
 )
 
 // backfillCmd warms every cover listed in FILE (the work is package
@@ -38,9 +39,9 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 		// The service's PROCESS_TOKENS, when it has some: one of them, from
 		// PROCESS_TOKEN or the file PROCESS_TOKEN_FILE names (never a flag,
 		// which every user of the machine could read in ps).
-		e := &env{lookup: lookup}
-		token := e.secret("PROCESS_TOKEN")
-		if err := errors.Join(e.errs...); err != nil {
+		e := env.New(lookup)
+		token := e.Secret("PROCESS_TOKEN")
+		if err := e.Err(); err != nil {
 			return err
 		}
 		if warmer, err = backfill.NewServerWarmer(*server, *refresh, token); err != nil {

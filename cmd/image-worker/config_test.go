@@ -72,7 +72,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"medium", cfg.Proxy.Sizes["medium"], cover.Size{Width: 320}},
 		{"max dim", cfg.Proxy.MaxDimension, 2048},
 		{"max age", cfg.Proxy.MaxAge.String(), "24h0m0s"},
-		{"manifest ttl", cfg.ManifestTTL.String(), "30s"},
+		{"manifest ttl", cfg.Manifests.TTL.String(), "30s"},
 		{"store budget", cfg.StoreTimeout.String(), "2s"},
 		{"request store budget", cfg.Proxy.StoreTimeout.String(), "2s"},
 		{"fill store phase", cfg.Variants.StoreTimeout.String(), "2s"},

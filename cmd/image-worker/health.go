@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bookcovers/image-worker/internal/env"
 	"github.com/bookcovers/image-worker/proxy"
 )
 
@@ -18,8 +19,7 @@ func healthCmd(ctx context.Context, args []string, lookup func(string) (string, 
 	if len(pos) != 0 {
 		return usageError(usageOf("health"))
 	}
-	e := &env{lookup: lookup}
-	addr := e.str("LISTEN_ADDR", ":8000")
+	addr := env.New(lookup).Str("LISTEN_ADDR", ":8000")
 	url, err := proxy.HealthURL(addr)
 	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR=%q: %w", addr, err)

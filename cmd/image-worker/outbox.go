@@ -7,23 +7,6 @@ import (
 	"github.com/bookcovers/image-worker/ingest"
 )
 
-// outboxConfig reads the OUTBOX_* variables.
-func outboxConfig(e *env) ingest.OutboxConfig {
-	c := ingest.DefaultOutboxConfig()
-	c.RetryMax = e.duration("OUTBOX_RETRY_MAX", c.RetryMax)
-	if c.RetryMax > 0 {
-		c.RetryBase = min(c.RetryBase, c.RetryMax) // a cap below 1s (tests) starts there too
-	}
-	c.ScanInterval = e.duration("OUTBOX_SCAN_INTERVAL", c.ScanInterval)
-	return c
-}
-
-// writeBacks reports whether covers are reported anywhere: the catalog
-// write-back or result events.
-func (c config) writeBacks() bool {
-	return c.Catalog.Enabled() || (c.kafkaEnabled() && c.Kafka.ResultTopic != "")
-}
-
 // writeBackTargets is what jobs and the consumer report outcomes to: the
 // outbox, which records them durably and delivers them to the outlets, or
 // the outlets themselves when nothing is written back (they then do nothing).

@@ -8,7 +8,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/events"
+	"github.com/bookcovers/image-worker/internal/env"
 )
 
 // redriveCmd copies dead letters back to the main topic:
@@ -36,10 +38,11 @@ func redriveCmd(ctx context.Context, args []string, lookup func(string) (string,
 	if *maxN < 0 {
 		return fmt.Errorf("%w: -max must not be negative", errUsage)
 	}
-	e := &env{lookup: lookup}
-	cfg := kafkaConfig(e, e.str("IMAGE_STORAGE_BUCKET", "book-covers"))
-	if len(e.errs) > 0 {
-		return errors.Join(e.errs...)
+	e := env.New(lookup)
+	cfg := events.ConfigFromEnv(e)
+	cfg.Bucket = cache.MinIOConfigFromEnv(e).Bucket
+	if err := e.Err(); err != nil {
+		return err
 	}
 	if len(cfg.Brokers) == 0 {
 		return errors.New("KAFKA_BROKERS is empty")

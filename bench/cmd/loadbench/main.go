@@ -248,15 +248,17 @@ func (b *bench) setup(ctx context.Context, m *minio) error {
 		catalog = append(catalog, data)
 	}
 	t0 := time.Now()
-	books := map[string][]byte{"H0": photo, "HERD": photo}
+	// Every book its own bytes (distinct): the service stores originals by
+	// content, so books of the same bytes would share their variants.
+	books := map[string][]byte{"H0": photo, "HERD": distinct(photo, "HERD")}
 	for i := range b.renderBooks {
-		books[fmt.Sprintf("R%d", i)] = photo
+		books[fmt.Sprintf("R%d", i)] = distinct(photo, fmt.Sprintf("R%d", i))
 	}
 	for i := range b.overloadBooks {
-		books[fmt.Sprintf("O%d", i)] = photo
+		books[fmt.Sprintf("O%d", i)] = distinct(photo, fmt.Sprintf("O%d", i))
 	}
 	for i := range (b.opts.catalogVariants + 5) / 6 {
-		books[fmt.Sprintf("C%d", i)] = catalog[i%len(catalog)]
+		books[fmt.Sprintf("C%d", i)] = distinct(catalog[i%len(catalog)], fmt.Sprintf("C%d", i))
 	}
 	for book, data := range books {
 		if err := put(book, data); err != nil {
