@@ -15,6 +15,7 @@ import (
 	"github.com/bookcovers/image-worker/cover"
 	"github.com/bookcovers/image-worker/events"
 	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/internal/buildinfo"
 	"github.com/bookcovers/image-worker/proxy"
 	"github.com/bookcovers/image-worker/signing"
 	"github.com/bookcovers/image-worker/transform"
@@ -32,7 +33,7 @@ type app struct {
 	jobs     *ingest.Jobs
 	http     *proxy.Server
 	peers    *cache.Peers // nil without GROUPCACHE_SELF
-	outlets  *outlets
+	outlets  *events.Outlets
 	consumer *events.Consumer // nil without KAFKA_BROKERS
 	draining atomic.Bool      // set when shutdown begins; /ready turns 503
 	sets     []*metrics.Set
@@ -76,19 +77,19 @@ func newApp(ctx context.Context, cfg config, store cache.Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	outlets, err := newOutlets(ctx, cfg, logger)
+	outlets, err := events.NewOutlets(ctx, cfg.Kafka, cfg.Catalog, cfg.S3.Bucket, logger)
 	if err != nil {
 		return nil, err
 	}
-	p, err := assemble(ctx, cfg, logger, assembly{store: store, deliver: outlets.notifier})
+	p, err := assemble(ctx, cfg, logger, assembly{store: store, deliver: outlets.Notifier})
 	if err != nil {
-		outlets.close()
+		outlets.Close()
 		return nil, err
 	}
 	a := &app{parts: p, outlets: outlets}
 	if err := a.build(signer, logOut); err != nil {
 		p.close()
-		outlets.close()
+		outlets.Close()
 		return nil, err
 	}
 	return a, nil
@@ -136,9 +137,9 @@ func (a *app) build(signer *signing.Signer, logOut io.Writer) error {
 		}
 		checks = append(checks, proxy.Check{Name: "kafka", Pinger: a.consumer})
 	}
-	if a.outlets.catalog != nil {
+	if a.outlets.Catalog != nil {
 		// Reported, never a reason to leave the pool: write-backs wait in the outbox.
-		checks = append(checks, proxy.Check{Name: "catalog", Pinger: a.outlets.catalog})
+		checks = append(checks, proxy.Check{Name: "catalog", Pinger: a.outlets.Catalog})
 	}
 	a.http, err = proxy.New(cfg.Proxy, proxy.Deps{
 		Manifests: a.manifests, Variants: a.variants, Placeholders: a.holders,
@@ -159,13 +160,13 @@ func (a *app) build(signer *signing.Signer, logOut io.Writer) error {
 	if a.consumer != nil {
 		components = append(components, a.consumer)
 	}
-	if a.outlets.results != nil {
-		components = append(components, a.outlets.results)
+	if a.outlets.Results != nil {
+		components = append(components, a.outlets.Results)
 	}
-	if a.outlets.catalog != nil {
-		components = append(components, a.outlets.catalog)
+	if a.outlets.Catalog != nil {
+		components = append(components, a.outlets.Catalog)
 	}
-	a.sets = append(a.sets, buildInfoSet(readBuildInfo()))
+	a.sets = append(a.sets, buildinfo.Read(transform.LibvipsVersion()).Metrics())
 	for _, m := range components {
 		if mm, ok := m.(metered); ok {
 			a.sets = append(a.sets, mm.Metrics())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookcovers/image-worker/backfill"
 	"github.com/bookcovers/image-worker/ingest"
+	"github.com/bookcovers/image-worker/internal/cli"
 	"github.com/bookcovers/image-worker/internal/env"
 )
 
@@ -24,12 +25,12 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 	fs.StringVar(&bcfg.Failures, "failures", "", "CSV file for failed rows (default: next to the input, FILE.failures.csv)")
 	refresh := fs.Bool("refresh", false, "download every original again, even when the book is already at the same URL")
 	fs.DurationVar(&bcfg.ProgressEvery, "progress-every", bcfg.ProgressEvery, "interval of the plain progress lines when stderr is not a terminal")
-	pos, err := parseArgs(fs, args, usageOf("backfill"), stdout)
+	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError(usageOf("backfill"))
+		return usageErr("backfill")
 	}
 	if err := bcfg.Validate(); err != nil {
 		return backfillUsage(err)
@@ -90,7 +91,7 @@ func backfillCmd(ctx context.Context, args []string, lookup func(string) (string
 // usage error: it exits 2.
 func backfillUsage(err error) error {
 	if errors.Is(err, backfill.ErrSetting) {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookcovers/image-worker/contactsheet"
 	"github.com/bookcovers/image-worker/cover"
+	"github.com/bookcovers/image-worker/internal/cli"
 	"github.com/bookcovers/image-worker/signing"
 	"github.com/bookcovers/image-worker/transform"
 )
@@ -28,22 +29,22 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 	formatName := fs.String("format", "webp", "variant format: webp or avif")
 	scale := fs.Float64("scale", 1, "draw the covers at this fraction of their pixel size (labels keep the real sizes)")
 	palette := fs.Bool("palette", false, "write an 8-bit palette PNG (much smaller; for docs)")
-	pos, err := parseArgs(fs, args, usageOf("contact-sheet"), stdout)
+	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError(usageOf("contact-sheet"))
+		return usageErr("contact-sheet")
 	}
 	sheet := contactsheet.Sheet{BookID: pos[0], Scale: *scale, Palette: *palette}
 	if err := cover.ValidBookID(sheet.BookID); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	if sheet.Format, err = cover.ParseFormat(*formatName); err != nil {
-		return fmt.Errorf("%w: --format: %v", errUsage, err)
+		return fmt.Errorf("%w: --format: %v", cli.ErrUsage, err)
 	}
 	if *scale <= 0 || *scale > 1 {
-		return fmt.Errorf("%w: --scale must be in (0, 1]", errUsage)
+		return fmt.Errorf("%w: --scale must be in (0, 1]", cli.ErrUsage)
 	}
 	if *out == "" {
 		*out = sheet.BookID + "-contact-sheet.png"
@@ -66,7 +67,7 @@ func contactSheetCmd(ctx context.Context, args []string, lookup func(string) (st
 			}
 		}
 		if src, err = contactsheet.NewServer(*server, signer); err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
+			return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 		}
 	} else {
 		p, err := assemble(ctx, cfg, logger, assembly{prerender: prerenderNever})

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/bookcovers/image-worker/contactsheet"
+	"github.com/bookcovers/image-worker/internal/cli"
 	"github.com/bookcovers/image-worker/transform"
 )
 
@@ -196,10 +197,10 @@ func TestContactSheetRefused(t *testing.T) {
 		text string
 	}{
 		{"missing book", []string{"--out", filepath.Join(dir, "x.png"), "NO-SUCH-BOOK"}, contactsheet.ErrNoCover, "NO-SUCH-BOOK"},
-		{"no book id", nil, errUsage, "BOOK_ID"},
-		{"invalid book id", []string{"../etc"}, errUsage, "book id"},
-		{"bad format", []string{"--format", "gif", "B1"}, errUsage, "format"},
-		{"bad scale", []string{"--scale", "2", "B1"}, errUsage, "scale"},
+		{"no book id", nil, cli.ErrUsage, "BOOK_ID"},
+		{"invalid book id", []string{"../etc"}, cli.ErrUsage, "book id"},
+		{"bad format", []string{"--format", "gif", "B1"}, cli.ErrUsage, "format"},
+		{"bad scale", []string{"--scale", "2", "B1"}, cli.ErrUsage, "scale"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,12 +12,12 @@ import (
 
 // healthCmd checks the local service's /health, for the container HEALTHCHECK.
 func healthCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout io.Writer) error {
-	pos, err := parseArgs(flag.NewFlagSet("health", flag.ContinueOnError), args, usageOf("health"), stdout)
+	pos, err := parseFlags(flag.NewFlagSet("health", flag.ContinueOnError), args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return usageError(usageOf("health"))
+		return usageErr("health")
 	}
 	addr := env.New(lookup).Str("LISTEN_ADDR", ":8000")
 	url, err := proxy.HealthURL(addr)

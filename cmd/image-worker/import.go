@@ -14,12 +14,12 @@ import (
 func importCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	book := fs.String("book", "", "book id (required)")
-	pos, err := parseArgs(fs, args, usageOf("import"), stdout)
+	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
 	}
 	if *book == "" || len(pos) != 1 {
-		return usageError(usageOf("import"))
+		return usageErr("import")
 	}
 	cfg, err := loadStoreConfig(lookup)
 	if err != nil {

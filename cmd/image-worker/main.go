@@ -17,6 +17,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,8 +25,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/bookcovers/image-worker/internal/cli"
 	"github.com/bookcovers/image-worker/transform"
 )
+
+// program is the name the command line and its messages use.
+const program = "image-worker"
 
 // renderWorkerCmd is the hidden subcommand a render worker process runs.
 const renderWorkerCmd = "render-worker"
@@ -101,15 +106,24 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		err = transform.ServeWorker(os.Stdin, os.Stdout, newLogger(stderr, slog.LevelWarn))
 	case "help", "-h", "--help", "-help":
 		overview(stdout)
-		return exitOK
+		return cli.ExitOK
 	default:
-		err = fmt.Errorf("%w: unknown command %q (image-worker --help lists them)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q (image-worker --help lists them)", cli.ErrUsage, cmd)
 	}
-	if err != nil && !errors.Is(err, errHelp) {
+	if err != nil && !errors.Is(err, cli.ErrHelp) {
 		fmt.Fprintf(stderr, "image-worker %s: %v\n", cmd, err)
 	}
-	return exitCode(err)
+	return cli.ExitCode(err)
 }
+
+// parseFlags parses a subcommand's flags (cli.Parse) and prints its usage
+// line (usages) for --help; fs is named after the subcommand.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
+	return cli.Parse(fs, args, program, usageOf(fs.Name()), stdout)
+}
+
+// usageErr is the command-line error of subcommand name, with its usage line.
+func usageErr(name string) error { return cli.UsageError(program, usageOf(name)) }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))

@@ -14,7 +14,7 @@ func (a *app) writeBackTargets() (ingest.Notifier, events.Outcomes) {
 	if a.outbox != nil {
 		return a.outbox, a.outbox
 	}
-	return a.outlets.notifier, a.outlets.notifier
+	return a.outlets.Notifier, a.outlets.Notifier
 }
 
 // startOutbox starts delivering queued write-backs in the background.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookcovers/image-worker/cache"
 	"github.com/bookcovers/image-worker/events"
+	"github.com/bookcovers/image-worker/internal/cli"
 	"github.com/bookcovers/image-worker/internal/env"
 )
 
@@ -20,23 +21,23 @@ func redriveCmd(ctx context.Context, args []string, lookup func(string) (string,
 	maxN := fs.Int("max", 0, "redrive at most N records (0: no count bound)")
 	since := fs.String("since", "", "only dead letters at or after this time: a duration ago (1h) or RFC3339")
 	until := fs.String("until", "", "only dead letters up to this time: a duration ago or RFC3339 (default: now)")
-	pos, err := parseArgs(fs, args, usageOf("redrive"), stdout)
+	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return usageError(usageOf("redrive"))
+		return usageErr("redrive")
 	}
 	now := time.Now()
 	opts := events.RedriveOptions{Max: *maxN}
 	if opts.Since, err = events.ParseRedriveTime(*since, now); err != nil {
-		return fmt.Errorf("%w: -since: %v", errUsage, err)
+		return fmt.Errorf("%w: -since: %v", cli.ErrUsage, err)
 	}
 	if opts.Until, err = events.ParseRedriveTime(*until, now); err != nil {
-		return fmt.Errorf("%w: -until: %v", errUsage, err)
+		return fmt.Errorf("%w: -until: %v", cli.ErrUsage, err)
 	}
 	if *maxN < 0 {
-		return fmt.Errorf("%w: -max must not be negative", errUsage)
+		return fmt.Errorf("%w: -max must not be negative", cli.ErrUsage)
 	}
 	e := env.New(lookup)
 	cfg := events.ConfigFromEnv(e)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/bookcovers/image-worker/internal/cli"
 	"github.com/bookcovers/image-worker/proxy"
 )
 
@@ -20,12 +21,12 @@ const shutdownGrace = 25 * time.Second
 // environment (README, Configuration).
 func serveCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	pos, err := parseArgs(fs, args, usageOf("serve"), stdout)
+	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return fmt.Errorf("%w: serve takes no arguments (its configuration is the environment)", errUsage)
+		return fmt.Errorf("%w: serve takes no arguments (its configuration is the environment)", cli.ErrUsage)
 	}
 	cfg, err := loadConfig(lookup)
 	if err != nil {
@@ -118,7 +119,7 @@ func (a *app) serve(ctx context.Context, pub, internal net.Listener) error {
 	errs = append(errs, a.prerender.Wait(sctx)) // after the jobs and the consumer that start them; before the renderer
 	errs = append(errs, a.stopOutbox(sctx))     // after the jobs, which record into it; before the outlets it delivers to
 	errs = append(errs, a.renderer.Close())     // after the jobs: they check originals in the workers
-	a.outlets.close()
+	a.outlets.Close()
 	var out []error
 	for _, e := range errs {
 		if e != nil && !errors.Is(e, http.ErrServerClosed) {

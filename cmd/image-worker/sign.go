@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/bookcovers/image-worker/internal/cli"
 	"github.com/bookcovers/image-worker/proxy"
 	"github.com/bookcovers/image-worker/signing"
 )
@@ -14,12 +15,12 @@ import (
 func signCmd(args []string, lookup func(string) (string, bool), stdout io.Writer) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	ttl := fs.Duration("ttl", 0, "add exp = now + ttl (0: no expiry)")
-	pos, err := parseArgs(fs, args, usageOf("sign"), stdout)
+	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError(usageOf("sign"))
+		return usageErr("sign")
 	}
 	cfg, err := loadConfig(lookup)
 	if err != nil {
@@ -28,7 +29,7 @@ func signCmd(args []string, lookup func(string) (string, bool), stdout io.Writer
 	// Refused as the server would refuse it, with its error code.
 	if err := cfg.Proxy.CheckCoverURL(pos[0]); err != nil {
 		_, code := proxy.ErrorCode(err)
-		return fmt.Errorf("%w: %s: %v", errUsage, code, err)
+		return fmt.Errorf("%w: %s: %v", cli.ErrUsage, code, err)
 	}
 	if len(cfg.Signing.Keys) == 0 {
 		return fmt.Errorf("IMAGE_SIGNING_KEYS (or IMAGE_SIGNING_KEYS_FILE) is empty: %w", signing.ErrNoKeys)
@@ -40,7 +41,7 @@ func signCmd(args []string, lookup func(string) (string, bool), stdout io.Writer
 	path := pos[0]
 	if *ttl > 0 {
 		if path, err = signing.WithExpiry(path, time.Now().Add(*ttl)); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+			return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 		}
 	}
 	signed, err := signer.SignedURL(path)
@@ -53,12 +54,12 @@ func signCmd(args []string, lookup func(string) (string, bool), stdout io.Writer
 
 // keygenCmd prints a new 32-byte signing key as hex (signing.NewKey).
 func keygenCmd(args []string, stdout io.Writer) error {
-	pos, err := parseArgs(flag.NewFlagSet("keygen", flag.ContinueOnError), args, usageOf("keygen"), stdout)
+	pos, err := parseFlags(flag.NewFlagSet("keygen", flag.ContinueOnError), args, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return usageError(usageOf("keygen"))
+		return usageErr("keygen")
 	}
 	key, err := signing.NewKey()
 	if err != nil {

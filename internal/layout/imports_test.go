@@ -24,18 +24,21 @@ var allowed = map[string][]string{
 	"events":    {"cover", "cache", "ingest", "signing", "internal/env"},
 	"proxy":     {"cover", "cache", "ingest", "signing", "internal/env"},
 	// The environment reader each package reads its own variables with.
-	"internal/env":     {},
-	"backfill":         {"cover", "ingest"},
-	"contactsheet":     {"cover", "cache", "transform"},
-	"deploy":           {},
-	"internal/hostile": {},
-	"internal/testenv": {},
-	"internal/layout":  {},
+	"internal/env": {},
+	// cmd's command-line plumbing and the binary's build description.
+	"internal/cli":       {},
+	"internal/buildinfo": {},
+	"backfill":           {"cover", "ingest"},
+	"contactsheet":       {"cover", "cache", "transform"},
+	"deploy":             {},
+	"internal/hostile":   {},
+	"internal/testenv":   {},
+	"internal/layout":    {},
 	// Test support shared by cmd/image-worker's tests and systemtest/.
 	"internal/loadloop":   {},
 	"internal/replica":    {},
 	"internal/faultcheck": {"cover", "cache", "ingest", "signing"},
-	"cmd/image-worker":    {"cover", "cache", "transform", "ingest", "events", "proxy", "signing", "backfill", "contactsheet", "internal/env"},
+	"cmd/image-worker":    {"cover", "cache", "transform", "ingest", "events", "proxy", "signing", "backfill", "contactsheet", "internal/env", "internal/cli", "internal/buildinfo"},
 	// Test files only, but for the package comment.
 	"systemtest": {},
 }
