@@ -30,8 +30,9 @@
 // decodes and has apiVersion, kind and metadata.name; probes hit routes the
 // service registers, on the port of its LISTEN_ADDR; Services and selectors
 // line up with the pod labels and named ports; the headless Service targets
-// the internal port; every environment variable the service reads (its Go
-// source parsed with go/ast) is in the README's configuration table, every
+// the internal port; every environment variable the service reads (the Go
+// source of cmd/image-worker and every package it is built from, parsed
+// with go/ast) is in the README's configuration table, every
 // variable the ConfigMap, Deployment, Secret example, Compose and Dockerfile
 // set is one it reads, and each it reads that Kubernetes or Compose leaves
 // unset is listed with the reason (env_test.go); no Secret manifest ships and

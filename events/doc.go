@@ -70,7 +70,9 @@
 // The pool is small and connects lazily: NewCatalog never dials, Ping does.
 //
 // It does not fetch, validate, store or render: that is ingest (Warmer) and
-// transform. It reads no environment; cmd fills Config.
+// transform. It calls no os.Getenv: ConfigFromEnv and CatalogConfigFromEnv
+// (env.go) read the KAFKA_* and CATALOG_* variables through the Reader cmd
+// hands them.
 //
 // Metrics (Consumer.Metrics): covers_kafka_events_total{result="succeeded|
 // refused|skipped|dead_lettered|failed"} (failed: abandoned on revoke or shutdown

@@ -31,8 +31,8 @@
 // a path before it is signed (image-worker sign --ttl), and NewKey makes a
 // new random key (image-worker keygen).
 //
-// What it does not do: read the environment (cmd turns IMAGE_SIGNING_KEYS into
-// Config with ParseKeys), know about HTTP status codes, routes or which
+// What it does not do: call os.Getenv (ConfigFromEnv reads
+// IMAGE_SIGNING_KEYS through the Reader cmd hands it), know about HTTP status codes, routes or which
 // parameters are allowed, or log anything. Never log keys or signatures.
 //
 // Verify is on the hot path of every request: it borrows per-key HMAC states

@@ -109,8 +109,10 @@
 // # What it does not do
 //
 // It knows nothing of HTTP, S3, Kafka or caching, imports no project
-// package, reads no environment variables (a worker inherits the
-// environment it is started with) and never touches the network.
+// package but cover and internal/env (ConfigFromEnv reads its variables
+// through the Reader cmd hands it; it calls no os.Getenv, and a worker
+// inherits the environment it is started with) and never touches the
+// network.
 // It never animates (multi-frame input gives its first frame) and never
 // rasterises SVG.
 //
