@@ -29,7 +29,10 @@
 //   - Rows are warmed by a RowWarmer: LocalWarmer, in this process, with
 //     the service's Warmer, its manifests (to tell a book already at its
 //     URL, "skipped"), a RecordFunc that queues each stored cover's
-//     write-back and a RecordRefusalFunc that queues a refusal's; or
+//     write-back and a RecordRefusalFunc that queues a refusal's (a warm
+//     refused because the render queue is full is tried again with backoff
+//     within the row's budget, so a high --concurrency waits for the
+//     render workers instead of failing rows as overloaded); or
 //     ServerWarmer (which reads a job's code and reason from GET /jobs), through a running service (POST
 //     /process, then GET /jobs/{id}), retrying 429 and 503 after
 //     Retry-After.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/bookcovers/image-worker/cover"
@@ -74,7 +75,7 @@ func (l *LocalWarmer) WarmRow(ctx context.Context, bookID, imageURL string) (Out
 	// renders the PRERENDER variants of a stored original (its own budget)
 	// before it returns, when the caller wired it so.
 	at := time.Now()
-	m, err := l.deps.Warmer.Warm(wctx, bookID, imageURL, l.refresh, at)
+	m, err := l.warm(wctx, bookID, imageURL, at)
 	if err != nil {
 		return 0, l.recordRefusal(ctx, err, bookID, imageURL, at)
 	}
@@ -90,6 +91,32 @@ func (l *LocalWarmer) WarmRow(ctx context.Context, bookID, imageURL string) (Out
 		return 0, &rowError{code: "writeback_not_queued", message: err.Error()}
 	}
 	return Warmed, nil
+}
+
+// The backoff of a warm refused because the render queue is full.
+const (
+	localRetryFirst = 100 * time.Millisecond
+	localRetryMax   = 2 * time.Second
+)
+
+// warm calls Warmer.Warm, and calls it again, after a backoff with jitter,
+// while it answers overloaded (the render workers' queue is full: every
+// new original is checked in one), until the row's budget is spent. So an
+// in-process backfill paces itself to the render workers, as the server
+// warmer paces itself to 429 and 503, instead of recording rows as failed;
+// the service's own requests and jobs keep being answered at once.
+func (l *LocalWarmer) warm(ctx context.Context, bookID, imageURL string, at time.Time) (cover.Manifest, error) {
+	wait := localRetryFirst
+	for {
+		m, err := l.deps.Warmer.Warm(ctx, bookID, imageURL, l.refresh, at)
+		if code, ok := cover.CodeOf(err); !ok || code != cover.CodeOverloaded {
+			return m, err
+		}
+		if sleepOrDone(ctx, wait/2+rand.N(wait/2+1)) != nil {
+			return m, err
+		}
+		wait = min(2*wait, localRetryMax)
+	}
 }
 
 // recordRefusal queues the write-back of a warm's failure that is a

@@ -17,6 +17,7 @@ type fakeStore struct {
 	stored    map[string]cover.Manifest
 	warmErr   error
 	recordErr error
+	overloads int // Warm answers overloaded this many times first
 
 	loads, warms []string
 	refreshed    []bool
@@ -38,10 +39,48 @@ func (f *fakeStore) Warm(ctx context.Context, bookID, imageURL string, refresh b
 	if d, ok := ctx.Deadline(); ok {
 		f.deadline = time.Until(d)
 	}
+	if len(f.warms) <= f.overloads {
+		return cover.Manifest{}, fmt.Errorf("check: %w", errOverloaded)
+	}
 	if f.warmErr != nil {
 		return cover.Manifest{}, f.warmErr
 	}
 	return cover.Manifest{BookID: bookID, SourceURL: imageURL, Version: "v2"}, nil
+}
+
+// errOverloaded is the render gate's refusal (transform.ErrOverloaded).
+var errOverloaded = cover.NewError(cover.CodeOverloaded, "render queue full")
+
+// A warm refused because the render queue is full is tried again within
+// the row's budget, and recorded as overloaded only when the budget is
+// spent; other failures are not retried.
+func TestLocalWarmerWaitsOutOverload(t *testing.T) {
+	t.Parallel()
+	f := &fakeStore{overloads: 3}
+	l, err := NewLocalWarmer(LocalDeps{Warmer: f, Manifests: f, Record: f.record}, false, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.WarmRow(context.Background(), "B1", "http://h/1.jpg")
+	if err != nil || out != Warmed || len(f.warms) != 4 || len(f.recorded) != 1 {
+		t.Fatalf("after 3 overloads: outcome %v, err %v, %d warms, %d recorded; want Warmed after 4 warms, 1 record", out, err, len(f.warms), len(f.recorded))
+	}
+
+	f = &fakeStore{overloads: 1 << 30}
+	l, _ = NewLocalWarmer(LocalDeps{Warmer: f, Manifests: f}, false, 500*time.Millisecond)
+	_, err = l.WarmRow(context.Background(), "B2", "http://h/2.jpg")
+	if code, _ := cover.CodeOf(err); code != cover.CodeOverloaded {
+		t.Fatalf("overloaded past the budget: err %v, want code overloaded", err)
+	}
+	if len(f.warms) < 2 || len(f.warms) > 8 {
+		t.Errorf("%d warms in a 500 ms budget with backoff from 100 ms, want 2-8", len(f.warms))
+	}
+
+	f = &fakeStore{warmErr: errors.New("source answered 500")}
+	l, _ = NewLocalWarmer(LocalDeps{Warmer: f, Manifests: f}, false, 10*time.Second)
+	if _, err := l.WarmRow(context.Background(), "B3", "http://h/3.jpg"); err == nil || len(f.warms) != 1 {
+		t.Errorf("another failure: err %v after %d warms, want it at once after 1", err, len(f.warms))
+	}
 }
 
 func (f *fakeStore) record(_ context.Context, m cover.Manifest) error {

@@ -13,10 +13,11 @@ const maxContentAliases = 100_000
 
 // contentAliases remembers, for each book version this replica served by a
 // content key, that content and its trim box: a versioned URL names the
-// book and the version, not the content, and when the manifest cannot be
-// read (the store is down) this is how the variant in memory is found.
-// Every hit asks (remember), and a version is written once: the read is a
-// map lookup under a read lock, with no allocation.
+// book and the version, not the content or the box, and when the manifest
+// cannot be read (the store is down) this is how the variant in memory is
+// found. A book key's load from the hot index onwards (not its hits)
+// remembers it, and a version is written once: the read is a map lookup
+// under a read lock, with no allocation.
 type contentAliases struct {
 	mu sync.RWMutex
 	m  map[aliasKey]contentAlias

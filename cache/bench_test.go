@@ -19,27 +19,33 @@ func benchLocalStore(b *testing.B) *LocalStore {
 }
 
 // BenchmarkVariantsHit reads one cached 12 KB variant: from the hot index,
-// and from groupcache alone (a hot index too small to hold it).
+// and from groupcache alone (a hot index too small to hold it), by a book
+// key and by the key of a cover stored by content (as a request for a
+// cover warmed since content keys asks).
 func BenchmarkVariantsHit(b *testing.B) {
 	body := make([]byte, 12<<10)
 	fill := func(context.Context, cover.VariantKey) ([]byte, error) { return body, nil }
+	content := cover.ContentSum([]byte("bench"))
+	byContent := cover.Manifest{BookID: "B1", Version: cover.VersionOf(content), Content: content}.Variant(320, 0, false, "webp")
 	cases := []struct {
 		name     string
 		hotBytes int64
+		key      cover.VariantKey
 	}{
-		{"hot_index", 0},
-		{"groupcache", 1},
+		{"hot_index", 0, testVariantKey},
+		{"groupcache", 1, testVariantKey},
+		{"hot_index_content", 0, byContent},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			v := newTestVariants(b, benchLocalStore(b), fill, func(cfg *VariantsConfig) { cfg.HotBytes = c.hotBytes })
 			ctx := context.Background()
-			if _, err := v.Get(ctx, testVariantKey); err != nil {
+			if _, err := v.GetVariant(ctx, c.key); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				got, err := v.GetVariant(ctx, testVariantKey)
+				got, err := v.GetVariant(ctx, c.key)
 				if err != nil || len(got.Bytes) != len(body) {
 					b.Fatalf("GetVariant = %d bytes, %v", len(got.Bytes), err)
 				}

@@ -221,18 +221,36 @@ func (v *Variants) Get(ctx context.Context, key cover.VariantKey) ([]byte, error
 // store budget (WithStoreBudget) runs out while a fill of the key in this
 // process is still reading the store (an error wrapping ErrTimeout).
 //
-// A content key is held once (cover.VariantKey.Shared) whichever book asks;
-// the book and version that asked are remembered with its content, so that
-// Cached can answer that book's versioned URL from memory.
+// A content key is loaded, stored and held by groupcache once
+// (cover.VariantKey.Shared) whichever book asks. The hot index holds it
+// under the asking book's key (hotKey), sharing the bytes; the book and
+// version are remembered with their content and trim box on that first
+// load, so that Cached can answer the book's versioned URL from memory.
 func (v *Variants) GetVariant(ctx context.Context, key cover.VariantKey) (Variant, error) {
 	if key.Content != "" {
-		v.aliases.remember(key)
-		key = key.Shared()
+		return v.getContent(ctx, key)
 	}
 	if vr, ok := v.hot.get(key); ok {
 		v.memHit.Inc()
 		return vr, nil
 	}
+	return v.getShared(ctx, key, key)
+}
+
+// getContent is GetVariant of a content key.
+func (v *Variants) getContent(ctx context.Context, key cover.VariantKey) (Variant, error) {
+	hk := hotKey(key)
+	if vr, ok := v.hot.get(hk); ok {
+		v.memHit.Inc()
+		return vr, nil
+	}
+	v.aliases.remember(key)
+	return v.getShared(ctx, key.Shared(), hk)
+}
+
+// getShared loads key (shared by every book of its content) through
+// groupcache and holds it in the hot index under hk.
+func (v *Variants) getShared(ctx context.Context, key, hk cover.VariantKey) (Variant, error) {
 	group, err := v.group.get()
 	if err != nil {
 		return Variant{}, fmt.Errorf("get variant: %w", err)
@@ -250,27 +268,48 @@ func (v *Variants) GetVariant(ctx context.Context, key cover.VariantKey) (Varian
 		v.memHit.Inc()
 	}
 	vr := Variant{Bytes: b, Tag: Tag(b)}
-	v.hot.add(key, vr)
+	v.hot.add(hk, vr)
 	return vr, nil
+}
+
+// hotKey is the key a variant is held under in the hot index: a request's
+// own book key (book, version, trim box, size, format), without the content
+// its version names, when it has one; else the key as it is. A hit then
+// hashes and compares a few short strings, not the 64 hex digits of a
+// content. Books sharing a content have an entry each, sharing the bytes
+// (the index's byte bound counts them once per entry).
+func hotKey(key cover.VariantKey) cover.VariantKey {
+	if key.BookID != "" && key.Version != "" {
+		key.Content = ""
+	}
+	return key
 }
 
 // Cached returns a variant only if this replica holds it in memory (the
 // hot index), with no store read, no render and no wait: what a request can
 // still be served when the manifest cannot be read because the store is
 // down but its URL names the version. A book key (book, version, size,
-// format) finds the variant under the book's key, or under the content
-// key this replica last served that version by (GetVariant).
+// format) finds the variant under the book's key, with the trim box this
+// replica served that version with (GetVariant remembers it), or under its
+// content key.
 func (v *Variants) Cached(key cover.VariantKey) (Variant, bool) {
-	vr, ok := v.hot.get(key.Shared())
+	vr, ok := v.hot.get(hotKey(key))
 	if !ok && key.Content == "" {
 		if ck, known := v.aliases.contentKey(key); known {
-			vr, ok = v.hot.get(ck)
+			if vr, ok = v.hot.get(hotKey(withTrim(key, ck.Trim))); !ok {
+				vr, ok = v.hot.get(ck)
+			}
 		}
 	}
 	if ok {
 		v.memHit.Inc()
 	}
 	return vr, ok
+}
+
+func withTrim(key cover.VariantKey, trim cover.Rect) cover.VariantKey {
+	key.Trim = trim
+	return key
 }
 
 // Stored tells the variant cache that key was written to the store by

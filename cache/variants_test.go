@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -269,9 +270,10 @@ func TestVariantsShedSeesLoadsReadingTheStore(t *testing.T) {
 }
 
 // TestVariantsShareContentKeysAcrossBooks: two books of one content asking
-// for the same size are one render, one stored object and one entry in
-// memory; a book's versioned key finds the entry from memory (Cached) once
-// that book was served by content, and not before.
+// for the same size are one render, one stored object and one copy of the
+// bytes in memory (each book's entry of the hot index shares them); a
+// book's versioned key finds them from memory (Cached) once that book was
+// served by content, and not before.
 func TestVariantsShareContentKeysAcrossBooks(t *testing.T) {
 	t.Parallel()
 	local := newLocalTestStore(t, t.TempDir())
@@ -307,5 +309,31 @@ func TestVariantsShareContentKeysAcrossBooks(t *testing.T) {
 	}
 	if _, ok := v.Cached(cover.VariantKey{BookID: "C", Version: cover.VersionOf(content), Width: 320, Format: "webp"}); ok {
 		t.Error("Cached found a book never served")
+	}
+	if hb, err := v.GetVariant(t.Context(), m("B").Variant(320, 0, false, "webp")); err != nil || &hb.Bytes[0] != &a.Bytes[0] || f.calls.Load() != 1 {
+		t.Errorf("book B's hit: %v, shares A's bytes %v, %d renders; want the same bytes, 1 render", err, err == nil && &hb.Bytes[0] == &a.Bytes[0], f.calls.Load())
+	}
+}
+
+// A trimmed cover's versioned URL, whose key has no trim box (the manifest
+// that has it cannot be read), is answered from memory with the box the
+// replica served that version with, never with another box's variant.
+func TestVariantsCachedFindsTheTrimmedVariant(t *testing.T) {
+	t.Parallel()
+	f := &countingFill{}
+	v := newTestVariants(t, newLocalTestStore(t, t.TempDir()), f.fill, nil)
+	content := cover.ContentSum([]byte("scanned"))
+	m := cover.Manifest{BookID: "T", Version: cover.VersionOf(content), Content: content, Width: 600, Height: 900,
+		Trim: cover.Rect{Left: 10, Top: 12, Width: 580, Height: 870}}
+	served, err := v.GetVariant(t.Context(), m.Variant(320, 0, false, "webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromURL := cover.VariantKey{BookID: "T", Version: m.Version, Width: 320, Format: "webp"}
+	if got, ok := v.Cached(fromURL); !ok || !bytes.Equal(got.Bytes, served.Bytes) {
+		t.Errorf("Cached(versioned key without the box) = %q, %v; want the trimmed variant %q", got.Bytes, ok, served.Bytes)
+	}
+	if !strings.Contains(string(served.Bytes), "trim-10-12-580x870") {
+		t.Errorf("served %q, want the trimmed key's render", served.Bytes)
 	}
 }
