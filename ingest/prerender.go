@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -191,13 +192,15 @@ func (p *Prerenderer) Wait(ctx context.Context) error {
 
 // Inline renders m's variants before it returns (Prerender), for a Warmer
 // whose caller is paced by its own renders (backfill) instead of skipping
-// them when the render queue is full. It has its own Timeout, not what is
+// them when the render queue is full: a ladder refused because the queue is
+// full is tried again after a backoff (100 ms doubling to 2 s, jittered)
+// until it runs or the Timeout ends. It has its own Timeout, not what is
 // left of ctx's deadline (the warm that stored m spent some of it), and
 // stops when ctx is cancelled (an interrupt).
 func (p *Prerenderer) Inline(ctx context.Context, m cover.Manifest, original []byte) {
 	pctx, cancel := withoutDeadline(ctx)
 	defer cancel()
-	p.Prerender(pctx, m, original)
+	p.run(pctx, m, original, true)
 }
 
 // withoutDeadline returns ctx without its deadline: it ends when ctx is
@@ -219,6 +222,12 @@ func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) 
 // rendering waits for it instead. Failures are counted and logged, never
 // returned.
 func (p *Prerenderer) Prerender(ctx context.Context, m cover.Manifest, original []byte) int {
+	return p.run(ctx, m, original, false)
+}
+
+// run is Prerender; queued says whether a ladder refused by a full render
+// queue waits for room (Inline) or is skipped.
+func (p *Prerenderer) run(ctx context.Context, m cover.Manifest, original []byte, queued bool) int {
 	if !p.Enabled() {
 		return 0
 	}
@@ -229,7 +238,7 @@ func (p *Prerenderer) Prerender(ctx context.Context, m cover.Manifest, original 
 	led := false
 	ch := p.sf.DoChan(set, func() (any, error) {
 		led = true
-		return p.prerender(ctx, m, original, set, keys, reqs), nil
+		return p.prerender(ctx, m, original, set, keys, reqs, queued), nil
 	})
 	// The shared ladder runs on its leader's context, within its Timeout:
 	// a joiner waits for it (at most that long), the leader for its own.
@@ -247,15 +256,42 @@ func (p *Prerenderer) Prerender(ctx context.Context, m cover.Manifest, original 
 	return 0
 }
 
+// The backoff of an inline ladder refused because the render queue is full.
+const (
+	queuedRetryFirst = 100 * time.Millisecond
+	queuedRetryMax   = 2 * time.Second
+)
+
+// renderLadder renders reqs in one ladder; queued, a ladder refused
+// because the render queue is full is tried again after a backoff with
+// jitter until ctx ends.
+func (p *Prerenderer) renderLadder(ctx context.Context, original []byte, reqs []transform.Request, queued bool) ([]transform.Result, []error, error) {
+	wait := queuedRetryFirst
+	for {
+		res, errs, err := p.ladder.RenderLadderEach(ctx, original, reqs)
+		if !queued || !errors.Is(err, transform.ErrOverloaded) {
+			return res, errs, err
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return res, errs, err
+		}
+		wait = min(2*wait, queuedRetryMax)
+	}
+}
+
 // prerender renders and stores the variants of keys that set (their
 // store prefix) does not hold yet.
-func (p *Prerenderer) prerender(ctx context.Context, m cover.Manifest, original []byte, set string, keys []cover.VariantKey, reqs []transform.Request) (out prerendered) {
+func (p *Prerenderer) prerender(ctx context.Context, m cover.Manifest, original []byte, set string, keys []cover.VariantKey, reqs []transform.Request, queued bool) (out prerendered) {
 	defer func() { p.outcomes[out.outcome].Inc() }()
 	keys, reqs = p.missing(ctx, set, keys, reqs)
 	if len(keys) == 0 {
 		return prerendered{outcome: prerenderPresent}
 	}
-	res, errs, err := p.ladder.RenderLadderEach(ctx, original, reqs)
+	res, errs, err := p.renderLadder(ctx, original, reqs, queued)
 	switch {
 	case errors.Is(err, transform.ErrOverloaded):
 		p.log.Info("prerender skipped: render queue full", "book_id", m.BookID, "version", m.Version)

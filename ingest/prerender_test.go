@@ -22,6 +22,8 @@ type fakeLadder struct {
 	err   error
 	fail  map[int]bool // outputs that fail
 	block chan struct{}
+	// overloads: the first calls answer that the render queue is full.
+	overloads int
 }
 
 func (f *fakeLadder) RenderLadderEach(ctx context.Context, _ []byte, reqs []transform.Request) ([]transform.Result, []error, error) {
@@ -30,6 +32,9 @@ func (f *fakeLadder) RenderLadderEach(ctx context.Context, _ []byte, reqs []tran
 	f.mu.Unlock()
 	if f.block != nil {
 		<-f.block
+	}
+	if f.count() <= f.overloads {
+		return nil, nil, fmt.Errorf("ladder: %w", transform.ErrOverloaded)
 	}
 	if f.err != nil {
 		return nil, nil, f.err
@@ -70,6 +75,33 @@ func newPrerenderTest(t *testing.T, ladder *fakeLadder, mutate func(*PrerenderCo
 		t.Fatalf("NewPrerenderer: %v", err)
 	}
 	return p, store
+}
+
+// A ladder refused because the render queue is full is skipped by a
+// background prerender (the serving replica's requests come first) and
+// waited for by Inline (backfill), which tries again until it runs.
+func TestPrerenderInlineWaitsForTheRenderQueue(t *testing.T) {
+	t.Parallel()
+	m := cover.Manifest{BookID: "B1", Version: "abcdefabcdef", Width: 800, Height: 1200}
+
+	ladder := &fakeLadder{overloads: 1}
+	p, _ := newPrerenderTest(t, ladder, nil)
+	if n := p.Prerender(t.Context(), m, []byte("original")); n != 0 || ladder.count() != 1 {
+		t.Errorf("background prerender with the queue full: stored %d after %d ladders, want 0 after 1", n, ladder.count())
+	}
+
+	ladder = &fakeLadder{overloads: 3}
+	p, store := newPrerenderTest(t, ladder, nil)
+	p.Inline(t.Context(), m, []byte("original"))
+	if ladder.count() != 4 {
+		t.Errorf("Inline ran %d ladders, want 4 (3 refused, then one)", ladder.count())
+	}
+	if books, variants := p.Prerendered(); books != 1 || variants != 4 {
+		t.Errorf("Inline prerendered %d books, %d variants; want 1 and 4", books, variants)
+	}
+	if _, err := store.Get(t.Context(), m.Variant(96, 0, false, "webp").StoreKey()); err != nil {
+		t.Errorf("variant not stored after the queue had room: %v", err)
+	}
 }
 
 // TestPrerenderStoresEveryVariantInOneLadder: one ladder call for all the

@@ -105,7 +105,7 @@ func TestBackfillSharedCoversMinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	bcfg := backfill.DefaultConfig()
-	bcfg.Concurrency = 8
+	bcfg.Concurrency = 16 // more than the render workers take at once (2 running, 8 waiting): rows wait for them
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
 	if err := backfill.Run(ctx, bcfg, input, warmer, &stdout, &stderr); err != nil {
