@@ -20,9 +20,14 @@ func MinIOConfigFromEnv(e *env.Reader) MinIOConfig {
 	c.SecretKey = e.Secret("S3_SECRET_KEY")
 	c.Region = e.Str("S3_REGION", c.Region)
 	c.UseSSL = e.Bool("S3_USE_SSL", false)
-	c.Bucket = e.Str("IMAGE_STORAGE_BUCKET", "book-covers")
+	c.Bucket = BucketFromEnv(e)
 	return c
 }
+
+// BucketFromEnv reads IMAGE_STORAGE_BUCKET (book-covers) alone, for a
+// command that names the bucket in storage URLs without opening the store
+// (redrive).
+func BucketFromEnv(e *env.Reader) string { return e.Str("IMAGE_STORAGE_BUCKET", "book-covers") }
 
 // VariantsConfigFromEnv reads GROUPCACHE_SIZE_MB (256) over
 // DefaultVariantsConfig; the store budget is cmd's (STORE_TIMEOUT).

@@ -41,7 +41,7 @@ func redriveCmd(ctx context.Context, args []string, lookup func(string) (string,
 	}
 	e := env.New(lookup)
 	cfg := events.ConfigFromEnv(e)
-	cfg.Bucket = cache.MinIOConfigFromEnv(e).Bucket
+	cfg.Bucket = cache.BucketFromEnv(e)
 	if err := e.Err(); err != nil {
 		return err
 	}
