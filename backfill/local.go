@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/bookcovers/image-worker/cover"
@@ -93,10 +92,11 @@ func (l *LocalWarmer) WarmRow(ctx context.Context, bookID, imageURL string) (Out
 	return Warmed, nil
 }
 
-// The backoff of a warm refused because the render queue is full.
+// The backoff of a warm refused because the render queue is full
+// (ingest.Backoff: full jitter up to the base doubled per retry, capped).
 const (
-	localRetryFirst = 100 * time.Millisecond
-	localRetryMax   = 2 * time.Second
+	localRetryBase = 100 * time.Millisecond
+	localRetryMax  = 2 * time.Second
 )
 
 // warm calls Warmer.Warm, and calls it again, after a backoff with jitter,
@@ -106,16 +106,14 @@ const (
 // warmer paces itself to 429 and 503, instead of recording rows as failed;
 // the service's own requests and jobs keep being answered at once.
 func (l *LocalWarmer) warm(ctx context.Context, bookID, imageURL string, at time.Time) (cover.Manifest, error) {
-	wait := localRetryFirst
-	for {
+	for retry := 0; ; retry++ {
 		m, err := l.deps.Warmer.Warm(ctx, bookID, imageURL, l.refresh, at)
 		if code, ok := cover.CodeOf(err); !ok || code != cover.CodeOverloaded {
 			return m, err
 		}
-		if sleepOrDone(ctx, wait/2+rand.N(wait/2+1)) != nil {
+		if sleepOrDone(ctx, ingest.Backoff(retry, localRetryBase, localRetryMax, nil)) != nil {
 			return m, err
 		}
-		wait = min(2*wait, localRetryMax)
 	}
 }
 

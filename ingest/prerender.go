@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -193,8 +192,8 @@ func (p *Prerenderer) Wait(ctx context.Context) error {
 // Inline renders m's variants before it returns (Prerender), for a Warmer
 // whose caller is paced by its own renders (backfill) instead of skipping
 // them when the render queue is full: a ladder refused because the queue is
-// full is tried again after a backoff (100 ms doubling to 2 s, jittered)
-// until it runs or the Timeout ends. It has its own Timeout, not what is
+// full is tried again after a backoff (Backoff: a delay drawn up to 100 ms,
+// the bound doubling per retry up to 2 s) until it runs or the Timeout ends. It has its own Timeout, not what is
 // left of ctx's deadline (the warm that stored m spent some of it), and
 // stops when ctx is cancelled (an interrupt).
 func (p *Prerenderer) Inline(ctx context.Context, m cover.Manifest, original []byte) {
@@ -256,30 +255,29 @@ func (p *Prerenderer) run(ctx context.Context, m cover.Manifest, original []byte
 	return 0
 }
 
-// The backoff of an inline ladder refused because the render queue is full.
+// The backoff (Backoff) of an inline ladder refused because the render
+// queue is full.
 const (
-	queuedRetryFirst = 100 * time.Millisecond
-	queuedRetryMax   = 2 * time.Second
+	queuedRetryBase = 100 * time.Millisecond
+	queuedRetryMax  = 2 * time.Second
 )
 
 // renderLadder renders reqs in one ladder; queued, a ladder refused
-// because the render queue is full is tried again after a backoff with
-// jitter until ctx ends.
+// because the render queue is full is tried again after a Backoff until
+// ctx ends.
 func (p *Prerenderer) renderLadder(ctx context.Context, original []byte, reqs []transform.Request, queued bool) ([]transform.Result, []error, error) {
-	wait := queuedRetryFirst
-	for {
+	for retry := 0; ; retry++ {
 		res, errs, err := p.ladder.RenderLadderEach(ctx, original, reqs)
 		if !queued || !errors.Is(err, transform.ErrOverloaded) {
 			return res, errs, err
 		}
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		t := time.NewTimer(Backoff(retry, queuedRetryBase, queuedRetryMax, nil))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 			return res, errs, err
 		}
-		wait = min(2*wait, queuedRetryMax)
 	}
 }
 
