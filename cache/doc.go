@@ -32,9 +32,11 @@
 // is immutable: "@{sha256}/size.format" (with the trim box,
 // "@{sha256}/trim-L-T-WxH/size.format") for a manifest that records its
 // content, shared by every book of those bytes, and "book/version/size.format"
-// for one stored before. The variant cache remembers which content each
-// book version it served is (aliases.go), so a versioned URL is answered
-// from memory while the store is down. Unversioned URLs are resolved
+// for one stored before. The hot index in front of groupcache holds a
+// variant under the asking book's key (book, version, trim box, size,
+// format), and remembers the trim box of each trimmed version it loaded
+// (trims.go), so a versioned URL is answered from memory while the store
+// is down. Unversioned URLs are resolved
 // through the manifest with a short in-process TTL (MANIFEST_TTL) and
 // singleflight. cache imports no project package but cover: rendering reaches
 // it as a FillFunc.

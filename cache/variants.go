@@ -117,7 +117,7 @@ type Variants struct {
 	shed    func(pending int) error
 	pending atomic.Int64 // loads past Shed, reading the store
 	index   *storedIndex // nil: every miss asks the store
-	aliases contentAliases
+	trims   versionTrims
 	log     *slog.Logger
 	behind  chan struct{} // write-behind slots
 	writes  sync.WaitGroup
@@ -244,7 +244,7 @@ func (v *Variants) getContent(ctx context.Context, key cover.VariantKey) (Varian
 		v.memHit.Inc()
 		return vr, nil
 	}
-	v.aliases.remember(key)
+	v.trims.remember(key)
 	return v.getShared(ctx, key.Shared(), hk)
 }
 
@@ -290,26 +290,19 @@ func hotKey(key cover.VariantKey) cover.VariantKey {
 // still be served when the manifest cannot be read because the store is
 // down but its URL names the version. A book key (book, version, size,
 // format) finds the variant under the book's key, with the trim box this
-// replica served that version with (GetVariant remembers it), or under its
-// content key.
+// replica served that version with (GetVariant remembers it).
 func (v *Variants) Cached(key cover.VariantKey) (Variant, bool) {
 	vr, ok := v.hot.get(hotKey(key))
 	if !ok && key.Content == "" {
-		if ck, known := v.aliases.contentKey(key); known {
-			if vr, ok = v.hot.get(hotKey(withTrim(key, ck.Trim))); !ok {
-				vr, ok = v.hot.get(ck)
-			}
+		if trim, known := v.trims.of(key); known {
+			key.Trim = trim
+			vr, ok = v.hot.get(hotKey(key))
 		}
 	}
 	if ok {
 		v.memHit.Inc()
 	}
 	return vr, ok
-}
-
-func withTrim(key cover.VariantKey, trim cover.Rect) cover.VariantKey {
-	key.Trim = trim
-	return key
 }
 
 // Stored tells the variant cache that key was written to the store by
